@@ -1,0 +1,76 @@
+"""Every default of the package in one place.
+
+Values marked *inferred* are details the vendor's reference does not document; the
+client picks them here, the simulator accepts the same, and users can override them
+through the named parameter that each docstring points at.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- where the API lives ------------------------------------------------------------
+DEFAULT_BASE_URL: Final = "https://api.9pic.ai"
+API_PREFIX: Final = "/api/v1/ext"
+API_KEY_HEADER: Final = "X-API-Key"
+REQUEST_ID_HEADERS: Final = ("X-Request-Id", "X-Request-ID", "Request-Id", "X-Amzn-Requestid")
+ENV_API_KEY: Final = "NINEPIC_API_KEY"
+ENV_BASE_URL: Final = "NINEPIC_BASE_URL"
+USER_AGENT: Final = "ninepic-async"
+
+# --- page sizes: (default, maximum) as documented ------------------------------------
+EVENTS_PAGE_SIZE: Final = (10, 100)
+IMAGES_PAGE_SIZE: Final = (32, 100)
+BIBS_PAGE_SIZE: Final = (32, 100)
+ORIGINALS_PAGE_SIZE: Final = (30, 60)
+# inferred: the reference gives no limits for Face Search and timeline images.
+FACES_PAGE_SIZE: Final = (32, 100)
+TIMELINE_PAGE_SIZE: Final = (32, 100)
+
+# --- inferred request shapes ----------------------------------------------------------
+FACE_UPLOAD_FIELD: Final = "file"
+"""Multipart field carrying the selfie (inferred)."""
+FACE_REQUEST_ID_FIELD: Final = "request_id"
+"""Multipart form field carrying an optional request_id (inferred)."""
+TIMELINE_FROM_PARAM: Final = "from"
+TIMELINE_TO_PARAM: Final = "to"
+"""Query names of the [from, to) window in Unix seconds (inferred)."""
+VIDEO_UPLOAD_FIELD: Final = "file"
+VIDEO_REQUEST_ID_FIELD: Final = "request_id"
+VIDEO_SUCCESS_STATUSES: Final = frozenset({"completed", "complete", "done", "succeeded", "success", "ready"})
+VIDEO_FAILURE_STATUSES: Final = frozenset({"failed", "error", "cancelled", "canceled", "expired"})
+"""Terminal statuses of a video clipping job (inferred; compared case-insensitively)."""
+VIDEO_POLL_INTERVAL_S: Final = 2.0
+VIDEO_POLL_TIMEOUT_S: Final = 600.0
+
+# --- API timeouts and retries -------------------------------------------------------
+DEFAULT_TIMEOUT_S: Final = 30.0
+"""Total time for one API request attempt, in seconds."""
+DEFAULT_CONNECT_TIMEOUT_S: Final = 10.0
+DEFAULT_MAX_RETRIES: Final = 5
+RETRY_INITIAL_DELAY_S: Final = 0.5
+RETRY_MAX_DELAY_S: Final = 8.0
+RETRY_AFTER_MAX_S: Final = 60.0
+"""The longest Retry-After we honour; longer values are capped to this."""
+MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+"""API responses larger than this are refused rather than buffered."""
+MAX_PAGES: Final = 100_000
+"""Stop walking a listing after this many pages (guards against hasNextPage that never ends)."""
+
+# --- downloads ----------------------------------------------------------------------
+DEFAULT_CONCURRENCY: Final = 16
+DOWNLOAD_CHUNK_SIZE: Final = 1024 * 1024
+"""Bytes read from the socket and written to disk per step."""
+DOWNLOAD_SOCK_READ_TIMEOUT_S: Final = 60.0
+"""Idle timeout of a storage download: no byte for this long aborts the attempt."""
+DOWNLOAD_CONNECT_TIMEOUT_S: Final = 30.0
+DOWNLOAD_MAX_RETRIES: Final = 5
+URL_REFRESH_MARGIN_S: Final = 60.0
+"""Refresh a presigned URL that expires within this many seconds (capped at a quarter of its lifetime)."""
+URL_REFRESH_BATCH: Final = 60
+"""Image ids per refresh call (the original-photos maximum page size)."""
+URL_REFRESH_LINGER_S: Final = 0.05
+"""How long a refresh waits for other ids to join its batch."""
+MANIFEST_NAME: Final = "manifest.jsonl"
+PART_SUFFIX: Final = ".part"
+MAX_FILENAME_BYTES: Final = 200

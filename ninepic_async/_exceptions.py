@@ -1,0 +1,228 @@
+"""The error tree of ninepic_async.
+
+```
+NinePicError
+├── ConfigurationError            bad client set-up (no API key, bad base URL)
+├── RequestValidationError        a request we refuse to send (also a ValueError); .field
+├── APIError                      something went wrong talking to the 9Pic API
+│   ├── APIStatusError            the API answered 4xx/5xx; .status .message .request_id
+│   │   ├── BadRequestError           400
+│   │   ├── AuthenticationError       401
+│   │   ├── PermissionDeniedError     403
+│   │   ├── NotFoundError             404
+│   │   ├── UnprocessableEntityError  422
+│   │   ├── RateLimitError            429
+│   │   └── InternalServerError       5xx
+│   ├── APIConnectionError        no usable HTTP exchange (DNS, refused, reset, truncated)
+│   │   └── APITimeoutError       the request timed out
+│   └── APIResponseDecodeError    the body was not the JSON we expect
+├── PollTimeoutError              a polled job did not finish in time (also a TimeoutError)
+└── DownloadError                 one file could not be fetched from object storage
+    ├── StorageStatusError        the store answered an error status; .status
+    │   └── URLExpiredError           403 saying the presigned URL expired
+    ├── IntegrityError            size or checksum mismatch; the file was not kept
+    └── DestinationError          the destination cannot be written (permissions, disk full)
+```
+
+No message in this tree ever contains the API key: every constructor passes its text
+through :func:`redact` before storing it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseDecodeError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "DestinationError",
+    "DownloadError",
+    "IntegrityError",
+    "InternalServerError",
+    "NinePicError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollTimeoutError",
+    "RateLimitError",
+    "RequestValidationError",
+    "StorageStatusError",
+    "URLExpiredError",
+    "UnprocessableEntityError",
+    "redact",
+    "register_secret",
+]
+
+_SECRETS: set[str] = set()
+_REDACTED = "[REDACTED]"
+_KEY_PATTERN = re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+)")
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret (an API key) so that :func:`redact` removes it everywhere."""
+    if secret and len(secret) >= 4:
+        _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every registered secret and any ``X-API-Key: value`` masked."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return _KEY_PATTERN.sub(lambda m: m.group(1) + _REDACTED, text)
+
+
+class NinePicError(Exception):
+    """Base class of every error raised by ninepic_async."""
+
+    def __init__(self, message: str = "") -> None:
+        self.message = redact(message)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+
+class ConfigurationError(NinePicError):
+    """The client is set up wrongly (missing API key, malformed base URL, ...)."""
+
+
+class RequestValidationError(NinePicError, ValueError):
+    """A request that would be rejected by the API; nothing was sent. ``field`` names the culprit."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}")
+
+
+class APIError(NinePicError):
+    """Something went wrong talking to the 9Pic API."""
+
+
+class APIStatusError(APIError):
+    """The API answered with an error status.
+
+    ``message`` is the server's human-readable text (never branch on it), ``request_id``
+    the response's request-id header when one was sent, ``body`` the decoded JSON if any.
+    """
+
+    status: int = 0
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.url = redact(url)
+        self.request_id = request_id
+        self.body = body
+        server_message = message or "(no message)"
+        where = f" ({method} {self.url})" if method else ""
+        super().__init__(f"HTTP {status}: {server_message}{where}")
+        self.message = redact(server_message)
+
+
+class BadRequestError(APIStatusError):
+    """400: the request failed validation on the server."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the X-API-Key header is missing."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: key invalid or inactive, org/event not owned, host not approved, or feature off."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the event, its configuration, the BIB or the request_id does not exist."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the body failed schema validation; ``message`` lists ``field.path: problem``."""
+
+
+class RateLimitError(APIStatusError):
+    """429: the gateway throttled us; ``retry_after_s`` holds Retry-After when sent."""
+
+    retry_after_s: float | None = None
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed; safe to retry."""
+
+
+class APIConnectionError(APIError):
+    """No usable HTTP exchange happened (connection refused or reset, truncated body)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class APIResponseDecodeError(APIError):
+    """The response body was not the JSON shape we expect."""
+
+    def __init__(self, message: str, *, status: int = 0, body_excerpt: str = "") -> None:
+        self.status = status
+        self.body_excerpt = redact(body_excerpt[:200])
+        detail = f" (body starts: {self.body_excerpt!r})" if self.body_excerpt else ""
+        super().__init__(f"{message}{detail}")
+
+
+class PollTimeoutError(NinePicError, TimeoutError):
+    """A polled job (video clipping) did not reach a terminal status in time."""
+
+
+class DownloadError(NinePicError):
+    """One file could not be fetched from object storage."""
+
+
+class StorageStatusError(DownloadError):
+    """The object store answered an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(f"storage answered HTTP {status}: {message}")
+
+
+class URLExpiredError(StorageStatusError):
+    """The presigned URL has expired (403 with an S3 expired-request error)."""
+
+
+class IntegrityError(DownloadError):
+    """The body did not match its Content-Length or checksum; it was not kept."""
+
+
+class DestinationError(DownloadError):
+    """The destination cannot be written: permissions, disk full, not a directory."""
+
+
+STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The exception class for an HTTP error status."""
+    if status >= 500:
+        return InternalServerError
+    return STATUS_ERRORS.get(status, APIStatusError)
