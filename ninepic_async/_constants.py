@@ -74,3 +74,37 @@ URL_REFRESH_LINGER_S: Final = 0.05
 MANIFEST_NAME: Final = "manifest.jsonl"
 PART_SUFFIX: Final = ".part"
 MAX_FILENAME_BYTES: Final = 200
+
+# --- command line -------------------------------------------------------------------
+ENV_ORG_ID: Final = "NINEPIC_ORG_ID"
+ENV_EVENT_ID: Final = "NINEPIC_EVENT_ID"
+CLI_PLAIN_PROGRESS_INTERVAL_S: Final = 5.0
+"""Without a terminal, `ninepic download` prints one progress line at most this often."""
+CLI_INTERRUPT_GRACE_S: Final = 1.5
+"""After Ctrl-C, cleanup (cancel workers, close sessions) gets this long before a hard exit."""
+CLI_MAX_CONCURRENCY: Final = 512
+"""The largest --concurrency the command line accepts."""
+CLI_MAX_LISTED_FAILURES: Final = 20
+"""How many failed image ids `ninepic download` lists before pointing at the manifest."""
+DEMO_PHOTO_COUNT: Final = 120
+"""Photos in the synthetic event of `ninepic demo`."""
+DEMO_PHOTO_SIZE: Final = (50_000, 400_000)
+"""Bytes per synthetic photo of `ninepic demo`: an inclusive (min, max) range."""
+
+# --- API client details (appended by the client part) ---------------------------------
+MAX_REDIRECTS: Final = 5
+"""Same-origin redirects the API client follows; cross-origin redirects are refused (key safety)."""
+SELFIE_FILENAME: Final = "selfie.jpg"
+"""Filename sent with a selfie given as bytes or a file object without a name (inferred)."""
+SELFIE_CONTENT_TYPE: Final = "image/jpeg"
+"""Content type of an uploaded selfie whose type cannot be guessed from its name (inferred)."""
+ERROR_EXCERPT_CHARS: Final = 200
+"""Characters of an unreadable response body quoted in error messages."""
+
+# --- downloads (added by the downloader) ---------------------------------------------
+DOWNLOAD_QUEUE_SIZE: Final = 60
+"""Look-ahead of the download pool: resolved URLs waiting for a worker (about one API page)."""
+DOWNLOAD_READ_BUFFER_BYTES: Final = 256 * 1024
+"""aiohttp read buffer of the storage session (bytes buffered per connection before pausing)."""
+DOWNLOAD_PROACTIVE_REFRESHES: Final = 2
+"""Refreshes before starting a file whose URL is about to expire, at most, per file."""

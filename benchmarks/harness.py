@@ -1,0 +1,1210 @@
+#!/usr/bin/env python3
+"""Benchmark runner: data generation, measured subprocess runs, verification, stats and the report.
+
+Usually started by ``bash benchmarks/run.sh`` (which also installs the tools and starts nginx).
+Subcommands:
+
+  gendata [--quick]                 make the random data sets under benchmarks/data (reused if present)
+  run --base-url URL [--quick] ...  run every group, write results/<latest|quick>.{json,md,png}
+  report JSON                       re-render the Markdown report and the chart from a results JSON
+
+Every contender runs as a child process; its wall time is taken around the process, its CPU time
+(user+sys) and peak RSS come from ``os.wait4`` on that child, and its output is verified (file
+count, sizes, sampled bytes) before the run counts. A wrong output marks the contender FAILED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+DATA_DIR = BENCH_DIR / "data"
+WORK_DIR = BENCH_DIR / "work"
+OUT_DIR = WORK_DIR / "out"
+LIST_DIR = WORK_DIR / "lists"
+SIM_DIR = WORK_DIR / "sim"
+RESULTS_DIR = BENCH_DIR / "results"
+PY = sys.executable
+
+KiB = 1024
+MiB = 1024 * KiB
+MB = 1_000_000
+IGNORED_OUTPUTS = frozenset({"manifest.jsonl"})
+"""Files a contender may leave beside the downloads (our downloader's manifest)."""
+SAMPLE_BYTES = 4096
+SWEEP_LEVELS = (1, 4, 16, 64)
+
+
+def log(msg: str) -> None:
+    """Progress line on stderr (the harness is a command-line tool)."""
+    print(f"[harness {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# data sets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DataSet:
+    """A directory of same-size random files served by nginx."""
+
+    key: str
+    dirname: str
+    count: int
+    size: int
+    quick_count: int
+
+    def n(self, quick: bool) -> int:
+        return self.quick_count if quick else self.count
+
+    def names(self, quick: bool) -> list[str]:
+        return [f"f{i:05d}.bin" for i in range(self.n(quick))]
+
+    def title(self, quick: bool) -> str:
+        return f"{self.n(quick):,} x {human_size(self.size)}"
+
+
+DATASETS: tuple[DataSet, ...] = (
+    DataSet("256k", "s256k", 2000, 256 * KiB, 200),
+    DataSet("4m", "s4m", 400, 4 * MiB, 40),
+    DataSet("256m", "s256m", 4, 256 * MiB, 1),
+)
+DATASET_BY_KEY = {d.key: d for d in DATASETS}
+
+
+def human_size(n: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", MiB), ("KiB", KiB)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} B"
+
+
+def gendata(quick: bool) -> None:
+    """Create missing or wrong-size files; existing complete files are reused."""
+    chunk = 4 * MiB
+    for ds in DATASETS:
+        d = DATA_DIR / ds.dirname
+        d.mkdir(parents=True, exist_ok=True)
+        made = 0
+        for name in ds.names(quick):
+            path = d / name
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_size == ds.size:
+                    continue
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                left = ds.size
+                while left:
+                    n = min(chunk, left)
+                    f.write(os.urandom(n))
+                    left -= n
+            tmp.replace(path)
+            made += 1
+        log(f"data {ds.dirname}: {ds.n(quick)} x {human_size(ds.size)} ({made} generated)")
+
+
+# --------------------------------------------------------------------------------------------
+# measuring one child process
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Measurement:
+    """What one child process cost: CPU from os.wait4, peak RSS from the kernel's VmHWM."""
+
+    wall_s: float
+    user_s: float
+    sys_s: float
+    maxrss_kib: int
+    returncode: int
+    timed_out: bool
+    stdout: str
+    stderr: str
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.sys_s
+
+
+RSS_POLL_S = 0.01
+
+
+def _poll_peak_rss(pid: int, cmdline: bytes, stop: threading.Event, peak: list[int]) -> None:
+    """Keep peak[0] = the child's VmHWM (KiB) once it runs cmd.
+
+    ru_maxrss from wait4 is useless here: Linux carries the pre-exec high-water mark (a forked
+    copy of this Python process, ~30 MiB) into it, so small tools would all read ~30 MiB.
+    VmHWM belongs to the post-exec address space; it only grows, so the last sample before
+    exit is the peak up to the last RSS_POLL_S. Samples taken before the exec are skipped.
+    """
+    base = f"/proc/{pid}"
+    while not stop.is_set():
+        try:
+            with open(f"{base}/cmdline", "rb") as f:
+                if f.read() == cmdline:
+                    with open(f"{base}/status") as f2:
+                        for line in f2:
+                            if line.startswith("VmHWM:"):
+                                peak[0] = max(peak[0], int(line.split()[1]))
+                                break
+        except (OSError, ValueError):
+            pass
+        stop.wait(RSS_POLL_S)
+
+
+def measure(cmd: Sequence[str], *, timeout_s: float, env: dict[str, str] | None = None) -> Measurement:
+    """Run cmd as a child (own process group), wait4() it, kill its group after timeout_s."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        timed_out = threading.Event()
+        stop = threading.Event()
+        peak = [0]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, start_new_session=True
+        )
+        cmdline = b"".join(a.encode() + b"\0" for a in cmd)
+        poller = threading.Thread(target=_poll_peak_rss, args=(proc.pid, cmdline, stop, peak), daemon=True)
+        poller.start()
+
+        def _expire() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout_s, _expire)
+        timer.start()
+        reaped = False
+        try:
+            _, status, ru = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            reaped = True
+        finally:
+            timer.cancel()
+            stop.set()
+            poller.join()
+            if not reaped:  # interrupted: do not leave the child behind
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(proc.pid, 0)
+                proc.returncode = -9
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        # a child that forked helpers may leave them in its group: end them too (same ids only)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        out.seek(0)
+        err.seek(0)
+        return Measurement(
+            wall_s=wall,
+            user_s=ru.ru_utime,
+            sys_s=ru.ru_stime,
+            maxrss_kib=peak[0],
+            returncode=proc.returncode,
+            timed_out=timed_out.is_set(),
+            stdout=out.read().decode(errors="replace"),
+            stderr=err.read().decode(errors="replace"),
+        )
+
+
+def last_json_line(text: str) -> dict[str, Any] | None:
+    """The last line of stdout that parses as a JSON object (our scripts print one)."""
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                obj = json.loads(line)
+                if isinstance(obj, dict):
+                    return obj
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# verification
+# --------------------------------------------------------------------------------------------
+def list_outputs(out_dir: Path) -> list[Path]:
+    """Every regular file under out_dir except the allowed side files."""
+    found = []
+    for root, _dirs, files in os.walk(out_dir):
+        for name in files:
+            if name not in IGNORED_OUTPUTS:
+                found.append(Path(root) / name)
+    return found
+
+
+def _sample(path: Path, size: int) -> bytes:
+    with open(path, "rb") as f:
+        parts = []
+        for offset in (0, max(0, size // 2 - SAMPLE_BYTES // 2), max(0, size - SAMPLE_BYTES)):
+            f.seek(offset)
+            parts.append(f.read(SAMPLE_BYTES))
+        return b"".join(parts)
+
+
+def verify_named(out_dir: Path, source_dir: Path, names: Sequence[str], size: int) -> str | None:
+    """Each expected file exists with the right size and sampled bytes; nothing else is there."""
+    outputs = list_outputs(out_dir)
+    if len(outputs) != len(names):
+        extra = sorted(str(p.relative_to(out_dir)) for p in outputs if p.name not in set(names))[:3]
+        return f"{len(outputs)} files, expected {len(names)}" + (f" (extra: {extra})" if extra else "")
+    for name in names:
+        path = out_dir / name
+        try:
+            got = path.stat().st_size
+        except FileNotFoundError:
+            return f"missing {name}"
+        if got != size:
+            return f"{name}: {got} bytes, expected {size}"
+        if _sample(path, size) != _sample(source_dir / name, size):
+            return f"{name}: content differs from the source"
+    return None
+
+
+def verify_digests(out_dir: Path, expected: Sequence[tuple[int, str]]) -> str | None:
+    """The multiset of (size, md5) of the outputs equals the expected one (names are the tool's)."""
+    outputs = list_outputs(out_dir)
+    if len(outputs) != len(expected):
+        return f"{len(outputs)} files, expected {len(expected)}"
+    got = []
+    for path in outputs:
+        h = hashlib.md5()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(MiB), b""):
+                h.update(block)
+        got.append((path.stat().st_size, h.hexdigest()))
+    if sorted(got) != sorted(tuple(e) for e in expected):
+        bad_sizes = sorted(s for s, _ in got) != sorted(s for s, _ in expected)
+        return "file sizes differ from the source" if bad_sizes else "file contents differ from the source"
+    return None
+
+
+def clean_out() -> None:
+    """Empty the shared output directory and flush metadata so every run starts alike."""
+    shutil.rmtree(OUT_DIR, ignore_errors=True)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    os.sync()
+
+
+# --------------------------------------------------------------------------------------------
+# contenders and groups
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Contender:
+    """One command to time. ``verify`` returns an error text or None."""
+
+    name: str
+    label: str
+    cmd: list[str]
+    verify: Callable[[Measurement], str | None]
+    ref: str | None = None
+    """Name of the contender in the same group whose same-round wall time gives the ratio."""
+    env: dict[str, str] | None = None
+
+
+@dataclass
+class RunRecord:
+    round: int
+    ok: bool
+    error: str | None
+    wall_s: float
+    user_s: float
+    sys_s: float
+    maxrss_kib: int
+    inproc_s: float | None = None
+
+
+@dataclass
+class GroupResult:
+    id: str
+    kind: str
+    title: str
+    files: int
+    bytes: int
+    concurrency: int | None
+    contenders: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+
+def run_group(
+    gid: str,
+    kind: str,
+    title: str,
+    files: int,
+    nbytes: int,
+    concurrency: int | None,
+    contenders: Sequence[Contender],
+    runs: int,
+    warmup: int,
+    timeout_s: float,
+    note: str = "",
+) -> GroupResult:
+    """Interleave the contenders (A B C A B C ...) for warmup + runs rounds; keep the last `runs`."""
+    records: dict[str, list[RunRecord]] = {c.name: [] for c in contenders}
+    for rnd in range(warmup + runs):
+        for c in contenders:
+            clean_out()
+            m = measure(c.cmd, timeout_s=timeout_s, env=c.env)
+            if m.timed_out:
+                error: str | None = f"timed out after {timeout_s:.0f} s"
+            elif m.returncode != 0:
+                tail = (m.stderr.strip() or m.stdout.strip()).splitlines()[-1:] or [""]
+                error = f"exit {m.returncode}: {tail[0][:160]}"
+            else:
+                error = c.verify(m)
+            info = last_json_line(m.stdout)
+            inproc = info.get("elapsed_s") if info else None
+            tag = "warmup" if rnd < warmup else f"run {rnd - warmup + 1}/{runs}"
+            log(
+                f"{gid:<14} {c.name:<12} {tag:<9} wall {m.wall_s:7.3f}s cpu {m.cpu_s:6.2f}s "
+                f"rss {m.maxrss_kib / 1024:6.1f}MiB {'OK' if error is None else 'FAIL: ' + error}"
+            )
+            if rnd >= warmup:
+                records[c.name].append(
+                    RunRecord(
+                        round=rnd - warmup,
+                        ok=error is None,
+                        error=error,
+                        wall_s=m.wall_s,
+                        user_s=m.user_s,
+                        sys_s=m.sys_s,
+                        maxrss_kib=m.maxrss_kib,
+                        inproc_s=float(inproc) if isinstance(inproc, (int, float)) else None,
+                    )
+                )
+    clean_out()
+    result = GroupResult(gid, kind, title, files, nbytes, concurrency, note=note)
+    for c in contenders:
+        result.contenders.append(
+            {"name": c.name, "label": c.label, "ref": c.ref, "runs": [asdict(r) for r in records[c.name]]}
+        )
+    return result
+
+
+def write_url_files(tag: str, urls: Sequence[str], names: Sequence[str]) -> dict[str, Path]:
+    """The same job list in each tool's format: TSV for our scripts, curl config, aria2 input."""
+    LIST_DIR.mkdir(parents=True, exist_ok=True)
+    tsv = LIST_DIR / f"{tag}.tsv"
+    tsv.write_text("".join(f"{u}\t{n}\n" for u, n in zip(urls, names, strict=True)))
+    curl_cfg = LIST_DIR / f"{tag}.curl"
+    curl_cfg.write_text(
+        "".join(f'url = "{u}"\noutput = "{OUT_DIR / n}"\n' for u, n in zip(urls, names, strict=True))
+    )
+    aria = LIST_DIR / f"{tag}.aria2"
+    aria.write_text("".join(f"{u}\n  out={n}\n" for u, n in zip(urls, names, strict=True)))
+    return {"tsv": tsv, "curl": curl_cfg, "aria2": aria}
+
+
+def curl_cmd(cfg: Path, n: int) -> list[str]:
+    return [
+        "curl",
+        "--parallel",
+        "--parallel-max",
+        str(n),
+        "--config",
+        str(cfg),
+        "--silent",
+        "--show-error",
+        "--fail",
+    ]
+
+
+def aria2_cmd(inp: Path, n: int) -> list[str]:
+    return [
+        "aria2c",
+        "--no-conf",
+        "--input-file",
+        str(inp),
+        "--dir",
+        str(OUT_DIR),
+        "-j",
+        str(n),
+        "-x1",
+        "-s1",
+        "--file-allocation=none",
+        "--summary-interval=0",
+        "--show-console-readout=false",
+        "--download-result=hide",
+        "--console-log-level=error",
+        "--allow-overwrite=true",
+        "--auto-file-renaming=false",
+    ]
+
+
+def ours_cmd(tsv: Path, n: int) -> list[str]:
+    return [
+        PY,
+        str(BENCH_DIR / "ours.py"),
+        "--urls",
+        str(tsv),
+        "--dest",
+        str(OUT_DIR),
+        "--concurrency",
+        str(n),
+    ]
+
+
+def naive_cmd(tsv: Path, n: int) -> list[str]:
+    return [
+        PY,
+        str(BENCH_DIR / "naive.py"),
+        "--urls",
+        str(tsv),
+        "--dest",
+        str(OUT_DIR),
+        "--concurrency",
+        str(n),
+    ]
+
+
+def ours_available() -> str | None:
+    """None if download_url_list imports in the bench interpreter, else the reason."""
+    probe = subprocess.run(
+        [PY, "-c", "from ninepic_async.download import download_url_list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode == 0:
+        return None
+    return (probe.stderr.strip().splitlines() or ["import failed"])[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# the simulator (end to end and memory), run by e2e.py in its own process
+# --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str) -> Iterable[dict[str, Any]]:
+    """Start `e2e.py serve` and yield its info (urls, ids, key, expected (size, md5) list)."""
+    SIM_DIR.mkdir(parents=True, exist_ok=True)
+    info_path = SIM_DIR / f"{tag}.json"
+    info_path.unlink(missing_ok=True)
+    log_path = SIM_DIR / f"{tag}.log"
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen(
+            [
+                PY,
+                str(BENCH_DIR / "e2e.py"),
+                "serve",
+                "--photos",
+                str(photos),
+                "--size-min",
+                str(size[0]),
+                "--size-max",
+                str(size[1]),
+                "--api-latency-s",
+                str(api_latency_s),
+                "--info",
+                str(info_path),
+                "--max-lifetime-s",
+                "1800",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while not info_path.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(f"simulator exited {proc.returncode}: {log_path.read_text()[-400:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start within 180 s")
+            time.sleep(0.1)
+        yield json.loads(info_path.read_text())
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def resolve_urls(info_path: Path, out_tsv: Path) -> None:
+    """Pre-resolve every photo's presigned URL through the API (not timed)."""
+    subprocess.run(
+        [PY, str(BENCH_DIR / "e2e.py"), "resolve", "--info", str(info_path), "--out", str(out_tsv)],
+        check=True,
+        timeout=600,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the groups
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """Sizes and repetitions of a run (full or --quick)."""
+
+    quick: bool
+    runs: int
+    warmup: int
+    sweep_runs: int
+    concurrency: int
+    e2e_photos: int
+    e2e_size: tuple[int, int]
+    e2e_runs: int
+    memory_sizes: tuple[int, ...]
+    memory_size: tuple[int, int]
+    timeout_s: float
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        plan = Plan(
+            True,
+            2,
+            0,
+            1,
+            args.concurrency,
+            300,
+            (64 * KiB, 256 * KiB),
+            2,
+            (1000, 3000),
+            (4 * KiB, 16 * KiB),
+            120.0,
+        )
+    else:
+        plan = Plan(
+            False,
+            5,
+            1,
+            3,
+            args.concurrency,
+            2000,
+            (64 * KiB, 256 * KiB),
+            5,
+            (1000, 5000, 20000, 50000),
+            (4 * KiB, 16 * KiB),
+            300.0,
+        )
+    if args.runs:
+        plan.runs = args.runs
+    return plan
+
+
+def throughput_group(ds: DataSet, plan: Plan, base_url: str, with_ours: bool) -> GroupResult:
+    names = ds.names(plan.quick)
+    urls = [f"{base_url}/{ds.dirname}/{n}" for n in names]
+    files = write_url_files(f"tput-{ds.key}", urls, names)
+    src = DATA_DIR / ds.dirname
+    n = plan.concurrency
+
+    def check(_m: Measurement) -> str | None:
+        return verify_named(OUT_DIR, src, names, ds.size)
+
+    cs = [
+        Contender("curl", f"curl --parallel --parallel-max {n}", curl_cmd(files["curl"], n), check),
+        Contender("aria2c", f"aria2c -j {n} -x1", aria2_cmd(files["aria2"], n), check, ref="curl"),
+        Contender("naive", "naive aiohttp+aiofiles gather", naive_cmd(files["tsv"], n), check, ref="curl"),
+    ]
+    if with_ours:
+        cs.append(
+            Contender("ours", "ninepic_async download_url_list", ours_cmd(files["tsv"], n), check, ref="curl")
+        )
+    return run_group(
+        f"tput-{ds.key}",
+        "throughput",
+        ds.title(plan.quick),
+        len(names),
+        len(names) * ds.size,
+        n,
+        cs,
+        plan.runs,
+        plan.warmup,
+        plan.timeout_s,
+    )
+
+
+def ceiling_group(plan: Plan, base_url: str) -> GroupResult:
+    ds = DATASET_BY_KEY["256m"]
+    name = ds.names(plan.quick)[0]
+    url = f"{base_url}/{ds.dirname}/{name}"
+
+    def check_null(m: Measurement) -> str | None:
+        got = m.stdout.strip()
+        return None if got == str(ds.size) else f"downloaded {got!r} bytes, expected {ds.size}"
+
+    def check_disk(_m: Measurement) -> str | None:
+        return verify_named(OUT_DIR, DATA_DIR / ds.dirname, [name], ds.size)
+
+    base = ["curl", "--silent", "--show-error", "--fail"]
+    cs = [
+        Contender(
+            "curl-null",
+            "curl, 1 stream -> /dev/null",
+            [*base, "-o", "/dev/null", "-w", "%{size_download}", url],
+            check_null,
+        ),
+        Contender(
+            "curl-disk",
+            "curl, 1 stream -> disk",
+            [*base, "-o", str(OUT_DIR / name), url],
+            check_disk,
+            ref="curl-null",
+        ),
+    ]
+    return run_group(
+        "ceiling",
+        "ceiling",
+        f"1 x {human_size(ds.size)}, one stream",
+        1,
+        ds.size,
+        1,
+        cs,
+        plan.runs,
+        plan.warmup,
+        plan.timeout_s,
+    )
+
+
+def sweep_group(plan: Plan, base_url: str) -> GroupResult:
+    ds = DATASET_BY_KEY["256k"]
+    names = ds.names(plan.quick)
+    urls = [f"{base_url}/{ds.dirname}/{n}" for n in names]
+    files = write_url_files("sweep", urls, names)
+    src = DATA_DIR / ds.dirname
+
+    def check(_m: Measurement) -> str | None:
+        return verify_named(OUT_DIR, src, names, ds.size)
+
+    cs = []
+    for n in SWEEP_LEVELS:
+        cs.append(Contender(f"curl@{n}", f"curl --parallel-max {n}", curl_cmd(files["curl"], n), check))
+        cs.append(
+            Contender(
+                f"ours@{n}", f"ours, concurrency {n}", ours_cmd(files["tsv"], n), check, ref=f"curl@{n}"
+            )
+        )
+    return run_group(
+        "sweep",
+        "sweep",
+        ds.title(plan.quick),
+        len(names),
+        len(names) * ds.size,
+        None,
+        cs,
+        plan.sweep_runs,
+        0,
+        plan.timeout_s,
+    )
+
+
+def e2e_group(plan: Plan) -> GroupResult:
+    n = plan.concurrency
+    with simulator(plan.e2e_photos, plan.e2e_size, 0.020, "e2e") as info:
+        info_path = SIM_DIR / "e2e.json"
+        tsv = LIST_DIR / "e2e.tsv"
+        LIST_DIR.mkdir(parents=True, exist_ok=True)
+        resolve_urls(info_path, tsv)
+        expected = [tuple(e) for e in info["expected"]]
+        total = sum(s for s, _ in expected)
+
+        def check(_m: Measurement) -> str | None:
+            return verify_digests(OUT_DIR, expected)  # type: ignore[arg-type]
+
+        api_cmd = [
+            PY,
+            str(BENCH_DIR / "e2e.py"),
+            "api",
+            "--info",
+            str(info_path),
+            "--dest",
+            str(OUT_DIR),
+            "--concurrency",
+            str(n),
+        ]
+        cs = [
+            Contender("list", "pre-resolved URL list (download_url_list)", ours_cmd(tsv, n), check),
+            Contender("api", "download_originals(whole_event=True)", api_cmd, check, ref="list"),
+        ]
+        note = (
+            f"simulator: {plan.e2e_photos} photos of "
+            f"{plan.e2e_size[0] // KiB}-{plan.e2e_size[1] // KiB} KiB, "
+            "20 ms added latency per API call; storage served by the simulator"
+        )
+        return run_group(
+            "e2e",
+            "e2e",
+            f"{len(expected):,} photos via the simulator",
+            len(expected),
+            total,
+            n,
+            cs,
+            plan.e2e_runs,
+            0,
+            plan.timeout_s,
+            note=note,
+        )
+
+
+def memory_check(plan: Plan) -> list[dict[str, Any]]:
+    """Peak RSS of download_originals(whole_event=True) for growing events of small photos."""
+    rows = []
+    for photos in plan.memory_sizes:
+        tag = f"mem-{photos}"
+        with simulator(photos, plan.memory_size, 0.0, tag) as info:
+            expected = [tuple(e) for e in info["expected"]]
+            clean_out()
+            cmd = [
+                PY,
+                str(BENCH_DIR / "memory.py"),
+                "--info",
+                str(SIM_DIR / f"{tag}.json"),
+                "--dest",
+                str(OUT_DIR),
+                "--concurrency",
+                str(plan.concurrency),
+            ]
+            m = measure(cmd, timeout_s=plan.timeout_s * 2)
+            error = None
+            if m.timed_out:
+                error = "timed out"
+            elif m.returncode != 0:
+                error = f"exit {m.returncode}: {(m.stderr.strip().splitlines() or [''])[-1][:160]}"
+            else:
+                error = verify_digests(OUT_DIR, expected)  # type: ignore[arg-type]
+            info_out = last_json_line(m.stdout) or {}
+            row = {
+                "photos": photos,
+                "files": len(expected),
+                "bytes": sum(s for s, _ in expected),
+                "ok": error is None,
+                "error": error,
+                "wall_s": m.wall_s,
+                "cpu_s": m.cpu_s,
+                "maxrss_kib": m.maxrss_kib,
+                "baseline_rss_kib": info_out.get("baseline_rss_kib"),
+                "rss_samples_kib": info_out.get("rss_samples_kib", []),
+            }
+            log(
+                f"memory {photos:>6} photos: wall {m.wall_s:6.2f}s peak RSS {m.maxrss_kib / 1024:6.1f} MiB "
+                f"{'OK' if error is None else 'FAIL: ' + error}"
+            )
+            rows.append(row)
+            clean_out()
+    return rows
+
+
+def startup_cost() -> dict[str, float]:
+    """Median wall time of starting the interpreter and importing what each Python contender imports."""
+    out = {}
+    for name, stmt in (("ours", "import ninepic_async.download"), ("naive", "import aiohttp, aiofiles")):
+        walls = [measure([PY, "-c", stmt], timeout_s=60).wall_s for _ in range(5)]
+        out[name] = statistics.median(walls)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# machine description
+# --------------------------------------------------------------------------------------------
+def _first_line(cmd: Sequence[str]) -> str:
+    try:
+        p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    text = (p.stdout or p.stderr).strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpu = m.group(1) if m else cpu
+    mem_kib = 0
+    with contextlib.suppress(OSError, AttributeError):
+        mem_kib = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), re.M).group(1))  # type: ignore[union-attr]
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    versions = {}
+    for pkg in ("ninepic-async", "aiohttp", "aiofiles", "msgspec", "anyio"):
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    git = _first_line(["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--", "ninepic_async"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    fs = _first_line(["sh", "-c", f"df -T {WORK_DIR} | tail -1"]).split()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / MiB, 1),
+        "kernel": platform.release(),
+        "os": _first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "python": platform.python_version(),
+        "nginx": _first_line([nginx, "-v"]),
+        "curl": _first_line(["curl", "--version"]),
+        "aria2c": _first_line(["aria2c", "--version"]),
+        "packages": versions,
+        "git": git + (" + uncommitted changes in ninepic_async/" if dirty else ""),
+        "filesystem": f"{fs[1]} on {fs[0]}" if len(fs) > 1 else "unknown",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# stats and the Markdown report
+# --------------------------------------------------------------------------------------------
+def contender_stats(group: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
+    """Median/min/max of the runs; None figures when any run failed (a wrong output is not fast)."""
+    runs = c["runs"]
+    failed = [r for r in runs if not r["ok"]]
+    st: dict[str, Any] = {
+        "n": len(runs),
+        "failed": len(failed),
+        "error": failed[0]["error"] if failed else None,
+    }
+    if not runs or failed:
+        return st
+    walls = [r["wall_s"] for r in runs]
+    mbps = [group["bytes"] / MB / w for w in walls]
+    fps = [group["files"] / w for w in walls]
+    cpus = [r["user_s"] + r["sys_s"] for r in runs]
+    st.update(
+        wall=(statistics.median(walls), min(walls), max(walls)),
+        mbps=(statistics.median(mbps), min(mbps), max(mbps)),
+        fps=statistics.median(fps),
+        cpu=(statistics.median(cpus), min(cpus), max(cpus)),
+        rss_mib=max(r["maxrss_kib"] for r in runs) / 1024,
+    )
+    inproc = [r["inproc_s"] for r in runs if r.get("inproc_s") is not None]
+    if inproc:
+        st["inproc"] = statistics.median(inproc)
+    if c.get("ref"):
+        st["ratio"] = ratio_stats(group, c["ref"], c["name"])
+    return st
+
+
+def ratio_stats(group: dict[str, Any], ref: str, name: str) -> tuple[float, float, float] | None:
+    """Throughput of `name` over that of `ref`, round by round (= ref wall / name wall)."""
+    by = {c["name"]: {r["round"]: r for r in c["runs"]} for c in group["contenders"]}
+    if ref not in by or name not in by:
+        return None
+    ratios = []
+    for rnd, r in by[name].items():
+        q = by[ref].get(rnd)
+        if q is None or not q["ok"] or not r["ok"]:
+            return None
+        ratios.append(q["wall_s"] / r["wall_s"])
+    if not ratios:
+        return None
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def fmt_range(t: tuple[float, float, float] | None, digits: int = 2) -> str:
+    if not t:
+        return "—"
+    med, lo, hi = t
+    return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
+
+
+def group_table(group: dict[str, Any], show_title: bool = True) -> list[str]:
+    lines = []
+    head = "| Data set | Contender |" if show_title else "| Contender |"
+    lines.append(
+        head + " Wall s, median (min–max) | MB/s, median (min–max) | files/s | CPU s user+sys "
+        "| Peak RSS MiB | Throughput ratio (min–max) | Status |"
+    )
+    lines.append("|" + "---|" * (head.count("|") - 1 + 7))
+    for c in group["contenders"]:
+        st = contender_stats(group, c)
+        prefix = f"| {group['title']} | {c['label']} |" if show_title else f"| {c['label']} |"
+        if "wall" not in st:
+            status = f"**FAILED** {st['failed']}/{st['n']} runs: {st['error']}" if st["n"] else "not run"
+            lines.append(prefix + " — | — | — | — | — | — | " + status + " |")
+            continue
+        ratio = st.get("ratio")
+        ratio_txt = f"{fmt_range(ratio)} × {c['ref']}" if ratio else "reference"
+        lines.append(
+            prefix
+            + f" {fmt_range(st['wall'], 3)} | {fmt_range(st['mbps'], 0)} | {st['fps']:,.0f} "
+            + f"| {st['cpu'][0]:.2f} "
+            + f"| {st['rss_mib']:.1f} | {ratio_txt} | ok {st['n']}/{st['n']} |"
+        )
+    return lines
+
+
+def find(groups: list[dict[str, Any]], gid: str) -> dict[str, Any] | None:
+    return next((g for g in groups if g["id"] == gid), None)
+
+
+def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) rows; figures are medians of same-round ratios."""
+    groups = res["groups"]
+    rows: list[tuple[str, str, str]] = []
+
+    def verdict(ok: bool | None) -> str:
+        return "—" if ok is None else ("met" if ok else "**missed**")
+
+    for key, need in (("4m", 1.0), ("256k", 0.9)):
+        g = find(groups, f"tput-{key}")
+        r = ratio_stats(g, "curl", "ours") if g else None
+        rows.append(
+            (
+                f"ours ≥ {need:.1f}× curl on {g['title'] if g else key}",
+                fmt_range(r),
+                verdict(r and r[0] >= need),
+            )
+        )
+    for key in ("4m", "256k"):
+        g = find(groups, f"tput-{key}")
+        r = ratio_stats(g, "aria2c", "ours") if g else None
+        rows.append(
+            (f"ours ≥ 2× aria2c on {g['title'] if g else key}", fmt_range(r), verdict(r and r[0] >= 2.0))
+        )
+    peaks = []
+    for g in groups:
+        for c in g["contenders"]:
+            if c["name"].startswith("ours") or g["id"] == "e2e":
+                peaks += [r["maxrss_kib"] / 1024 for r in c["runs"]]
+    peaks += [m["maxrss_kib"] / 1024 for m in res.get("memory", [])]
+    rows.append(
+        (
+            "ours: peak RSS < 100 MB everywhere",
+            f"max {max(peaks):.1f} MiB" if peaks else "—",
+            verdict(max(peaks) * MiB < 100 * MB if peaks else None),
+        )
+    )
+    mem = [m for m in res.get("memory", []) if m["ok"]]
+    if len(mem) >= 2:
+        growth = (mem[-1]["maxrss_kib"] - mem[0]["maxrss_kib"]) / 1024
+        rows.append(
+            (
+                f"flat RSS from {mem[0]['photos']:,} to {mem[-1]['photos']:,} photos (growth < 10 MiB)",
+                f"{growth:+.1f} MiB",
+                verdict(growth < 10),
+            )
+        )
+    else:
+        rows.append(("flat RSS in the number of photos", "—", "—"))
+    g = find(groups, "e2e")
+    r = ratio_stats(g, "list", "api") if g else None
+    inv = (1 / r[0], 1 / r[2], 1 / r[1]) if r else None
+    rows.append(
+        ("end to end ≤ 1.1× the pre-resolved list (time)", fmt_range(inv), verdict(inv and inv[0] <= 1.1))
+    )
+    return rows
+
+
+def render_markdown(res: dict[str, Any]) -> str:
+    meta, groups = res["meta"], res["groups"]
+    mc = meta["machine"]
+    out = [f"# ninepic_async benchmark{' (quick smoke run)' if meta['quick'] else ''}", ""]
+    out.append(
+        f"Run {meta['started']} in {meta['duration_s'] / 60:.1f} min: "
+        f"{meta['runs']} measured runs per contender "
+        f"(after {meta['warmup']} warm-up round), contenders interleaved A B C A B C …, concurrency "
+        f"{meta['concurrency']}. `bash benchmarks/run.sh{' --quick' if meta['quick'] else ''}` reproduces it."
+    )
+    out += ["", "## Throughput (nginx on 127.0.0.1, sendfile on, output to the same local disk)", ""]
+    tput = [g for g in groups if g["kind"] == "throughput"]
+    for i, g in enumerate(tput):
+        tbl = group_table(g)
+        out += tbl if i == 0 else tbl[2:]
+    out += [
+        "",
+        "Wall time is the whole child process (start-up included: Python interpreter + imports cost "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in meta.get("startup_s", {}).items())
+        + "). CPU = user+sys of the child from wait4; peak RSS = its ru_maxrss. Throughput ratio = the "
+        "reference's wall time / this contender's, same round (> 1 is faster than the reference). "
+        "MB = 10^6 bytes.",
+    ]
+    inproc = []
+    for g in tput:
+        for c in g["contenders"]:
+            st = contender_stats(g, c)
+            if "inproc" in st:
+                inproc.append(f"{c['name']} {g['title']}: {g['bytes'] / MB / st['inproc']:.0f} MB/s")
+    if inproc:
+        out.append("In-process transfer rate (excluding start-up), medians: " + "; ".join(inproc) + ".")
+    g = find(groups, "ceiling")
+    if g:
+        out += ["", "## Ceiling: one curl stream of one large file", "", *group_table(g, show_title=False)]
+    out += ["", "## Targets (measured, not asserted)", "", "| Target | Measured | Verdict |", "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in targets(res)]
+    g = find(groups, "e2e")
+    if g:
+        out += ["", "## End to end: API paging + URL refresh vs a pre-resolved list", "", g["note"] + ".", ""]
+        out += group_table(g, show_title=False)
+        out.append("")
+        out.append(
+            "The ratio for the API run is the list's wall time over its own: the cost of paging "
+            "original-photos (and any URL refresh) on top of the same transfers."
+        )
+    g = find(groups, "sweep")
+    if g:
+        out += ["", f"## Concurrency sweep ({g['title']})", "", *group_table(g, show_title=False)]
+    mem = res.get("memory", [])
+    if mem:
+        out += ["", "## Memory: download_originals(whole_event=True) on growing events", ""]
+        out += [
+            "| Photos | Bytes | Wall s | CPU s | Peak RSS MiB | RSS after imports MiB | Status |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for m in mem:
+            base = m.get("baseline_rss_kib")
+            out.append(
+                f"| {m['photos']:,} | {m['bytes'] / MB:.0f} MB | {m['wall_s']:.1f} | {m['cpu_s']:.1f} "
+                f"| {m['maxrss_kib'] / 1024:.1f} | {base / 1024 if base else 0:.1f} "
+                f"| {'ok' if m['ok'] else '**FAILED**: ' + str(m['error'])} |"
+            )
+        out.append("")
+        out.append(
+            f"Photos of {meta['memory_size'][0] // KiB}-{meta['memory_size'][1] // KiB} KiB from the "
+            "simulator (no added latency), concurrency " + str(meta["concurrency"]) + "."
+        )
+    if res.get("notes"):
+        out += ["", "## Notes", ""] + [f"- {n}" for n in res["notes"]]
+    out += ["", "## Machine", ""]
+    out += [
+        f"- CPU: {mc['cpu']}, {mc['cores']} cores; memory {mc['memory_gib']} GiB",
+        f"- OS: {mc['os']}, kernel {mc['kernel']}; work dir on {mc['filesystem']}",
+        f"- Python {mc['python']}; " + ", ".join(f"{k} {v}" for k, v in mc["packages"].items()),
+        f"- {mc['nginx']} (1 worker, sendfile on, access_log off)",
+        f"- {mc['curl']}",
+        f"- {mc['aria2c']}",
+        f"- repo at {mc['git']}",
+        "",
+        "![charts](" + Path(meta["png"]).name + ")",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def load_results(json_path: Path) -> dict[str, Any]:
+    res: dict[str, Any] = json.loads(json_path.read_text())
+    return res
+
+
+def write_report(json_path: Path) -> None:
+    res = load_results(json_path)
+    md_path = json_path.with_suffix(".md")
+    md_path.write_text(render_markdown(res))
+    log(f"wrote {md_path}")
+    png = json_path.with_suffix(".png")
+    p = subprocess.run([PY, str(BENCH_DIR / "chart.py"), str(json_path), str(png)], check=False)
+    if p.returncode == 0:
+        log(f"wrote {png}")
+    else:
+        log("chart.py failed (is matplotlib installed?)")
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+GROUPS = ("throughput", "ceiling", "e2e", "sweep", "memory")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = make_plan(args)
+    only = set(args.only.split(",")) if args.only else set(GROUPS)
+    unknown = only - set(GROUPS)
+    if unknown:
+        log(f"unknown group(s): {sorted(unknown)}; choose from {GROUPS}")
+        return 2
+    for tool in ("curl", "aria2c"):
+        if not shutil.which(tool):
+            log(f"{tool} not found: run benchmarks/run.sh, which installs it")
+            return 2
+    gendata(plan.quick)
+    t0 = time.time()
+    notes: list[str] = []
+    why = ours_available()
+    if why:
+        notes.append(f"our downloader could not be imported ({why}); its rows are missing.")
+        log(notes[-1])
+    res: dict[str, Any] = {
+        "meta": {
+            "quick": plan.quick,
+            "runs": plan.runs,
+            "warmup": plan.warmup,
+            "concurrency": plan.concurrency,
+            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": machine(),
+            "memory_size": list(plan.memory_size),
+            "startup_s": startup_cost(),
+        },
+        "groups": [],
+        "memory": [],
+        "notes": notes,
+    }
+    name = "quick" if plan.quick else "latest"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    json_path = Path(args.output) if args.output else RESULTS_DIR / f"{name}.json"
+    res["meta"]["png"] = str(json_path.with_suffix(".png"))
+
+    def save() -> None:
+        res["meta"]["duration_s"] = time.time() - t0
+        json_path.write_text(json.dumps(res, indent=1))
+
+    try:
+        if "throughput" in only:
+            for ds in DATASETS:
+                res["groups"].append(throughput_group(ds, plan, args.base_url, why is None).__dict__)
+                save()
+        if "ceiling" in only:
+            res["groups"].append(ceiling_group(plan, args.base_url).__dict__)
+            save()
+        if why is None and "e2e" in only:
+            res["groups"].append(e2e_group(plan).__dict__)
+            save()
+        if why is None and "sweep" in only:
+            res["groups"].append(sweep_group(plan, args.base_url).__dict__)
+            save()
+        if why is None and "memory" in only:
+            res["memory"] = memory_check(plan)
+    finally:
+        save()
+        write_report(json_path)
+    log(f"done in {(time.time() - t0) / 60:.1f} min")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gendata", help="create the data sets (reused if present)")
+    g.add_argument("--quick", action="store_true")
+    r = sub.add_parser("run", help="run the benchmark against a server of the data directory")
+    r.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:PORT serving benchmarks/data")
+    r.add_argument("--quick", action="store_true", help="small sets, 2 runs: a smoke test")
+    r.add_argument("--runs", type=int, default=0, help="measured runs per contender (default 5, quick 2)")
+    r.add_argument("--concurrency", type=int, default=16)
+    r.add_argument("--only", default="", help=f"comma-separated subset of {','.join(GROUPS)}")
+    r.add_argument("--output", default="", help="results JSON path (default results/latest.json)")
+    p = sub.add_parser("report", help="re-render the Markdown report and the chart from a results JSON")
+    p.add_argument("json", type=Path)
+    args = ap.parse_args(argv)
+    if args.cmd == "gendata":
+        gendata(args.quick)
+        return 0
+    if args.cmd == "report":
+        write_report(args.json)
+        return 0
+    return cmd_run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,455 @@
+"""One API request: auth header, the one retry loop, redirects, envelope decode, status -> exception.
+
+Every call of :class:`NinePicClient` goes through :meth:`Transport.call`. The key travels per
+request in ``X-API-Key`` and only to the API's own origin: redirects are followed by hand when
+they stay on that origin and refused otherwise. A 429 pauses every task of the client (a
+monotonic "not before" time), so concurrent callers back off together instead of hammering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import msgspec
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from . import _retry
+from ._constants import (
+    API_KEY_HEADER,
+    API_PREFIX,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    ERROR_EXCERPT_CHARS,
+    MAX_REDIRECTS,
+    MAX_RESPONSE_BYTES,
+    REQUEST_ID_HEADERS,
+    USER_AGENT,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseDecodeError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    status_error_class,
+)
+from ._logging import get_logger
+
+__all__ = ["RawResponse", "Transport", "decoder_for"]
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+# Looked up at call time so tests can replace them (record delays, fake the clock).
+_sleep = asyncio.sleep
+_monotonic = time.monotonic
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+JSONParams = Mapping[str, "str | int"]
+FormFactory = Callable[[], aiohttp.FormData]
+
+
+class _Envelope(msgspec.Struct):
+    """``{"responseType", "message", "data"}``; ``data`` kept raw for a typed second pass."""
+
+    responseType: Any = None  # wire name
+    message: Any = None
+    data: msgspec.Raw = msgspec.Raw()
+
+
+_ENVELOPE_DECODER = msgspec.json.Decoder(_Envelope)
+_ANY_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_ENCODER = msgspec.json.Encoder()
+_DECODERS: dict[Any, Any] = {}
+
+
+def decoder_for(tp: type[T]) -> msgspec.json.Decoder[T]:
+    """The one cached JSON decoder of response type ``tp``."""
+    decoder = _DECODERS.get(tp)
+    if decoder is None:
+        decoder = _DECODERS[tp] = msgspec.json.Decoder(tp)
+    result: msgspec.json.Decoder[T] = decoder
+    return result
+
+
+def _excerpt(body: bytes) -> str:
+    return body[: ERROR_EXCERPT_CHARS * 4].decode("utf-8", "replace")[:ERROR_EXCERPT_CHARS]
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def _message_text(value: Any) -> str | None:
+    """A human message from an error body's ``message``/``detail`` (FastAPI lists flattened)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, dict):
+                loc = item.get("loc")
+                where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""
+                text = str(item.get("msg", item))
+                parts.append(f"{where}: {text}" if where else text)
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return None
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A fully read API response (the body is bounded by ``max_response_bytes``)."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    method: str
+    url: str
+
+    @property
+    def request_id(self) -> str | None:
+        return _request_id(self.headers)
+
+
+class Transport:
+    """Sends API requests for one client: session, key, retries, shared 429 pause, decoding."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        verify_ssl: bool = True,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._api_key = api_key
+        self.base_url = base_url
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.verify_ssl = verify_ssl
+        self.max_response_bytes = max_response_bytes
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout_s, connect=min(timeout_s, DEFAULT_CONNECT_TIMEOUT_S)
+        )
+        self._not_before = 0.0  # monotonic time before which no request of this client is sent
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={str(self.base_url)!r}, max_retries={self.max_retries})"
+
+    # --- session ----------------------------------------------------------------------
+    def session(self) -> aiohttp.ClientSession:
+        """The API session; created on first use, inside the running event loop."""
+        if self._session is None:
+            if self._closed:
+                raise APIConnectionError("the client is closed; create a new NinePicClient")
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                headers={"User-Agent": USER_AGENT},
+                connector=aiohttp.TCPConnector(ssl=self.verify_ssl),
+            )
+        return self._session
+
+    def reopen(self) -> None:
+        """Allow use again after :meth:`close` (``async with`` a second time)."""
+        self._closed = False
+
+    async def close(self) -> None:
+        """Close the session if this transport created it; a caller's session is left open."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    # --- URLs ---------------------------------------------------------------------------
+    def url(self, *segments: str | int) -> URL:
+        """``{base}/api/v1/ext/<segments...>``, each segment percent-encoded (``/`` too)."""
+        path = "/".join(quote(str(segment), safe="") for segment in segments)
+        return URL(f"{str(self.base_url).rstrip('/')}{API_PREFIX}/{path}", encoded=True)
+
+    # --- the client-wide pause -------------------------------------------------------------
+    def pause_for(self, delay_s: float) -> None:
+        """Hold back every request of this client for ``delay_s`` seconds from now."""
+        self._not_before = max(self._not_before, _monotonic() + delay_s)
+
+    @property
+    def paused_for_s(self) -> float:
+        """Seconds left of the client-wide pause (0 when none)."""
+        return max(0.0, self._not_before - _monotonic())
+
+    async def wait_for_pause(self) -> None:
+        """Sleep until the client-wide pause (which may grow meanwhile) is over."""
+        while True:
+            remaining = self._not_before - _monotonic()
+            if remaining <= 0:
+                return
+            await _sleep(remaining)
+
+    # --- retry policy -------------------------------------------------------------------
+    def _should_retry(
+        self, attempt: int, *, status: int | None = None, exc: BaseException | None = None
+    ) -> bool:
+        """Whether retry number ``attempt`` (0-based) may happen after this status or exception."""
+        if attempt >= self.max_retries:
+            return False
+        if status is not None:
+            return _retry.should_retry_status(status)
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return False  # certificate/handshake problems do not heal by retrying
+        return isinstance(exc, (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))
+
+    def _calculate_retry_timeout(self, attempt: int, retry_after: str | None = None) -> float:
+        """Seconds before retry ``attempt``: Retry-After (capped) or exponential backoff with full jitter."""
+        return _retry.calculate_retry_timeout(attempt, retry_after)
+
+    # --- requests -------------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: JSONParams | None = None,
+        json: Any = None,
+        form: FormFactory | None = None,
+    ) -> RawResponse:
+        """Send one API request with retries; return the 2xx response or raise an APIError.
+
+        ``form`` is a factory because a multipart body can be sent only once (each retry rebuilds it).
+        """
+        body = None if json is None else _ENCODER.encode(json)
+        attempt = 0
+        while True:
+            await self.wait_for_pause()
+            try:
+                response = await self._send(method, url, params=params, body=body, form=form)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                error_cls = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+                if not self._should_retry(attempt, exc=exc):
+                    raise error_cls(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+                delay_s = self._calculate_retry_timeout(attempt)
+                log.info(
+                    "%s %s failed (%s); retry %d of %d in %.2f s",
+                    method, url, type(exc).__name__, attempt + 1, self.max_retries, delay_s,
+                )
+                await _sleep(delay_s)
+                attempt += 1
+                continue
+            if response.status < 400:
+                return response
+            if not self._should_retry(attempt, status=response.status):
+                raise self._status_error(response)
+            delay_s = self._calculate_retry_timeout(attempt, response.headers.get("Retry-After"))
+            if response.status == 429:
+                self.pause_for(delay_s)
+                log.info(
+                    "%s %s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
+                    method, url, delay_s, attempt + 1, self.max_retries,
+                )
+            else:
+                log.info(
+                    "%s %s: HTTP %d; retry %d of %d in %.2f s",
+                    method, url, response.status, attempt + 1, self.max_retries, delay_s,
+                )
+                await _sleep(delay_s)
+            attempt += 1
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: JSONParams | None,
+        body: bytes | None,
+        form: FormFactory | None,
+    ) -> RawResponse:
+        """One attempt: send, follow same-origin redirects by hand, read the bounded body."""
+        session = self.session()
+        origin = self.base_url.origin()
+        current_method, current_url, current_params = method, url, params
+        with_body = True
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {API_KEY_HEADER: self._api_key, "Accept": "application/json"}
+            kwargs: dict[str, Any] = {
+                "params": current_params,
+                "headers": headers,
+                "allow_redirects": False,
+                "raise_for_status": False,
+                "timeout": self._timeout,
+            }
+            if not self.verify_ssl:
+                kwargs["ssl"] = False
+            if with_body and form is not None:
+                kwargs["data"] = form()
+            elif with_body and body is not None:
+                kwargs["data"] = body
+                headers["Content-Type"] = "application/json"
+            started = _monotonic()
+            log.debug("-> %s %s params=%s", current_method, current_url, dict(current_params or {}))
+            async with session.request(current_method, current_url, **kwargs) as resp:
+                location = resp.headers.get("Location")
+                if resp.status in _REDIRECT_STATUSES and location:
+                    target = resp.url.join(URL(location))
+                    if target.origin() != origin:
+                        raise APIStatusError(
+                            resp.status,
+                            f"refused to follow a redirect to another origin ({target.origin()}): the API "
+                            f"key is only sent to {origin}; set base_url to the API's final address",
+                            method=current_method,
+                            url=str(current_url),
+                            request_id=_request_id(resp.headers),
+                        )
+                    log.debug("redirect %d -> %s (same origin)", resp.status, target)
+                    if resp.status == 303 or (resp.status in (301, 302) and current_method == "POST"):
+                        current_method, with_body = "GET", False
+                    current_url, current_params = target, None
+                    continue
+                data = await self._read_body(resp, current_method)
+                log.debug(
+                    "<- %d %s %s (%d bytes, %.3f s)",
+                    resp.status, current_method, resp.url, len(data), _monotonic() - started,
+                )
+                return RawResponse(
+                    status=resp.status,
+                    headers=resp.headers,
+                    body=data,
+                    method=current_method,
+                    url=str(resp.url),
+                )
+        raise APIStatusError(0, f"more than {MAX_REDIRECTS} redirects", method=method, url=str(url))
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, method: str) -> bytes:
+        limit = self.max_response_bytes
+        declared = resp.content_length
+        if declared is not None and declared > limit:
+            raise APIResponseDecodeError(
+                f"{method} {resp.url}: response of {declared} bytes exceeds the {limit}-byte limit",
+                status=resp.status,
+            )
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.content.iter_any():
+            total += len(chunk)
+            if total > limit:
+                raise APIResponseDecodeError(
+                    f"{method} {resp.url}: response exceeds the {limit}-byte limit", status=resp.status
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # --- decoding -----------------------------------------------------------------------
+    def _status_error(self, response: RawResponse) -> APIStatusError:
+        """The exception for an error status, with the server's message and request id."""
+        message: str | None = None
+        body: Any = None
+        try:
+            body = _ANY_DECODER.decode(response.body)
+        except msgspec.DecodeError:
+            body = None
+        if isinstance(body, dict):
+            message = _message_text(body.get("message")) or _message_text(body.get("detail"))
+        if message is None:
+            message = _excerpt(response.body).strip() or None
+        cls = status_error_class(response.status)
+        error = cls(
+            response.status,
+            message or "",
+            method=response.method,
+            url=response.url,
+            request_id=response.request_id,
+            body=body,
+        )
+        if isinstance(error, RateLimitError):
+            error.retry_after_s = _retry.parse_retry_after(response.headers.get("Retry-After"))
+        return error
+
+    def unwrap(self, response: RawResponse) -> bytes:
+        """The JSON of ``data`` (envelope) or the whole body (older flat bodies).
+
+        Raises APIStatusError for ``responseType == "error"`` (even with a 2xx status) and
+        APIResponseDecodeError when the body is not JSON.
+        """
+        try:
+            envelope = _ENVELOPE_DECODER.decode(response.body)
+        except msgspec.ValidationError:
+            return response.body  # JSON but not an object: let the typed decode explain
+        except msgspec.DecodeError as exc:
+            raise APIResponseDecodeError(
+                f"{response.method} {response.url}: HTTP {response.status} response is not JSON ({exc})",
+                status=response.status,
+                body_excerpt=_excerpt(response.body),
+            ) from exc
+        raw = bytes(envelope.data)
+        if envelope.responseType is None and not raw:
+            return response.body  # older flat body
+        if isinstance(envelope.responseType, str) and envelope.responseType.lower() == "error":
+            message = _message_text(envelope.message) or ""
+            error = status_error_class(response.status)(
+                response.status,
+                message or "the API answered responseType=error",
+                method=response.method,
+                url=response.url,
+                request_id=response.request_id,
+                body=_ANY_DECODER.decode(response.body),
+            )
+            raise error
+        if not raw or raw.strip() == b"null":
+            return b"{}"
+        return raw
+
+    def decode(self, response: RawResponse, tp: type[T]) -> T:
+        """Decode a response (envelope or flat) into ``tp``; wrong shapes raise APIResponseDecodeError."""
+        data = self.unwrap(response)
+        try:
+            return decoder_for(tp).decode(data)
+        except msgspec.DecodeError as exc:
+            raise APIResponseDecodeError(
+                f"{response.method} {response.url}: unexpected {tp.__name__} response ({exc})",
+                status=response.status,
+                body_excerpt=_excerpt(response.body),
+            ) from exc
+
+    def decode_any(self, response: RawResponse) -> Any:
+        """Decode ``data`` (or a flat body) without a schema."""
+        data = self.unwrap(response)
+        try:
+            return _ANY_DECODER.decode(data)
+        except msgspec.DecodeError as exc:  # pragma: no cover - unwrap already parsed it
+            raise APIResponseDecodeError(
+                f"{response.method} {response.url}: response is not JSON ({exc})",
+                status=response.status,
+                body_excerpt=_excerpt(response.body),
+            ) from exc
+
+    async def call(
+        self,
+        method: str,
+        url: URL,
+        tp: type[T],
+        *,
+        params: JSONParams | None = None,
+        json: Any = None,
+        form: FormFactory | None = None,
+    ) -> T:
+        """:meth:`request` + :meth:`decode`: the usual way to call an endpoint."""
+        response = await self.request(method, url, params=params, json=json, form=form)
+        return self.decode(response, tp)

@@ -1,0 +1,319 @@
+"""What `ninepic` prints: rich tables on a terminal, plain tab-separated lines when piped,
+JSON with ``--json``, and download progress (a rich bar on a terminal, quiet lines otherwise).
+
+Data goes to stdout; notes, progress and errors go to stderr, so ``ninepic photos | cut -f1``
+and ``ninepic photos --json | jq`` see data only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+import msgspec
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from .._constants import CLI_PLAIN_PROGRESS_INTERVAL_S
+from .._exceptions import redact
+from ..download import BytesReceived, DownloadEvent, FileFinished, FileStarted, PlannedEvent
+
+__all__ = [
+    "DownloadProgress",
+    "Output",
+    "format_bytes",
+    "format_rate",
+]
+
+
+def format_bytes(n_bytes: float) -> str:
+    """``n_bytes`` as a short decimal size: ``"12.3 MB"``."""
+    value = float(n_bytes)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def format_rate(n_bytes: float, elapsed_s: float) -> str:
+    """Average transfer rate of ``n_bytes`` over ``elapsed_s`` seconds: ``"4.1 MB/s"``."""
+    return f"{format_bytes(n_bytes / elapsed_s)}/s" if elapsed_s > 0 else "-"
+
+
+_LEGACY_ALIASES = frozenset({"widht", "thumbanail_url", "orginal_url"})
+"""ImageItem fields that only carry old deployments' misspellings; always null once decoded."""
+
+
+def _without_legacy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_legacy(v) for k, v in data.items() if not (k in _LEGACY_ALIASES and v is None)}
+    if isinstance(data, list):
+        return [_without_legacy(v) for v in data]
+    return data
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+class Output:
+    """The two streams of one command run, and how data is shown on them.
+
+    ``stdout``/``stderr`` default to the current ``sys.stdout``/``sys.stderr`` (read when the
+    object is made, so pytest's capture works). ``json_mode`` switches data to JSON.
+    """
+
+    def __init__(
+        self, *, json_mode: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
+        self.stdout: TextIO = stdout if stdout is not None else sys.stdout
+        self.stderr: TextIO = stderr if stderr is not None else sys.stderr
+        self.json_mode = json_mode
+        self.out = Console(file=self.stdout, highlight=False)
+        self.err = Console(file=self.stderr, highlight=False)
+
+    @property
+    def stdout_is_terminal(self) -> bool:
+        """True when data goes to a terminal (rich tables) rather than a pipe or file (plain lines)."""
+        return self.out.is_terminal
+
+    @property
+    def stderr_is_terminal(self) -> bool:
+        """True when progress can be drawn as a live bar or spinner."""
+        return self.err.is_terminal
+
+    # --- data (stdout) ---------------------------------------------------------------
+    def json(self, obj: Any) -> None:
+        """One JSON document (or one JSON Lines line) of ``obj`` (structs, dataclasses, dicts).
+
+        The always-null legacy misspellings of ImageItem (``widht``, ...) are left out.
+        """
+        self.stdout.write(msgspec.json.encode(_without_legacy(msgspec.to_builtins(obj))).decode() + "\n")
+        self.stdout.flush()
+
+    def line(self, text: str) -> None:
+        """A plain line of data on stdout."""
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def table(
+        self,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[object]],
+        *,
+        title: str | None = None,
+        caption: str | None = None,
+        header: bool = True,
+    ) -> None:
+        """Rows as a rich table on a terminal, else as tab-separated lines (header first).
+
+        On a pipe the title is dropped and the caption goes to stderr, so stdout stays data.
+        """
+        cells = [[_cell(v) for v in row] for row in rows]
+        if self.stdout_is_terminal:
+            table = Table(title=title, caption=caption, show_header=header, header_style="bold")
+            for column in columns:
+                table.add_column(column, overflow="fold")
+            for row in cells:
+                table.add_row(*(Text(c) for c in row))
+            self.out.print(table)
+            return
+        if header:
+            self.line("\t".join(columns))
+        for row in cells:
+            self.line("\t".join(c.replace("\t", " ").replace("\n", " ") for c in row))
+        if caption:
+            self.note(caption)
+
+    def fields(self, pairs: Sequence[tuple[str, object]], *, title: str | None = None) -> None:
+        """Key/value pairs: a two-column table on a terminal, ``key<TAB>value`` lines when piped."""
+        self.table(("field", "value"), pairs, title=title, header=False)
+
+    # --- notes (stderr) ----------------------------------------------------------------
+    def _to_stderr(self, text: str, style: str = "") -> None:
+        text = redact(text)
+        if self.stderr_is_terminal:
+            self.err.print(Text(text, style=style), soft_wrap=True)
+        else:  # one message, one line: no wrapping at 80 columns when captured or piped
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+
+    def note(self, text: str) -> None:
+        """A human note on stderr (never data)."""
+        self._to_stderr(text)
+
+    def error(self, text: str) -> None:
+        """The one ``error: ...`` line of a failed command, on stderr."""
+        self._to_stderr("error: " + text, "bold red")
+
+    def warning(self, text: str) -> None:
+        """A ``warning: ...`` line on stderr."""
+        self._to_stderr("warning: " + text, "yellow")
+
+
+class _FilesColumn(ProgressColumn):
+    """``12/200 files`` (and failures in red) from the task's fields."""
+
+    def render(self, task: Task) -> Text:
+        done = task.fields.get("files_done", 0)
+        total = task.fields.get("files_total")
+        failed = task.fields.get("failed", 0)
+        text = Text(f"{done}/{total if total is not None else '?'} files")
+        if failed:
+            text.append(f" ({failed} failed)", style="red")
+        return text
+
+
+class DownloadProgress:
+    """Turns the downloader's progress events into a live rich bar (terminal) or quiet lines.
+
+    Use as a context manager and pass the instance as ``on_event``. The bar shows files done
+    of planned, bytes received, the transfer rate and an ETA. The byte total is an estimate:
+    sizes of started files plus their average for the files not started yet. Without a
+    terminal it prints the plan, each failure, and a progress line at most every
+    ``CLI_PLAIN_PROGRESS_INTERVAL_S`` seconds.
+    """
+
+    def __init__(self, output: Output, *, label: str = "downloading", live: bool | None = None) -> None:
+        self.output = output
+        self.live = output.stderr_is_terminal if live is None else live
+        self.label = label
+        self.files_total: int | None = None
+        self.files_done = 0
+        self.downloaded = 0
+        self.skipped = 0
+        self.failed = 0
+        self.bytes_received = 0
+        self._sizes: dict[str, int | None] = {}
+        self._started_at = time.monotonic()
+        self._last_line_at = self._started_at
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> DownloadProgress:
+        self._started_at = self._last_line_at = time.monotonic()
+        if self.live:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                _FilesColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.output.err,
+                transient=False,
+                refresh_per_second=10,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=None, files_done=0, files_total=None)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None and self._task is not None:
+            task = self._progress.tasks[0]
+            if exc_info[0] is None:
+                self._progress.update(self._task, total=task.completed)
+            self._progress.stop()
+        self._progress = None
+
+    def __call__(self, event: DownloadEvent) -> None:
+        """The downloader's ``on_event`` callback: dispatch one progress event."""
+        if isinstance(event, BytesReceived):
+            self.received(event.image_id, event.n)
+        elif isinstance(event, FileStarted):
+            self.started(event.image_id, event.size, event.offset_bytes)
+        elif isinstance(event, FileFinished):
+            self.finished(event.result.image_id, event.result.status, event.result.error)
+        elif isinstance(event, PlannedEvent):
+            self.planned(event.total_files)
+
+    # --- event handlers (called by the downloader, in the event loop) -------------------
+    def planned(self, total_files: int | None) -> None:
+        """The selection is known to hold ``total_files`` files (``None``: not known yet)."""
+        self.files_total = total_files
+        if not self.live and total_files is not None:
+            self.output.note(f"{self.label}: {total_files} files planned")
+        self._refresh()
+
+    def started(self, image_id: str, size_bytes: int | None, offset_bytes: int = 0) -> None:
+        """A file transfer began: ``size_bytes`` is the full size when known, ``offset_bytes``
+        what a resumed ``.part`` already holds (counted as received, so the bar starts there)."""
+        self._sizes[image_id] = size_bytes
+        self.bytes_received += offset_bytes
+        self._refresh()
+
+    def received(self, image_id: str, n_bytes: int) -> None:
+        """``n_bytes`` more bytes of ``image_id`` arrived."""
+        self.bytes_received += n_bytes
+        self._refresh()
+
+    def finished(self, image_id: str, status: str, error: str | None) -> None:
+        """One file reached an outcome: ``ok``, ``skipped`` (already on disk) or ``failed``."""
+        self.files_done += 1
+        if status == "ok":
+            self.downloaded += 1
+        elif status == "skipped":
+            self.skipped += 1
+            self._sizes.pop(image_id, None)
+        else:
+            self.failed += 1
+            if not self.live:
+                self.output.note(f"failed: {image_id}: {error or 'unknown error'}")
+            elif self._progress is not None:
+                self._progress.console.print(Text(f"failed: {image_id}: {redact(error or 'unknown error')}"))
+        self._refresh()
+
+    def _estimated_total_bytes(self) -> int | None:
+        if self.files_total is None:
+            return None
+        known = [s for s in self._sizes.values() if s is not None]
+        if not known:
+            return None
+        remaining = max(0, self.files_total - self.skipped - len(self._sizes))
+        average = sum(known) / len(known)
+        return int(sum(known) + average * (remaining + len(self._sizes) - len(known)))
+
+    def _refresh(self) -> None:
+        if self._progress is not None and self._task is not None:
+            total = self._estimated_total_bytes()
+            if total is not None:
+                total = max(total, self.bytes_received)
+            self._progress.update(
+                self._task,
+                completed=self.bytes_received,
+                total=total,
+                files_done=self.files_done,
+                files_total=self.files_total,
+                failed=self.failed,
+            )
+            return
+        now = time.monotonic()
+        if not self.live and now - self._last_line_at >= CLI_PLAIN_PROGRESS_INTERVAL_S:
+            self._last_line_at = now
+            planned = "?" if self.files_total is None else str(self.files_total)
+            self.output.note(
+                f"{self.label}: {self.files_done}/{planned} files, {format_bytes(self.bytes_received)}, "
+                f"{format_rate(self.bytes_received, now - self._started_at)}"
+            )

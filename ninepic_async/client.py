@@ -1,0 +1,571 @@
+"""NinePicClient: one short method per endpoint of the 9Pic external API.
+
+```python
+async with NinePicClient(org_id=903) as client:          # key from $NINEPIC_API_KEY
+    await client.ping(456)
+    async for image in client.all_photos(456):
+        ...
+```
+Requests, retries and decoding live in :mod:`ninepic_async._transport`; listings are
+:class:`~ninepic_async.pagination.AsyncPage` objects. Bad arguments raise
+:class:`RequestValidationError` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import mimetypes
+import os
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Any, BinaryIO, TypeAlias
+
+import aiohttp
+import anyio
+import anyio.to_thread
+from yarl import URL
+
+from . import _transport
+from ._constants import (
+    BIBS_PAGE_SIZE,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    EVENTS_PAGE_SIZE,
+    FACE_REQUEST_ID_FIELD,
+    FACE_UPLOAD_FIELD,
+    FACES_PAGE_SIZE,
+    IMAGES_PAGE_SIZE,
+    ORIGINALS_PAGE_SIZE,
+    SELFIE_CONTENT_TYPE,
+    SELFIE_FILENAME,
+    TIMELINE_FROM_PARAM,
+    TIMELINE_PAGE_SIZE,
+    TIMELINE_TO_PARAM,
+    VIDEO_FAILURE_STATUSES,
+    VIDEO_POLL_INTERVAL_S,
+    VIDEO_POLL_TIMEOUT_S,
+    VIDEO_REQUEST_ID_FIELD,
+    VIDEO_SUCCESS_STATUSES,
+    VIDEO_UPLOAD_FIELD,
+)
+from ._exceptions import ConfigurationError, PollTimeoutError, RequestValidationError, register_secret
+from ._logging import get_logger, install_redaction
+from ._transport import Transport
+from .models import (
+    EventDetails,
+    EventList,
+    EventListItem,
+    FaceSearchResult,
+    ImageItem,
+    ImagePage,
+    OriginalPhotos,
+    PingResult,
+    TimelineDays,
+    VideoClip,
+    VideoClippingJob,
+    validate_original_photos_request,
+)
+from .pagination import AsyncPage
+
+__all__ = ["NinePicClient", "Selfie"]
+
+install_redaction()
+log = get_logger(__name__)
+
+Selfie: TypeAlias = bytes | str | os.PathLike[str] | BinaryIO
+"""A selfie: its bytes, a path to the image, or a binary file object."""
+
+
+# --- argument checks (raise before anything is sent) ------------------------------------
+def _check_int(field: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise RequestValidationError(field, f"must be an integer >= {minimum}; got {value!r}")
+    return value
+
+
+def _check_page_size(value: object, limits: tuple[int, int]) -> int | None:
+    if value is None:
+        return None
+    maximum = limits[1]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise RequestValidationError("page_size", f"must be an integer from 1 to {maximum}; got {value!r}")
+    return value
+
+
+def _check_text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RequestValidationError(field, f"must be a non-empty string; got {value!r}")
+    return value.strip()
+
+
+def _page_params(page: int, page_size: int | None, **extra: int) -> dict[str, str | int]:
+    params: dict[str, str | int] = {**extra, "page": page}
+    if page_size is not None:
+        params["page_size"] = page_size
+    return params
+
+
+async def _read_selfie(selfie: object) -> tuple[bytes, str, str]:
+    """(content, filename, content type) of a selfie given as bytes, a path or a binary file."""
+    name = SELFIE_FILENAME
+    if isinstance(selfie, (bytes, bytearray, memoryview)):
+        content = bytes(selfie)
+    elif isinstance(selfie, (str, os.PathLike)):
+        path = anyio.Path(os.fspath(selfie))
+        try:
+            content = await path.read_bytes()
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+            raise RequestValidationError("selfie", f"cannot read {str(path)!r}: {problem}") from exc
+        name = path.name or name
+    elif callable(getattr(selfie, "read", None)):
+        content = await anyio.to_thread.run_sync(selfie.read)  # type: ignore[attr-defined]
+        if not isinstance(content, (bytes, bytearray)):
+            raise RequestValidationError("selfie", "the file object must be opened in binary mode")
+        content = bytes(content)
+        file_name = getattr(selfie, "name", None)
+        if isinstance(file_name, str) and os.path.basename(file_name):
+            name = os.path.basename(file_name)
+    else:
+        raise RequestValidationError(
+            "selfie", f"must be bytes, a path or a binary file object; got {type(selfie).__name__}"
+        )
+    if not content:
+        raise RequestValidationError("selfie", "is empty (0 bytes)")
+    return content, name, mimetypes.guess_type(name)[0] or SELFIE_CONTENT_TYPE
+
+
+# --- lenient video payload ------------------------------------------------------------------
+def _first(mapping: dict[str, Any], names: Sequence[str]) -> Any:
+    for name in names:
+        value = mapping.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _as_str(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _video_clip(value: Any) -> VideoClip | None:
+    if isinstance(value, str):
+        return VideoClip(url=value)
+    if not isinstance(value, dict):
+        return None
+    duration = _first(value, ("duration", "duration_s", "length_s", "length"))
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+        duration = None
+    return VideoClip(
+        url=_as_str(_first(value, ("url", "clip_url", "video_url", "mp4_url", "download_url"))),
+        thumbnail_url=_as_str(_first(value, ("thumbnail_url", "thumbnail", "thumb_url", "poster_url"))),
+        duration_s=None if duration is None else float(duration),
+    )
+
+
+def video_job_from_data(data: Any) -> VideoClippingJob:
+    """A VideoClippingJob from an undocumented payload, guessing common names; ``raw`` keeps it all."""
+    if not isinstance(data, dict):
+        return VideoClippingJob(raw=data)
+    clips_value = _first(data, ("clips", "videos", "video_clips", "results", "clip_urls", "urls"))
+    clips = []
+    if isinstance(clips_value, list):
+        clips = [clip for clip in (_video_clip(item) for item in clips_value) if clip is not None]
+    return VideoClippingJob(
+        request_id=_as_str(_first(data, ("request_id", "requestId", "job_id", "id"))),
+        status=_as_str(_first(data, ("status", "state", "job_status"))),
+        clips=clips,
+        raw=data,
+    )
+
+
+def _is_terminal(job: VideoClippingJob) -> bool:
+    status = (job.status or "").strip().lower()
+    return status in VIDEO_SUCCESS_STATUSES or status in VIDEO_FAILURE_STATUSES
+
+
+# --- item accessors for AsyncPage -------------------------------------------------------------
+def _events_of(page: EventList) -> list[EventListItem]:
+    return page.events
+
+
+def _images_of(page: ImagePage) -> list[ImageItem]:
+    return page.images
+
+
+def _face_images_of(page: FaceSearchResult) -> list[ImageItem]:
+    return page.images
+
+
+def _originals_empty(page: OriginalPhotos) -> bool:
+    return not page.presigned_urls and not page.failed_urls
+
+
+class NinePicClient:
+    """An asyncio client of the 9Pic external API for one organisation.
+
+    ``api_key`` falls back to ``$NINEPIC_API_KEY``; ``base_url`` to ``$NINEPIC_BASE_URL`` then
+    the public API. Use it as an async context manager (or call :meth:`close`). The aiohttp
+    session is made inside the running loop on first use and closed only if this client made
+    it; a ``session`` you pass is used as is (the key then travels per request, never as a
+    session default). ``timeout_s`` bounds each attempt; ``max_retries`` counts retries after it.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        org_id: int,
+        base_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        verify_ssl: bool = True,
+    ) -> None:
+        key = (api_key or os.environ.get(ENV_API_KEY) or "").strip()
+        if not key:
+            raise ConfigurationError(f"no API key: pass api_key or set ${ENV_API_KEY}")
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in key):
+            raise ConfigurationError("the API key contains whitespace or control characters")
+        register_secret(key)
+        install_redaction()  # also covers package modules imported since this module was
+        if isinstance(org_id, bool) or not isinstance(org_id, int) or org_id < 0:
+            raise ConfigurationError(f"org_id must be a non-negative integer; got {org_id!r}")
+        raw_base = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip()
+        try:
+            base = URL(raw_base)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"base_url is not a URL: {raw_base!r}") from exc
+        if base.scheme not in ("http", "https") or not base.host or base.query_string or base.fragment:
+            raise ConfigurationError(f"base_url must be http(s)://host[:port][/path]; got {raw_base!r}")
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
+            raise ConfigurationError(f"timeout_s must be a positive number; got {timeout_s!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
+        self._org_id = org_id
+        self._base_url = str(base).rstrip("/")
+        self._transport = Transport(
+            api_key=key,
+            base_url=URL(self._base_url),
+            session=session,
+            timeout_s=float(timeout_s),
+            max_retries=max_retries,
+            verify_ssl=verify_ssl,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+    @property
+    def org_id(self) -> int:
+        return self._org_id
+
+    @property
+    def base_url(self) -> str:
+        """The API origin (and optional path prefix), without a trailing slash."""
+        return self._base_url
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt for 429, 5xx, connection errors and timeouts."""
+        return self._transport.max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigurationError(f"max_retries must be an integer >= 0; got {value!r}")
+        self._transport.max_retries = value
+
+    def __repr__(self) -> str:
+        return f"NinePicClient(org_id={self._org_id}, base_url={self._base_url!r})"
+
+    async def __aenter__(self) -> NinePicClient:
+        self._transport.reopen()
+        self._transport.session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session if this client created it."""
+        await self._transport.close()
+
+    # --- URLs ----------------------------------------------------------------------------
+    def _event_url(self, event_id: int, *segments: str | int) -> URL:
+        return self._transport.url(self._org_id, "event", event_id, *segments)
+
+    # --- events ----------------------------------------------------------------------------
+    async def ping(self, event_id: int) -> PingResult:
+        """Check key, host and event mapping in one round trip (404: no event configuration)."""
+        event = _check_int("event_id", event_id, 0)
+        return await self._transport.call("GET", self._event_url(event, "ping"), PingResult)
+
+    def list_events(
+        self, *, page: int = 1, page_size: int | None = None
+    ) -> AsyncPage[EventListItem, EventList]:
+        """The organisation's events (default/max page size in EVENTS_PAGE_SIZE)."""
+        first = _check_int("page", page, 1)
+        size = _check_page_size(page_size, EVENTS_PAGE_SIZE)
+        url = self._transport.url(self._org_id, "events")
+
+        async def fetch(number: int) -> EventList:
+            return await self._transport.call("GET", url, EventList, params=_page_params(number, size))
+
+        return AsyncPage(fetch, _events_of, page=first)
+
+    async def event_details(self, event_id: int) -> EventDetails:
+        """Event metadata and which search features are enabled (flags None on older deployments)."""
+        event = _check_int("event_id", event_id, 0)
+        return await self._transport.call("GET", self._event_url(event, "details"), EventDetails)
+
+    # --- photos ------------------------------------------------------------------------------
+    def all_photos(
+        self, event_id: int, *, page: int = 1, page_size: int | None = None
+    ) -> AsyncPage[ImageItem, ImagePage]:
+        """Every photo of the event, by capture time (untimed last)."""
+        event = _check_int("event_id", event_id, 0)
+        first = _check_int("page", page, 1)
+        size = _check_page_size(page_size, IMAGES_PAGE_SIZE)
+        url = self._event_url(event, "images")
+
+        async def fetch(number: int) -> ImagePage:
+            return await self._transport.call("GET", url, ImagePage, params=_page_params(number, size))
+
+        return AsyncPage(fetch, _images_of, page=first)
+
+    def bib_search(
+        self, event_id: int, bib: str, *, page: int = 1, page_size: int | None = None
+    ) -> AsyncPage[ImageItem, ImagePage]:
+        """Photos tagged with a BIB number (case-insensitive on the server)."""
+        event = _check_int("event_id", event_id, 0)
+        bib_text = _check_text("bib", bib)
+        first = _check_int("page", page, 1)
+        size = _check_page_size(page_size, BIBS_PAGE_SIZE)
+        url = self._event_url(event, "bibs", bib_text)
+
+        async def fetch(number: int) -> ImagePage:
+            return await self._transport.call("GET", url, ImagePage, params=_page_params(number, size))
+
+        return AsyncPage(fetch, _images_of, page=first)
+
+    async def face_search(
+        self,
+        event_id: int,
+        selfie: Selfie,
+        *,
+        request_id: str | None = None,
+        page_size: int | None = None,
+    ) -> FaceSearchResult:
+        """Upload a selfie and get the first page of matches plus the ``request_id`` for later pages.
+
+        The file travels in multipart field FACE_UPLOAD_FIELD and ``request_id`` (reuse a cached
+        search) in form field FACE_REQUEST_ID_FIELD; both names are inferred.
+        """
+        event = _check_int("event_id", event_id, 0)
+        size = _check_page_size(page_size, FACES_PAGE_SIZE)
+        rid = None if request_id is None else _check_text("request_id", request_id)
+        content, filename, content_type = await _read_selfie(selfie)
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData(default_to_multipart=True)
+            data.add_field(FACE_UPLOAD_FIELD, content, filename=filename, content_type=content_type)
+            if rid is not None:
+                data.add_field(FACE_REQUEST_ID_FIELD, rid)
+            return data
+
+        params = None if size is None else {"page_size": size}
+        return await self._transport.call(
+            "POST", self._event_url(event, "faces"), FaceSearchResult, params=params, form=form
+        )
+
+    def face_search_results(
+        self, event_id: int, request_id: str, *, page: int = 1, page_size: int | None = None
+    ) -> AsyncPage[ImageItem, FaceSearchResult]:
+        """Pages of an earlier Face Search (``GET .../faces/{request_id}``), no re-matching."""
+        event = _check_int("event_id", event_id, 0)
+        rid = _check_text("request_id", request_id)
+        first = _check_int("page", page, 1)
+        size = _check_page_size(page_size, FACES_PAGE_SIZE)
+        url = self._event_url(event, "faces", rid)
+
+        async def fetch(number: int) -> FaceSearchResult:
+            return await self._transport.call("GET", url, FaceSearchResult, params=_page_params(number, size))
+
+        return AsyncPage(fetch, _face_images_of, page=first)
+
+    # --- timeline -----------------------------------------------------------------------------
+    async def timeline_days(self, event_id: int) -> TimelineDays:
+        """UTC days with hourly photo counts, ascending."""
+        event = _check_int("event_id", event_id, 0)
+        return await self._transport.call("GET", self._event_url(event, "timeline", "days"), TimelineDays)
+
+    def timeline_images(
+        self,
+        event_id: int,
+        *,
+        start_s: int,
+        end_s: int,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> AsyncPage[ImageItem, ImagePage]:
+        """Photos captured in ``[start_s, end_s)`` (Unix seconds).
+
+        The window travels as query parameters TIMELINE_FROM_PARAM / TIMELINE_TO_PARAM (inferred).
+        """
+        event = _check_int("event_id", event_id, 0)
+        start = _check_int("start_s", start_s, 0)
+        end = _check_int("end_s", end_s, 0)
+        if end <= start:
+            raise RequestValidationError("end_s", f"must be greater than start_s ({start}); got {end}")
+        first = _check_int("page", page, 1)
+        size = _check_page_size(page_size, TIMELINE_PAGE_SIZE)
+        url = self._event_url(event, "timeline", "images")
+        window = {TIMELINE_FROM_PARAM: start, TIMELINE_TO_PARAM: end}
+
+        async def fetch(number: int) -> ImagePage:
+            return await self._transport.call(
+                "GET", url, ImagePage, params=_page_params(number, size, **window)
+            )
+
+        return AsyncPage(fetch, _images_of, page=first)
+
+    # --- video clipping ---------------------------------------------------------------------
+    async def start_video_clipping(
+        self,
+        event_id: int,
+        selfie: Selfie | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> VideoClippingJob:
+        """Start a 9Pic Motion job from a selfie or an existing Face Search ``request_id`` (exactly one).
+
+        Sent as multipart: the file in VIDEO_UPLOAD_FIELD or the id in VIDEO_REQUEST_ID_FIELD (inferred).
+        """
+        event = _check_int("event_id", event_id, 0)
+        if (selfie is None) == (request_id is None):
+            raise RequestValidationError("selfie", "give exactly one of selfie or request_id")
+        upload: tuple[bytes, str, str] | None = None
+        rid: str | None = None
+        if request_id is not None:
+            rid = _check_text("request_id", request_id)
+        else:
+            upload = await _read_selfie(selfie)
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData(default_to_multipart=True)
+            if upload is not None:
+                content, filename, content_type = upload
+                data.add_field(VIDEO_UPLOAD_FIELD, content, filename=filename, content_type=content_type)
+            if rid is not None:
+                data.add_field(VIDEO_REQUEST_ID_FIELD, rid)
+            return data
+
+        response = await self._transport.request(
+            "POST", self._event_url(event, "video-clipping", "search-by-selfie"), form=form
+        )
+        return video_job_from_data(self._transport.decode_any(response))
+
+    async def video_clipping_status(self, event_id: int, request_id: str) -> VideoClippingJob:
+        """The job's current status and, once ready, its clips; ``raw`` holds the whole payload."""
+        event = _check_int("event_id", event_id, 0)
+        rid = _check_text("request_id", request_id)
+        response = await self._transport.request("GET", self._event_url(event, "video-clipping", rid))
+        return video_job_from_data(self._transport.decode_any(response))
+
+    async def wait_for_video_clips(
+        self,
+        event_id: int,
+        request_id: str,
+        *,
+        timeout_s: float = VIDEO_POLL_TIMEOUT_S,
+        interval_s: float = VIDEO_POLL_INTERVAL_S,
+    ) -> VideoClippingJob:
+        """Poll until the job reaches a terminal status (success or failure; see VIDEO_*_STATUSES).
+
+        Returns the terminal job (check its ``status``); raises PollTimeoutError after ``timeout_s``.
+        """
+        for field, value in (("timeout_s", timeout_s), ("interval_s", interval_s)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise RequestValidationError(field, f"must be a positive number; got {value!r}")
+        deadline = _transport._monotonic() + timeout_s
+        while True:
+            job = await self.video_clipping_status(event_id, request_id)
+            if _is_terminal(job):
+                return job
+            remaining = deadline - _transport._monotonic()
+            if remaining <= 0:
+                raise PollTimeoutError(
+                    f"video clipping job {request_id} still {job.status or 'unknown'!s} after {timeout_s} s"
+                )
+            await _transport._sleep(min(interval_s, remaining))
+
+    # --- original photos ------------------------------------------------------------------------
+    async def original_photos(
+        self,
+        event_id: int,
+        method: str,
+        identifier: str | Sequence[str],
+        *,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> OriginalPhotos:
+        """One page of presigned URLs (about an hour valid) for originals, by bib/selfie/image_id(s)."""
+        body = validate_original_photos_request(method, identifier, page, page_size)
+        event = _check_int("event_id", event_id, 0)
+        return await self._fetch_originals(event, body, page, page_size)
+
+    async def _fetch_originals(
+        self, event: int, body: object, page: int, page_size: int | None
+    ) -> OriginalPhotos:
+        return await self._transport.call(
+            "POST",
+            self._event_url(event, "original-photos"),
+            OriginalPhotos,
+            params=_page_params(page, page_size),
+            json=body,
+        )
+
+    def iter_original_photos(
+        self,
+        event_id: int,
+        method: str,
+        identifier: str | Sequence[str],
+        *,
+        page_size: int = ORIGINALS_PAGE_SIZE[1],
+    ) -> AsyncIterator[OriginalPhotos]:
+        """Every page of :meth:`original_photos`, each requested only when the consumer wants it."""
+        body = validate_original_photos_request(method, identifier, 1, page_size)
+        event = _check_int("event_id", event_id, 0)
+
+        async def fetch(number: int) -> OriginalPhotos:
+            return await self._fetch_originals(event, body, number, page_size)
+
+        listing: AsyncPage[Any, OriginalPhotos] = AsyncPage(
+            fetch, lambda result: result.presigned_urls, is_empty=_originals_empty
+        )
+        return listing.pages()
+
+    # --- downloads (delegated to ninepic_async.download) -------------------------------------------
+    async def download_originals(self, event_id: int, dest: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Download originals to ``dest``; see :func:`ninepic_async.download.download_originals`."""
+        module = importlib.import_module("ninepic_async.download")
+        return await module.download_originals(self, event_id, dest, **kwargs)
+
+    def iter_download_originals(
+        self, event_id: int, dest: str | os.PathLike[str], **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """Like :meth:`download_originals`, yielding each FileResult as it finishes."""
+        module = importlib.import_module("ninepic_async.download")
+        result: AsyncIterator[Any] = module.iter_download_originals(self, event_id, dest, **kwargs)
+        return result

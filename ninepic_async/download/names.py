@@ -1,0 +1,159 @@
+"""How downloaded photos are named on disk: every filename rule lives here.
+
+The server's ``filename`` is only a suggestion. :func:`sanitize_filename` turns it into one
+safe path component (no separators, no ``..``, no control characters, no Windows reserved
+device names, no trailing dots or spaces, at most ``MAX_FILENAME_BYTES`` of UTF-8) and
+falls back to ``<image_id>.jpg``. :class:`NameAllocator` then guarantees that two photos
+never share a name, comparing names case-insensitively (and after Unicode normalisation)
+so nothing is overwritten on case-insensitive filesystems either. Disambiguation is
+deterministic: ``-<first 8 characters of the image id>`` goes before the extension.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from .._constants import MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
+
+__all__ = ["NameAllocator", "fallback_filename", "name_key", "sanitize_filename"]
+
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"COM{i}" for i in "0123456789¹²³"}
+    | {f"LPT{i}" for i in "0123456789¹²³"}
+)
+_FORBIDDEN = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_MAX_EXT_BYTES = 16
+_DEFAULT_EXT = ".jpg"
+
+
+def name_key(name: str) -> str:
+    """The key under which two names clash: case-folded and NFKC-normalised."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8 without splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[: max(0, max_bytes)].decode("utf-8", errors="ignore")
+
+
+def _split_ext(name: str) -> tuple[str, str]:
+    """``(stem, ext)`` where ext is a short ``.xyz`` suffix or empty."""
+    dot = name.rfind(".")
+    if dot <= 0:
+        return name, ""
+    ext = name[dot:]
+    if len(ext.encode("utf-8")) > _MAX_EXT_BYTES or " " in ext or ext == ".":
+        return name, ""
+    return name[:dot], ext
+
+
+def _clean_component(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    # Keep only the last path component, whatever separator the server used.
+    text = re.split(r"[/\\]", text)[-1]
+    text = _FORBIDDEN.sub("_", text)
+    # No hidden files or "..": leading dots and spaces go; Windows drops trailing ones.
+    return text.strip(" .")
+
+
+def _fit(stem: str, ext: str, max_bytes: int) -> str:
+    """Join ``stem`` and ``ext`` within ``max_bytes``, shortening the stem (never to nothing)."""
+    room = max_bytes - len(ext.encode("utf-8"))
+    if room < 1:
+        return _truncate_utf8(stem + ext, max_bytes).rstrip(" .") or "_"
+    stem = _truncate_utf8(stem, room).rstrip(" .") or "_"
+    return stem + ext
+
+
+def fallback_filename(image_id: str, *, max_bytes: int = MAX_FILENAME_BYTES) -> str:
+    """``<image_id>.jpg``, itself sanitised (an id taken from a URL is not trusted either)."""
+    stem = _clean_component(image_id) or "photo"
+    return _fit(stem, _DEFAULT_EXT, max_bytes)
+
+
+def sanitize_filename(name: str | None, image_id: str, *, max_bytes: int = MAX_FILENAME_BYTES) -> str:
+    """A safe single path component for the server's suggested ``name`` (fallback ``<image_id>.jpg``)."""
+    cleaned = _clean_component(name) if name else ""
+    if not cleaned or set(cleaned) <= {"_", ".", " "}:
+        return fallback_filename(image_id, max_bytes=max_bytes)
+    stem, ext = _split_ext(cleaned)
+    # Windows device names are reserved with any extension ("nul.txt", "COM1.tar.gz").
+    if stem.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    if ext.lower() == PART_SUFFIX:
+        # "x.part" would look like (and clash with) our own partial file of "x".
+        stem, ext = stem + ext.replace(".", "_"), _DEFAULT_EXT
+    result = _fit(stem, ext, max_bytes)
+    if name_key(result) == name_key(MANIFEST_NAME):
+        result = _fit("_" + stem, ext, max_bytes)
+    return result
+
+
+def _with_tag(name: str, tag: str, max_bytes: int) -> str:
+    stem, ext = _split_ext(name)
+    suffix = f"-{tag}"
+    room = max_bytes - len((suffix + ext).encode("utf-8"))
+    stem = _truncate_utf8(stem, max(1, room)).rstrip(" .") or "_"
+    return _fit(stem + suffix, ext, max_bytes)
+
+
+class NameAllocator:
+    """Hands out unique, stable file names for image ids within one destination.
+
+    Names already recorded (a previous run's manifest) are registered with :meth:`reserve`
+    first; :meth:`allocate` then gives each new id its sanitised name, or, when another
+    id holds that name (compared case-insensitively), the name with ``-<id prefix>``,
+    a longer prefix, the whole id, and finally a counter appended.
+    """
+
+    def __init__(self, *, max_bytes: int = MAX_FILENAME_BYTES) -> None:
+        self._owner: dict[str, str] = {name_key(MANIFEST_NAME): "\x00manifest"}
+        self._by_id: dict[str, str] = {}
+        self._max_bytes = max_bytes
+
+    def reserve(self, image_id: str, name: str) -> None:
+        """Record that ``image_id`` owns ``name`` (from a previous run); a name keeps its first owner."""
+        self._owner.setdefault(name_key(name), image_id)
+        self._by_id[image_id] = name
+
+    def name_of(self, image_id: str) -> str | None:
+        """The name already given to ``image_id``, if any."""
+        return self._by_id.get(image_id)
+
+    def allocate(self, image_id: str, server_name: str | None) -> str:
+        """The file name for ``image_id``: the one it already has, else a fresh unique one."""
+        known = self._by_id.get(image_id)
+        if known is not None:
+            return known
+        base = sanitize_filename(server_name, image_id, max_bytes=self._max_bytes)
+        tag_source = fallback_filename(image_id, max_bytes=self._max_bytes)[: -len(_DEFAULT_EXT)] or "id"
+        candidates: Iterable[str] = (
+            base,
+            _with_tag(base, tag_source[:8], self._max_bytes),
+            _with_tag(base, tag_source[:16], self._max_bytes),
+            _with_tag(base, tag_source, self._max_bytes),
+        )
+        for candidate in candidates:
+            if self._claim(image_id, candidate):
+                return candidate
+        counter = 2
+        while True:
+            candidate = _with_tag(base, f"{tag_source[:8]}-{counter}", self._max_bytes)
+            if self._claim(image_id, candidate):
+                return candidate
+            counter += 1
+
+    def _claim(self, image_id: str, name: str) -> bool:
+        key = name_key(name)
+        owner = self._owner.get(key)
+        if owner is not None and owner != image_id:
+            return False
+        self._owner[key] = image_id
+        self._by_id[image_id] = name
+        return True

@@ -1,0 +1,350 @@
+"""Selections become a lazy stream of jobs: what to fetch, under which name, or why not.
+
+A selection is exactly one of a BIB, a selfie ``request_id``, a list of image ids, or the
+whole event. :func:`iter_source` pages the API only as fast as its consumer pulls (the
+pool's bounded queue), and yields :class:`Job` (a URL to fetch), :class:`Skip` (already
+complete in the destination) or :class:`ApiFailure` (the API gave no URL). Image ids from a
+list or from All Photos are checked against the manifest *before* asking for URLs, so a
+rerun of a finished download makes no original-photos calls for them at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from .._constants import IMAGES_PAGE_SIZE, URL_REFRESH_BATCH
+from .._exceptions import BadRequestError, RequestValidationError, redact
+from ..models import OriginalPhotos, PresignedUrl
+from ._types import DownloadClient
+from .manifest import ManifestState
+from .names import NameAllocator
+from .urls import image_id_from_url, match_urls_to_ids
+
+__all__ = [
+    "ApiFailure",
+    "Job",
+    "Planner",
+    "Selection",
+    "Skip",
+    "SourceItem",
+    "UrlJob",
+    "iter_source",
+    "iter_url_jobs",
+    "make_selection",
+]
+
+SelectionKind = Literal["bib", "selfie", "image_ids", "whole_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class UrlJob:
+    """A pre-resolved download for :func:`download_url_list` (no API, no refresh)."""
+
+    url: str
+    filename: str | None = None
+    image_id: str | None = None
+
+
+@dataclass(slots=True)
+class Job:
+    """Fetch ``url`` into ``<dest>/<filename>``; ``refreshable`` when the API can renew the URL."""
+
+    image_id: str
+    url: str
+    filename: str
+    refreshable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Already complete in the destination (manifest ok and the file has that size)."""
+
+    image_id: str
+    filename: str
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiFailure:
+    """The API listed the photo but gave no URL for it (failed_urls, or a batch it refused)."""
+
+    image_id: str
+    error: str
+    path: str | None = None
+    filename: str | None = None
+
+
+SourceItem = Job | Skip | ApiFailure
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Exactly one way of choosing photos; ``value`` is the BIB, request id or id tuple."""
+
+    kind: SelectionKind
+    value: str | tuple[str, ...] | None = None
+
+
+def make_selection(
+    *, bib: object = None, selfie: object = None, image_ids: object = None, whole_event: object = False
+) -> Selection:
+    """Validate the selection keywords; raises :class:`RequestValidationError` naming the problem."""
+    given = [
+        name
+        for name, present in (
+            ("bib", bib is not None),
+            ("selfie", selfie is not None),
+            ("image_ids", image_ids is not None),
+            ("whole_event", whole_event is not False and whole_event is not None),
+        )
+        if present
+    ]
+    if len(given) != 1:
+        found = ", ".join(given) if given else "none"
+        raise RequestValidationError(
+            "selection", f"give exactly one of bib=, selfie=, image_ids= or whole_event=True (got {found})"
+        )
+    if bib is not None:
+        if isinstance(bib, int) and not isinstance(bib, bool):
+            bib = str(bib)
+        if not isinstance(bib, str) or not bib.strip():
+            raise RequestValidationError("bib", f"must be a non-empty string; got {bib!r}")
+        return Selection("bib", bib.strip())
+    if selfie is not None:
+        if not isinstance(selfie, str) or not selfie.strip():
+            raise RequestValidationError(
+                "selfie", f"must be a Face Search request_id (non-empty string); got {type(selfie).__name__}"
+            )
+        return Selection("selfie", selfie.strip())
+    if image_ids is not None:
+        if isinstance(image_ids, (str, bytes)) or not isinstance(image_ids, Iterable):
+            raise RequestValidationError("image_ids", "must be a list of image id strings")
+        ids: list[str] = []
+        seen: set[str] = set()
+        for index, item in enumerate(image_ids):
+            if not isinstance(item, str) or not item.strip():
+                raise RequestValidationError(
+                    f"image_ids[{index}]", f"must be a non-empty string; got {item!r}"
+                )
+            item = item.strip()
+            if item not in seen:
+                seen.add(item)
+                ids.append(item)
+        if not ids:
+            raise RequestValidationError("image_ids", "must not be empty")
+        return Selection("image_ids", tuple(ids))
+    if whole_event is not True:
+        raise RequestValidationError("whole_event", f"must be True or False; got {whole_event!r}")
+    return Selection("whole_event")
+
+
+class Planner:
+    """Decides per image id: skip it, or fetch it under which name (stable across runs)."""
+
+    def __init__(self, dest: Path | None, state: ManifestState) -> None:
+        self.dest = dest
+        self.state = state
+        self.allocator = NameAllocator()
+        for image_id, name in state.names():
+            self.allocator.reserve(image_id, name)
+        self._seen: set[str] = set()
+
+    def first_time(self, image_id: str) -> bool:
+        """True the first time an id comes by in this run (duplicates across pages are dropped)."""
+        if image_id in self._seen:
+            return False
+        self._seen.add(image_id)
+        return True
+
+    def skip(self, image_id: str) -> Skip | None:
+        if self.dest is None:
+            return None
+        done = self.state.completed(image_id, self.dest)
+        return Skip(image_id, done[0], done[1]) if done else None
+
+    def job(self, image_id: str, url: str, server_filename: str | None, *, refreshable: bool = True) -> Job:
+        return Job(image_id, url, self.allocator.allocate(image_id, server_filename), refreshable)
+
+    def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
+        return ApiFailure(
+            image_id, redact(error or "URL could not be generated"), path, self.allocator.name_of(image_id)
+        )
+
+
+def _id_for(item: PresignedUrl) -> str:
+    """The image id of a URL item: the URL's stem, else the filename's, else a hash of the path."""
+    found = image_id_from_url(item.url)
+    if found:
+        return found
+    if item.filename:
+        stem = PurePosixPath(item.filename.replace("\\", "/")).stem
+        if stem and stem not in (".", ".."):
+            return stem
+    return hashlib.sha1(item.url.split("?", 1)[0].encode(), usedforsecurity=False).hexdigest()[:32]
+
+
+async def _aclose(iterator: object) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _resolve_batch(
+    client: DownloadClient, event_id: int, ids: list[str], planner: Planner
+) -> list[SourceItem]:
+    """Ask original-photos for URLs of <= 60 ids; every id comes back as a Job or an ApiFailure."""
+    items: list[SourceItem] = []
+    pages = client.iter_original_photos(event_id, "image_ids", ids, page_size=len(ids))
+    responses: list[OriginalPhotos] = []
+    try:
+        async for page in pages:
+            responses.append(page)
+    except BadRequestError as exc:
+        # The API answers 400 when none of the ids exists: each of them failed.
+        return [planner.failure(i, exc.message) for i in ids]
+    finally:
+        await _aclose(pages)
+    resolved: set[str] = set()
+    leftovers: list[PresignedUrl] = []
+    failed: dict[str, tuple[str | None, str | None]] = {}
+    for page in responses:
+        matched, extra = match_urls_to_ids(ids, page)
+        for image_id, item in matched.items():
+            if image_id not in resolved:
+                resolved.add(image_id)
+                items.append(planner.job(image_id, item.url, item.filename))
+        leftovers.extend(extra)
+        for entry in page.failed_urls:
+            failed.setdefault(entry.image_id, (entry.error, entry.path))
+    unresolved = [i for i in ids if i not in resolved and i not in failed]
+    # URLs we could not match by path go to the remaining ids in order (a store with other paths).
+    for image_id, item in zip(unresolved, leftovers, strict=False):
+        resolved.add(image_id)
+        items.append(planner.job(image_id, item.url, item.filename))
+    for image_id in ids:
+        if image_id in failed and image_id not in resolved:
+            error, path = failed[image_id]
+            items.append(planner.failure(image_id, error, path))
+        elif image_id not in resolved:
+            items.append(planner.failure(image_id, "the API returned no URL for this image"))
+    return items
+
+
+async def _by_ids(
+    client: DownloadClient, event_id: int, ids: AsyncIterator[str], planner: Planner
+) -> AsyncIterator[SourceItem]:
+    batch: list[str] = []
+    try:
+        async for image_id in ids:
+            if not planner.first_time(image_id):
+                continue
+            done = planner.skip(image_id)
+            if done is not None:
+                yield done
+                continue
+            batch.append(image_id)
+            if len(batch) >= URL_REFRESH_BATCH:
+                for item in await _resolve_batch(client, event_id, batch, planner):
+                    yield item
+                batch = []
+    finally:
+        await _aclose(ids)
+    if batch:
+        for item in await _resolve_batch(client, event_id, batch, planner):
+            yield item
+
+
+async def _listed_ids(ids: tuple[str, ...]) -> AsyncIterator[str]:
+    for image_id in ids:
+        yield image_id
+
+
+async def _event_ids(
+    client: DownloadClient, event_id: int, on_total: Callable[[int | None], Any]
+) -> AsyncIterator[str]:
+    pages = client.all_photos(event_id, page_size=IMAGES_PAGE_SIZE[1]).pages()
+    first = True
+    try:
+        async for page in pages:
+            if first:
+                first = False
+                on_total(page.pagination.total if page.pagination is not None else None)
+            for image in page.images:
+                yield image.image_id
+    finally:
+        await _aclose(pages)
+    if first:
+        on_total(0)
+
+
+async def _by_method(
+    client: DownloadClient,
+    event_id: int,
+    method: str,
+    identifier: str,
+    planner: Planner,
+    on_total: Callable[[int | None], Any],
+) -> AsyncIterator[SourceItem]:
+    pages = client.iter_original_photos(event_id, method, identifier, page_size=URL_REFRESH_BATCH)
+    first = True
+    try:
+        async for page in pages:
+            if first:
+                first = False
+                total = page.total_images
+                if total is None and page.pagination is not None:
+                    total = page.pagination.total
+                on_total(total)
+            for item in page.presigned_urls:
+                image_id = _id_for(item)
+                if not planner.first_time(image_id):
+                    continue
+                yield planner.skip(image_id) or planner.job(image_id, item.url, item.filename)
+            for entry in page.failed_urls:
+                if planner.first_time(entry.image_id):
+                    yield planner.failure(entry.image_id, entry.error, entry.path)
+    finally:
+        await _aclose(pages)
+    if first:
+        on_total(0)
+
+
+async def iter_source(
+    client: DownloadClient,
+    event_id: int,
+    selection: Selection,
+    planner: Planner,
+    on_total: Callable[[int | None], Any] = lambda total: None,
+) -> AsyncIterator[SourceItem]:
+    """Every photo of ``selection`` as a Job, Skip or ApiFailure, fetched lazily page by page."""
+    if selection.kind in ("bib", "selfie"):
+        assert isinstance(selection.value, str)
+        source = _by_method(client, event_id, selection.kind, selection.value, planner, on_total)
+    elif selection.kind == "image_ids":
+        assert isinstance(selection.value, tuple)
+        on_total(len(selection.value))
+        source = _by_ids(client, event_id, _listed_ids(selection.value), planner)
+    else:
+        source = _by_ids(client, event_id, _event_ids(client, event_id, on_total), planner)
+    try:
+        async for item in source:
+            yield item
+    finally:
+        await _aclose(source)
+
+
+async def iter_url_jobs(jobs: Iterable[UrlJob], planner: Planner) -> AsyncIterator[SourceItem]:
+    """Pre-resolved URL jobs as source items (skips what the manifest says is complete)."""
+    for url_job in jobs:
+        image_id = url_job.image_id or _id_for(PresignedUrl(url=url_job.url, filename=url_job.filename))
+        if not planner.first_time(image_id):
+            continue
+        filename = url_job.filename
+        if filename is None:
+            filename = os.path.basename(url_job.url.split("?", 1)[0]) or None
+        yield planner.skip(image_id) or planner.job(image_id, url_job.url, filename, refreshable=False)

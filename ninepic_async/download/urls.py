@@ -1,0 +1,250 @@
+"""Presigned URLs: when they expire, which image they name, and refreshing them in batches.
+
+Expiry is read from the URL itself (``X-Amz-Date`` + ``X-Amz-Expires``). A download is
+refreshed before it starts when its URL expires within ``min(URL_REFRESH_MARGIN_S,
+lifetime / 4)``, and after a 403 whose S3 XML body says the request expired.
+:class:`UrlRefresher` coalesces the refresh needs of every worker into
+``original-photos`` calls with ``method=image_ids`` (at most ``URL_REFRESH_BATCH`` ids
+each, waiting ``URL_REFRESH_LINGER_S`` for company), one call at a time.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import anyio
+
+from .._constants import URL_REFRESH_BATCH, URL_REFRESH_LINGER_S, URL_REFRESH_MARGIN_S
+from .._exceptions import BadRequestError, NinePicError, redact
+from ..models import OriginalPhotos, PresignedUrl
+from ._types import DownloadClient
+
+__all__ = [
+    "Refreshed",
+    "UrlExpiry",
+    "UrlRefresher",
+    "image_id_from_url",
+    "is_expired_response",
+    "match_urls_to_ids",
+    "needs_refresh",
+    "parse_url_expiry",
+    "refresh_margin_s",
+]
+
+logger = logging.getLogger(__name__)
+
+_AMZ_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
+_XML_CODE = re.compile(rb"<Code>\s*([^<]*?)\s*</Code>", re.IGNORECASE)
+_XML_MESSAGE = re.compile(rb"<Message>\s*([^<]*?)\s*</Message>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class UrlExpiry:
+    """When a presigned URL was signed and for how long it is valid (Unix seconds, seconds)."""
+
+    signed_at_s: float
+    lifetime_s: float
+
+    @property
+    def expires_at_s(self) -> float:
+        return self.signed_at_s + self.lifetime_s
+
+
+def parse_url_expiry(url: str) -> UrlExpiry | None:
+    """Expiry of a SigV4 presigned URL, or ``None`` when it carries no readable X-Amz-Date/Expires."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return None
+    params = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
+    date = params.get("x-amz-date")
+    expires = params.get("x-amz-expires")
+    if date is None or expires is None:
+        return None
+    match = _AMZ_DATE.match(date.strip())
+    if match is None:
+        return None
+    try:
+        lifetime_s = float(int(expires.strip()))
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
+        signed_at_s = float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+    except (ValueError, OverflowError):
+        return None
+    if lifetime_s < 0:
+        return None
+    return UrlExpiry(signed_at_s=signed_at_s, lifetime_s=lifetime_s)
+
+
+def refresh_margin_s(expiry: UrlExpiry, *, margin_s: float = URL_REFRESH_MARGIN_S) -> float:
+    """How long before expiry a URL counts as stale: ``min(margin_s, lifetime / 4)``."""
+    return min(margin_s, expiry.lifetime_s / 4.0)
+
+
+def needs_refresh(url: str, *, now_s: float | None = None, margin_s: float = URL_REFRESH_MARGIN_S) -> bool:
+    """Whether ``url`` expires (or expired) within its refresh margin; unknown expiry -> False."""
+    expiry = parse_url_expiry(url)
+    if expiry is None:
+        return False
+    now = time.time() if now_s is None else now_s
+    return expiry.expires_at_s - now <= refresh_margin_s(expiry, margin_s=margin_s)
+
+
+def image_id_from_url(url: str) -> str | None:
+    """The image id a storage URL names: the stem of its path's last segment (``.../<id>.jpg``)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    segment = unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    if not segment:
+        return None
+    stem = PurePosixPath(segment).stem if "." in segment[1:] else segment
+    return stem or None
+
+
+def is_expired_response(status: int, body: bytes) -> bool:
+    """Whether a storage error response says the presigned URL expired.
+
+    S3 answers 403 ``AccessDenied`` / "Request has expired"; some stores use ``ExpiredRequest``.
+    """
+    if status not in (400, 403):
+        return False
+    code_match = _XML_CODE.search(body)
+    message_match = _XML_MESSAGE.search(body)
+    code = code_match.group(1).decode("utf-8", "replace") if code_match else ""
+    message = message_match.group(1).decode("utf-8", "replace").lower() if message_match else ""
+    if code == "ExpiredRequest" or code == "ExpiredToken":
+        return True
+    return "request has expired" in message or (code == "AccessDenied" and "expired" in message)
+
+
+def storage_error_text(body: bytes) -> str:
+    """``Code: Message`` of an S3 XML error body, or a short excerpt of it."""
+    code_match = _XML_CODE.search(body)
+    message_match = _XML_MESSAGE.search(body)
+    if code_match or message_match:
+        code = code_match.group(1).decode("utf-8", "replace") if code_match else ""
+        message = message_match.group(1).decode("utf-8", "replace") if message_match else ""
+        return redact(": ".join(part for part in (code, message) if part))
+    return redact(body[:120].decode("utf-8", "replace").strip())
+
+
+def match_urls_to_ids(
+    ids: list[str], page: OriginalPhotos
+) -> tuple[dict[str, PresignedUrl], list[PresignedUrl]]:
+    """Pair the URLs of a response with the requested ids by the URL's last path stem.
+
+    Returns ``(id -> item, leftover items)``; leftovers are URLs whose stem is not one of ``ids``.
+    """
+    wanted = set(ids)
+    matched: dict[str, PresignedUrl] = {}
+    leftovers: list[PresignedUrl] = []
+    for item in page.presigned_urls:
+        image_id = image_id_from_url(item.url)
+        if image_id is not None and image_id in wanted and image_id not in matched:
+            matched[image_id] = item
+        else:
+            leftovers.append(item)
+    return matched, leftovers
+
+
+@dataclass
+class Refreshed:
+    """Outcome of refreshing one id: a new ``url``, or ``error`` (and the API's ``path``)."""
+
+    url: str | None = None
+    error: str | None = None
+    path: str | None = None
+
+
+@dataclass
+class _Slot:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: Refreshed = field(default_factory=Refreshed)
+
+
+class UrlRefresher:
+    """Batches URL refreshes of many workers into few ``image_ids`` calls.
+
+    Run :meth:`run` in the download task group; workers call :meth:`refresh`.
+    ``calls`` counts the original-photos requests made.
+    """
+
+    def __init__(
+        self,
+        client: DownloadClient,
+        event_id: int,
+        *,
+        batch_size: int = URL_REFRESH_BATCH,
+        linger_s: float = URL_REFRESH_LINGER_S,
+    ) -> None:
+        self._client = client
+        self._event_id = event_id
+        self._batch_size = max(1, batch_size)
+        self._linger_s = linger_s
+        self._send, self._receive = anyio.create_memory_object_stream[tuple[str, _Slot]](math.inf)
+        self.calls = 0
+
+    async def refresh(self, image_id: str) -> Refreshed:
+        """A fresh URL for ``image_id`` (or why there is none); waits for the batch it joins."""
+        slot = _Slot()
+        self._send.send_nowait((image_id, slot))
+        await slot.done.wait()
+        return slot.result
+
+    def close(self) -> None:
+        """Release the request queue (call once the pool is done)."""
+        self._send.close()
+        self._receive.close()
+
+    async def run(self) -> None:
+        """Serve refresh requests until cancelled or closed."""
+        async with self._receive:
+            async for image_id, slot in self._receive:
+                batch: dict[str, list[_Slot]] = {image_id: [slot]}
+                with anyio.move_on_after(self._linger_s):
+                    while len(batch) < self._batch_size:
+                        more_id, more_slot = await self._receive.receive()
+                        batch.setdefault(more_id, []).append(more_slot)
+                # Take whatever else is already queued, up to the batch size, without waiting.
+                while len(batch) < self._batch_size:
+                    try:
+                        more_id, more_slot = self._receive.receive_nowait()
+                    except anyio.WouldBlock:
+                        break
+                    batch.setdefault(more_id, []).append(more_slot)
+                results = await self._fetch(list(batch))
+                for key, slots in batch.items():
+                    for waiting in slots:
+                        waiting.result = results[key]
+                        waiting.done.set()
+
+    async def _fetch(self, ids: list[str]) -> dict[str, Refreshed]:
+        self.calls += 1
+        logger.debug("refreshing %d presigned URLs", len(ids))
+        try:
+            page = await self._client.original_photos(self._event_id, "image_ids", ids, page_size=len(ids))
+        except BadRequestError as exc:
+            return {i: Refreshed(error=f"refresh failed: {exc.message}") for i in ids}
+        except NinePicError as exc:
+            return {i: Refreshed(error=f"refresh failed: {exc}") for i in ids}
+        results: dict[str, Refreshed] = {}
+        matched, _leftovers = match_urls_to_ids(ids, page)
+        for image_id, item in matched.items():
+            results[image_id] = Refreshed(url=item.url)
+        for failed in page.failed_urls:
+            if failed.image_id in results or failed.image_id not in ids:
+                continue
+            results[failed.image_id] = Refreshed(
+                error=redact(failed.error or "URL could not be generated"), path=failed.path
+            )
+        for image_id in ids:
+            results.setdefault(image_id, Refreshed(error="refresh did not return a URL for this image"))
+        return results

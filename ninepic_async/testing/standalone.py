@@ -1,0 +1,165 @@
+"""Run the simulator as a standalone server (``python -m ninepic_async.testing``).
+
+``run_standalone(argv)`` is what ``python -m ninepic_async.testing`` and the CLI's
+``ninepic simulate`` call: it parses options, starts the simulator, writes its
+coordinates as ``key: value`` lines to ``out`` and serves until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from .config import FEATURE_FLAGS, SimulatorConfig
+from .faults import Faults
+from .server import Simulator
+
+__all__ = ["build_arg_parser", "config_from_args", "run_standalone", "serve_forever"]
+
+DEFAULT_STANDALONE_PORT = 8080
+
+
+def _photo_size(text: str) -> int | tuple[int, int]:
+    for sep in ("-", ",", ":"):
+        if sep in text:
+            low, high = text.split(sep, 1)
+            return int(low), int(high)
+    return int(text)
+
+
+def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """Add the simulator's options to ``parser`` (or a new one) and return it."""
+    if parser is None:
+        parser = argparse.ArgumentParser(
+            prog="python -m ninepic_async.testing", description="Local 9Pic simulator"
+        )
+    d = SimulatorConfig()
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    add("--port", type=int, default=DEFAULT_STANDALONE_PORT, help="API port (0 = any free port)")
+    add("--storage-port", type=int, default=0, help="object store port (default: any free port)")
+    add("--photos", type=int, default=d.photo_count, help="photos in the big event")
+    add("--photo-size", type=_photo_size, default=d.photo_size, help="bytes per photo: N or MIN-MAX")
+    add("--url-lifetime", type=float, default=d.url_lifetime_s, help="presigned URL lifetime, seconds")
+    add("--seed", type=int, default=d.seed)
+    add("--org-id", type=int, default=d.org_id)
+    add("--event-id", type=int, default=d.event_id)
+    add("--api-key", default=d.api_key)
+    add("--bibs", type=int, default=None, help="distinct BIB numbers")
+    add("--missing", type=int, default=0, help="photos missing from storage")
+    add("--hostile-filenames", action="store_true")
+    add("--legacy-flat", action="store_true", help="flat bodies and misspelled fields of old deployments")
+    add("--etag-style", choices=("md5", "multipart"), default="md5")
+    add("--expired-code", choices=("AccessDenied", "ExpiredRequest"), default="AccessDenied")
+    add("--disable", action="append", default=[], choices=FEATURE_FLAGS, help="turn a feature flag off")
+    add("--video-polls", type=int, default=d.video_polls_to_complete)
+    add("--api-latency", type=float, default=0.0, help="seconds added to every API response")
+    add("--api-429-rate", type=float, default=0.0)
+    add("--retry-after", type=float, default=None, help="Retry-After seconds sent with 429s")
+    add("--api-5xx-rate", type=float, default=0.0)
+    add("--storage-latency", type=float, default=0.0)
+    add("--storage-5xx-rate", type=float, default=0.0)
+    add("--storage-cut-rate", type=float, default=0.0)
+    add("--storage-short-body-rate", type=float, default=0.0)
+    add("--storage-corrupt-rate", type=float, default=0.0)
+    add("--storage-ignore-range", action="store_true")
+    add("--fault-seed", type=int, default=0)
+    add("--log-level", default="WARNING")
+    return parser
+
+
+def config_from_args(ns: argparse.Namespace) -> SimulatorConfig:
+    """A SimulatorConfig from options parsed by :func:`build_arg_parser`."""
+    faults = Faults(
+        api_latency_s=ns.api_latency,
+        api_429_rate=ns.api_429_rate,
+        api_retry_after_s=ns.retry_after,
+        api_5xx_rate=ns.api_5xx_rate,
+        storage_latency_s=ns.storage_latency,
+        storage_5xx_rate=ns.storage_5xx_rate,
+        storage_cut_rate=ns.storage_cut_rate,
+        storage_short_body_rate=ns.storage_short_body_rate,
+        storage_corrupt_rate=ns.storage_corrupt_rate,
+        storage_ignore_range=ns.storage_ignore_range,
+        seed=ns.fault_seed,
+    )
+    return SimulatorConfig(
+        photo_count=ns.photos,
+        photo_size=ns.photo_size,
+        seed=ns.seed,
+        url_lifetime_s=ns.url_lifetime,
+        bib_count=ns.bibs,
+        missing_count=ns.missing,
+        hostile_filenames=ns.hostile_filenames,
+        disabled_features=frozenset(ns.disable),
+        etag_style=ns.etag_style,
+        legacy_flat=ns.legacy_flat,
+        expired_error_code=ns.expired_code,
+        api_key=ns.api_key,
+        org_id=ns.org_id,
+        event_id=ns.event_id,
+        video_polls_to_complete=ns.video_polls,
+        host=ns.host,
+        port=ns.port,
+        storage_port=ns.storage_port,
+        faults=faults,
+    )
+
+
+def describe(sim: Simulator) -> list[str]:
+    """The ``key: value`` lines printed on start."""
+    return [
+        f"base_url: {sim.base_url}",
+        f"storage_url: {sim.storage_url}",
+        f"org_id: {sim.org_id}",
+        f"event_id: {sim.event_id}",
+        f"api_key: {sim.api_key}",
+        f"photos: {sim.world.photo_count}",
+    ]
+
+
+async def serve_forever(
+    config: SimulatorConfig, *, out: TextIO | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Serve ``config`` until ``stop`` is set or SIGINT/SIGTERM arrives; write the coordinates to ``out``."""
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        async with Simulator(config) as sim:
+            if out is not None:
+                out.write("\n".join(describe(sim)) + "\n")
+                out.flush()
+            await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def run_standalone(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Entry point of ``python -m ninepic_async.testing``; returns the exit status."""
+    ns = build_arg_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(ns.log_level).upper(), logging.WARNING))
+    try:
+        config = config_from_args(ns)
+    except ValueError as exc:
+        (out or sys.stderr).write(f"error: {exc}\n")
+        return 2
+    try:
+        asyncio.run(serve_forever(config, out=out if out is not None else sys.stdout))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    return 0

@@ -1,0 +1,103 @@
+"""Shared helpers of the client/transport/pagination tests (this module holds no tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import aioresponses.core as aioresponses_core
+from aioresponses import aioresponses
+from yarl import URL
+
+from ninepic_async import _transport
+
+KEY = "test-key-0f3b9c2e7d41a865"
+ORG = 903
+EVENT = 456
+BASE = "https://api.test.example"
+EVENT_BASE = f"{BASE}/api/v1/ext/{ORG}/event/{EVENT}"
+
+
+def ok(data: Any, message: str = "ok") -> dict[str, Any]:
+    """A success envelope."""
+    return {"responseType": "success", "message": message, "data": data}
+
+
+def err(message: str) -> dict[str, Any]:
+    """An error envelope."""
+    return {"responseType": "error", "message": message, "data": None}
+
+
+def pagination(current: int, total_pages: int, *, total: int = 0, size: int = 2) -> dict[str, Any]:
+    return {
+        "total": total,
+        "currentPage": current,
+        "totalPages": total_pages,
+        "hasNextPage": current < total_pages,
+        "hasPreviousPage": current > 1,
+        "page_size": size,
+    }
+
+
+def image(image_id: str) -> dict[str, Any]:
+    return {
+        "image_id": image_id,
+        "img_url": f"https://photos.example/large/{image_id}.jpg",
+        "thumbnail_url": f"https://photos.example/small/{image_id}.jpg",
+        "original_url": None,
+        "width": 3240,
+        "height": 4860,
+    }
+
+
+def image_page(page: int, total_pages: int, ids: list[str]) -> dict[str, Any]:
+    return ok({"images": [image(i) for i in ids], "pagination": pagination(page, total_pages)})
+
+
+def sent(m: Any, method: str, url: str) -> list[Any]:
+    """aioresponses' recorded calls of ``method url`` (url with its query)."""
+    return list(m.requests.get((method, URL(url)), []))
+
+
+def all_calls(m: Any) -> list[tuple[str, URL, Any]]:
+    return [(method, url, call) for (method, url), calls in m.requests.items() for call in calls]
+
+
+class FakeClock:
+    """Replaces the transport's sleep and monotonic clock: sleeps are recorded and advance time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        target = self.now + delay
+        await asyncio.sleep(0)
+        self.now = max(self.now, target)
+
+    def install(self, monkeypatch: Any) -> FakeClock:
+        monkeypatch.setattr(_transport, "_sleep", self.sleep)
+        monkeypatch.setattr(_transport, "_monotonic", self.monotonic)
+        return self
+
+
+class _CompatResponse(aiohttp.ClientResponse):
+    """aioresponses 0.7.9 builds responses without ``stream_writer`` (required since aiohttp 3.13)."""
+
+    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", types.SimpleNamespace(output_size=0))
+        super().__init__(method, url, **kwargs)
+
+
+def mock_api(monkeypatch: Any) -> Iterator[aioresponses]:
+    """An aioresponses context that works with the installed aiohttp (use from a fixture)."""
+    monkeypatch.setattr(aioresponses_core, "ClientResponse", _CompatResponse)
+    with aioresponses() as m:
+        yield m
