@@ -93,12 +93,14 @@ def panel_ratio(ax: Any, groups: list[dict[str, Any]]) -> None:
                     label=name if gi == 0 else None,
                 )
                 ax.text(x, r[2], f"{r[0]:.2f}", ha="center", va="bottom", fontsize=7)
+    top = max([b.get_height() for b in ax.patches] + [1.0])
+    ax.set_ylim(0, top * 1.45)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.axhline(0.9, color="red", linestyle="--", linewidth=0.8, label="target 0.9× (256 KiB)")
     ax.set_xticks(range(len(tput)), [g["title"] for g in tput])
     ax.set_ylabel("throughput ÷ curl's, same round")
     ax.set_title("Ratio to curl (> 1 = faster than curl)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", ncols=2)
 
 
 def panel_cpu(ax: Any, groups: list[dict[str, Any]]) -> None:

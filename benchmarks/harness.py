@@ -804,10 +804,13 @@ def memory_check(plan: Plan) -> list[dict[str, Any]]:
     return rows
 
 
-def startup_cost() -> dict[str, float]:
+def startup_cost(with_ours: bool) -> dict[str, float]:
     """Median wall time of starting the interpreter and importing what each Python contender imports."""
     out = {}
-    for name, stmt in (("ours", "import ninepic_async.download"), ("naive", "import aiohttp, aiofiles")):
+    stmts = [("naive", "import aiohttp, aiofiles")]
+    if with_ours:
+        stmts.insert(0, ("ours", "import ninepic_async.download"))
+    for name, stmt in stmts:
         walls = [measure([PY, "-c", stmt], timeout_s=60).wall_s for _ in range(5)]
         out[name] = statistics.median(walls)
     return out
@@ -1015,7 +1018,8 @@ def render_markdown(res: dict[str, Any]) -> str:
     out.append(
         f"Run {meta['started']} in {meta['duration_s'] / 60:.1f} min: "
         f"{meta['runs']} measured runs per contender "
-        f"(after {meta['warmup']} warm-up round), contenders interleaved A B C A B C …, concurrency "
+        f"(after {meta['warmup']} discarded warm-up round{'s' if meta['warmup'] != 1 else ''}), "
+        "contenders interleaved A B C A B C …, concurrency "
         f"{meta['concurrency']}. `bash benchmarks/run.sh{' --quick' if meta['quick'] else ''}` reproduces it."
     )
     out += ["", "## Throughput (nginx on 127.0.0.1, sendfile on, output to the same local disk)", ""]
@@ -1027,7 +1031,8 @@ def render_markdown(res: dict[str, Any]) -> str:
         "",
         "Wall time is the whole child process (start-up included: Python interpreter + imports cost "
         + ", ".join(f"{k} {v:.2f} s" for k, v in meta.get("startup_s", {}).items())
-        + "). CPU = user+sys of the child from wait4; peak RSS = its ru_maxrss. Throughput ratio = the "
+        + "). CPU = user+sys of the child from wait4; peak RSS = the child's VmHWM (kernel high-water "
+        "mark). Throughput ratio = the "
         "reference's wall time / this contender's, same round (> 1 is faster than the reference). "
         "MB = 10^6 bytes.",
     ]
@@ -1086,6 +1091,11 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"- {mc['curl']}",
         f"- {mc['aria2c']}",
         f"- repo at {mc['git']}",
+        "- load average (1, 5, 15 min) at start "
+        + ", ".join(f"{x:.2f}" for x in meta.get("loadavg_start", []))
+        + "; at end "
+        + ", ".join(f"{x:.2f}" for x in meta.get("loadavg_end", []))
+        + " (the box is shared: other work adds noise)",
         "",
         "![charts](" + Path(meta["png"]).name + ")",
         "",
@@ -1144,7 +1154,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": machine(),
             "memory_size": list(plan.memory_size),
-            "startup_s": startup_cost(),
+            "startup_s": startup_cost(why is None),
+            "loadavg_start": os.getloadavg(),
         },
         "groups": [],
         "memory": [],
@@ -1157,6 +1168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def save() -> None:
         res["meta"]["duration_s"] = time.time() - t0
+        res["meta"]["loadavg_end"] = os.getloadavg()
         json_path.write_text(json.dumps(res, indent=1))
 
     try:

@@ -108,3 +108,5 @@ DOWNLOAD_READ_BUFFER_BYTES: Final = 256 * 1024
 """aiohttp read buffer of the storage session (bytes buffered per connection before pausing)."""
 DOWNLOAD_PROACTIVE_REFRESHES: Final = 2
 """Refreshes before starting a file whose URL is about to expire, at most, per file."""
+CLI_RATE_WINDOW_S: Final = 5.0
+"""Seconds of history behind the transfer rate and ETA of the download progress bar."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -35,7 +36,7 @@ class Recorder:
         fields: dict[str, Any] = {}
         reader = await request.multipart()
         async for part in reader:
-            assert isinstance(part, web.BodyPartReader)
+            assert isinstance(part, aiohttp.BodyPartReader)
             data = await part.read()
             if part.filename:
                 fields[part.name or ""] = (part.filename, part.headers.get("Content-Type"), bytes(data))
@@ -69,8 +70,11 @@ async def server() -> AsyncIterator[tuple[TestServer, Recorder]]:
 
 
 @pytest.fixture
-async def client(server: tuple[TestServer, Recorder]) -> AsyncIterator[NinePicClient]:
+async def client(
+    server: tuple[TestServer, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[NinePicClient]:
     srv, _ = server
+    FakeClock().install(monkeypatch)  # retries never really sleep
     async with NinePicClient(KEY, org_id=ORG, base_url=str(srv.make_url(""))) as c:
         yield c
 
@@ -109,10 +113,9 @@ async def test_face_search_with_file_object(server: tuple[TestServer, Recorder],
 
 
 async def test_multipart_is_rebuilt_for_a_retry(
-    server: tuple[TestServer, Recorder], client: NinePicClient, monkeypatch: pytest.MonkeyPatch
+    server: tuple[TestServer, Recorder], client: NinePicClient
 ) -> None:
     _, rec = server
-    FakeClock().install(monkeypatch)
     rec.fail_first = 1
     await client.face_search(EVENT, b"retry-me")
     assert len(rec.requests) == 2

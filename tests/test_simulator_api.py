@@ -43,8 +43,15 @@ class Api:
         return f"{self.sim.base_url}/api/v1/ext/{org}/event/{event}{path}"
 
     async def call(
-        self, method: str, path: str, *, key: str | None = "default", event_id: int | None = None,
-        org_id: int | None = None, headers: dict[str, str] | None = None, **kwargs: Any,
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = "default",
+        event_id: int | None = None,
+        org_id: int | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> tuple[int, Any]:
         headers = dict(headers or {})
         if key is not None:
@@ -82,7 +89,9 @@ def assert_success(status: int, body: Any) -> Any:
     return body["data"]
 
 
-def selfie_form(data: bytes, request_id: str | None = None, field: str = FACE_UPLOAD_FIELD) -> aiohttp.FormData:
+def selfie_form(
+    data: bytes, request_id: str | None = None, field: str = FACE_UPLOAD_FIELD
+) -> aiohttp.FormData:
     form = aiohttp.FormData()
     form.add_field(field, data, filename="selfie.jpg", content_type="image/jpeg")
     if request_id is not None:
@@ -117,8 +126,10 @@ async def test_wrong_org_is_403(api: Api, sim: Simulator) -> None:
 async def test_unknown_event_is_404(api: Api) -> None:
     for path in ("/ping", "/details", "/images", "/bibs/101", "/timeline/days"):
         assert_error(*(await api.get(path, event_id=999_999)), 404)
-    assert_error(*(await api.post("/original-photos", event_id=999_999, json={"method": "bib",
-                                                                              "identifier": "1"})), 404)
+    assert_error(
+        *(await api.post("/original-photos", event_id=999_999, json={"method": "bib", "identifier": "1"})),
+        404,
+    )
 
 
 async def test_non_numeric_path_ids_are_422(api: Api, sim: Simulator) -> None:
@@ -155,7 +166,14 @@ async def test_list_events(api: Api, sim: Simulator) -> None:
     decoded = msgspec.convert(data, EventList)
     assert [e.event_id for e in decoded.events] == sim.event_ids
     assert decoded.events[0].event_id == sim.event_id
-    assert set(data["events"][0]) == {"event_id", "event_name", "event_slug", "event_date", "status", "cover_image"}
+    assert set(data["events"][0]) == {
+        "event_id",
+        "event_name",
+        "event_slug",
+        "event_date",
+        "status",
+        "cover_image",
+    }
     assert set(data["pagination"]) == PAGINATION_KEYS
     assert data["pagination"]["page_size"] == 10
     data = assert_success(*(await api.get("/events", params={"page": 2, "page_size": 3})))
@@ -231,9 +249,17 @@ async def test_empty_event_pagination(api: Api, sim: Simulator) -> None:
     status, body = await api.get("/images", event_id=empty)
     data = assert_success(status, body)
     assert body["message"] == "No images found"
-    assert data == {"images": [], "pagination": {"total": 0, "currentPage": 0, "totalPages": 0,
-                                                 "hasNextPage": False, "hasPreviousPage": False,
-                                                 "page_size": 32}}
+    assert data == {
+        "images": [],
+        "pagination": {
+            "total": 0,
+            "currentPage": 0,
+            "totalPages": 0,
+            "hasNextPage": False,
+            "hasPreviousPage": False,
+            "page_size": 32,
+        },
+    }
 
 
 async def test_page_past_the_end(api: Api, sim: Simulator) -> None:
@@ -398,23 +424,32 @@ async def test_timeline_images_window(api: Api, sim: Simulator) -> None:
     data = assert_success(*(await api.get("/timeline/images", params=params)))
     assert [i["image_id"] for i in data["images"]] == expected
     assert data["pagination"]["total"] == len(expected)
-    empty = assert_success(*(await api.get("/timeline/images", params={TIMELINE_FROM_PARAM: 0,
-                                                                       TIMELINE_TO_PARAM: 1})))
+    empty = assert_success(
+        *(await api.get("/timeline/images", params={TIMELINE_FROM_PARAM: 0, TIMELINE_TO_PARAM: 1}))
+    )
     assert empty["pagination"]["currentPage"] == 0
 
 
 async def test_timeline_errors(api: Api, sim_factory: Any, http: aiohttp.ClientSession) -> None:
     assert_error(*(await api.get("/timeline/images", params={TIMELINE_FROM_PARAM: 5})), 422)
     assert_error(*(await api.get("/timeline/images", params={TIMELINE_TO_PARAM: 5})), 422)
-    assert_error(*(await api.get("/timeline/images", params={TIMELINE_FROM_PARAM: 9,
-                                                              TIMELINE_TO_PARAM: 5})), 400)
-    assert_error(*(await api.get("/timeline/images", params={TIMELINE_FROM_PARAM: 0, TIMELINE_TO_PARAM: 5,
-                                                              "page_size": 101})), 422)
+    assert_error(
+        *(await api.get("/timeline/images", params={TIMELINE_FROM_PARAM: 9, TIMELINE_TO_PARAM: 5})), 400
+    )
+    assert_error(
+        *(
+            await api.get(
+                "/timeline/images", params={TIMELINE_FROM_PARAM: 0, TIMELINE_TO_PARAM: 5, "page_size": 101}
+            )
+        ),
+        422,
+    )
     sim = await sim_factory(disabled_features=frozenset({"timeline_search"}))
     off = Api(sim, http)
     assert_error(*(await off.get("/timeline/days")), 403)
-    assert_error(*(await off.get("/timeline/images", params={TIMELINE_FROM_PARAM: 0,
-                                                              TIMELINE_TO_PARAM: 5})), 403)
+    assert_error(
+        *(await off.get("/timeline/images", params={TIMELINE_FROM_PARAM: 0, TIMELINE_TO_PARAM: 5})), 403
+    )
 
 
 # --- video clipping -----------------------------------------------------------------------------
@@ -431,6 +466,8 @@ async def test_video_clipping_by_request_id(api: Api, sim: Simulator) -> None:
     assert statuses[-1] == "completed"
     assert statuses[0] == "queued"
     assert data["clips"] and set(data["clips"][0]) == {"url", "thumbnail_url", "duration"}
+    async with api.http.get(data["clips"][0]["url"]) as resp:
+        assert resp.status == 200 and resp.content_type == "video/mp4" and await resp.read()
     assert sim.counters.api_requests_by_endpoint["video_status"] == 2
 
 
@@ -449,8 +486,9 @@ async def test_video_clipping_by_time_and_failure(sim_factory: Any, http: aiohtt
     sim = await sim_factory(video_complete_after_s=60.0, video_outcome="failed")
     api = Api(sim, http)
     request_id = next(iter(sim.world.selfie_request_ids))
-    data = assert_success(*(await api.post("/video-clipping/search-by-selfie",
-                                           json={VIDEO_REQUEST_ID_FIELD: request_id})))
+    data = assert_success(
+        *(await api.post("/video-clipping/search-by-selfie", json={VIDEO_REQUEST_ID_FIELD: request_id}))
+    )
     assert assert_success(*(await api.get(f"/video-clipping/{request_id}")))["status"] == "queued"
     assert assert_success(*(await api.get(f"/video-clipping/{request_id}")))["status"] == "processing"
     sim.advance_clock(61)
@@ -459,7 +497,9 @@ async def test_video_clipping_by_time_and_failure(sim_factory: Any, http: aiohtt
 
 
 async def test_video_clipping_errors(api: Api, sim_factory: Any, http: aiohttp.ClientSession) -> None:
-    assert_error(*(await api.post("/video-clipping/search-by-selfie", data=aiohttp.FormData({"x": "1"}))), 400)
+    assert_error(
+        *(await api.post("/video-clipping/search-by-selfie", data=aiohttp.FormData({"x": "1"}))), 400
+    )
     empty = aiohttp.FormData()
     empty.add_field(VIDEO_UPLOAD_FIELD, b"", filename="s.jpg", content_type="image/jpeg")
     assert_error(*(await api.post("/video-clipping/search-by-selfie", data=empty)), 400)
@@ -483,8 +523,9 @@ async def test_originals_by_bib_pages(api: Api, sim: Simulator) -> None:
     got: list[str] = []
     page = 1
     while True:
-        data = assert_success(*(await originals(api, {"method": "bib", "identifier": bib},
-                                                page=page, page_size=3)))
+        data = assert_success(
+            *(await originals(api, {"method": "bib", "identifier": bib}, page=page, page_size=3))
+        )
         decoded = msgspec.convert(data, OriginalPhotos)
         assert decoded.identifier == bib and decoded.total_images == len(ids)
         assert decoded.successful_count == len(decoded.presigned_urls)
@@ -499,7 +540,9 @@ async def test_originals_by_bib_pages(api: Api, sim: Simulator) -> None:
 
 async def test_originals_by_selfie(api: Api, sim: Simulator) -> None:
     request_id, ids = list(sim.world.selfie_request_ids.items())[1]
-    data = assert_success(*(await originals(api, {"method": "selfie", "identifier": request_id}, page_size=60)))
+    data = assert_success(
+        *(await originals(api, {"method": "selfie", "identifier": request_id}, page_size=60))
+    )
     assert data["identifier"] == request_id
     assert data["total_images"] == len(ids)
     assert data["pagination"]["page_size"] == 60
@@ -521,10 +564,18 @@ async def test_originals_single_image_id(api: Api, sim: Simulator) -> None:
     assert data["pagination"]["page_size"] == 30
     url = data["presigned_urls"][0]["url"]
     assert url.startswith(f"{sim.storage_url}/raw-memories/imgs/{sim.event_id}/large/{image_id}.jpg?")
-    for param in ("X-Amz-Algorithm=", "X-Amz-Credential=", "X-Amz-Date=", "X-Amz-Expires=3600",
-                  "X-Amz-SignedHeaders=", "X-Amz-Signature="):
+    for param in (
+        "X-Amz-Algorithm=",
+        "X-Amz-Credential=",
+        "X-Amz-Date=",
+        "X-Amz-Expires=3600",
+        "X-Amz-SignedHeaders=",
+        "X-Amz-Signature=",
+    ):
         assert param in url
-    status, body = await originals(api, {"method": "image_id", "identifier": "a4402318-0cf4-4e1e-b8e8-ac8e8f2fc244"})
+    status, body = await originals(
+        api, {"method": "image_id", "identifier": "a4402318-0cf4-4e1e-b8e8-ac8e8f2fc244"}
+    )
     assert_error(status, body, 400)
     assert body["message"] == "The provided image_id is invalid. The requested image was not found."
 
@@ -535,8 +586,9 @@ async def test_originals_image_ids_mixed_and_missing(sim_factory: Any, http: aio
     good = [p.image_id for p in sim.world.photos[:4] if p.image_id not in sim.world.missing_ids]
     missing = sim.world.missing_ids
     bogus = "f6cb3c08-2c7a-4ff7-8c1b-71b6f7d4d932"
-    data = assert_success(*(await originals(api, {"method": "image_ids", "identifier": [*good, *missing, bogus]},
-                                            page_size=60)))
+    data = assert_success(
+        *(await originals(api, {"method": "image_ids", "identifier": [*good, *missing, bogus]}, page_size=60))
+    )
     assert data["identifier"] is None
     assert data["total_images"] == len(good) + len(missing) + 1
     assert data["successful_count"] == len(good) and data["failed_count"] == len(missing) + 1
@@ -582,7 +634,9 @@ async def test_originals_page_size_limit_and_bad_json(api: Api, sim: Simulator) 
     bib = next(iter(sim.world.bibs))
     assert_success(*(await originals(api, {"method": "bib", "identifier": bib}, page_size=60)))
     assert_error(*(await originals(api, {"method": "bib", "identifier": bib}, page_size=61)), 422)
-    status, body = await api.post("/original-photos", data=b"{not json", headers={"Content-Type": "application/json"})
+    status, body = await api.post(
+        "/original-photos", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert_error(status, body, 422)
 
 
@@ -599,10 +653,31 @@ async def test_hostile_filenames_are_served(sim_factory: Any, http: aiohttp.Clie
     ids = [p.image_id for p in sim.world.photos]
     names: list[str] = []
     for start in range(0, len(ids), 60):
-        data = assert_success(*(await originals(api, {"method": "image_ids", "identifier": ids[start:start + 60]},
-                                                page_size=60)))
+        data = assert_success(
+            *(
+                await originals(
+                    api, {"method": "image_ids", "identifier": ids[start : start + 60]}, page_size=60
+                )
+            )
+        )
         names += [u["filename"] for u in data["presigned_urls"]]
-    for hostile in ("../../x.jpg", "/etc/passwd", "a/b.jpg", "..", "", "CON", "nul\x00byte.jpg", "A" * 296 + ".jpg"):
+    for hostile in (
+        "../../x.jpg",
+        "/etc/passwd",
+        "a/b.jpg",
+        "..",
+        "",
+        "CON",
+        "nul\x00byte.jpg",
+        "A" * 296 + ".jpg",
+    ):
         assert hostile in names
     assert names.count("IMG_0001.jpg") == 2
     assert "Photo.JPG" in names and "photo.jpg" in names
+
+
+async def test_malformed_multipart_is_400(api: Api) -> None:
+    headers = {"Content-Type": "multipart/form-data; boundary=zzz"}
+    status, body = await api.post("/faces", data=b"--zzz\r\ngarbage without end", headers=headers)
+    assert status in (400, 422)
+    assert body["responseType"] == "error"

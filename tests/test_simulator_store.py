@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import yarl
 
 from ninepic_async.testing import Simulator
-from ninepic_async.testing.signing import Signer, SignatureCheck
+from ninepic_async.testing.signing import SignatureCheck, Signer
 from ninepic_async.testing.store import RangeNotSatisfiable, parse_range
 
 
@@ -24,8 +25,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def fetch(http: aiohttp.ClientSession, url: str, method: str = "GET", **kwargs: Any
-                ) -> tuple[int, Any, bytes]:
+async def fetch(
+    http: aiohttp.ClientSession, url: str, method: str = "GET", **kwargs: Any
+) -> tuple[int, Any, bytes]:
     async with http.request(method, yarl.URL(url, encoded=True), **kwargs) as resp:
         return resp.status, resp.headers, await resp.read()
 
@@ -77,13 +79,14 @@ async def test_head(sim: Simulator, http: aiohttp.ClientSession) -> None:
     ("header", "window"),
     [("bytes=100-", (100, None)), ("bytes=10-19", (10, 20)), ("bytes=-50", (-50, None))],
 )
-async def test_range_206(sim: Simulator, http: aiohttp.ClientSession, header: str,
-                         window: tuple[int, int | None]) -> None:
+async def test_range_206(
+    sim: Simulator, http: aiohttp.ClientSession, header: str, window: tuple[int, int | None]
+) -> None:
     photo = sim.world.photos[2]
     full = sim.world.content(photo.image_id)
     status, headers, body = await fetch(http, sim.presign(photo.image_id), headers={"Range": header})
     assert status == 206
-    expected = full[window[0]:window[1]]
+    expected = full[window[0] : window[1]]
     assert body == expected
     start = window[0] % len(full)
     assert headers["Content-Range"] == f"bytes {start}-{start + len(expected) - 1}/{len(full)}"
@@ -93,7 +96,9 @@ async def test_range_206(sim: Simulator, http: aiohttp.ClientSession, header: st
 
 async def test_range_past_the_end_is_416(sim: Simulator, http: aiohttp.ClientSession) -> None:
     photo = sim.world.photos[2]
-    status, headers, _ = await fetch(http, sim.presign(photo.image_id), headers={"Range": f"bytes={photo.size}-"})
+    status, headers, _ = await fetch(
+        http, sim.presign(photo.image_id), headers={"Range": f"bytes={photo.size}-"}
+    )
     assert status == 416 and headers["Content-Range"] == f"bytes */{photo.size}"
 
 
@@ -131,7 +136,7 @@ async def test_multipart_etag(sim_factory: Any, http: aiohttp.ClientSession) -> 
 
 async def test_api_key_header_rejected_and_counted(sim: Simulator, http: aiohttp.ClientSession) -> None:
     photo = sim.world.photos[0]
-    status, headers, body = await fetch(http, sim.presign(photo.image_id), headers={"X-API-Key": sim.api_key})
+    status, _, body = await fetch(http, sim.presign(photo.image_id), headers={"X-API-Key": sim.api_key})
     assert status == 400
     assert b"<Code>InvalidArgument</Code>" in body
     assert sim.counters.storage_requests_with_api_key == 1
@@ -201,3 +206,20 @@ def test_signer_roundtrip() -> None:
     assert Signer(b"other").check(path, params, now_s=1_700_000_030) is SignatureCheck.BAD_SIGNATURE
     assert signer.check(path, {}, now_s=0) is SignatureCheck.MISSING
     assert params["X-Amz-Date"] == "20231114T221320Z" and params["X-Amz-Expires"] == "60"
+
+
+async def test_client_abort_is_quiet_and_counted(
+    sim_factory: Any, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = await sim_factory(photo_count=2, photo_size=8_000_000, storage_chunk_size=65_536)
+    photo = sim.world.photos[0]
+    async with http.get(yarl.URL(sim.presign(photo.image_id), encoded=True)) as resp:
+        await resp.content.read(10_000)
+        resp.close()
+    for _ in range(200):
+        if sim.counters.storage_client_aborted:
+            break
+        await asyncio.sleep(0.01)
+    assert sim.counters.storage_client_aborted == 1
+    assert 0 < sim.counters.storage_bytes_served < photo.size
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -794,12 +794,36 @@ async def _dry_run(rt: Runtime, client: NinePicClient, event: int, out: Path, se
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _silenced(*names: str) -> Iterator[None]:
+    """Drop every record of the named loggers while the block runs."""
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, (level, propagate) in zip(loggers, saved, strict=True):
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+
 async def cmd_demo(rt: Runtime) -> int:
     """Start the simulator in-process and download its synthetic event with the real pipeline."""
+    with contextlib.ExitStack() as stack:
+        return await _demo(rt, stack)
+
+
+async def _demo(rt: Runtime, stack: contextlib.ExitStack) -> int:
     from ..client import NinePicClient
     from ..testing import Simulator, SimulatorConfig
 
     out, _, _ = _check_download_args(rt)
+    # The in-process simulator is an implementation detail of the demo: on Ctrl-C its server
+    # logs every connection the cancelled downloads dropped. Keep those tracebacks off the screen.
+    stack.enter_context(_silenced("aiohttp.server", "aiohttp.web", "ninepic_async.testing"))
     config = SimulatorConfig(photo_count=rt.args.photos, photo_size=DEMO_PHOTO_SIZE, seed=rt.args.seed)
     async with Simulator(config) as sim:
         if rt.args.storage_latency:

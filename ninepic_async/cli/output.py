@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
@@ -23,13 +24,11 @@ from rich.progress import (
     Task,
     TaskID,
     TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
 
-from .._constants import CLI_PLAIN_PROGRESS_INTERVAL_S
+from .._constants import CLI_PLAIN_PROGRESS_INTERVAL_S, CLI_RATE_WINDOW_S
 from .._exceptions import redact
 from ..download import BytesReceived, DownloadEvent, FileFinished, FileStarted, PlannedEvent
 
@@ -184,6 +183,29 @@ class _FilesColumn(ProgressColumn):
         return text
 
 
+class _RateColumn(ProgressColumn):
+    """Bytes per second over the last few seconds (``rate_bps`` field)."""
+
+    def render(self, task: Task) -> Text:
+        rate = task.fields.get("rate_bps")
+        return Text(f"{format_bytes(rate)}/s" if rate else "-- B/s", style="progress.data.speed")
+
+
+class _EtaColumn(ProgressColumn):
+    """``ETA m:ss`` from the ``eta_s`` field (``ETA --:--`` while unknown)."""
+
+    def render(self, task: Task) -> Text:
+        eta = task.fields.get("eta_s")
+        if task.finished:
+            return Text("done", style="progress.remaining")
+        if eta is None:
+            return Text("ETA --:--", style="progress.remaining")
+        minutes, seconds = divmod(int(eta + 0.5), 60)
+        hours, minutes = divmod(minutes, 60)
+        clock = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+        return Text(f"ETA {clock}", style="progress.remaining")
+
+
 class DownloadProgress:
     """Turns the downloader's progress events into a live rich bar (terminal) or quiet lines.
 
@@ -209,6 +231,7 @@ class DownloadProgress:
         self._last_line_at = self._started_at
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._samples: deque[tuple[float, int]] = deque()
 
     def __enter__(self) -> DownloadProgress:
         self._started_at = self._last_line_at = time.monotonic()
@@ -219,9 +242,8 @@ class DownloadProgress:
                 BarColumn(),
                 _FilesColumn(),
                 DownloadColumn(),
-                TransferSpeedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                _RateColumn(),
+                _EtaColumn(),
                 console=self.output.err,
                 transient=False,
                 refresh_per_second=10,
@@ -295,11 +317,26 @@ class DownloadProgress:
         average = sum(known) / len(known)
         return int(sum(known) + average * (remaining + len(self._sizes) - len(known)))
 
+    def rate_bps(self, now: float) -> float | None:
+        """Bytes per second over the last CLI_RATE_WINDOW_S seconds (since the start if shorter)."""
+        if not self._samples or self._samples[-1][0] < now - 0.01:
+            self._samples.append((now, self.bytes_received))
+        while len(self._samples) > 2 and self._samples[1][0] < now - CLI_RATE_WINDOW_S:
+            self._samples.popleft()
+        first_at, first_bytes = self._samples[0]
+        if now - first_at < 0.5:
+            first_at, first_bytes = self._started_at, 0
+        span_s = now - first_at
+        return (self.bytes_received - first_bytes) / span_s if span_s > 0 else None
+
     def _refresh(self) -> None:
+        now = time.monotonic()
         if self._progress is not None and self._task is not None:
             total = self._estimated_total_bytes()
             if total is not None:
                 total = max(total, self.bytes_received)
+            rate = self.rate_bps(now)
+            eta_s = (total - self.bytes_received) / rate if total is not None and rate else None
             self._progress.update(
                 self._task,
                 completed=self.bytes_received,
@@ -307,9 +344,10 @@ class DownloadProgress:
                 files_done=self.files_done,
                 files_total=self.files_total,
                 failed=self.failed,
+                rate_bps=rate,
+                eta_s=eta_s,
             )
             return
-        now = time.monotonic()
         if not self.live and now - self._last_line_at >= CLI_PLAIN_PROGRESS_INTERVAL_S:
             self._last_line_at = now
             planned = "?" if self.files_total is None else str(self.files_total)

@@ -232,6 +232,8 @@ class _Pool:
             try:
                 async for item in items:
                     if isinstance(item, Job):
+                        if self.refresher is not None:
+                            self.refresher.queued[item.image_id] = item
                         await send.send(item)
                     elif isinstance(item, Skip):
                         await self.finish(
@@ -251,12 +253,14 @@ class _Pool:
     async def work(self, receive: MemoryObjectReceiveStream[Job]) -> None:
         async with receive:
             async for job in receive:
+                if self.refresher is not None:
+                    self.refresher.queued.pop(job.image_id, None)
                 await self.finish(await self.download(job))
 
     # -- one file --------------------------------------------------------------------
-    async def _refresh(self, job: Job) -> tuple[str | None, FileResult | None]:
+    async def _refresh(self, job: Job, stale_url: str) -> tuple[str | None, FileResult | None]:
         assert self.refresher is not None
-        refreshed = await self.refresher.refresh(job.image_id)
+        refreshed = await self.refresher.refresh(job.image_id, stale_url)
         if refreshed.url is None:
             return None, self._failed(job, refreshed.error or "URL refresh failed", refreshed.path)
         return refreshed.url, None
@@ -275,7 +279,7 @@ class _Pool:
         while True:
             if can_refresh and proactive < DOWNLOAD_PROACTIVE_REFRESHES and needs_refresh(url):
                 proactive += 1
-                new_url, failure = await self._refresh(job)
+                new_url, failure = await self._refresh(job, url)
                 if new_url is None:
                     assert failure is not None
                     return failure
@@ -292,7 +296,7 @@ class _Pool:
                 if not can_refresh or expired_refreshed:
                     return self._failed(job, str(exc))
                 expired_refreshed = True
-                new_url, failure = await self._refresh(job)
+                new_url, failure = await self._refresh(job, url)
                 if new_url is None:
                     assert failure is not None
                     return failure

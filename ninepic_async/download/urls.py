@@ -5,7 +5,10 @@ refreshed before it starts when its URL expires within ``min(URL_REFRESH_MARGIN_
 lifetime / 4)``, and after a 403 whose S3 XML body says the request expired.
 :class:`UrlRefresher` coalesces the refresh needs of every worker into
 ``original-photos`` calls with ``method=image_ids`` (at most ``URL_REFRESH_BATCH`` ids
-each, waiting ``URL_REFRESH_LINGER_S`` for company), one call at a time.
+each, waiting ``URL_REFRESH_LINGER_S`` for company), one call at a time. A batch is
+topped up with queued jobs whose URLs were signed with the stale ones (they expire no
+later), so a page of URLs that went stale in the queue is renewed in one call, not one
+call per worker.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import anyio
@@ -166,8 +170,20 @@ class Refreshed:
 
 @dataclass
 class _Slot:
+    stale_url: str | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
     result: Refreshed = field(default_factory=Refreshed)
+
+
+class _Renewable(Protocol):
+    """A queued job whose URL the refresher may renew in place."""
+
+    image_id: str
+    url: str
+
+
+_SAME_BATCH_SLACK_S = 1.0
+"""URLs expiring within this of a stale one were signed with it (same page): renew them together."""
 
 
 class UrlRefresher:
@@ -191,13 +207,40 @@ class UrlRefresher:
         self._linger_s = linger_s
         self._send, self._receive = anyio.create_memory_object_stream[tuple[str, _Slot]](math.inf)
         self.calls = 0
+        self.queued: dict[str, _Renewable] = {}
+        """Jobs waiting for a worker (the pool keeps this up to date): renewed alongside stale ones."""
 
-    async def refresh(self, image_id: str) -> Refreshed:
-        """A fresh URL for ``image_id`` (or why there is none); waits for the batch it joins."""
-        slot = _Slot()
+    async def refresh(self, image_id: str, url: str | None = None) -> Refreshed:
+        """A fresh URL for ``image_id`` (or why there is none); waits for the batch it joins.
+
+        ``url`` is the stale URL: queued jobs whose URLs expire no later than it are renewed
+        in the same call (see :attr:`queued`).
+        """
+        slot = _Slot(stale_url=url)
         self._send.send_nowait((image_id, slot))
         await slot.done.wait()
         return slot.result
+
+    def _top_up(self, batch: dict[str, list[_Slot]]) -> dict[str, _Renewable]:
+        """Queued jobs that expire no later than the batch's stale URLs, to renew in the same call."""
+        if not self.queued or len(batch) >= self._batch_size:
+            return {}
+        horizon_s = time.time() + URL_REFRESH_MARGIN_S
+        for slots in batch.values():
+            for slot in slots:
+                expiry = parse_url_expiry(slot.stale_url) if slot.stale_url else None
+                if expiry is not None:
+                    horizon_s = max(horizon_s, expiry.expires_at_s)
+        extra: dict[str, _Renewable] = {}
+        for image_id, job in list(self.queued.items()):
+            if len(batch) + len(extra) >= self._batch_size:
+                break
+            if image_id in batch:
+                continue
+            expiry = parse_url_expiry(job.url)
+            if expiry is not None and expiry.expires_at_s <= horizon_s + _SAME_BATCH_SLACK_S:
+                extra[image_id] = job
+        return extra
 
     def close(self) -> None:
         """Release the request queue (call once the pool is done)."""
@@ -220,7 +263,12 @@ class UrlRefresher:
                     except anyio.WouldBlock:
                         break
                     batch.setdefault(more_id, []).append(more_slot)
-                results = await self._fetch(list(batch))
+                extra = self._top_up(batch)
+                results = await self._fetch([*batch, *extra])
+                for key, job in extra.items():
+                    renewed = results[key].url
+                    if renewed is not None:
+                        job.url = renewed
                 for key, slots in batch.items():
                     for waiting in slots:
                         waiting.result = results[key]

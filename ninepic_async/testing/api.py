@@ -9,12 +9,14 @@ latency/429/5xx, auth (401 missing key, 403 wrong key or org), event (404), feat
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict, MultiDictProxy
 
 from .._constants import (
@@ -38,6 +40,7 @@ from .world import FaceResult, World
 
 __all__ = ["DOWNLOAD_METHODS", "ApiError", "make_api_app"]
 
+log = logging.getLogger(__name__)
 STATE_KEY: web.AppKey[SimState] = web.AppKey("ninepic_sim_api_state", SimState)
 DOWNLOAD_METHODS: tuple[str, ...] = ("bib", "selfie", "image_id", "image_ids")
 NOT_FOUND_IN_BUCKET = "File not found in raw-memories bucket"
@@ -197,7 +200,10 @@ def _require(event: EventMeta, *flags: str) -> None:
 async def _form(request: web.Request) -> MultiDictProxy[Any]:
     ctype = request.content_type
     if ctype.startswith("multipart/") or ctype == "application/x-www-form-urlencoded":
-        return await request.post()
+        try:
+            return await request.post()
+        except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:
+            raise ApiError(400, f"Malformed form body: {exc}") from None
     return MultiDictProxy(MultiDict())
 
 
@@ -617,6 +623,9 @@ async def _guarded(
         return _error(state, exc.status, exc.message)
     except web.HTTPException as exc:
         return _error(state, exc.status, exc.reason)
+    except Exception:
+        log.exception("simulator API handler failed on %s %s", request.method, request.path)
+        return _error(state, 500, "Internal failure")
 
 
 def make_api_app(state: SimState) -> web.Application:

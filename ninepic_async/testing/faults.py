@@ -73,6 +73,11 @@ class Faults:
     _rng: random.Random = field(default_factory=random.Random, init=False, repr=False, compare=False)
     _rng_seed: int | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "seed":
+            object.__setattr__(self, "_rng_seed", None)
+        object.__setattr__(self, name, value)
+
     def _random(self) -> float:
         if self._rng_seed != self.seed:
             self._rng.seed(self.seed)
@@ -154,6 +159,8 @@ class Counters:
     storage_short_body: int = 0
     storage_corrupted: int = 0
     storage_range_ignored: int = 0
+    storage_client_aborted: int = 0
+    """Downloads the client abandoned mid-body."""
 
     def reset(self) -> None:
         """Zero every counter."""

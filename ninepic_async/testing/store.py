@@ -7,6 +7,7 @@ logging and allocates nothing per byte: content comes as memoryview slices of a 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from email.utils import formatdate
 from xml.sax.saxutils import escape
@@ -170,9 +171,17 @@ async def _get_original(request: web.Request) -> web.StreamResponse:
             else:
                 await response.write(piece)
             sent += n
-    except (ConnectionError, asyncio.CancelledError):
+    except asyncio.CancelledError:
         _count_bytes(state, image_id, sent)
         raise
+    except ConnectionError:
+        # The client went away mid-body (a cancelled download): nothing to report.
+        _count_bytes(state, image_id, sent)
+        counters.storage_client_aborted += 1
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+        return response
     _count_bytes(state, image_id, sent)
     if cut:
         transport = request.transport
@@ -205,6 +214,15 @@ async def _get_preview(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="image/jpeg")
 
 
+async def _get_clip(request: web.Request) -> web.Response:
+    """Video clips and their thumbnails (clip URLs of completed video jobs): small deterministic bytes."""
+    seed = hashlib.sha256(request.path.encode()).digest()
+    size = 64 * 1024 if request.match_info["name"].endswith(".mp4") else 4 * 1024
+    body = (seed * (size // len(seed) + 1))[:size]
+    ctype = "video/mp4" if request.match_info["name"].endswith(".mp4") else "image/jpeg"
+    return web.Response(body=body, content_type=ctype)
+
+
 async def _fallback(request: web.Request) -> web.Response:
     return _xml_error(404, "NoSuchKey", "The specified key does not exist.", request.path)
 
@@ -215,5 +233,6 @@ def make_store_app(state: SimState) -> web.Application:
     app[STATE_KEY] = state
     app.router.add_get("/raw-memories/imgs/{event_id}/large/{name}", _get_original)
     app.router.add_get("/imgs/{event_id}/{variant}/{name}", _get_preview)
+    app.router.add_get("/raw-memories/videos/{event_id}/{request_id}/{name}", _get_clip)
     app.router.add_route("*", "/{tail:.*}", _fallback)
     return app

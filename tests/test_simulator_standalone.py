@@ -1,0 +1,119 @@
+"""``python -m ninepic_async.testing`` starts, prints its coordinates, serves, and exits cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import signal
+import subprocess
+import sys
+
+import aiohttp
+
+from ninepic_async.testing import SimulatorConfig, build_arg_parser, config_from_args, serve_forever
+
+
+async def read_coordinates(proc: asyncio.subprocess.Process) -> dict[str, str]:
+    assert proc.stdout is not None
+    lines: dict[str, str] = {}
+    while "photos" not in lines:
+        raw = await asyncio.wait_for(proc.stdout.readline(), timeout=20)
+        assert raw, "the simulator exited before printing its coordinates"
+        key, _, value = raw.decode().strip().partition(": ")
+        lines[key] = value
+    return lines
+
+
+async def test_module_runs_and_terminates() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ninepic_async.testing",
+        "--port",
+        "0",
+        "--photos",
+        "25",
+        "--seed",
+        "3",
+        "--event-id",
+        "77",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        lines = await read_coordinates(proc)
+        assert lines["event_id"] == "77" and lines["org_id"] == "903" and lines["photos"] == "25"
+        assert lines["api_key"]
+        url = f"{lines['base_url']}/api/v1/ext/{lines['org_id']}/event/77/ping"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(url, headers={"X-API-Key": lines["api_key"]}) as r,
+        ):
+            assert r.status == 200
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), timeout=20) == 0
+        assert proc.stderr is not None
+        assert b"Traceback" not in await proc.stderr.read()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_sigterm_exits_cleanly() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ninepic_async.testing",
+        "--port",
+        "0",
+        stdout=subprocess.PIPE,
+    )
+    try:
+        await read_coordinates(proc)
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), timeout=20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def test_arguments_map_to_config() -> None:
+    ns = build_arg_parser().parse_args(
+        [
+            "--photos",
+            "9",
+            "--photo-size",
+            "100-200",
+            "--url-lifetime",
+            "2",
+            "--seed",
+            "4",
+            "--disable",
+            "bib_search",
+            "--storage-cut-rate",
+            "0.5",
+            "--retry-after",
+            "1",
+            "--legacy-flat",
+            "--port",
+            "0",
+        ]
+    )
+    cfg = config_from_args(ns)
+    assert isinstance(cfg, SimulatorConfig)
+    assert (cfg.photo_count, cfg.photo_size, cfg.url_lifetime_s, cfg.seed) == (9, (100, 200), 2.0, 4)
+    assert cfg.disabled_features == {"bib_search"} and cfg.legacy_flat
+    assert cfg.faults.storage_cut_rate == 0.5 and cfg.faults.api_retry_after_s == 1.0
+
+
+async def test_serve_forever_in_process() -> None:
+    out = io.StringIO()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_forever(SimulatorConfig(photo_count=3), out=out, stop=stop))
+    while "photos: 3" not in out.getvalue():
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    assert "base_url: http://127.0.0.1:" in out.getvalue()
