@@ -24,6 +24,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     URLExpiredError,
 )
+from .client import NinePicClient
 from .models import (
     EventDetails,
     EventList,
@@ -41,6 +42,7 @@ from .models import (
     VideoClip,
     VideoClippingJob,
 )
+from .pagination import AsyncPage
 
 __version__ = "0.1.0"
 
@@ -51,6 +53,7 @@ __all__ = [
     "APIResponseDecodeError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncPage",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
@@ -65,6 +68,7 @@ __all__ = [
     "ImagePage",
     "IntegrityError",
     "InternalServerError",
+    "NinePicClient",
     "NinePicError",
     "NotFoundError",
     "OriginalPhotos",

@@ -256,11 +256,15 @@ class Transport:
                 continue
             if response.status < 400:
                 return response
-            if not self._should_retry(attempt, status=response.status):
+            retry = self._should_retry(attempt, status=response.status)
+            if not retry and response.status != 429:
                 raise self._status_error(response)
             delay_s = self._calculate_retry_timeout(attempt, response.headers.get("Retry-After"))
             if response.status == 429:
+                # Every task of this client waits, even when this one gives up: the server asked us to.
                 self.pause_for(delay_s)
+                if not retry:
+                    raise self._status_error(response)
                 log.info(
                     "%s %s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
                     method, url, delay_s, attempt + 1, self.max_retries,

@@ -13,12 +13,11 @@ Requests, retries and decoding live in :mod:`ninepic_async._transport`; listings
 
 from __future__ import annotations
 
-import importlib
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import Any, BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
 import aiohttp
 import anyio
@@ -69,6 +68,9 @@ from .models import (
     validate_original_photos_request,
 )
 from .pagination import AsyncPage
+
+if TYPE_CHECKING:
+    from .download import DownloadReport, FileResult
 
 __all__ = ["NinePicClient", "Selfie"]
 
@@ -557,15 +559,20 @@ class NinePicClient:
         return listing.pages()
 
     # --- downloads (delegated to ninepic_async.download) -------------------------------------------
-    async def download_originals(self, event_id: int, dest: str | os.PathLike[str], **kwargs: Any) -> Any:
+    async def download_originals(
+        self, event_id: int, dest: str | os.PathLike[str], **kwargs: Any
+    ) -> DownloadReport:
         """Download originals to ``dest``; see :func:`ninepic_async.download.download_originals`."""
-        module = importlib.import_module("ninepic_async.download")
-        return await module.download_originals(self, event_id, dest, **kwargs)
+        from .download import download_originals  # lazy: the downloader is optional for API-only use
+
+        install_redaction()  # the downloader's loggers may have just been created
+        return await download_originals(self, event_id, dest, **kwargs)
 
     def iter_download_originals(
         self, event_id: int, dest: str | os.PathLike[str], **kwargs: Any
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[FileResult]:
         """Like :meth:`download_originals`, yielding each FileResult as it finishes."""
-        module = importlib.import_module("ninepic_async.download")
-        result: AsyncIterator[Any] = module.iter_download_originals(self, event_id, dest, **kwargs)
-        return result
+        from .download import iter_download_originals
+
+        install_redaction()
+        return iter_download_originals(self, event_id, dest, **kwargs)

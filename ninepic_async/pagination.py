@@ -76,27 +76,24 @@ class AsyncPage(Generic[ItemT, PageT]):
     async def pages(self) -> AsyncIterator[PageT]:
         """Every page from the starting one on, each fetched only when the consumer asks for it.
 
-        The first page is yielded even when empty (it carries the totals); a later empty page
-        ends the walk without being yielded.
+        The first page is yielded even when empty (it carries the totals); a later empty page,
+        or a later page the server answers with an earlier page number, ends the walk unyielded.
         """
         number = self._page
         for fetched in range(self._max_pages):
             result = await self._fetch(number)
+            info = _pagination_of(result)
             empty = self._is_empty(result)
-            if empty and fetched > 0:
+            if fetched > 0 and (empty or (info is not None and 0 < info.current_page < number)):
+                if not empty:
+                    log.warning(
+                        "asked for page %d but the server answered page %d; stopping here",
+                        number,
+                        info.current_page if info is not None else 0,
+                    )
                 return
             yield result
-            if empty:
-                return
-            info = _pagination_of(result)
-            if info is None or not info.has_next_page:
-                return
-            if 0 < info.current_page < number:
-                log.warning(
-                    "asked for page %d but the server answered page %d; stopping here",
-                    number,
-                    info.current_page,
-                )
+            if empty or info is None or not info.has_next_page:
                 return
             number += 1
         log.warning("stopped after %d pages (max_pages); the listing may be incomplete", self._max_pages)

@@ -28,8 +28,16 @@ async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, 
 
 
 def conn(sim: Simulator) -> list[str]:
-    return ["--org", str(sim.org_id), "--event", str(sim.event_id), "--base-url", sim.base_url,
-            "--api-key", sim.api_key]
+    return [
+        "--org",
+        str(sim.org_id),
+        "--event",
+        str(sim.event_id),
+        "--base-url",
+        sim.base_url,
+        "--api-key",
+        sim.api_key,
+    ]
 
 
 def jsonl(text: str) -> list[dict[str, object]]:
@@ -113,8 +121,9 @@ async def test_faces_upload_then_page_by_request_id(
     first = json.loads(out)
     request_id = first["request_id"]
     assert request_id and f"request_id: {request_id}" in err
-    code, out, _ = await run_cli(capsys, "faces", "--request-id", request_id, *conn(sim), "--all-pages",
-                                 "--json", "--page-size", "3")
+    code, out, _ = await run_cli(
+        capsys, "faces", "--request-id", request_id, *conn(sim), "--all-pages", "--json", "--page-size", "3"
+    )
     assert code == 0
     all_ids = [i["image_id"] for i in jsonl(out)]
     assert all_ids[: len(first["images"])] == [i["image_id"] for i in first["images"]]
@@ -130,10 +139,22 @@ async def test_timeline_days_and_images(sim: Simulator, capsys: pytest.CaptureFi
     timed = [p for p in sim.world.photos if p.captured_at_s is not None]
     assert sum(d["total"] for d in days) == len(timed)
     start = min(p.captured_at_s for p in timed if p.captured_at_s is not None)
-    code, out, err = await run_cli(capsys, "timeline", "images", "--from", str(start), "--to", str(start + 3600),
-                                   *conn(sim), "--all-pages", "--json")
+    code, out, err = await run_cli(
+        capsys,
+        "timeline",
+        "images",
+        "--from",
+        str(start),
+        "--to",
+        str(start + 3600),
+        *conn(sim),
+        "--all-pages",
+        "--json",
+    )
     assert code == 0, err
-    expected = {p.image_id for p in timed if p.captured_at_s is not None and start <= p.captured_at_s < start + 3600}
+    expected = {
+        p.image_id for p in timed if p.captured_at_s is not None and start <= p.captured_at_s < start + 3600
+    }
     assert {i["image_id"] for i in jsonl(out)} == expected
     code, _, err = await run_cli(capsys, "timeline", "images", "--from", "10", "--to", "5", *conn(sim))
     assert code == 2 and "--to" in err
@@ -144,8 +165,9 @@ async def test_video_start_wait_and_status(
     sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     request_id = next(iter(sim.world.selfie_request_ids))
-    code, out, err = await run_cli(capsys, "video", "--request-id", request_id, "--wait", "--interval", "0.01",
-                                   *conn(sim), "--json")
+    code, out, err = await run_cli(
+        capsys, "video", "--request-id", request_id, "--wait", "--interval", "0.01", *conn(sim), "--json"
+    )
     assert code == 0, err
     job = json.loads(out)
     assert job["status"] == "completed" and job["clips"]
@@ -158,8 +180,9 @@ async def test_video_start_wait_and_status(
 async def test_video_job_failure_exits_1(sim_factory, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     sim = await sim_factory(video_outcome="failed")
     request_id = next(iter(sim.world.selfie_request_ids))
-    code, _, err = await run_cli(capsys, "video", "--request-id", request_id, "--wait", "--interval", "0.01",
-                                 *conn(sim))
+    code, _, err = await run_cli(
+        capsys, "video", "--request-id", request_id, "--wait", "--interval", "0.01", *conn(sim)
+    )
     assert code == 1 and "ended with status 'failed'" in err
 
 
@@ -175,7 +198,9 @@ def _subcommand_parsers() -> list[list[str]]:
 
 
 @pytest.mark.parametrize("command", _subcommand_parsers(), ids=" ".join)
-def test_every_command_has_help_with_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_command_has_help_with_an_example(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
     assert "example" in out and "ninepic" in out

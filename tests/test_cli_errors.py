@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,6 +20,9 @@ from ninepic_async._exceptions import (
 from ninepic_async.cli.errors import ErrorContext, describe_error
 from ninepic_async.cli.main import main
 from ninepic_async.testing import Simulator
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
 
 ENV_NAMES = ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID")
 
@@ -36,8 +40,16 @@ async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, 
 
 
 def conn(sim: Simulator, *, key: str | None = None, event: int | None = None) -> list[str]:
-    return ["--org", str(sim.org_id), "--event", str(sim.event_id if event is None else event),
-            "--base-url", sim.base_url, "--api-key", sim.api_key if key is None else key]
+    return [
+        "--org",
+        str(sim.org_id),
+        "--event",
+        str(sim.event_id if event is None else event),
+        "--base-url",
+        sim.base_url,
+        "--api-key",
+        sim.api_key if key is None else key,
+    ]
 
 
 def assert_one_error_line(err: str, *needles: str) -> None:
@@ -49,15 +61,20 @@ def assert_one_error_line(err: str, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-async def test_missing_key_exits_2_and_sends_nothing(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = await run_cli(capsys, "ping", "--org", "903", "--event", "456", "--base-url", sim.base_url)
+async def test_missing_key_exits_2_and_sends_nothing(
+    sim: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(
+        capsys, "ping", "--org", "903", "--event", "456", "--base-url", sim.base_url
+    )
     assert code == 2 and out == ""
     assert_one_error_line(err, "--api-key", "NINEPIC_API_KEY")
     assert sim.counters.api_requests == 0
 
 
-async def test_missing_org_or_event_exits_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-                                            ) -> None:
+async def test_missing_org_or_event_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NINEPIC_API_KEY", "some-key-123")
     code, _, err = await run_cli(capsys, "ping", "--event", "1")
     assert code == 2
@@ -117,15 +134,28 @@ async def test_5xx_after_retries_exits_4(sim: Simulator, capsys: pytest.CaptureF
 
 
 async def test_connection_refused_points_at_base_url(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = await run_cli(capsys, "ping", "--org", "1", "--event", "2", "--api-key", "abcd-1234",
-                                 "--base-url", "http://127.0.0.1:9", "--max-retries", "0")
+    code, _, err = await run_cli(
+        capsys,
+        "ping",
+        "--org",
+        "1",
+        "--event",
+        "2",
+        "--api-key",
+        "abcd-1234",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--max-retries",
+        "0",
+    )
     assert code == 4
     assert_one_error_line(err, "cannot reach http://127.0.0.1:9", "--base-url")
 
 
 async def test_bad_base_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = await run_cli(capsys, "ping", "--org", "1", "--event", "2", "--api-key", "abcd-1234",
-                                 "--base-url", "ftp:/nowhere")
+    code, _, err = await run_cli(
+        capsys, "ping", "--org", "1", "--event", "2", "--api-key", "abcd-1234", "--base-url", "ftp:/nowhere"
+    )
     assert code == 2
     assert_one_error_line(err, "--base-url")
 
@@ -154,8 +184,9 @@ async def test_422_shows_the_servers_field_message(
     stub_api: tuple[str, dict[str, object]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     base_url, _ = stub_api
-    code, _, err = await run_cli(capsys, "photos", "--org", "1", "--event", "2", "--api-key", "abcd-1234",
-                                 "--base-url", base_url)
+    code, _, err = await run_cli(
+        capsys, "photos", "--org", "1", "--event", "2", "--api-key", "abcd-1234", "--base-url", base_url
+    )
     assert code == 3
     assert_one_error_line(err, "(422)", "query.page_size: Input should be less than 100")
 
@@ -165,12 +196,16 @@ async def test_401_says_how_to_set_the_key(
 ) -> None:
     base_url, reply = stub_api
     reply.update(status=401, message="Missing API key")
-    code, _, err = await run_cli(capsys, "events", "--org", "1", "--api-key", "abcd-1234", "--base-url", base_url)
+    code, _, err = await run_cli(
+        capsys, "events", "--org", "1", "--api-key", "abcd-1234", "--base-url", base_url
+    )
     assert code == 3
     assert_one_error_line(err, "(401)", "--api-key", "NINEPIC_API_KEY")
 
 
-async def test_verbose_logs_requests_but_never_the_key(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_verbose_logs_requests_but_never_the_key(
+    sim: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = await run_cli(capsys, "ping", *conn(sim), "--verbose")
     assert code == 0
     assert "/ping" in err  # the request line

@@ -83,9 +83,18 @@ async def test_list_events_query_and_decode(mocked: Any, client: NinePicClient) 
 
 async def test_event_details(mocked: Any, client: NinePicClient) -> None:
     data = {
-        "event_id": EVENT, "event_name": "Run", "event_slug": "run", "event_date": "2024-05-01",
-        "status": "live", "event_enabled": True, "bib_search": True, "selfie_search": False,
-        "name_search": False, "video_search": True, "video_selfie_search": True, "timeline_search": True,
+        "event_id": EVENT,
+        "event_name": "Run",
+        "event_slug": "run",
+        "event_date": "2024-05-01",
+        "status": "live",
+        "event_enabled": True,
+        "bib_search": True,
+        "selfie_search": False,
+        "name_search": False,
+        "video_search": True,
+        "video_selfie_search": True,
+        "timeline_search": True,
     }
     mocked.get(f"{EVENT_BASE}/details", payload=ok(data))
     details = await client.event_details(EVENT)
@@ -115,8 +124,14 @@ async def test_bib_search_quotes_the_bib(mocked: Any, client: NinePicClient) -> 
 
 async def test_face_search_results_later_pages(mocked: Any, client: NinePicClient) -> None:
     rid = "ddc661a7-8861-4793-9437-af42a82d12f8"
-    body = ok({"request_id": rid, "confidence_percentage": 87.5, "images": [image("x")],
-               "pagination": pagination(2, 2)})
+    body = ok(
+        {
+            "request_id": rid,
+            "confidence_percentage": 87.5,
+            "images": [image("x")],
+            "pagination": pagination(2, 2),
+        }
+    )
     mocked.get(f"{EVENT_BASE}/faces/{rid}?page=2", payload=body)
     page = await client.face_search_results(EVENT, rid, page=2)
     assert isinstance(page, FaceSearchResult)
@@ -124,7 +139,11 @@ async def test_face_search_results_later_pages(mocked: Any, client: NinePicClien
 
 
 async def test_timeline_days(mocked: Any, client: NinePicClient) -> None:
-    data = {"days": [{"date": "2024-05-01", "total": 3, "hours": [{"hour": 7, "count": 2}, {"hour": 8, "count": 1}]}]}
+    data = {
+        "days": [
+            {"date": "2024-05-01", "total": 3, "hours": [{"hour": 7, "count": 2}, {"hour": 8, "count": 1}]}
+        ]
+    }
     mocked.get(f"{EVENT_BASE}/timeline/days", payload=ok(data))
     days = await client.timeline_days(EVENT)
     assert isinstance(days, TimelineDays)
@@ -132,8 +151,10 @@ async def test_timeline_days(mocked: Any, client: NinePicClient) -> None:
 
 
 async def test_timeline_images_window_query(mocked: Any, client: NinePicClient) -> None:
-    url = (f"{EVENT_BASE}/timeline/images?{TIMELINE_FROM_PARAM}=1700000000&{TIMELINE_TO_PARAM}=1700003600"
-           "&page=1&page_size=10")
+    url = (
+        f"{EVENT_BASE}/timeline/images?{TIMELINE_FROM_PARAM}=1700000000&{TIMELINE_TO_PARAM}=1700003600"
+        "&page=1&page_size=10"
+    )
     mocked.get(url, payload=image_page(1, 1, ["t1"]))
     page = await client.timeline_images(EVENT, start_s=1_700_000_000, end_s=1_700_003_600, page_size=10)
     assert [i.image_id for i in page.images] == ["t1"]
@@ -163,8 +184,9 @@ async def test_video_status_flat_non_object_payload(mocked: Any, client: NinePic
 
 
 async def test_start_video_clipping_with_request_id(mocked: Any, client: NinePicClient) -> None:
-    mocked.post(f"{EVENT_BASE}/video-clipping/search-by-selfie",
-                payload=ok({"request_id": "v-1", "status": "queued"}))
+    mocked.post(
+        f"{EVENT_BASE}/video-clipping/search-by-selfie", payload=ok({"request_id": "v-1", "status": "queued"})
+    )
     job = await client.start_video_clipping(EVENT, request_id="face-1")
     assert job.request_id == "v-1" and job.status == "queued"
 
@@ -202,7 +224,10 @@ async def test_original_photos_body_query_and_decode(mocked: Any, client: NinePi
     data = {
         "presigned_urls": [{"url": "https://store.example/a.jpg?X-Amz-Signature=1", "filename": "a.jpg"}],
         "failed_urls": [{"image_id": "b", "error": "File not found", "path": "imgs/b.jpg"}],
-        "total_images": 2, "successful_count": 1, "failed_count": 1, "identifier": None,
+        "total_images": 2,
+        "successful_count": 1,
+        "failed_count": 1,
+        "identifier": None,
         "pagination": pagination(1, 1, total=2, size=60),
     }
     url = f"{EVENT_BASE}/original-photos?page=1&page_size=60"
@@ -219,8 +244,14 @@ async def test_original_photos_body_query_and_decode(mocked: Any, client: NinePi
 
 async def test_iter_original_photos_walks_every_page(mocked: Any, client: NinePicClient) -> None:
     def page(n: int, total: int) -> dict[str, Any]:
-        return ok({"presigned_urls": [{"url": f"https://s.example/{n}.jpg", "filename": f"{n}.jpg"}],
-                   "failed_urls": [], "identifier": "1234", "pagination": pagination(n, total)})
+        return ok(
+            {
+                "presigned_urls": [{"url": f"https://s.example/{n}.jpg", "filename": f"{n}.jpg"}],
+                "failed_urls": [],
+                "identifier": "1234",
+                "pagination": pagination(n, total),
+            }
+        )
 
     for n in (1, 2, 3):
         mocked.post(f"{EVENT_BASE}/original-photos?page={n}&page_size=60", payload=page(n, 3))
@@ -228,11 +259,23 @@ async def test_iter_original_photos_walks_every_page(mocked: Any, client: NinePi
     assert [p.presigned_urls[0].filename for p in pages] == ["1.jpg", "2.jpg", "3.jpg"]
 
 
-async def test_iter_original_photos_page_of_only_failures_continues(mocked: Any, client: NinePicClient) -> None:
-    first = ok({"presigned_urls": [], "failed_urls": [{"image_id": "x", "error": "missing"}],
-                "pagination": pagination(1, 2)})
-    second = ok({"presigned_urls": [{"url": "https://s.example/y.jpg"}], "failed_urls": [],
-                 "pagination": pagination(2, 2)})
+async def test_iter_original_photos_page_of_only_failures_continues(
+    mocked: Any, client: NinePicClient
+) -> None:
+    first = ok(
+        {
+            "presigned_urls": [],
+            "failed_urls": [{"image_id": "x", "error": "missing"}],
+            "pagination": pagination(1, 2),
+        }
+    )
+    second = ok(
+        {
+            "presigned_urls": [{"url": "https://s.example/y.jpg"}],
+            "failed_urls": [],
+            "pagination": pagination(2, 2),
+        }
+    )
     mocked.post(f"{EVENT_BASE}/original-photos?page=1&page_size=10", payload=first)
     mocked.post(f"{EVENT_BASE}/original-photos?page=2&page_size=10", payload=second)
     pages = [p async for p in client.iter_original_photos(EVENT, "image_ids", ["x", "y"], page_size=10)]
@@ -240,8 +283,7 @@ async def test_iter_original_photos_page_of_only_failures_continues(mocked: Any,
 
 
 async def test_download_delegates_lazily(monkeypatch: pytest.MonkeyPatch, client: NinePicClient) -> None:
-    import importlib
-    import types
+    import ninepic_async.download
 
     seen: list[tuple[Any, ...]] = []
 
@@ -252,11 +294,8 @@ async def test_download_delegates_lazily(monkeypatch: pytest.MonkeyPatch, client
     async def fake_iter(c: Any, event_id: int, dest: Any, **kwargs: Any) -> AsyncIterator[str]:
         yield "r1"
 
-    module = types.SimpleNamespace(download_originals=fake_download, iter_download_originals=fake_iter)
-    real_import = importlib.import_module
-    monkeypatch.setattr(
-        importlib, "import_module", lambda name: module if name == "ninepic_async.download" else real_import(name)
-    )
+    monkeypatch.setattr(ninepic_async.download, "download_originals", fake_download)
+    monkeypatch.setattr(ninepic_async.download, "iter_download_originals", fake_iter)
     assert await client.download_originals(EVENT, "out", bib="12") == "report"
     assert seen == [(client, EVENT, "out", {"bib": "12"})]
     assert [r async for r in client.iter_download_originals(EVENT, "out")] == ["r1"]

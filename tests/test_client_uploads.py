@@ -42,16 +42,29 @@ class Recorder:
                 fields[part.name or ""] = (part.filename, part.headers.get("Content-Type"), bytes(data))
             else:
                 fields[part.name or ""] = bytes(data).decode()
-        self.requests.append({"path": request.path, "query": dict(request.query),
-                              "key": request.headers.get("X-API-Key"), "fields": fields,
-                              "content_type": request.content_type})
+        self.requests.append(
+            {
+                "path": request.path,
+                "query": dict(request.query),
+                "key": request.headers.get("X-API-Key"),
+                "fields": fields,
+                "content_type": request.content_type,
+            }
+        )
         if self.fail_first:
             self.fail_first -= 1
             return web.json_response({"responseType": "error", "message": "boom", "data": None}, status=500)
         if request.path.endswith("/faces"):
-            return web.json_response(ok({"request_id": fields.get(FACE_REQUEST_ID_FIELD, "new-rid"),
-                                         "confidence_percentage": None, "images": [image("m1")],
-                                         "pagination": pagination(1, 1)}))
+            return web.json_response(
+                ok(
+                    {
+                        "request_id": fields.get(FACE_REQUEST_ID_FIELD, "new-rid"),
+                        "confidence_percentage": None,
+                        "images": [image("m1")],
+                        "pagination": pagination(1, 1),
+                    }
+                )
+            )
         return web.json_response(ok({"request_id": "video-1", "status": "queued"}))
 
 
@@ -106,7 +119,9 @@ async def test_face_search_with_path_and_request_id(
     assert rec.requests[1]["fields"][FACE_UPLOAD_FIELD][2] == b"png-bytes"
 
 
-async def test_face_search_with_file_object(server: tuple[TestServer, Recorder], client: NinePicClient) -> None:
+async def test_face_search_with_file_object(
+    server: tuple[TestServer, Recorder], client: NinePicClient
+) -> None:
     _, rec = server
     await client.face_search(EVENT, io.BytesIO(b"from-a-file"))
     assert rec.requests[0]["fields"][FACE_UPLOAD_FIELD] == ("selfie.jpg", "image/jpeg", b"from-a-file")
@@ -123,7 +138,9 @@ async def test_multipart_is_rebuilt_for_a_retry(
     assert rec.requests[1]["fields"][FACE_UPLOAD_FIELD][2] == b"retry-me"
 
 
-async def test_start_video_clipping_with_selfie(server: tuple[TestServer, Recorder], client: NinePicClient) -> None:
+async def test_start_video_clipping_with_selfie(
+    server: tuple[TestServer, Recorder], client: NinePicClient
+) -> None:
     _, rec = server
     job = await client.start_video_clipping(EVENT, b"selfie!")
     assert job.request_id == "video-1" and job.status == "queued"

@@ -60,7 +60,9 @@ def test_key_with_control_characters_is_refused_without_echoing_it() -> None:
     assert "X-Evil" not in str(info.value)
 
 
-@pytest.mark.parametrize("base_url", ["ftp://api.example", "api.example", "http://", "https://a.example/?q=1"])
+@pytest.mark.parametrize(
+    "base_url", ["ftp://api.example", "api.example", "http://", "https://a.example/?q=1"]
+)
 def test_bad_base_url(base_url: str) -> None:
     with pytest.raises(ConfigurationError):
         NinePicClient(KEY, org_id=ORG, base_url=base_url)
@@ -68,8 +70,13 @@ def test_bad_base_url(base_url: str) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"org_id": "903"}, {"org_id": -1}, {"org_id": True}, {"org_id": ORG, "timeout_s": 0},
-     {"org_id": ORG, "max_retries": -1}],
+    [
+        {"org_id": "903"},
+        {"org_id": -1},
+        {"org_id": True},
+        {"org_id": ORG, "timeout_s": 0},
+        {"org_id": ORG, "max_retries": -1},
+    ],
 )
 def test_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):

@@ -57,7 +57,9 @@ def assert_all_match(sim: Simulator, dest: Path, ids: list[str] | None = None) -
         assert (dest / names[image_id]).read_bytes() == sim.world.content(image_id), image_id
 
 
-async def test_urls_expiring_mid_run_are_refreshed_in_batches(sim_factory: SimFactory, tmp_path: Path) -> None:
+async def test_urls_expiring_mid_run_are_refreshed_in_batches(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
     sim = await sim_factory(photo_count=120, url_lifetime_s=2.0, seed=21)
     sim.faults.storage_latency_s = 0.1
     async with client_of(sim) as client:
@@ -87,7 +89,9 @@ async def test_expired_403_refreshes_once_and_completes(sim_factory: SimFactory,
     assert_all_match(sim, tmp_path, ids)
 
 
-async def test_url_still_refused_after_a_refresh_fails_the_file(sim_factory: SimFactory, tmp_path: Path) -> None:
+async def test_url_still_refused_after_a_refresh_fails_the_file(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
     # Every URL the API makes is already expired: refresh is tried, then the file fails (no loop).
     sim = await sim_factory(photo_count=4, seed=23, url_lifetime_s=0.0)
     sim.faults.clock_skew_s = 0.0
@@ -247,7 +251,9 @@ async def test_torn_manifest_line_is_ignored_on_rerun(sim_factory: SimFactory, t
     assert len(list(read_manifest(tmp_path / MANIFEST_NAME))) == 16
 
 
-async def test_cancellation_keeps_parts_and_a_consistent_manifest(sim_factory: SimFactory, tmp_path: Path) -> None:
+async def test_cancellation_keeps_parts_and_a_consistent_manifest(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
     sim = await sim_factory(photo_count=40, photo_size=(150_000, 200_000), seed=32, storage_chunk_size=16_384)
     finished: list[str] = []
     received: dict[str, int] = {}
@@ -264,7 +270,12 @@ async def test_cancellation_keeps_parts_and_a_consistent_manifest(sim_factory: S
 
         async with client_of(sim) as client:
             await download_originals(
-                client, sim.event_id, tmp_path, whole_event=True, concurrency=4, chunk_size=32_768,
+                client,
+                sim.event_id,
+                tmp_path,
+                whole_event=True,
+                concurrency=4,
+                chunk_size=32_768,
                 on_event=on_event,
             )
     assert scope.cancelled_caught

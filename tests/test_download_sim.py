@@ -170,7 +170,9 @@ async def test_part_file_of_a_killed_run_is_resumed_by_range(sim_factory: SimFac
     assert not (tmp_path / (name + PART_SUFFIX)).exists()
 
 
-async def test_complete_part_file_is_renamed_without_refetching(sim_factory: SimFactory, tmp_path: Path) -> None:
+async def test_complete_part_file_is_renamed_without_refetching(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
     sim = await sim_factory(photo_count=3, seed=7)
     photo = sim.world.photos[0]
     name = sanitize_filename(photo.filename, photo.image_id)
@@ -215,7 +217,9 @@ async def test_iter_download_originals_yields_each_result(sim_factory: SimFactor
     assert [r.status for r in again].count("skipped") == 29
 
 
-async def test_iter_download_originals_early_exit_stops_the_pool(sim_factory: SimFactory, tmp_path: Path) -> None:
+async def test_iter_download_originals_early_exit_stops_the_pool(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
     sim = await sim_factory(photo_count=60, seed=9)
     sim.faults.storage_latency_s = 0.02
     async with client_of(sim) as client:

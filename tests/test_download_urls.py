@@ -102,7 +102,12 @@ class FakeClient:
         self.fail = fail
 
     async def original_photos(
-        self, event_id: int, method: str, identifier: str | Sequence[str], *, page: int = 1,
+        self,
+        event_id: int,
+        method: str,
+        identifier: str | Sequence[str],
+        *,
+        page: int = 1,
         page_size: int | None = None,
     ) -> OriginalPhotos:
         assert method == "image_ids" and isinstance(identifier, list)
@@ -114,11 +119,13 @@ class FakeClient:
         return OriginalPhotos(
             presigned_urls=[
                 PresignedUrl(url=signed(image_id=i), filename=f"{i}.jpg")
-                for i in reversed(identifier) if i not in self.missing
+                for i in reversed(identifier)
+                if i not in self.missing
             ],
             failed_urls=[
                 FailedUrl(image_id=i, error="File not found", path=f"imgs/456/large/{i}.jpg")
-                for i in identifier if i in self.missing
+                for i in identifier
+                if i in self.missing
             ],
         )
 

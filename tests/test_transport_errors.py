@@ -50,8 +50,12 @@ async def client() -> AsyncIterator[NinePicClient]:
 async def test_status_maps_to_class_with_message_and_request_id(
     mocked: Any, client: NinePicClient, status: int, cls: type[APIStatusError]
 ) -> None:
-    mocked.get(f"{EVENT_BASE}/ping", status=status, payload=err(f"server says {status}"),
-               headers={"X-Request-Id": f"req-{status}"})
+    mocked.get(
+        f"{EVENT_BASE}/ping",
+        status=status,
+        payload=err(f"server says {status}"),
+        headers={"X-Request-Id": f"req-{status}"},
+    )
     with pytest.raises(APIStatusError) as info:
         await client.ping(EVENT)
     error = info.value
@@ -83,8 +87,12 @@ async def test_other_request_id_headers(mocked: Any, client: NinePicClient, head
 
 
 async def test_fastapi_style_422_detail_is_flattened(mocked: Any, client: NinePicClient) -> None:
-    detail = {"detail": [{"loc": ["query", "page_size"], "msg": "less than or equal to 100"},
-                         {"loc": ["body", "method"], "msg": "unknown"}]}
+    detail = {
+        "detail": [
+            {"loc": ["query", "page_size"], "msg": "less than or equal to 100"},
+            {"loc": ["body", "method"], "msg": "unknown"},
+        ]
+    }
     mocked.get(f"{EVENT_BASE}/ping", status=422, payload=detail)
     with pytest.raises(UnprocessableEntityError) as info:
         await client.ping(EVENT)
@@ -92,7 +100,9 @@ async def test_fastapi_style_422_detail_is_flattened(mocked: Any, client: NinePi
 
 
 async def test_non_json_error_body_gives_an_excerpt(mocked: Any, client: NinePicClient) -> None:
-    mocked.get(f"{EVENT_BASE}/ping", status=502, body="<html>Bad gateway " + "x" * 5000, content_type="text/html")
+    mocked.get(
+        f"{EVENT_BASE}/ping", status=502, body="<html>Bad gateway " + "x" * 5000, content_type="text/html"
+    )
     with pytest.raises(InternalServerError) as info:
         await client.ping(EVENT)
     assert info.value.message.startswith("<html>Bad gateway")
@@ -108,7 +118,9 @@ async def test_server_message_echoing_the_key_is_redacted(mocked: Any, client: N
 
 
 async def test_error_envelope_with_2xx_raises(mocked: Any, client: NinePicClient) -> None:
-    mocked.get(f"{EVENT_BASE}/ping", status=200, payload=err("feature disabled"), headers={"X-Request-Id": "r1"})
+    mocked.get(
+        f"{EVENT_BASE}/ping", status=200, payload=err("feature disabled"), headers={"X-Request-Id": "r1"}
+    )
     with pytest.raises(APIStatusError) as info:
         await client.ping(EVENT)
     assert info.value.status == 200
@@ -148,8 +160,16 @@ async def test_empty_body_is_a_decode_error(mocked: Any, client: NinePicClient) 
 
 async def test_flat_legacy_bodies_with_misspelled_fields(mocked: Any, client: NinePicClient) -> None:
     flat = {
-        "images": [{"image_id": "old", "img_url": "https://p.example/l.jpg", "widht": 10, "height": 20,
-                    "thumbanail_url": "https://p.example/s.jpg", "orginal_url": "https://p.example/o.jpg"}],
+        "images": [
+            {
+                "image_id": "old",
+                "img_url": "https://p.example/l.jpg",
+                "widht": 10,
+                "height": 20,
+                "thumbanail_url": "https://p.example/s.jpg",
+                "orginal_url": "https://p.example/o.jpg",
+            }
+        ],
         "pagination": pagination(1, 1),
     }
     mocked.get(f"{EVENT_BASE}/images?page=1", payload=flat)
@@ -162,7 +182,9 @@ async def test_flat_legacy_bodies_with_misspelled_fields(mocked: Any, client: Ni
 
 async def test_flat_ping_and_details_without_new_flags(mocked: Any, client: NinePicClient) -> None:
     mocked.get(f"{EVENT_BASE}/ping", payload={"status": "ok", "org_id": ORG, "event_id": EVENT})
-    mocked.get(f"{EVENT_BASE}/details", payload={"event_id": EVENT, "bib_search": True, "selfie_search": True})
+    mocked.get(
+        f"{EVENT_BASE}/details", payload={"event_id": EVENT, "bib_search": True, "selfie_search": True}
+    )
     assert (await client.ping(EVENT)).status == "ok"
     details = await client.event_details(EVENT)
     assert details.bib_search is True and details.video_search is None and details.timeline_search is None
@@ -183,8 +205,19 @@ async def test_null_data_on_success_decodes_to_an_empty_result(mocked: Any, clie
 
 
 async def test_empty_result_with_page_zero_is_not_an_error(mocked: Any, client: NinePicClient) -> None:
-    empty = ok({"images": [], "pagination": {"total": 0, "currentPage": 0, "totalPages": 0,
-                                             "hasNextPage": False, "hasPreviousPage": False, "page_size": 32}})
+    empty = ok(
+        {
+            "images": [],
+            "pagination": {
+                "total": 0,
+                "currentPage": 0,
+                "totalPages": 0,
+                "hasNextPage": False,
+                "hasPreviousPage": False,
+                "page_size": 32,
+            },
+        }
+    )
     mocked.get(f"{EVENT_BASE}/images?page=1", payload=empty, repeat=True)
     page = await client.all_photos(EVENT)
     assert page.images == [] and page.pagination is not None and page.pagination.current_page == 0

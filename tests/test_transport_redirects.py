@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, mock_api, ok
+from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, mock_api, ok
 
 from ninepic_async import APIStatusError
 from ninepic_async._constants import API_KEY_HEADER, MAX_REDIRECTS
@@ -28,8 +28,9 @@ class Site:
 
     def route(self, method: str, path: str, response: Any) -> None:
         async def handler(request: web.Request) -> web.StreamResponse:
-            self.seen.append((request.method, request.path_qs, request.headers.get(API_KEY_HEADER),
-                              await request.read()))
+            self.seen.append(
+                (request.method, request.path_qs, request.headers.get(API_KEY_HEADER), await request.read())
+            )
             return response() if callable(response) else response
 
         self.app.router.add_route(method, path, handler)
@@ -40,11 +41,14 @@ class Site:
         return str(self.server.make_url("")).rstrip("/")
 
 
+def redirect(status: int, location: str) -> web.Response:
+    return web.Response(status=status, headers={"Location": location})
+
+
 @pytest.fixture
-async def sites() -> AsyncIterator[tuple[Site, Site]]:
+async def sites(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Site, Site]]:
+    FakeClock().install(monkeypatch)  # a failure would retry: never sleep for real
     api, other = Site(), Site()
-    for site in (api, other):
-        site.app.router.add_route("*", "/{tail:.*}", lambda r: web.Response(status=599)) if False else None
     yield api, other
     for site in (api, other):
         if site.server is not None:
@@ -60,7 +64,7 @@ async def test_cross_origin_redirect_is_refused_and_never_gets_the_key(sites: tu
     api, other = sites
     other.route("GET", "/steal", lambda: web.json_response(PONG))
     await _start(other)
-    api.route("GET", f"{PREFIX}/ping", lambda: web.HTTPFound(f"{other.url}/steal"))
+    api.route("GET", f"{PREFIX}/ping", lambda: redirect(302, f"{other.url}/steal"))
     await _start(api)
     async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
         with pytest.raises(APIStatusError, match="another origin") as info:
@@ -73,7 +77,7 @@ async def test_cross_origin_redirect_is_refused_and_never_gets_the_key(sites: tu
 
 async def test_same_origin_redirect_is_followed_with_the_key(sites: tuple[Site, Site]) -> None:
     api, _ = sites
-    api.route("GET", f"{PREFIX}/ping", lambda: web.HTTPTemporaryRedirect(f"{PREFIX}/ping2?x=1"))
+    api.route("GET", f"{PREFIX}/ping", lambda: redirect(307, f"{PREFIX}/ping2?x=1"))
     api.route("GET", f"{PREFIX}/ping2", lambda: web.json_response(PONG))
     await _start(api)
     async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
@@ -86,8 +90,8 @@ async def test_same_origin_redirect_is_followed_with_the_key(sites: tuple[Site, 
 
 async def test_307_keeps_the_post_body_and_303_turns_into_get(sites: tuple[Site, Site]) -> None:
     api, _ = sites
-    api.route("POST", f"{PREFIX}/original-photos", lambda: web.HTTPTemporaryRedirect(f"{PREFIX}/op2"))
-    api.route("POST", f"{PREFIX}/op2", lambda: web.HTTPSeeOther(f"{PREFIX}/op3"))
+    api.route("POST", f"{PREFIX}/original-photos", lambda: redirect(307, f"{PREFIX}/op2"))
+    api.route("POST", f"{PREFIX}/op2", lambda: redirect(303, f"{PREFIX}/op3"))
     api.route("GET", f"{PREFIX}/op3", lambda: web.json_response(ok({"presigned_urls": []})))
     await _start(api)
     async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
@@ -102,7 +106,7 @@ async def test_307_keeps_the_post_body_and_303_turns_into_get(sites: tuple[Site,
 
 async def test_redirect_loops_are_bounded(sites: tuple[Site, Site]) -> None:
     api, _ = sites
-    api.route("GET", f"{PREFIX}/ping", lambda: web.HTTPFound(f"{PREFIX}/ping"))
+    api.route("GET", f"{PREFIX}/ping", lambda: redirect(302, f"{PREFIX}/ping"))
     await _start(api)
     async with NinePicClient(KEY, org_id=ORG, base_url=api.url, max_retries=0) as client:
         with pytest.raises(APIStatusError, match="redirects"):
@@ -117,11 +121,16 @@ def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.mark.parametrize(
     "location",
-    ["https://evil.example/x", "http://api.test.example/x", "https://api.test.example:8443/x", "//evil.example/x"],
+    [
+        "https://evil.example/x",
+        "http://api.test.example/x",
+        "https://api.test.example:8443/x",
+        "//evil.example/x",
+    ],
 )
 async def test_other_hosts_schemes_and_ports_are_other_origins(mocked: Any, location: str) -> None:
     mocked.get(f"{EVENT_BASE}/ping", status=301, headers={"Location": location})
     async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as client:
         with pytest.raises(APIStatusError, match="another origin"):
             await client.ping(EVENT)
-    assert [url for (_, url) in mocked.requests] == [f"{EVENT_BASE}/ping"] or len(mocked.requests) == 1
+    assert [str(url) for (_, url) in mocked.requests] == [f"{EVENT_BASE}/ping"]

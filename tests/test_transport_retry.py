@@ -46,7 +46,9 @@ async def client() -> AsyncIterator[NinePicClient]:
         yield c
 
 
-async def test_5xx_is_retried_with_exponential_backoff(mocked: Any, clock: FakeClock, client: NinePicClient) -> None:
+async def test_5xx_is_retried_with_exponential_backoff(
+    mocked: Any, clock: FakeClock, client: NinePicClient
+) -> None:
     mocked.get(PING, status=500, payload=err("boom"))
     mocked.get(PING, status=503, payload=err("busy"))
     mocked.get(PING, payload=PONG)
@@ -117,7 +119,9 @@ async def test_429_retry_after_is_capped(mocked: Any, clock: FakeClock, client: 
     assert clock.sleeps == [RETRY_AFTER_MAX_S]
 
 
-async def test_429_without_retry_after_backs_off(mocked: Any, clock: FakeClock, client: NinePicClient) -> None:
+async def test_429_without_retry_after_backs_off(
+    mocked: Any, clock: FakeClock, client: NinePicClient
+) -> None:
     mocked.get(PING, status=429, payload=err("throttled"))
     mocked.get(PING, status=429, payload=err("throttled"), headers={"Retry-After": "garbage"})
     mocked.get(PING, payload=PONG)
@@ -125,7 +129,9 @@ async def test_429_without_retry_after_backs_off(mocked: Any, clock: FakeClock, 
     assert clock.sleeps == [0.5, 1.0]
 
 
-async def test_429_exhausted_raises_rate_limit_error(mocked: Any, clock: FakeClock, client: NinePicClient) -> None:
+async def test_429_exhausted_raises_rate_limit_error(
+    mocked: Any, clock: FakeClock, client: NinePicClient
+) -> None:
     mocked.get(PING, status=429, payload=err("throttled"), headers={"Retry-After": "1"}, repeat=True)
     with pytest.raises(RateLimitError) as info:
         await client.ping(EVENT)
@@ -156,7 +162,9 @@ async def test_transport_failures_are_retried(
     assert isinstance(info.value.__cause__, type(exc))
 
 
-async def test_other_client_errors_are_not_retried(mocked: Any, clock: FakeClock, client: NinePicClient) -> None:
+async def test_other_client_errors_are_not_retried(
+    mocked: Any, clock: FakeClock, client: NinePicClient
+) -> None:
     mocked.get(PING, exception=aiohttp.ClientError("odd"), repeat=True)
     with pytest.raises(APIConnectionError):
         await client.ping(EVENT)
@@ -205,10 +213,14 @@ async def test_429_retry_after_pauses_every_task_of_the_client(
     throttled = {"status": 429, "payload": err("slow"), "headers": {"Retry-After": "5"}}
     mocked.get(PING, callback=_timed(clock, log, "ping", throttled, {"payload": PONG}), repeat=True)
     images = ok({"images": [{"image_id": "a"}]})
-    mocked.get(f"{EVENT_BASE}/images?page=1", callback=_timed(clock, log, "images", {"payload": images}),
-               repeat=True)
-    mocked.get(f"{EVENT_BASE}/details", callback=_timed(clock, log, "details", {"payload": ok({"event_id": 1})}),
-               repeat=True)
+    mocked.get(
+        f"{EVENT_BASE}/images?page=1", callback=_timed(clock, log, "images", {"payload": images}), repeat=True
+    )
+    mocked.get(
+        f"{EVENT_BASE}/details",
+        callback=_timed(clock, log, "details", {"payload": ok({"event_id": 1})}),
+        repeat=True,
+    )
     start = clock.now
     first = asyncio.create_task(client.ping(EVENT))
     await _until_paused(client)
@@ -227,8 +239,11 @@ async def test_429_without_retry_after_shares_its_backoff(
     mocked: Any, clock: FakeClock, client: NinePicClient
 ) -> None:
     log: list[tuple[str, float]] = []
-    mocked.get(PING, callback=_timed(clock, log, "ping", {"status": 429, "payload": err("slow")},
-                                     {"payload": PONG}), repeat=True)
+    mocked.get(
+        PING,
+        callback=_timed(clock, log, "ping", {"status": 429, "payload": err("slow")}, {"payload": PONG}),
+        repeat=True,
+    )
     start = clock.now
     first = asyncio.create_task(client.ping(EVENT))
     await _until_paused(client)
@@ -256,6 +271,18 @@ async def test_pause_is_per_client(mocked: Any, clock: FakeClock, client: NinePi
     await client.ping(EVENT)
     async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as other:
         assert other._transport.paused_for_s == 0.0
+
+
+async def test_a_final_429_still_pauses_the_client(mocked: Any, clock: FakeClock) -> None:
+    mocked.get(PING, status=429, payload=err("slow"), headers={"Retry-After": "4"})
+    mocked.get(PING, payload=PONG)
+    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=0) as client:
+        with pytest.raises(RateLimitError):
+            await client.ping(EVENT)
+        assert client._transport.paused_for_s == 4.0
+        start = clock.now
+        await client.ping(EVENT)
+        assert clock.now >= start + 4.0
 
 
 # --- logs -----------------------------------------------------------------------------------------

@@ -580,7 +580,9 @@ async def cmd_faces(rt: Runtime) -> int:
         if selfie is not None:
             first = await client.face_search(event, selfie, request_id=request_id, page_size=size)
             request_id = first.request_id
-            rt.output.note(f"request_id: {request_id} (reuse it: --request-id, or download --selfie)")
+            pct = first.confidence_percentage
+            score = "" if pct is None else f", confidence {pct:g}%"
+            rt.output.note(f"request_id: {request_id}{score} (reuse it: --request-id, or download --selfie)")
         else:
             first = None
         assert request_id is not None or first is not None
