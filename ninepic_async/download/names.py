@@ -106,6 +106,8 @@ def _with_tag(name: str, tag: str, max_bytes: int) -> str:
 class NameAllocator:
     """Hands out unique, stable file names for image ids within one destination.
 
+    Each id must be allocated at most once per run (the sources drop duplicate ids).
+
     Names already recorded (a previous run's manifest) are registered with :meth:`reserve`
     first; :meth:`allocate` then gives each new id its sanitised name, or, when another
     id holds that name (compared case-insensitively), the name with ``-<id prefix>``,
@@ -113,22 +115,24 @@ class NameAllocator:
     """
 
     def __init__(self, *, max_bytes: int = MAX_FILENAME_BYTES) -> None:
-        self._owner: dict[str, str] = {name_key(MANIFEST_NAME): "\x00manifest"}
-        self._by_id: dict[str, str] = {}
+        # Memory per photo matters at 100k photos: fresh names keep only their clash key;
+        # only names recorded by a previous run are kept per id (they must be reused).
+        self._taken: set[str] = {name_key(MANIFEST_NAME)}
+        self._reserved: dict[str, str] = {}
         self._max_bytes = max_bytes
 
     def reserve(self, image_id: str, name: str) -> None:
-        """Record that ``image_id`` owns ``name`` (from a previous run); a name keeps its first owner."""
-        self._owner.setdefault(name_key(name), image_id)
-        self._by_id[image_id] = name
+        """Record that ``image_id`` owns ``name`` (from a previous run)."""
+        self._taken.add(name_key(name))
+        self._reserved[image_id] = name
 
     def name_of(self, image_id: str) -> str | None:
-        """The name already given to ``image_id``, if any."""
-        return self._by_id.get(image_id)
+        """The name a previous run gave ``image_id``, if any."""
+        return self._reserved.get(image_id)
 
     def allocate(self, image_id: str, server_name: str | None) -> str:
-        """The file name for ``image_id``: the one it already has, else a fresh unique one."""
-        known = self._by_id.get(image_id)
+        """The file name for ``image_id``: its recorded one, else a fresh unique one."""
+        known = self._reserved.get(image_id)
         if known is not None:
             return known
         base = sanitize_filename(server_name, image_id, max_bytes=self._max_bytes)
@@ -151,9 +155,7 @@ class NameAllocator:
 
     def _claim(self, image_id: str, name: str) -> bool:
         key = name_key(name)
-        owner = self._owner.get(key)
-        if owner is not None and owner != image_id:
+        if key in self._taken:
             return False
-        self._owner[key] = image_id
-        self._by_id[image_id] = name
+        self._taken.add(key)
         return True
