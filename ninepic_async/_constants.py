@@ -110,3 +110,6 @@ DOWNLOAD_PROACTIVE_REFRESHES: Final = 2
 """Refreshes before starting a file whose URL is about to expire, at most, per file."""
 CLI_RATE_WINDOW_S: Final = 5.0
 """Seconds of history behind the transfer rate and ETA of the download progress bar."""
+DOWNLOAD_MAX_ATTEMPTS: Final = 20
+"""Attempts per file at most, counting those that made progress (resumed bodies); failed attempts
+without progress are capped by DOWNLOAD_MAX_RETRIES."""

@@ -84,7 +84,7 @@ def test_allocator_same_id_same_name_and_reserved_names_win() -> None:
     allocator.reserve("B", "x.jpg")
     assert allocator.allocate("A", "X.JPG") == "X-A.JPG"
     assert allocator.allocate("B", "other.jpg") == "x.jpg"  # a recorded name is reused
-    assert allocator.allocate("A", "ignored.jpg") == "X-A.JPG"
+    assert allocator.name_of("B") == "x.jpg" and allocator.name_of("A") is None
 
 
 def test_allocator_never_hands_out_the_manifest_name() -> None:

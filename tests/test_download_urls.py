@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import anyio
 import pytest
@@ -17,7 +18,7 @@ from ninepic_async.download.urls import (
     parse_url_expiry,
     refresh_margin_s,
 )
-from ninepic_async.models import FailedUrl, ImagePage, OriginalPhotos, PresignedUrl
+from ninepic_async.models import FailedUrl, OriginalPhotos, PresignedUrl
 
 ID = "a4402318-0cf4-4e1e-b8e8-ac8e8f2fc244"
 BASE = f"https://x.r2.cloudflarestorage.com/raw-memories/imgs/456/large/{ID}.jpg"
@@ -134,7 +135,7 @@ class FakeClient:
     ) -> AsyncIterator[OriginalPhotos]:
         raise NotImplementedError
 
-    def all_photos(self, event_id: int, *, page: int = 1, page_size: int | None = None) -> ImagePage:
+    def all_photos(self, event_id: int, *, page: int = 1, page_size: int | None = None) -> Any:
         raise NotImplementedError
 
 

@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from .._constants import (
     DEFAULT_CONCURRENCY,
     DOWNLOAD_CHUNK_SIZE,
     DOWNLOAD_CONNECT_TIMEOUT_S,
+    DOWNLOAD_MAX_ATTEMPTS,
     DOWNLOAD_MAX_RETRIES,
     DOWNLOAD_PROACTIVE_REFRESHES,
     DOWNLOAD_QUEUE_SIZE,
@@ -273,6 +274,7 @@ class _Pool:
         can_refresh = job.refreshable and self.refresher is not None
         state = _FileState()
         transient = 0
+        attempts = 0
         integrity = 0
         proactive = 0
         expired_refreshed = False
@@ -284,14 +286,19 @@ class _Pool:
                     assert failure is not None
                     return failure
                 url = new_url
+            before_bytes = part_size(part)
+            attempts += 1
             try:
                 return await self._attempt(job, url, part, final, state)
             except _Transient as exc:
-                transient += 1
-                if transient > DOWNLOAD_MAX_RETRIES:
-                    return self._failed(job, f"{exc} (gave up after {transient} attempts)")
+                # An attempt that grew the .part is progress (the next one resumes after it):
+                # only attempts without progress count against DOWNLOAD_MAX_RETRIES.
+                if part_size(part) <= before_bytes:
+                    transient += 1
+                if transient > DOWNLOAD_MAX_RETRIES or attempts >= DOWNLOAD_MAX_ATTEMPTS:
+                    return self._failed(job, f"{exc} (gave up after {attempts} attempts)")
                 logger.debug("retrying %s after: %s", job.image_id, exc)
-                await anyio.sleep(jitter(backoff_delay(transient - 1)))
+                await anyio.sleep(jitter(backoff_delay(max(0, transient - 1))))
             except URLExpiredError as exc:
                 if not can_refresh or expired_refreshed:
                     return self._failed(job, str(exc))
@@ -530,7 +537,7 @@ async def iter_download_originals(
     on_event: EventCallback | None = None,
     chunk_size: int = DOWNLOAD_CHUNK_SIZE,
     storage_session: aiohttp.ClientSession | None = None,
-) -> AsyncIterator[FileResult]:
+) -> AsyncGenerator[FileResult, None]:
     """Like :func:`download_originals`, yielding each :class:`FileResult` as it finishes.
 
     The pool runs in a helper task; leaving the loop early (``break``) cancels it, leaving
@@ -609,7 +616,7 @@ async def plan_originals(
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
-) -> AsyncIterator[PlannedFile]:
+) -> AsyncGenerator[PlannedFile, None]:
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
     With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names.
