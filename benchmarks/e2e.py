@@ -2,8 +2,9 @@
 """End-to-end pieces around the simulator, each a subcommand run in its own process by harness.py.
 
 serve   --photos N --size-min B --size-max B --api-latency-s S --info FILE
-        start ninepic_async.testing.Simulator on 127.0.0.1, write FILE (JSON: urls, ids, key and
-        the expected (size, md5) of every stored photo), serve until SIGTERM or --max-lifetime-s.
+        start ninepic_async.testing.Simulator on 127.0.0.1, write FILE (JSON: urls, ids, key)
+        and FILE.expected.json (the (size, md5) of every stored photo, for the harness's check),
+        serve until SIGTERM or --max-lifetime-s.
 resolve --info FILE --out LIST.tsv
         list every photo through the API and write its presigned URL (not timed: the
         pre-resolved list the end-to-end run is compared with).
@@ -67,8 +68,10 @@ async def serve(args: argparse.Namespace) -> int:
             "event_id": sim.event_id,
             "api_key": sim.api_key,
             "photos": args.photos,
-            "expected": expected,
         }
+        # the expected digests go to a separate file: clients must not load them (memory check)
+        expected_path = args.info.with_suffix(".expected.json")
+        expected_path.write_text(json.dumps(expected))
         tmp = args.info.with_suffix(".tmp")
         tmp.write_text(json.dumps(info))
         tmp.replace(args.info)

@@ -490,7 +490,7 @@ def ours_available() -> str | None:
 # --------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str) -> Iterable[dict[str, Any]]:
-    """Start `e2e.py serve` and yield its info (urls, ids, key, expected (size, md5) list)."""
+    """Start `e2e.py serve`; yield its info (urls, ids, key) plus "expected": [(size, md5), ...]."""
     SIM_DIR.mkdir(parents=True, exist_ok=True)
     info_path = SIM_DIR / f"{tag}.json"
     info_path.unlink(missing_ok=True)
@@ -527,7 +527,9 @@ def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str
             if time.monotonic() > deadline:
                 raise RuntimeError("simulator did not start within 180 s")
             time.sleep(0.1)
-        yield json.loads(info_path.read_text())
+        info = json.loads(info_path.read_text())
+        info["expected"] = json.loads(info_path.with_suffix(".expected.json").read_text())
+        yield info
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

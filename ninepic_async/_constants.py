@@ -113,3 +113,5 @@ CLI_RATE_WINDOW_S: Final = 5.0
 DOWNLOAD_MAX_ATTEMPTS: Final = 20
 """Attempts per file at most, counting those that made progress (resumed bodies); failed attempts
 without progress are capped by DOWNLOAD_MAX_RETRIES."""
+LOCK_NAME: Final = ".ninepic.lock"
+"""Lock file a download run holds (fcntl.flock) in its destination, so two runs never share one."""

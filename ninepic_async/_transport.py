@@ -9,6 +9,7 @@ monotonic "not before" time), so concurrent callers back off together instead of
 from __future__ import annotations
 
 import asyncio
+import codecs
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     RateLimitError,
+    redact,
     status_error_class,
 )
 from ._logging import get_logger
@@ -59,10 +61,14 @@ FormFactory = Callable[[], aiohttp.FormData]
 
 
 class _Envelope(msgspec.Struct):
-    """``{"responseType", "message", "data"}``; ``data`` kept raw for a typed second pass."""
+    """``{"responseType", "message", "data"}``, every field kept raw.
 
-    responseType: Any = None  # wire name
-    message: Any = None
+    Raw fields make this decode fail only when the body is not a JSON object, so an odd
+    ``message`` (a huge number, say) can never make an error envelope pass for a flat body.
+    """
+
+    responseType: msgspec.Raw = msgspec.Raw()  # wire name
+    message: msgspec.Raw = msgspec.Raw()
     data: msgspec.Raw = msgspec.Raw()
 
 
@@ -70,6 +76,10 @@ _ENVELOPE_DECODER = msgspec.json.Decoder(_Envelope)
 _ANY_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 _ENCODER = msgspec.json.Encoder()
 _DECODERS: dict[Any, Any] = {}
+_UNREADABLE = object()
+# What a JSON decoder raises on hostile input: bad JSON or shape, nesting deeper than its
+# recursion limit, invalid UTF-8 inside a string (raised lazily, during the typed pass).
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 
 def decoder_for(tp: type[T]) -> msgspec.json.Decoder[T]:
@@ -83,6 +93,49 @@ def decoder_for(tp: type[T]) -> msgspec.json.Decoder[T]:
 
 def _excerpt(body: bytes) -> str:
     return body[: ERROR_EXCERPT_CHARS * 4].decode("utf-8", "replace")[:ERROR_EXCERPT_CHARS]
+
+
+def _json_bytes(body: bytes) -> bytes:
+    """The body without a UTF-8 byte order mark (some servers send one; JSON parsers refuse it)."""
+    return body[len(codecs.BOM_UTF8) :] if body.startswith(codecs.BOM_UTF8) else body
+
+
+def _loads(data: bytes) -> Any:
+    """Schema-less decode that never raises: ``_UNREADABLE`` for anything that is not sane JSON."""
+    if not data:
+        return _UNREADABLE
+    try:
+        return _ANY_DECODER.decode(data)
+    except _DECODE_ERRORS:
+        return _UNREADABLE
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` (decoded JSON) with every string passed through :func:`redact` (bodies may echo the key).
+
+    Iterative, because a hostile body may nest as deep as the JSON decoder allows.
+    """
+    root = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = redact(item)
+        elif isinstance(item, list):
+            stack.extend((item, index) for index in range(len(item)))
+        elif isinstance(item, dict):
+            container[key] = item = {redact(str(k)): v for k, v in item.items()}
+            stack.extend((item, k) for k in item)
+    return root[0]
+
+
+def _decode_problem(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8 in a JSON string"
+    return str(exc)
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:
@@ -364,11 +417,8 @@ class Transport:
     def _status_error(self, response: RawResponse) -> APIStatusError:
         """The exception for an error status, with the server's message and request id."""
         message: str | None = None
-        body: Any = None
-        try:
-            body = _ANY_DECODER.decode(response.body)
-        except msgspec.DecodeError:
-            body = None
+        body = _loads(_json_bytes(response.body))
+        body = None if body is _UNREADABLE else _redacted(body)
         if isinstance(body, dict):
             message = _message_text(body.get("message")) or _message_text(body.get("detail"))
         if message is None:
@@ -392,30 +442,34 @@ class Transport:
         Raises APIStatusError for ``responseType == "error"`` (even with a 2xx status) and
         APIResponseDecodeError when the body is not JSON.
         """
+        body = _json_bytes(response.body)
         try:
-            envelope = _ENVELOPE_DECODER.decode(response.body)
+            envelope = _ENVELOPE_DECODER.decode(body)
         except msgspec.ValidationError:
-            return response.body  # JSON but not an object: let the typed decode explain
-        except msgspec.DecodeError as exc:
+            return body  # JSON but not an object: let the typed decode explain
+        except _DECODE_ERRORS as exc:
             raise APIResponseDecodeError(
-                f"{response.method} {response.url}: HTTP {response.status} response is not JSON ({exc})",
+                f"{response.method} {response.url}: HTTP {response.status} response is not JSON "
+                f"({_decode_problem(exc)})",
                 status=response.status,
                 body_excerpt=_excerpt(response.body),
             ) from exc
         raw = bytes(envelope.data)
-        if envelope.responseType is None and not raw:
-            return response.body  # older flat body
-        if isinstance(envelope.responseType, str) and envelope.responseType.lower() == "error":
-            message = _message_text(envelope.message) or ""
-            error = status_error_class(response.status)(
+        raw_type = bytes(envelope.responseType)
+        response_type = _loads(raw_type) if raw_type else None
+        if response_type is None and not raw:
+            return body  # older flat body
+        if isinstance(response_type, str) and response_type.strip().lower() == "error":
+            message = _message_text(_loads(bytes(envelope.message))) or ""
+            decoded = _loads(body)
+            raise status_error_class(response.status)(
                 response.status,
                 message or "the API answered responseType=error",
                 method=response.method,
                 url=response.url,
                 request_id=response.request_id,
-                body=_ANY_DECODER.decode(response.body),
+                body=None if decoded is _UNREADABLE else _redacted(decoded),
             )
-            raise error
         if not raw or raw.strip() == b"null":
             return b"{}"
         return raw
@@ -425,9 +479,12 @@ class Transport:
         data = self.unwrap(response)
         try:
             return decoder_for(tp).decode(data)
-        except msgspec.DecodeError as exc:
+        except _DECODE_ERRORS as exc:
+            what = f"unexpected {tp.__name__} response"
+            if not isinstance(exc, msgspec.DecodeError):  # valid-looking envelope, unreadable inside
+                what = f"HTTP {response.status} {tp.__name__} response is not JSON"
             raise APIResponseDecodeError(
-                f"{response.method} {response.url}: unexpected {tp.__name__} response ({exc})",
+                f"{response.method} {response.url}: {what} ({_decode_problem(exc)})",
                 status=response.status,
                 body_excerpt=_excerpt(response.body),
             ) from exc
@@ -437,9 +494,9 @@ class Transport:
         data = self.unwrap(response)
         try:
             return _ANY_DECODER.decode(data)
-        except msgspec.DecodeError as exc:  # pragma: no cover - unwrap already parsed it
+        except _DECODE_ERRORS as exc:
             raise APIResponseDecodeError(
-                f"{response.method} {response.url}: response is not JSON ({exc})",
+                f"{response.method} {response.url}: response is not JSON ({_decode_problem(exc)})",
                 status=response.status,
                 body_excerpt=_excerpt(response.body),
             ) from exc

@@ -103,6 +103,18 @@ def _check_text(field: str, value: object) -> str:
     return value.strip()
 
 
+def _check_segment(field: str, value: object) -> str:
+    """A non-empty string that goes into the URL path as one segment.
+
+    ``.`` and ``..`` are refused: HTTP stacks resolve them away, so ``bibs/..`` would
+    reach another endpoint of the API (with the key) instead of meaning "BIB '..'".
+    """
+    text = _check_text(field, value)
+    if text in (".", ".."):
+        raise RequestValidationError(field, f"must not be {text!r} (a URL path segment that is resolved away)")
+    return text
+
+
 def _page_params(page: int, page_size: int | None, **extra: int) -> dict[str, str | int]:
     params: dict[str, str | int] = {**extra, "page": page}
     if page_size is not None:
@@ -208,6 +220,13 @@ def _face_images_of(page: FaceSearchResult) -> list[ImageItem]:
 
 def _originals_empty(page: OriginalPhotos) -> bool:
     return not page.presigned_urls and not page.failed_urls
+
+
+def _originals_identity(page: OriginalPhotos) -> list[str]:
+    """What a page of originals lists: URLs without their query (signatures change per call), failed ids."""
+    return [item.url.partition("?")[0] for item in page.presigned_urls] + [
+        "failed:" + item.image_id for item in page.failed_urls
+    ]
 
 
 class NinePicClient:
@@ -351,7 +370,7 @@ class NinePicClient:
     ) -> AsyncPage[ImageItem, ImagePage]:
         """Photos tagged with a BIB number (case-insensitive on the server)."""
         event = _check_int("event_id", event_id, 0)
-        bib_text = _check_text("bib", bib)
+        bib_text = _check_segment("bib", bib)
         first = _check_int("page", page, 1)
         size = _check_page_size(page_size, BIBS_PAGE_SIZE)
         url = self._event_url(event, "bibs", bib_text)
@@ -396,7 +415,7 @@ class NinePicClient:
     ) -> AsyncPage[ImageItem, FaceSearchResult]:
         """Pages of an earlier Face Search (``GET .../faces/{request_id}``), no re-matching."""
         event = _check_int("event_id", event_id, 0)
-        rid = _check_text("request_id", request_id)
+        rid = _check_segment("request_id", request_id)
         first = _check_int("page", page, 1)
         size = _check_page_size(page_size, FACES_PAGE_SIZE)
         url = self._event_url(event, "faces", rid)
@@ -481,7 +500,7 @@ class NinePicClient:
     async def video_clipping_status(self, event_id: int, request_id: str) -> VideoClippingJob:
         """The job's current status and, once ready, its clips; ``raw`` holds the whole payload."""
         event = _check_int("event_id", event_id, 0)
-        rid = _check_text("request_id", request_id)
+        rid = _check_segment("request_id", request_id)
         response = await self._transport.request("GET", self._event_url(event, "video-clipping", rid))
         return video_job_from_data(self._transport.decode_any(response))
 
@@ -554,7 +573,10 @@ class NinePicClient:
             return await self._fetch_originals(event, body, number, page_size)
 
         listing: AsyncPage[Any, OriginalPhotos] = AsyncPage(
-            fetch, lambda result: result.presigned_urls, is_empty=_originals_empty
+            fetch,
+            lambda result: result.presigned_urls,
+            is_empty=_originals_empty,
+            identity=_originals_identity,
         )
         return listing.pages()
 

@@ -102,8 +102,8 @@ SHAPES: list[tuple[str, Any]] = [
     ("top-level list", [1, 2, 3]),
     ("top-level string", "ok"),
     ("top-level number", 42),
-    ("top-level null", None),
     ("top-level true", True),
+    ("top-level null", b"null"),
     ("envelope without data", {"responseType": "success", "message": "ok"}),
     ("envelope data null", ok(None)),
     ("envelope data list", ok([{"status": "ok"}])),
@@ -119,7 +119,10 @@ SHAPES: list[tuple[str, Any]] = [
 async def test_unexpected_shapes_are_decode_errors(
     mocked: Any, client: NinePicClient, name: str, body: Any
 ) -> None:
-    mocked.get(PING, status=200, payload=body)
+    if isinstance(body, bytes):
+        mocked.get(PING, status=200, body=body, content_type="application/json")
+    else:
+        mocked.get(PING, status=200, payload=body)
     with anyio.fail_after(LIMIT_S), pytest.raises(APIResponseDecodeError) as info:
         await client.ping(EVENT)
     _assert_clean(info.value)
@@ -136,7 +139,7 @@ WRONG_TYPES: list[tuple[str, Any, str]] = [
     ("string hasNextPage", ok({"images": [], "pagination": {"hasNextPage": "yes"}}), "hasNextPage"),
     ("null currentPage", ok({"images": [], "pagination": {"currentPage": None}}), "currentPage"),
     ("pagination a list", ok({"images": [], "pagination": [1]}), "$.pagination"),
-    ("integer overflow", ok({"images": [], "pagination": {"total": 10**30}}), "total"),
+    ("float total", ok({"images": [], "pagination": {"total": 2.5}}), "total"),
 ]
 
 
@@ -163,9 +166,9 @@ async def test_wrong_types_stop_an_iteration_too(mocked: Any, client: NinePicCli
 
 # --- bodies built to crash a parser --------------------------------------------------------------------
 PARSER_BOMBS: list[tuple[str, bytes]] = [
-    ("deeply nested data", b'{"responseType":"success","data":' + _deep(100_000) + b"}"),
-    ("deeply nested flat body", _deep(100_000)),
-    ("deeply nested field", b'{"responseType":"success","data":{"status":' + _deep(50_000) + b"}}"),
+    ("deeply nested data", b'{"responseType":"success","data":' + _deep(20_000) + b"}"),
+    ("deeply nested flat body", _deep(20_000)),
+    ("deeply nested field", b'{"responseType":"success","data":{"status":' + _deep(20_000) + b"}}"),
     ("huge integer in the message", b'{"responseType":"success","message":' + b"9" * 5000 + b',"data":{}}'),
     ("huge integer in a field", b'{"responseType":"success","data":{"status":"ok","org_id":' + b"9" * 5000 + b"}}"),
 ]
@@ -191,7 +194,7 @@ async def test_parser_bombs_in_error_bodies_keep_the_status_error(
 
 
 async def test_deeply_nested_video_payload_is_a_decode_error(mocked: Any, client: NinePicClient) -> None:
-    body = b'{"responseType":"success","data":{"status":' + _deep(100_000) + b"}}"
+    body = b'{"responseType":"success","data":{"status":' + _deep(20_000) + b"}}"
     mocked.get(f"{EVENT_BASE}/video-clipping/r1", status=200, body=body, content_type="application/json")
     with anyio.fail_after(LIMIT_S), pytest.raises(APIResponseDecodeError):
         await client.video_clipping_status(EVENT, "r1")
@@ -265,3 +268,17 @@ async def test_5xx_storm_ends_with_the_last_error(mocked: Any, client: NinePicCl
         await client.ping(EVENT)
     assert isinstance(info.value, APIError)
     assert len(next(iter(mocked.requests.values()))) == 1 + client.max_retries
+
+
+async def test_an_error_body_nested_as_deep_as_the_decoder_allows(mocked: Any, client: NinePicClient) -> None:
+    """Redacting the decoded body must not blow the stack where the decoder did not."""
+    depth = 900
+    body = b'{"message":"nope","data":' + b"[" * depth + f'"{KEY}"'.encode() + b"]" * depth + b"}"
+    mocked.get(PING, status=400, body=body, content_type="application/json")
+    with anyio.fail_after(LIMIT_S), pytest.raises(APIStatusError) as info:
+        await client.ping(EVENT)
+    assert info.value.message == "nope"
+    inner = info.value.body["data"]
+    for _ in range(depth):
+        inner = inner[0]
+    assert inner == "[REDACTED]"

@@ -18,7 +18,24 @@ Absent fields are null. URLs are never stored (they are short-lived and only blo
 
 The last line for an image id wins. Each line goes out as one ``os.write`` on an
 ``O_APPEND`` descriptor, so a killed run loses at most the line being written; a torn or
-garbage line is skipped with a warning when the manifest is read, never a crash.
+garbage line is skipped with a warning when the manifest is read, never a crash. A line
+whose ``file`` is not a single plain name inside the destination (``../x``, the manifest,
+a ``.part``) or is already recorded for another image id is skipped the same way.
+
+Crash safety (the order of a completion): a photo is streamed into ``<file>.part``; once
+it is complete and checked (length, MD5 with ``verify``) its ``ok`` line is appended FIRST
+and only then is the ``.part`` renamed to ``<file>``. So at every instant:
+
+- a final-named file the downloader wrote always has its ``ok`` line already;
+- a run killed between the two steps leaves an ``ok`` line, no ``<file>`` and a ``.part``
+  of exactly ``bytes``: the next run finishes the rename without fetching anything;
+- a ``.part`` without an ``ok`` line is resumed (``Range: bytes=N-``) or restarted.
+
+Therefore a file at a name no ``ok`` line gave to that photo is not the downloader's (or
+comes from a manifest that lost lines): it is never overwritten. After the download, the
+same content there is adopted as the photo's file; different content makes the photo take
+the next free name. Only files whose name the manifest records for that very photo are
+replaced (a damaged copy of ours). One run at a time holds ``<dest>/.ninepic.lock``.
 """
 
 from __future__ import annotations
@@ -34,10 +51,18 @@ from typing import Literal
 
 import msgspec
 
-from .._constants import MANIFEST_NAME
+from .._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
 from .._exceptions import DestinationError, redact
+from .names import name_key
 
-__all__ = ["MANIFEST_VERSION", "Manifest", "ManifestEntry", "ManifestState", "read_manifest"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "Manifest",
+    "ManifestEntry",
+    "ManifestState",
+    "read_manifest",
+    "recorded_name_problem",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -90,22 +115,62 @@ class _Known:
     bytes: int | None
 
 
+def _file_size(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def recorded_name_problem(name: str) -> str | None:
+    """Why a ``file`` read from a manifest cannot be used as a name inside the destination, or None.
+
+    A manifest is data from disk, so a damaged or hand-edited one must not steer writes
+    outside the destination or onto the manifest, the lock or a ``.part`` file.
+    """
+    if not name or name in (".", "..") or any(c in name for c in "/\\\x00"):
+        return "is not a single file name"
+    if name_key(name) in (name_key(MANIFEST_NAME), name_key(LOCK_NAME)) or name.endswith(PART_SUFFIX):
+        return "names a file the downloader keeps for itself"
+    return None
+
+
 class ManifestState:
     """What a previous run left: for each image id its latest status, file name and size."""
 
     def __init__(self) -> None:
         self._by_id: dict[str, _Known] = {}
+        self._owner: dict[str, str] = {}
+        """name_key(file) -> the image id that owns the name (two ids never share a file)."""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ManifestState:
         state = cls()
         for entry in read_manifest(path):
+            if entry.file is not None:
+                problem = recorded_name_problem(entry.file)
+                owner = state._owner.get(name_key(entry.file))
+                if problem is None and owner is not None and owner != entry.image_id:
+                    problem = f"is already recorded for image {owner}"
+                if problem is not None:
+                    logger.warning(
+                        "manifest %s: the line of image %s was skipped: its file %r %s",
+                        path,
+                        entry.image_id,
+                        entry.file,
+                        problem,
+                    )
+                    continue
             state.record(entry)
         return state
 
     def record(self, entry: ManifestEntry) -> None:
         previous = self._by_id.get(entry.image_id)
         file = entry.file if entry.file is not None else (previous.file if previous else None)
+        if previous is not None and previous.file is not None and previous.file != file:
+            self._owner.pop(name_key(previous.file), None)
+        if file is not None:
+            self._owner[name_key(file)] = entry.image_id
         self._by_id[entry.image_id] = _Known(entry.status, file, entry.bytes)
 
     def __len__(self) -> int:
@@ -121,16 +186,26 @@ class ManifestState:
         known = self._by_id.get(image_id)
         return known.file if known else None
 
-    def completed(self, image_id: str, dest: Path) -> tuple[str, int] | None:
-        """``(file, bytes)`` when the id is recorded ok and the file exists with that size."""
+    def _ok(self, image_id: str) -> tuple[str, int] | None:
         known = self._by_id.get(image_id)
         if known is None or known.status != "ok" or known.file is None or known.bytes is None:
             return None
-        try:
-            size = os.stat(dest / known.file).st_size
-        except OSError:
+        return known.file, known.bytes
+
+    def completed(self, image_id: str, dest: Path) -> tuple[str, int] | None:
+        """``(file, bytes)`` when the id is recorded ok and the file exists with that size."""
+        ok = self._ok(image_id)
+        if ok is None:
             return None
-        return (known.file, size) if size == known.bytes else None
+        return ok if _file_size(dest / ok[0]) == ok[1] else None
+
+    def awaiting_rename(self, image_id: str, dest: Path) -> tuple[str, int] | None:
+        """``(file, bytes)`` when the id is recorded ok, its file is missing and ``<file>.part``
+        has exactly the recorded bytes: the run died between the ``ok`` line and the rename."""
+        ok = self._ok(image_id)
+        if ok is None or _file_size(dest / ok[0]) is not None:
+            return None
+        return ok if _file_size(dest / (ok[0] + PART_SUFFIX)) == ok[1] else None
 
 
 class Manifest:

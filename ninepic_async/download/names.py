@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 
-from .._constants import MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
+from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
 
 __all__ = ["NameAllocator", "fallback_filename", "name_key", "sanitize_filename"]
 
@@ -63,12 +63,19 @@ def _clean_component(text: str) -> str:
 
 
 def _fit(stem: str, ext: str, max_bytes: int) -> str:
-    """Join ``stem`` and ``ext`` within ``max_bytes``, shortening the stem (never to nothing)."""
+    """Join ``stem`` and ``ext`` within ``max_bytes``, shortening the stem (never to nothing).
+
+    The result never ends in ``.part`` (any case): that is where another photo's partial
+    file would live, however the name was cut or tagged.
+    """
     room = max_bytes - len(ext.encode("utf-8"))
     if room < 1:
-        return _truncate_utf8(stem + ext, max_bytes).rstrip(" .") or "_"
-    stem = _truncate_utf8(stem, room).rstrip(" .") or "_"
-    return stem + ext
+        name = _truncate_utf8(stem + ext, max_bytes).rstrip(" .") or "_"
+    else:
+        name = (_truncate_utf8(stem, room).rstrip(" .") or "_") + ext
+    if name.lower().endswith(PART_SUFFIX):
+        name = name[: -len(PART_SUFFIX)] + "_" + PART_SUFFIX[1:]
+    return name
 
 
 def fallback_filename(image_id: str, *, max_bytes: int = MAX_FILENAME_BYTES) -> str:
@@ -117,7 +124,7 @@ class NameAllocator:
     def __init__(self, *, max_bytes: int = MAX_FILENAME_BYTES) -> None:
         # Memory per photo matters at 100k photos: fresh names keep only their clash key;
         # only names recorded by a previous run are kept per id (they must be reused).
-        self._taken: set[str] = {name_key(MANIFEST_NAME)}
+        self._taken: set[str] = {name_key(MANIFEST_NAME), name_key(LOCK_NAME)}
         self._reserved: dict[str, str] = {}
         self._max_bytes = max_bytes
 
@@ -135,23 +142,37 @@ class NameAllocator:
         known = self._reserved.get(image_id)
         if known is not None:
             return known
+        return self._first_free(image_id, server_name, None)
+
+    def relocate(self, image_id: str, server_name: str | None, occupied: Callable[[str], bool]) -> str:
+        """Another fresh name for ``image_id``, also avoiding names ``occupied`` says are in use.
+
+        For a photo whose allocated name turned out to hold a file that is not ours (never
+        overwritten): the next candidate in the usual order that is free on disk too.
+        """
+        return self._first_free(image_id, server_name, occupied)
+
+    def _candidates(self, image_id: str, server_name: str | None) -> Iterator[str]:
         base = sanitize_filename(server_name, image_id, max_bytes=self._max_bytes)
         tag_source = fallback_filename(image_id, max_bytes=self._max_bytes)[: -len(_DEFAULT_EXT)] or "id"
-        candidates: Iterable[str] = (
-            base,
-            _with_tag(base, tag_source[:8], self._max_bytes),
-            _with_tag(base, tag_source[:16], self._max_bytes),
-            _with_tag(base, tag_source, self._max_bytes),
-        )
-        for candidate in candidates:
-            if self._claim(image_id, candidate):
-                return candidate
+        yield base
+        yield _with_tag(base, tag_source[:8], self._max_bytes)
+        yield _with_tag(base, tag_source[:16], self._max_bytes)
+        yield _with_tag(base, tag_source, self._max_bytes)
         counter = 2
         while True:
-            candidate = _with_tag(base, f"{tag_source[:8]}-{counter}", self._max_bytes)
+            yield _with_tag(base, f"{tag_source[:8]}-{counter}", self._max_bytes)
+            counter += 1
+
+    def _first_free(
+        self, image_id: str, server_name: str | None, occupied: Callable[[str], bool] | None
+    ) -> str:
+        for candidate in self._candidates(image_id, server_name):
+            if name_key(candidate) in self._taken or (occupied is not None and occupied(candidate)):
+                continue
             if self._claim(image_id, candidate):
                 return candidate
-            counter += 1
+        raise AssertionError("unreachable: the candidates never end")  # pragma: no cover
 
     def _claim(self, image_id: str, name: str) -> bool:
         key = name_key(name)

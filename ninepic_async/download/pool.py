@@ -17,9 +17,11 @@ an MD5 ETag while streaming (one retry on mismatch). Fatal destination problems 
 from __future__ import annotations
 
 import asyncio
+import filecmp
 import logging
 import os
 import re
+import stat
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -58,6 +60,7 @@ from .._retry import backoff_delay, jitter, should_retry_status
 from ._types import DownloadClient
 from .events import BytesReceived, EventCallback, FileFinished, FileStarted, PlannedEvent
 from .files import PartWriter, finalize, part_size, truncate_part
+from .lock import DestinationLock
 from .manifest import Manifest, ManifestState
 from .report import DownloadReport, FileResult, PlannedFile
 from .sources import (
@@ -102,6 +105,27 @@ def plain_md5(etag: str | None) -> str | None:
         return None
     match = _PLAIN_MD5.match(etag.strip())
     return match.group(1).lower() if match else None
+
+
+def _lexists(path: Path) -> bool:
+    """Whether anything (a file, a link, a directory) is at ``path``."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _same_regular_file(existing: Path, part: Path) -> bool:
+    """Whether ``existing`` is a regular file (not a link) with exactly the bytes of ``part``."""
+    try:
+        if not stat.S_ISREG(os.lstat(existing).st_mode):
+            return False
+        return filecmp.cmp(existing, part, shallow=False)
+    except OSError:
+        return False
 
 
 def make_storage_session(concurrency: int = DEFAULT_CONCURRENCY) -> aiohttp.ClientSession:
@@ -198,8 +222,10 @@ class _Pool:
         on_event: EventCallback | None,
         sink: Sink | None,
         report: DownloadReport,
+        planner: Planner,
     ) -> None:
         self.dest = dest
+        self.planner = planner
         self.session = session
         self.manifest = manifest
         self.refresher = refresher
@@ -237,6 +263,7 @@ class _Pool:
                             self.refresher.queued[item.image_id] = item
                         await send.send(item)
                     elif isinstance(item, Skip):
+                        self._settle_skip(item)
                         await self.finish(
                             FileResult(item.image_id, "skipped", item.filename, item.size_bytes)
                         )
@@ -246,6 +273,15 @@ class _Pool:
                 aclose = getattr(items, "aclose", None)
                 if aclose is not None:
                     await aclose()
+
+    def _settle_skip(self, item: Skip) -> None:
+        """Finish the rename an interrupted run left (see :mod:`.manifest`), or drop a stale ``.part``."""
+        part = self.dest / (item.filename + PART_SUFFIX)
+        if item.from_part:
+            finalize(part, self.dest / item.filename)
+            logger.info("renamed %s: its run was interrupted after recording it", item.filename)
+        else:
+            truncate_part(part)
 
     async def _api_failure(self, item: ApiFailure) -> None:
         self.manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)
@@ -268,7 +304,6 @@ class _Pool:
 
     async def download(self, job: Job) -> FileResult:
         """Fetch one job to its final name, or record why not. Raises only DestinationError."""
-        final = self.dest / job.filename
         part = self.dest / (job.filename + PART_SUFFIX)
         url = job.url
         can_refresh = job.refreshable and self.refresher is not None
@@ -289,7 +324,7 @@ class _Pool:
             before_bytes = part_size(part)
             attempts += 1
             try:
-                return await self._attempt(job, url, part, final, state)
+                return await self._attempt(job, url, part, state)
             except _Transient as exc:
                 # An attempt that grew the .part is progress (the next one resumes after it):
                 # only attempts without progress count against DOWNLOAD_MAX_RETRIES.
@@ -319,7 +354,7 @@ class _Pool:
             except DownloadError as exc:
                 return self._failed(job, str(exc))
 
-    async def _attempt(self, job: Job, url: str, part: Path, final: Path, state: _FileState) -> FileResult:
+    async def _attempt(self, job: Job, url: str, part: Path, state: _FileState) -> FileResult:
         offset = part_size(part)
         headers = {"Accept-Encoding": "identity"}
         if offset:
@@ -327,16 +362,14 @@ class _Pool:
         try:
             async with self.session.get(yarl.URL(url, encoded=True), headers=headers) as resp:
                 if resp.status in (200, 206):
-                    return await self._receive(job, resp, part, final, offset, state)
+                    return await self._receive(job, resp, part, offset, state)
                 body = await resp.content.read(_ERROR_BODY_BYTES)
                 status = resp.status
                 if status == 416 and offset:
                     unsatisfied = _UNSATISFIED_RANGE.match(resp.headers.get("Content-Range", ""))
                     if unsatisfied and int(unsatisfied.group(1)) == offset and not self.verify:
-                        # The .part already holds the whole object (a run killed before the rename).
-                        finalize(part, final)
-                        self.manifest.ok(job.image_id, job.filename, offset, state.etag)
-                        return FileResult(job.image_id, "ok", job.filename, offset)
+                        # The .part already holds the whole object (a run killed before recording it).
+                        return await self._complete(job, part, offset, state.etag)
                     truncate_part(part)
                     raise _Transient("the store refused the resume range; restarting from byte 0")
                 text = storage_error_text(body) or resp.reason or ""
@@ -351,7 +384,7 @@ class _Pool:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
 
     async def _receive(
-        self, job: Job, resp: aiohttp.ClientResponse, part: Path, final: Path, offset: int, state: _FileState
+        self, job: Job, resp: aiohttp.ClientResponse, part: Path, offset: int, state: _FileState
     ) -> FileResult:
         etag = resp.headers.get("ETag")
         start = 0
@@ -402,9 +435,38 @@ class _Pool:
             raise _Transient(f"truncated body: {size} of {total} bytes")
         if expected_md5 is not None and writer.md5_hex() != expected_md5:
             raise IntegrityError(f"MD5 mismatch for {image_id}: body does not match ETag {etag}")
+        return await self._complete(job, part, size, etag)
+
+    async def _complete(self, job: Job, part: Path, size: int, etag: str | None) -> FileResult:
+        """Record a complete, checked ``.part`` as ``ok``, THEN give it its final name.
+
+        In that order a run killed in between leaves an ``ok`` line and a ``.part`` of exactly
+        the recorded size, which the next run renames without a byte of traffic (see
+        :mod:`.manifest`). A file already at the final name that an earlier run did not record
+        for this photo is never overwritten: identical content is adopted, else the photo
+        gets the next free name.
+        """
+        final = self.dest / job.filename
+        if not job.owned and _lexists(final):
+            if await anyio.to_thread.run_sync(_same_regular_file, final, part):
+                logger.info("%s is already on disk with the same content: kept", job.filename)
+                self.manifest.ok(job.image_id, job.filename, size, etag)
+                truncate_part(part)
+                return FileResult(job.image_id, "ok", job.filename, size)
+            taken = job.filename
+            job.filename = self.planner.relocate(job)
+            logger.warning(
+                "%s already exists and is not from this download: photo %s is saved as %s instead",
+                taken,
+                job.image_id,
+                job.filename,
+            )
+            moved = self.dest / (job.filename + PART_SUFFIX)
+            finalize(part, moved)
+            part, final = moved, self.dest / job.filename
+        self.manifest.ok(job.image_id, job.filename, size, etag)
         finalize(part, final)
-        self.manifest.ok(image_id, job.filename, size, etag)
-        return FileResult(image_id, "ok", job.filename, size)
+        return FileResult(job.image_id, "ok", job.filename, size)
 
 
 async def _run(
@@ -420,6 +482,32 @@ async def _run(
     sink: Sink | None,
 ) -> DownloadReport:
     """Run one download to completion; returns the report or raises the run's one fatal error."""
+    with DestinationLock(dest):
+        return await _run_locked(
+            items_factory,
+            dest,
+            refresher=refresher,
+            concurrency=concurrency,
+            verify=verify,
+            chunk_size=chunk_size,
+            on_event=on_event,
+            storage_session=storage_session,
+            sink=sink,
+        )
+
+
+async def _run_locked(
+    items_factory: Callable[[Planner, Callable[[int | None], None]], AsyncIterator[SourceItem]],
+    dest: Path,
+    *,
+    refresher: UrlRefresher | None,
+    concurrency: int,
+    verify: bool,
+    chunk_size: int,
+    on_event: EventCallback | None,
+    storage_session: aiohttp.ClientSession | None,
+    sink: Sink | None,
+) -> DownloadReport:
     started_s = time.monotonic()
     state = ManifestState.load(dest / MANIFEST_NAME)
     manifest = Manifest(dest)
@@ -427,6 +515,7 @@ async def _run(
     report = DownloadReport(manifest_path=str(manifest.path))
     session = storage_session if storage_session is not None else make_storage_session(concurrency)
     try:
+        planner = Planner(dest, state)
         pool = _Pool(
             dest=dest,
             session=session,
@@ -437,8 +526,8 @@ async def _run(
             on_event=on_event,
             sink=sink,
             report=report,
+            planner=planner,
         )
-        planner = Planner(dest, state)
         items = items_factory(planner, pool.planned)
         try:
             async with anyio.create_task_group() as outer:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from .._constants import IMAGES_PAGE_SIZE, URL_REFRESH_BATCH
+from .._constants import IMAGES_PAGE_SIZE, PART_SUFFIX, URL_REFRESH_BATCH
 from .._exceptions import BadRequestError, RequestValidationError, redact
 from ..models import OriginalPhotos, PresignedUrl
 from ._types import DownloadClient
@@ -58,6 +58,10 @@ class Job:
     url: str
     filename: str
     refreshable: bool = True
+    server_filename: str | None = None
+    """The name the server suggested (to pick another one if ``filename`` is taken on disk)."""
+    owned: bool = False
+    """``filename`` was recorded for this id by an earlier run: a file there is ours to replace."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,8 @@ class Skip:
     image_id: str
     filename: str
     size_bytes: int
+    from_part: bool = False
+    """The earlier run recorded it ok but died before renaming ``<filename>.part``: rename it now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +171,25 @@ class Planner:
         if self.dest is None:
             return None
         done = self.state.completed(image_id, self.dest)
-        return Skip(image_id, done[0], done[1]) if done else None
+        if done is not None:
+            return Skip(image_id, done[0], done[1])
+        pending = self.state.awaiting_rename(image_id, self.dest)
+        return Skip(image_id, pending[0], pending[1], from_part=True) if pending else None
 
     def job(self, image_id: str, url: str, server_filename: str | None, *, refreshable: bool = True) -> Job:
-        return Job(image_id, url, self.allocator.allocate(image_id, server_filename), refreshable)
+        owned = self.allocator.name_of(image_id) is not None
+        filename = self.allocator.allocate(image_id, server_filename)
+        return Job(image_id, url, filename, refreshable, server_filename, owned)
+
+    def relocate(self, job: Job) -> str:
+        """A new name for ``job`` because its name holds a file that is not ours (free on disk too)."""
+        dest = self.dest
+        assert dest is not None
+
+        def occupied(name: str) -> bool:
+            return os.path.lexists(dest / name) or os.path.lexists(dest / (name + PART_SUFFIX))
+
+        return self.allocator.relocate(job.image_id, job.server_filename, occupied)
 
     def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
         return ApiFailure(

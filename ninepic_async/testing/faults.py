@@ -60,6 +60,9 @@ class Faults:
     storage_corrupt_rate: float = 0.0
     """Flip one byte of the body; the length stays right so only a checksum notices."""
     storage_ignore_range: bool = False
+    storage_bytes_per_s: float = 0.0
+    """Throttle each object body to about this many bytes per second (0 = no limit), so a
+    download can be caught mid-body (added for the reliability tests)."""
     """Answer Range requests with 200 and the whole body."""
     storage_fault_image_ids: set[str] | None = None
     """Restrict storage faults to these image ids; ``None`` = every object."""

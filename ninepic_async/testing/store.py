@@ -171,6 +171,8 @@ async def _get_original(request: web.Request) -> web.StreamResponse:
             else:
                 await response.write(piece)
             sent += n
+            if faults.storage_bytes_per_s > 0:
+                await asyncio.sleep(n / faults.storage_bytes_per_s)
     except asyncio.CancelledError:
         _count_bytes(state, image_id, sent)
         raise

@@ -1,0 +1,141 @@
+"""Helpers of the reliability suite (no tests here): simulators that check the key never
+reached storage, and one strict check of a destination against the simulator's world."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
+from ninepic_async.client import NinePicClient
+from ninepic_async.download.names import NameAllocator, name_key
+from ninepic_async.testing import Simulator, SimulatorConfig
+
+SimFactory = Callable[..., Awaitable[Simulator]]
+ENV_NAMES = ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID")
+
+
+@pytest.fixture
+async def rsim() -> AsyncIterator[SimFactory]:
+    """``await rsim(**SimulatorConfig kwargs)``; at teardown every simulator made must report
+    that no storage request carried the API key."""
+    started: list[Simulator] = []
+
+    async def factory(**kwargs: Any) -> Simulator:
+        simulator = Simulator(SimulatorConfig(**kwargs))
+        await simulator.start()
+        started.append(simulator)
+        return simulator
+
+    yield factory
+    for simulator in reversed(started):
+        await simulator.close()
+    for simulator in started:
+        assert simulator.counters.storage_requests_with_api_key == 0
+
+
+@contextlib.asynccontextmanager
+async def client_of(sim: Simulator) -> AsyncIterator[NinePicClient]:
+    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
+        yield client
+
+
+def all_ids(sim: Simulator) -> set[str]:
+    return {p.image_id for p in sim.world.photos}
+
+
+def expected_names(sim: Simulator) -> dict[str, str]:
+    """The names a fresh whole-event run gives (gallery order): independent of the manifest."""
+    allocator = NameAllocator()
+    return {p.image_id: allocator.allocate(p.image_id, p.filename) for p in sim.world.photos}
+
+
+def manifest_entries(dest: Path, *, strict: bool = True) -> list[dict[str, Any]]:
+    """Every manifest line as JSON; ``strict``: every non-empty line must parse."""
+    entries: list[dict[str, Any]] = []
+    for line in (dest / MANIFEST_NAME).read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            if strict:
+                raise
+    return entries
+
+
+def outcome(dest: Path, *, strict: bool = True) -> dict[str, dict[str, Any]]:
+    """The last manifest entry per image id."""
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in manifest_entries(dest, strict=strict):
+        if isinstance(entry, dict) and isinstance(entry.get("image_id"), str):
+            latest[entry["image_id"]] = entry
+    return latest
+
+
+def check_dest(
+    sim: Simulator,
+    dest: Path,
+    *,
+    ok: set[str] | None = None,
+    failed: frozenset[str] | set[str] = frozenset(),
+    parts_of: frozenset[str] | set[str] = frozenset(),
+    strict_manifest: bool = True,
+) -> dict[str, str]:
+    """The destination holds exactly what the manifest says, byte for byte; returns id -> file.
+
+    ``ok`` (default: every photo) must be recorded ok with the world's exact bytes, ``failed``
+    recorded failed with no final file; nothing else may be in ``dest`` except the manifest
+    and ``.part`` files of the ids in ``parts_of`` (each a true prefix of its photo). No lock
+    file stays, no two files clash case-insensitively, the API key is in no file name or
+    manifest.
+    """
+    ok = all_ids(sim) if ok is None else ok
+    latest = outcome(dest, strict=strict_manifest)
+    assert {i for i, e in latest.items() if e["status"] == "ok"} == ok
+    assert {i for i, e in latest.items() if e["status"] == "failed"} == set(failed)
+    files = {i: latest[i]["file"] for i in ok}
+    for image_id, name in files.items():
+        data = (dest / name).read_bytes()
+        assert data == sim.world.content(image_id), (image_id, name)
+        assert latest[image_id]["bytes"] == len(data)
+    expected = {MANIFEST_NAME, *files.values()}
+    for image_id in parts_of:
+        name = latest[image_id]["file"] if image_id in latest else expected_names(sim)[image_id]
+        part = dest / (name + PART_SUFFIX)
+        assert sim.world.content(image_id).startswith(part.read_bytes()), image_id
+        expected.add(part.name)
+    for image_id in failed:
+        name = latest[image_id].get("file")
+        if name:
+            assert not (dest / name).exists(), image_id
+    on_disk = set(os.listdir(dest))
+    assert on_disk == expected, (sorted(on_disk - expected)[:10], sorted(expected - on_disk)[:10])
+    assert LOCK_NAME not in on_disk
+    assert len({name_key(n) for n in on_disk}) == len(on_disk)
+    assert sim.api_key.encode() not in (dest / MANIFEST_NAME).read_bytes()
+    assert not any(sim.api_key in n for n in on_disk)
+    return files
+
+
+def child_env(sim: Simulator | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
+    if sim is not None:
+        env.update(
+            NINEPIC_API_KEY=sim.api_key,
+            NINEPIC_BASE_URL=sim.base_url,
+            NINEPIC_ORG_ID=str(sim.org_id),
+            NINEPIC_EVENT_ID=str(sim.event_id),
+        )
+    env.update(extra)
+    return env
+
+
+PYTHON = sys.executable
