@@ -419,6 +419,7 @@ def curl_cmd(cfg: Path, n: int) -> list[str]:
         "--config",
         str(cfg),
         "--silent",
+        "--no-progress-meter",  # curl 7.88 prints its --parallel meter despite --silent
         "--show-error",
         "--fail",
     ]
@@ -806,6 +807,21 @@ def memory_check(plan: Plan) -> list[dict[str, Any]]:
     return rows
 
 
+def file_create_cost_us(n: int = 500) -> float:
+    """Quick probe: microseconds to create (and close) one empty file in the output dir.
+
+    Every contender pays this once per file; on some VM disks it is a large share of the
+    small-file runs, so the report states it.
+    """
+    clean_out()
+    t0 = time.perf_counter()
+    for i in range(n):
+        os.close(os.open(OUT_DIR / f"probe{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+    cost = (time.perf_counter() - t0) / n * 1e6
+    clean_out()
+    return cost
+
+
 def startup_cost(with_ours: bool) -> dict[str, float]:
     """Median wall time of starting the interpreter and importing what each Python contender imports."""
     out = {}
@@ -1087,7 +1103,9 @@ def render_markdown(res: dict[str, Any]) -> str:
     out += ["", "## Machine", ""]
     out += [
         f"- CPU: {mc['cpu']}, {mc['cores']} cores; memory {mc['memory_gib']} GiB",
-        f"- OS: {mc['os']}, kernel {mc['kernel']}; work dir on {mc['filesystem']}",
+        f"- OS: {mc['os']}, kernel {mc['kernel']}; work dir on {mc['filesystem']}; creating one "
+        f"empty file there took {meta.get('file_create_us', 0):.0f} µs at start (every contender pays it "
+        "per file)",
         f"- Python {mc['python']}; " + ", ".join(f"{k} {v}" for k, v in mc["packages"].items()),
         f"- {mc['nginx']} (1 worker, sendfile on, access_log off)",
         f"- {mc['curl']}",
@@ -1158,6 +1176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "memory_size": list(plan.memory_size),
             "startup_s": startup_cost(why is None),
             "loadavg_start": os.getloadavg(),
+            "file_create_us": file_create_cost_us(),
         },
         "groups": [],
         "memory": [],

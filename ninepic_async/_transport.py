@@ -302,7 +302,12 @@ class Transport:
                 delay_s = self._calculate_retry_timeout(attempt)
                 log.info(
                     "%s %s failed (%s); retry %d of %d in %.2f s",
-                    method, url, type(exc).__name__, attempt + 1, self.max_retries, delay_s,
+                    method,
+                    url,
+                    type(exc).__name__,
+                    attempt + 1,
+                    self.max_retries,
+                    delay_s,
                 )
                 await _sleep(delay_s)
                 attempt += 1
@@ -320,12 +325,21 @@ class Transport:
                     raise self._status_error(response)
                 log.info(
                     "%s %s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
-                    method, url, delay_s, attempt + 1, self.max_retries,
+                    method,
+                    url,
+                    delay_s,
+                    attempt + 1,
+                    self.max_retries,
                 )
             else:
                 log.info(
                     "%s %s: HTTP %d; retry %d of %d in %.2f s",
-                    method, url, response.status, attempt + 1, self.max_retries, delay_s,
+                    method,
+                    url,
+                    response.status,
+                    attempt + 1,
+                    self.max_retries,
+                    delay_s,
                 )
                 await _sleep(delay_s)
             attempt += 1
@@ -383,7 +397,11 @@ class Transport:
                 data = await self._read_body(resp, current_method)
                 log.debug(
                     "<- %d %s %s (%d bytes, %.3f s)",
-                    resp.status, current_method, resp.url, len(data), _monotonic() - started,
+                    resp.status,
+                    current_method,
+                    resp.url,
+                    len(data),
+                    _monotonic() - started,
                 )
                 return RawResponse(
                     status=resp.status,
@@ -395,9 +413,16 @@ class Transport:
         raise APIStatusError(0, f"more than {MAX_REDIRECTS} redirects", method=method, url=str(url))
 
     async def _read_body(self, resp: aiohttp.ClientResponse, method: str) -> bytes:
+        """The body, streamed with a cap of ``max_response_bytes``; never buffered unbounded.
+
+        A success body over the cap is refused (APIResponseDecodeError, not retried). An error
+        body is only needed for its message, so it is cut at the cap and the status still
+        decides (a huge 503 page is retried like any 503).
+        """
         limit = self.max_response_bytes
+        is_error = resp.status >= 400
         declared = resp.content_length
-        if declared is not None and declared > limit:
+        if declared is not None and declared > limit and not is_error:
             raise APIResponseDecodeError(
                 f"{method} {resp.url}: response of {declared} bytes exceeds the {limit}-byte limit",
                 status=resp.status,
@@ -405,11 +430,15 @@ class Transport:
         chunks: list[bytes] = []
         total = 0
         async for chunk in resp.content.iter_any():
-            total += len(chunk)
-            if total > limit:
+            if total + len(chunk) > limit:
+                if is_error:
+                    chunks.append(chunk[: limit - total])
+                    log.debug("%s %s: HTTP %d body cut at %d bytes", method, resp.url, resp.status, limit)
+                    break
                 raise APIResponseDecodeError(
                     f"{method} {resp.url}: response exceeds the {limit}-byte limit", status=resp.status
                 )
+            total += len(chunk)
             chunks.append(chunk)
         return b"".join(chunks)
 

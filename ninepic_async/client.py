@@ -61,6 +61,7 @@ from .models import (
     ImageItem,
     ImagePage,
     OriginalPhotos,
+    OriginalPhotosRequest,
     PingResult,
     TimelineDays,
     VideoClip,
@@ -97,10 +98,29 @@ def _check_page_size(value: object, limits: tuple[int, int]) -> int | None:
     return value
 
 
+def _check_unicode(field: str, value: str) -> None:
+    """Refuse text that cannot be sent as UTF-8 (lone surrogates, e.g. from undecodable file names)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestValidationError(field, f"must be valid Unicode text; got {value!r}") from None
+
+
 def _check_text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RequestValidationError(field, f"must be a non-empty string; got {value!r}")
+    _check_unicode(field, value)
     return value.strip()
+
+
+def _check_originals(body: OriginalPhotosRequest) -> OriginalPhotosRequest:
+    """The identifiers of a validated original-photos body can also be encoded as JSON."""
+    if isinstance(body.identifier, str):
+        _check_unicode("identifier", body.identifier)
+    else:
+        for index, item in enumerate(body.identifier):
+            _check_unicode(f"identifier[{index}]", item)
+    return body
 
 
 def _check_segment(field: str, value: object) -> str:
@@ -111,7 +131,9 @@ def _check_segment(field: str, value: object) -> str:
     """
     text = _check_text(field, value)
     if text in (".", ".."):
-        raise RequestValidationError(field, f"must not be {text!r} (a URL path segment that is resolved away)")
+        raise RequestValidationError(
+            field, f"must not be {text!r} (a URL path segment that is resolved away)"
+        )
     return text
 
 
@@ -149,6 +171,8 @@ async def _read_selfie(selfie: object) -> tuple[bytes, str, str]:
         )
     if not content:
         raise RequestValidationError("selfie", "is empty (0 bytes)")
+    # A file name that is not valid UTF-8 (undecodable bytes on POSIX) cannot go in a multipart header.
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return content, name, mimetypes.guess_type(name)[0] or SELFIE_CONTENT_TYPE
 
 
@@ -542,7 +566,7 @@ class NinePicClient:
         page_size: int | None = None,
     ) -> OriginalPhotos:
         """One page of presigned URLs (about an hour valid) for originals, by bib/selfie/image_id(s)."""
-        body = validate_original_photos_request(method, identifier, page, page_size)
+        body = _check_originals(validate_original_photos_request(method, identifier, page, page_size))
         event = _check_int("event_id", event_id, 0)
         return await self._fetch_originals(event, body, page, page_size)
 
@@ -566,7 +590,7 @@ class NinePicClient:
         page_size: int = ORIGINALS_PAGE_SIZE[1],
     ) -> AsyncIterator[OriginalPhotos]:
         """Every page of :meth:`original_photos`, each requested only when the consumer wants it."""
-        body = validate_original_photos_request(method, identifier, 1, page_size)
+        body = _check_originals(validate_original_photos_request(method, identifier, 1, page_size))
         event = _check_int("event_id", event_id, 0)
 
         async def fetch(number: int) -> OriginalPhotos:

@@ -6,7 +6,9 @@ the hang detector. Servers are aioresponses callbacks that build each page on de
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -40,26 +42,33 @@ def info(current: int, *, has_next: bool = True, total_pages: int = 3) -> dict[s
 
 
 class Endless:
-    """A listing server: ``make(page_number)`` builds each body; records the pages asked for."""
+    """A listing server: ``make(page_number)`` builds each body; records the pages asked for.
+
+    It yields to the event loop on every request (so ``fail_after`` can fire) and fails the
+    test outright past ``MAX_ASKED`` pages, so a walk that does not stop fails fast.
+    """
+
+    MAX_ASKED = 200
 
     def __init__(self, make: Callable[[int], Any]) -> None:
         self.make = make
         self.asked: list[int] = []
 
-    def __call__(self, url: Any, **kwargs: Any) -> CallbackResult:
+    async def respond(self, url: Any, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(0)
         number = int(kwargs["params"]["page"])
         self.asked.append(number)
+        if len(self.asked) > self.MAX_ASKED:
+            raise AssertionError(f"the client kept paging: {len(self.asked)} pages asked for")
         return CallbackResult(payload=self.make(number))
 
 
 def serve(mocked: Any, url: str, server: Endless, *, method: str = "GET") -> None:
-    import re
-
     pattern = re.compile(re.escape(url) + r"\?.*")
     if method == "GET":
-        mocked.get(pattern, callback=server, repeat=True)
+        mocked.get(pattern, callback=server.respond, repeat=True)
     else:
-        mocked.post(pattern, callback=server, repeat=True)
+        mocked.post(pattern, callback=server.respond, repeat=True)
 
 
 async def _walk(listing: Any) -> list[str]:
@@ -166,7 +175,10 @@ def _originals(n: int, ids: list[str], *, signature: str) -> dict[str, Any]:
     return ok(
         {
             "presigned_urls": [
-                {"url": f"http://store.example/imgs/{i}.jpg?X-Amz-Signature={signature}{n}", "filename": f"{i}.jpg"}
+                {
+                    "url": f"http://store.example/imgs/{i}.jpg?X-Amz-Signature={signature}{n}",
+                    "filename": f"{i}.jpg",
+                }
                 for i in ids
             ],
             "failed_urls": [],

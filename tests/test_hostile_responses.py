@@ -69,7 +69,9 @@ NOT_JSON: list[tuple[str, bytes]] = [
 
 
 @pytest.mark.parametrize(("name", "body"), NOT_JSON, ids=[n for n, _ in NOT_JSON])
-async def test_2xx_bodies_that_are_not_json(mocked: Any, client: NinePicClient, name: str, body: bytes) -> None:
+async def test_2xx_bodies_that_are_not_json(
+    mocked: Any, client: NinePicClient, name: str, body: bytes
+) -> None:
     mocked.get(PING, status=200, body=body, content_type="text/html")
     with anyio.fail_after(LIMIT_S), pytest.raises(APIResponseDecodeError) as info:
         await client.ping(EVENT)
@@ -97,7 +99,7 @@ async def test_error_statuses_with_bodies_that_are_not_json(
     assert info.value.status == 403 and info.value.body is None
 
 
-# --- JSON of an unexpected shape ---------------------------------------------------------------------------
+# --- JSON of an unexpected shape ----------------------------------------------------------------------
 SHAPES: list[tuple[str, Any]] = [
     ("top-level list", [1, 2, 3]),
     ("top-level string", "ok"),
@@ -164,18 +166,23 @@ async def test_wrong_types_stop_an_iteration_too(mocked: Any, client: NinePicCli
     assert seen == ["a"]
 
 
-# --- bodies built to crash a parser --------------------------------------------------------------------
+# --- bodies built to crash a parser -------------------------------------------------------------------
 PARSER_BOMBS: list[tuple[str, bytes]] = [
     ("deeply nested data", b'{"responseType":"success","data":' + _deep(20_000) + b"}"),
     ("deeply nested flat body", _deep(20_000)),
     ("deeply nested field", b'{"responseType":"success","data":{"status":' + _deep(20_000) + b"}}"),
     ("huge integer in the message", b'{"responseType":"success","message":' + b"9" * 5000 + b',"data":{}}'),
-    ("huge integer in a field", b'{"responseType":"success","data":{"status":"ok","org_id":' + b"9" * 5000 + b"}}"),
+    (
+        "huge integer in a field",
+        b'{"responseType":"success","data":{"status":"ok","org_id":' + b"9" * 5000 + b"}}",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "body"), PARSER_BOMBS, ids=[n for n, _ in PARSER_BOMBS])
-async def test_parser_bombs_are_decode_errors(mocked: Any, client: NinePicClient, name: str, body: bytes) -> None:
+async def test_parser_bombs_are_decode_errors(
+    mocked: Any, client: NinePicClient, name: str, body: bytes
+) -> None:
     mocked.get(PING, status=200, body=body, content_type="application/json")
     with anyio.fail_after(LIMIT_S), pytest.raises(APIResponseDecodeError) as info:
         await client.ping(EVENT)
@@ -211,7 +218,7 @@ async def test_error_envelope_with_an_unreadable_message_is_still_an_error(
     assert info.value.status == 200 and "responseType=error" in str(info.value)
 
 
-# --- 200 with responseType "error" ---------------------------------------------------------------------------
+# --- 200 with responseType "error" --------------------------------------------------------------------
 @pytest.mark.parametrize(
     "body",
     [
@@ -252,7 +259,7 @@ async def test_200_error_envelope_in_a_listing_stops_it(mocked: Any, client: Nin
     assert seen == ["a"]
 
 
-# --- error statuses that echo things back ---------------------------------------------------------------------
+# --- error statuses that echo things back -------------------------------------------------------------
 async def test_error_body_echoing_the_key_is_redacted_everywhere(mocked: Any, client: NinePicClient) -> None:
     body = {"responseType": "error", "message": f"key {KEY} inactive", "data": {"key": KEY, "list": [KEY]}}
     mocked.get(PING, status=403, payload=body)

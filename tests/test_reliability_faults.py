@@ -13,12 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_reliability_support import SimFactory, all_ids, check_dest, client_of, rsim  # noqa: F401
+import test_reliability_support as support
+from test_reliability_support import (
+    SimFactory,
+    all_ids,
+    check_dest,
+    client_of,
+    settle,
+)
 
 from ninepic_async._constants import PART_SUFFIX
 from ninepic_async.download import DownloadEvent, FileFinished, download_originals
 from ninepic_async.download import files as files_module
 from ninepic_async.download import pool as pool_module
+
+rsim = support.rsim  # the fixture: simulators that must never see the key in storage
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +70,7 @@ async def test_5xx_and_cuts_mid_body_resume_with_range_or_restart(
     assert (report.downloaded, report.failed) == (30, 0)
     assert sim.counters.storage_5xx >= 2 and sim.counters.storage_cut >= 5
     check_dest(sim, tmp_path)
+    await settle(sim)
     if ignore_range:
         assert sim.counters.storage_ranged == 0 and sim.counters.storage_range_ignored >= 1
         return
@@ -96,8 +106,13 @@ async def test_short_bodies_are_never_renamed(
     assert (report.downloaded, report.failed) == (39, 1)
     assert sim.counters.storage_short_body >= 5
     sizes = {p.image_id: p.size for p in sim.world.photos}
-    files = check_dest(sim, tmp_path, ok=all_ids(sim) - {victim.image_id}, failed={victim.image_id},
-                       parts_of={victim.image_id})
+    files = check_dest(
+        sim,
+        tmp_path,
+        ok=all_ids(sim) - {victim.image_id},
+        failed={victim.image_id},
+        parts_of={victim.image_id},
+    )
     by_name = {name: image_id for image_id, name in files.items()}
     # Every rename happened with the complete object in the .part, never a short one.
     assert len(renames) == 39
@@ -138,7 +153,9 @@ async def test_verify_checks_md5_while_streaming_retries_once_then_fails(
     real_roll = sim.faults.storage_roll
 
     def roll(rate: float, image_id: str) -> bool:
-        if rate == sim.faults.storage_corrupt_rate and (image_id == always or (image_id == once and once not in hit)):
+        if rate == sim.faults.storage_corrupt_rate and (
+            image_id == always or (image_id == once and once not in hit)
+        ):
             hit.add(image_id)
             return True
         return real_roll(rate, image_id)
@@ -166,6 +183,7 @@ async def test_verify_checks_md5_while_streaming_retries_once_then_fails(
     assert report.failures[0].image_id == always and "MD5" in (report.failures[0].error or "")
     assert sim.counters.storage_requests_by_image[always] == 2  # one retry, then recorded failed
     assert sim.counters.storage_requests_by_image[once] == 2
+    await settle(sim)
     assert hashed == sim.counters.storage_bytes_served
     check_dest(sim, tmp_path, ok=all_ids(sim) - {always}, failed={always})
     # Without verify the same corruption would have gone through: the check is what stops it.
@@ -185,8 +203,14 @@ async def test_verify_with_multipart_etags_skips_the_check_and_succeeds(
 async def test_the_key_is_in_no_storage_request_no_manifest_no_debug_log(
     rsim: SimFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sim = await rsim(photo_count=80, photo_size=(20_000, 50_000), seed=107, missing_count=3,
-                     url_lifetime_s=3.0, storage_chunk_size=8192)
+    sim = await rsim(
+        photo_count=80,
+        photo_size=(20_000, 50_000),
+        seed=107,
+        missing_count=3,
+        url_lifetime_s=3.0,
+        storage_chunk_size=8192,
+    )
     sim.faults.storage_5xx_rate = 0.2
     sim.faults.storage_cut_rate = 0.2
     sim.faults.api_5xx_rate = 0.5
@@ -212,8 +236,6 @@ async def test_the_key_is_in_no_storage_request_no_manifest_no_debug_log(
     check_dest(sim, tmp_path, ok=all_ids(sim) - missing, failed=missing)
     assert sim.counters.storage_requests_with_api_key == 0
     assert caplog.records, "DEBUG logging was captured"
-    debug_text = "\n".join(
-        f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
-    )
+    debug_text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records)
     assert sim.api_key not in debug_text
     assert sim.api_key not in caplog.text

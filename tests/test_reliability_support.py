@@ -3,6 +3,7 @@ reached storage, and one strict check of a destination against the simulator's w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -47,6 +48,19 @@ async def client_of(sim: Simulator) -> AsyncIterator[NinePicClient]:
         yield client
 
 
+async def settle(sim: Simulator, *, quiet_s: float = 0.05, limit_s: float = 5.0) -> None:
+    """Wait until the store's byte counters stop moving (handlers finishing after the client)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    last = (-1, -1)
+    while loop.time() < deadline:
+        now = (sim.counters.storage_bytes_served, sim.counters.storage_requests)
+        if now == last:
+            return
+        last = now
+        await asyncio.sleep(quiet_s)
+
+
 def all_ids(sim: Simulator) -> set[str]:
     return {p.image_id for p in sim.world.photos}
 
@@ -88,6 +102,7 @@ def check_dest(
     failed: frozenset[str] | set[str] = frozenset(),
     parts_of: frozenset[str] | set[str] = frozenset(),
     strict_manifest: bool = True,
+    foreign_ids: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, str]:
     """The destination holds exactly what the manifest says, byte for byte; returns id -> file.
 
@@ -99,6 +114,8 @@ def check_dest(
     """
     ok = all_ids(sim) if ok is None else ok
     latest = outcome(dest, strict=strict_manifest)
+    for image_id in foreign_ids:  # lines planted by the test for ids that are no photo
+        latest.pop(image_id, None)
     assert {i for i, e in latest.items() if e["status"] == "ok"} == ok
     assert {i for i, e in latest.items() if e["status"] == "failed"} == set(failed)
     files = {i: latest[i]["file"] for i in ok}

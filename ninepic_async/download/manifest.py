@@ -20,7 +20,7 @@ The last line for an image id wins. Each line goes out as one ``os.write`` on an
 ``O_APPEND`` descriptor, so a killed run loses at most the line being written; a torn or
 garbage line is skipped with a warning when the manifest is read, never a crash. A line
 whose ``file`` is not a single plain name inside the destination (``../x``, the manifest,
-a ``.part``) or is already recorded for another image id is skipped the same way.
+a ``.part``) is skipped the same way; so are all lines that give one file to two image ids.
 
 Crash safety (the order of a completion): a photo is streamed into ``<file>.part``; once
 it is complete and checked (length, MD5 with ``verify``) its ``ok`` line is appended FIRST
@@ -41,6 +41,7 @@ replaced (a damaged copy of ours). One run at a time holds ``<dest>/.ninepic.loc
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -85,6 +86,11 @@ class ManifestEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 _decoder = msgspec.json.Decoder(ManifestEntry)
 _encoder = msgspec.json.Encoder()
+
+
+def _write_error(action: str, path: Path, exc: OSError) -> DestinationError:
+    reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
+    return DestinationError(f"cannot {action} the manifest {str(path)!r}: {reason}")
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
@@ -146,12 +152,10 @@ class ManifestState:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ManifestState:
         state = cls()
+        disputed: set[str] = set()
         for entry in read_manifest(path):
             if entry.file is not None:
                 problem = recorded_name_problem(entry.file)
-                owner = state._owner.get(name_key(entry.file))
-                if problem is None and owner is not None and owner != entry.image_id:
-                    problem = f"is already recorded for image {owner}"
                 if problem is not None:
                     logger.warning(
                         "manifest %s: the line of image %s was skipped: its file %r %s",
@@ -160,6 +164,23 @@ class ManifestState:
                         entry.file,
                         problem,
                     )
+                    continue
+                key = name_key(entry.file)
+                owner = state._owner.get(key)
+                if key in disputed or (owner is not None and owner != entry.image_id):
+                    # Two ids never share a file: a name recorded for both is trusted for neither.
+                    # Both are fetched again; the file there is adopted by content (see above).
+                    logger.warning(
+                        "manifest %s: file %r is recorded for more than one image (%s, %s); "
+                        "those lines were skipped",
+                        path,
+                        entry.file,
+                        owner,
+                        entry.image_id,
+                    )
+                    disputed.add(key)
+                    if owner is not None:
+                        state._forget(owner)
                     continue
             state.record(entry)
         return state
@@ -172,6 +193,11 @@ class ManifestState:
         if file is not None:
             self._owner[name_key(file)] = entry.image_id
         self._by_id[entry.image_id] = _Known(entry.status, file, entry.bytes)
+
+    def _forget(self, image_id: str) -> None:
+        known = self._by_id.pop(image_id, None)
+        if known is not None and known.file is not None:
+            self._owner.pop(name_key(known.file), None)
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -214,16 +240,18 @@ class Manifest:
     def __init__(self, dest: Path) -> None:
         self.path = dest / MANIFEST_NAME
         self._fd: int | None = None
+        self._size = 0
+        """Bytes in the file after our last complete line (one run appends: the lock)."""
 
     def open(self) -> None:
         """Open for appending; completes a torn last line so the next entry starts cleanly."""
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise DestinationError(f"cannot open the manifest {str(self.path)!r}: {exc}") from exc
+            raise _write_error("open", self.path, exc) from exc
         self._fd = fd
         try:
-            size = os.fstat(fd).st_size
+            size = self._size = os.fstat(fd).st_size
             if size > 0:
                 with open(self.path, "rb") as handle:
                     handle.seek(size - 1)
@@ -231,7 +259,7 @@ class Manifest:
                         self._write(b"\n")
         except OSError as exc:
             self.close()
-            raise DestinationError(f"cannot write the manifest {str(self.path)!r}: {exc}") from exc
+            raise _write_error("write", self.path, exc) from exc
 
     def close(self) -> None:
         if self._fd is not None:
@@ -240,11 +268,18 @@ class Manifest:
                 os.close(fd)
 
     def _write(self, data: bytes) -> None:
+        """Append ``data`` whole; on failure (disk full) cut the file back so no torn line stays."""
         assert self._fd is not None
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
+        self._size += len(data)
 
     def append(self, entry: ManifestEntry) -> None:
         """Append one line now (synchronously: a line is never half-written by a cancelled task)."""
@@ -253,7 +288,7 @@ class Manifest:
         try:
             self._write(_encoder.encode(entry) + b"\n")
         except OSError as exc:
-            raise DestinationError(f"cannot write the manifest {str(self.path)!r}: {exc}") from exc
+            raise _write_error("write", self.path, exc) from exc
 
     def ok(self, image_id: str, file: str, size_bytes: int, etag: str | None) -> None:
         self.append(

@@ -78,9 +78,15 @@ def _fit(stem: str, ext: str, max_bytes: int) -> str:
     return name
 
 
+def _unreserved(stem: str) -> str:
+    """``stem`` with ``_`` in front when it is a Windows device name (with any extension:
+    ``nul.txt``, ``COM1.tar.gz``)."""
+    return "_" + stem if stem.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED else stem
+
+
 def fallback_filename(image_id: str, *, max_bytes: int = MAX_FILENAME_BYTES) -> str:
     """``<image_id>.jpg``, itself sanitised (an id taken from a URL is not trusted either)."""
-    stem = _clean_component(image_id) or "photo"
+    stem = _unreserved(_clean_component(image_id) or "photo")
     return _fit(stem, _DEFAULT_EXT, max_bytes)
 
 
@@ -90,9 +96,7 @@ def sanitize_filename(name: str | None, image_id: str, *, max_bytes: int = MAX_F
     if not cleaned or set(cleaned) <= {"_", ".", " "}:
         return fallback_filename(image_id, max_bytes=max_bytes)
     stem, ext = _split_ext(cleaned)
-    # Windows device names are reserved with any extension ("nul.txt", "COM1.tar.gz").
-    if stem.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
-        stem = "_" + stem
+    stem = _unreserved(stem)
     if ext.lower() == PART_SUFFIX:
         # "x.part" would look like (and clash with) our own partial file of "x".
         stem, ext = stem + ext.replace(".", "_"), _DEFAULT_EXT

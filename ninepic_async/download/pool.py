@@ -482,7 +482,14 @@ async def _run(
     sink: Sink | None,
 ) -> DownloadReport:
     """Run one download to completion; returns the report or raises the run's one fatal error."""
-    with DestinationLock(dest):
+    try:
+        lock = DestinationLock(dest / 'nolock')  # MUTANT
+        lock.acquire()
+    except BaseException:
+        if refresher is not None:
+            refresher.close()
+        raise
+    with lock:
         return await _run_locked(
             items_factory,
             dest,

@@ -171,20 +171,18 @@ async def _get_original(request: web.Request) -> web.StreamResponse:
             else:
                 await response.write(piece)
             sent += n
+            _count_bytes(state, image_id, n)  # per piece: a throttled or killed body is counted as it goes
             if faults.storage_bytes_per_s > 0:
                 await asyncio.sleep(n / faults.storage_bytes_per_s)
     except asyncio.CancelledError:
-        _count_bytes(state, image_id, sent)
         raise
     except ConnectionError:
         # The client went away mid-body (a cancelled download): nothing to report.
-        _count_bytes(state, image_id, sent)
         counters.storage_client_aborted += 1
         transport = request.transport
         if transport is not None:
             transport.close()
         return response
-    _count_bytes(state, image_id, sent)
     if cut:
         transport = request.transport
         if transport is not None:
