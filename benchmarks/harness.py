@@ -49,10 +49,31 @@ PY = sys.executable
 KiB = 1024
 MiB = 1024 * KiB
 MB = 1_000_000
-IGNORED_OUTPUTS = frozenset({"manifest.jsonl"})
-"""Files a contender may leave beside the downloads (our downloader's manifest)."""
+IGNORED_OUTPUTS = frozenset({"manifest.jsonl", ".ninepic.lock"})
+"""Files a contender may leave beside the downloads (our downloader's manifest and run lock)."""
 SAMPLE_BYTES = 4096
 SWEEP_LEVELS = (1, 4, 16, 64)
+SNAPSHOT_DIR = WORK_DIR / "snapshot"
+CHILD_ENV: dict[str, str] | None = None
+"""Environment of every child: PYTHONPATH points at the snapshot of ninepic_async taken at start."""
+
+
+def snapshot_package() -> None:
+    """Freeze the code under test: copy ninepic_async/ and make every child import the copy.
+
+    Edits to the working tree while the benchmark runs (other people's work, test tools that
+    mutate sources) then cannot leak into some runs and not others.
+    """
+    global CHILD_ENV
+    shutil.rmtree(SNAPSHOT_DIR, ignore_errors=True)
+    shutil.copytree(
+        REPO_DIR / "ninepic_async",
+        SNAPSHOT_DIR / "ninepic_async",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SNAPSHOT_DIR), env.get("PYTHONPATH", "")) if p)
+    CHILD_ENV = env
 
 
 def log(msg: str) -> None:
@@ -177,7 +198,12 @@ def measure(cmd: Sequence[str], *, timeout_s: float, env: dict[str, str] | None 
         peak = [0]
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, start_new_session=True
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env if env is not None else CHILD_ENV,
+            start_new_session=True,
         )
         cmdline = b"".join(a.encode() + b"\0" for a in cmd)
         poller = threading.Thread(target=_poll_peak_rss, args=(proc.pid, cmdline, stop, peak), daemon=True)
@@ -477,6 +503,7 @@ def ours_available() -> str | None:
     """None if download_url_list imports in the bench interpreter, else the reason."""
     probe = subprocess.run(
         [PY, "-c", "from ninepic_async.download import download_url_list"],
+        env=CHILD_ENV,
         capture_output=True,
         text=True,
         check=False,
@@ -516,6 +543,7 @@ def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str
                 "1800",
             ],
             stdin=subprocess.DEVNULL,
+            env=CHILD_ENV,
             stdout=logf,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -547,6 +575,7 @@ def resolve_urls(info_path: Path, out_tsv: Path) -> None:
         [PY, str(BENCH_DIR / "e2e.py"), "resolve", "--info", str(info_path), "--out", str(out_tsv)],
         check=True,
         timeout=600,
+        env=CHILD_ENV,
     )
 
 
@@ -820,6 +849,17 @@ def file_create_cost_us(n: int = 500) -> float:
     cost = (time.perf_counter() - t0) / n * 1e6
     clean_out()
     return cost
+
+
+def source_digest() -> str:
+    """SHA-256 of the package sources, to notice code that changed while the benchmark ran."""
+    h = hashlib.sha256()
+    root = SNAPSHOT_DIR if CHILD_ENV is not None else REPO_DIR
+    for path in sorted((root / "ninepic_async").rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        with contextlib.suppress(OSError):
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def startup_cost(with_ours: bool) -> dict[str, float]:
@@ -1110,7 +1150,7 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"- {mc['nginx']} (1 worker, sendfile on, access_log off)",
         f"- {mc['curl']}",
         f"- {mc['aria2c']}",
-        f"- repo at {mc['git']}",
+        f"- repo at {mc['git']}; ninepic_async sources sha256 {meta.get('source_digest', '?')}",
         "- load average (1, 5, 15 min) at start "
         + ", ".join(f"{x:.2f}" for x in meta.get("loadavg_start", []))
         + "; at end "
@@ -1159,8 +1199,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             log(f"{tool} not found: run benchmarks/run.sh, which installs it")
             return 2
     gendata(plan.quick)
+    snapshot_package()
     t0 = time.time()
     notes: list[str] = []
+    digest = source_digest()
     why = ours_available()
     if why:
         notes.append(f"our downloader could not be imported ({why}); its rows are missing.")
@@ -1209,6 +1251,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if why is None and "memory" in only:
             res["memory"] = memory_check(plan)
     finally:
+        if source_digest() != digest:
+            notes.append("**the snapshot of ninepic_async changed while this benchmark ran**; rerun it.")
+            log(notes[-1])
+        res["meta"]["source_digest"] = digest
         save()
         write_report(json_path)
     log(f"done in {(time.time() - t0) / 60:.1f} min")

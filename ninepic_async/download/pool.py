@@ -483,7 +483,7 @@ async def _run(
 ) -> DownloadReport:
     """Run one download to completion; returns the report or raises the run's one fatal error."""
     try:
-        lock = DestinationLock(dest / 'nolock')  # MUTANT
+        lock = DestinationLock(dest)
         lock.acquire()
     except BaseException:
         if refresher is not None:
