@@ -31,7 +31,7 @@ ItemT = TypeVar("ItemT")
 PageT = TypeVar("PageT")
 
 
-_FINGERPRINT_ENCODER = msgspec.json.Encoder()
+_FINGERPRINT_ENCODER = msgspec.json.Encoder(enc_hook=repr)  # odd items still fingerprint, never raise
 
 
 def _pagination_of(page: Any) -> Pagination | None:

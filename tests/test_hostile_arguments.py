@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_client_helpers import BASE, EVENT, KEY, ORG
 from yarl import URL
@@ -199,6 +199,10 @@ SEGMENT_CALLS: list[tuple[str, str, Callable[[NinePicClient, Any], Any]]] = [
 
 @SETTINGS
 @given(call=st.sampled_from(SEGMENT_CALLS), text=st.one_of(any_text, anything))
+@example(call=SEGMENT_CALLS[0], text="..")
+@example(call=SEGMENT_CALLS[1], text=" . ")
+@example(call=SEGMENT_CALLS[2], text="..")
+@example(call=SEGMENT_CALLS[0], text="../../details")
 async def test_path_segments_round_trip_and_never_escape(call: Any, text: object) -> None:
     client, sent = recording_client()
     _, field, run = call
