@@ -62,7 +62,8 @@ EXIT_UNAVAILABLE = 4
 """The API could not be used right now: connection refused, timeout, 429 or 5xx after
 every retry, or a response that is not the 9Pic API's. Retrying later may work."""
 EXIT_LOCAL_ERROR = 5
-"""The destination directory cannot be written (permissions, disk full, not a directory)."""
+"""The destination directory cannot be written (permissions, disk full, not a directory), or
+another download is running in it (it holds ``<dest>/.ninepic.lock``)."""
 EXIT_SOFTWARE = 70
 """An unexpected internal error (a bug): please report it with the ``--verbose`` output."""
 EXIT_INTERRUPTED = 130
@@ -74,7 +75,7 @@ EXIT_STATUSES: dict[int, str] = {
     EXIT_USAGE: "bad command-line input or configuration; nothing was sent",
     EXIT_API_ERROR: "the API refused the request (400/401/403/404/422)",
     EXIT_UNAVAILABLE: "the API is unreachable or kept failing (connection, timeout, 429/5xx after retries)",
-    EXIT_LOCAL_ERROR: "the destination cannot be written",
+    EXIT_LOCAL_ERROR: "the destination cannot be written, or another download is using it",
     EXIT_SOFTWARE: "internal error (a bug)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }

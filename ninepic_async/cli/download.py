@@ -1,0 +1,164 @@
+"""``ninepic download`` and ``ninepic demo``: input checks, the progress wiring, the summary.
+
+Both run the library's :func:`~ninepic_async.download.download_originals` with a
+:class:`~ninepic_async.cli.output.DownloadProgress` as ``on_event``, then print one summary
+line and list failures (exit 1 when any photo failed). ``--dry-run`` prints the plan
+instead. ``demo`` first starts the simulator in-process. Ctrl-C is handled by
+:mod:`.loop`: it cancels the download, whose ``.part`` files stay for the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._constants import CLI_MAX_CONCURRENCY, CLI_MAX_LISTED_FAILURES, DEMO_PHOTO_SIZE
+from .errors import EXIT_OK, EXIT_PARTIAL, CliError
+from .output import DownloadProgress, format_bytes, format_rate
+from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..client import NinePicClient
+
+__all__ = ["check_download_args", "cmd_demo", "cmd_download"]
+
+
+def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
+    """Validate download input before anything is sent: (destination, selection kwargs, description)."""
+    args = rt.args
+    if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
+        raise CliError(f"--concurrency must be from 1 to {CLI_MAX_CONCURRENCY}, got {args.concurrency}")
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {args.out!r} exists and is not a directory")
+    selection: dict[str, Any] = {}
+    what: str
+    if getattr(args, "bib", None) is not None:
+        bib = args.bib.strip()
+        if not bib:
+            raise CliError("--bib must not be empty")
+        selection["bib"], what = bib, f"BIB {bib!r}"
+    elif getattr(args, "selfie", None) is not None:
+        request_id = args.selfie.strip()
+        if not request_id:
+            raise CliError("--selfie needs a Face Search request_id (from `ninepic faces --selfie FILE`)")
+        if Path(request_id).is_file():
+            raise CliError(f"--selfie takes a Face Search request_id, not a file: run "
+                           f"`ninepic faces --selfie {request_id}` first and pass its request_id")
+        selection["selfie"], what = request_id, f"face search request_id {request_id!r}"
+    elif getattr(args, "image_ids", None):
+        ids = [i.strip() for i in args.image_ids]
+        if not all(ids):
+            raise CliError("--image-id must not be empty")
+        selection["image_ids"] = list(dict.fromkeys(ids))
+        what = f"{len(selection['image_ids'])} image id(s)"
+    else:
+        selection["whole_event"], what = True, "the whole event"
+    return out, selection, what
+
+
+async def cmd_download(rt: Runtime) -> int:
+    """Download originals: a selection to a directory, with progress, resume and a manifest."""
+    out, selection, what = check_download_args(rt)
+    event = rt.event_id()
+    async with rt.client() as client:
+        if "whole_event" in selection:
+            rt.about_event(event, client)
+        else:
+            rt.ctx.subject = f"{what} in event {event}"
+        if rt.args.dry_run:
+            return await _dry_run(rt, client, event, out, selection)
+        return await _download(rt, client, event, out, selection, label=f"event {event}")
+
+
+async def cmd_demo(rt: Runtime) -> int:
+    """Start the simulator in-process and download its synthetic event with the real pipeline."""
+    from ..client import NinePicClient
+    from ..testing import Simulator, SimulatorConfig
+
+    out, _, _ = check_download_args(rt)
+    # The in-process simulator is an implementation detail of the demo: on Ctrl-C its server
+    # logs every connection the cancelled downloads dropped. Keep those tracebacks off the screen.
+    with _silenced("aiohttp.server", "aiohttp.web", "ninepic_async.testing"):
+        config = SimulatorConfig(photo_count=rt.args.photos, photo_size=DEMO_PHOTO_SIZE, seed=rt.args.seed)
+        async with Simulator(config) as sim:
+            if rt.args.storage_latency:
+                sim.faults.storage_latency_s = rt.args.storage_latency
+            rt.output.note(f"simulator: {sim.base_url} (org {sim.org_id}, event {sim.event_id}, "
+                           f"{rt.args.photos} synthetic photos)")
+            rt.ctx.base_url, rt.ctx.org_id, rt.ctx.event_id = sim.base_url, sim.org_id, sim.event_id
+            async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
+                return await _download(rt, client, sim.event_id, out, {"whole_event": True},
+                                       label=f"demo event {sim.event_id}")
+
+
+async def _download(rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any], *,
+                    label: str) -> int:
+    """Run the download with a progress display, then print the summary and the failures."""
+    from ..download import download_originals
+
+    started = time.monotonic()
+    with DownloadProgress(rt.output, label=label) as progress:
+        report = await download_originals(client, event, out, concurrency=rt.args.concurrency,
+                                          verify=rt.args.verify, on_event=progress, **selection)
+    elapsed_s = getattr(report, "elapsed_s", None) or (time.monotonic() - started)
+    rt.show(report, lambda: rt.output.line(
+        f"downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
+        f"failed {report.failed}; "
+        f"{format_bytes(report.bytes)} in {elapsed_s:.1f} s ({format_rate(report.bytes, elapsed_s)}); "
+        f"manifest: {report.manifest_path}"))
+    if not report.failed:
+        return EXIT_OK
+    failures = list(report.failures)
+    for failure in failures[:CLI_MAX_LISTED_FAILURES]:
+        rt.output.note(f"failed: {failure.image_id}: {failure.error or 'unknown error'}")
+    if len(failures) > CLI_MAX_LISTED_FAILURES:
+        rt.output.note(f"... and {len(failures) - CLI_MAX_LISTED_FAILURES} more")
+    rt.output.error(f"{report.failed} photo(s) failed (listed in {report.manifest_path}); run the same "
+                    "command again to retry them, finished files are skipped")
+    return EXIT_PARTIAL
+
+
+async def _dry_run(rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any]
+                   ) -> int:
+    """List what a download would fetch (and what is already on disk); write nothing."""
+    from ..download import plan_originals
+
+    planned = [p async for p in plan_originals(client, event, out, **selection)]
+    counts = {a: sum(1 for p in planned if p.action == a) for a in ("download", "skip", "failed")}
+    if rt.opt("json"):
+        for item in planned:
+            rt.output.json(item)
+    else:
+        words = {"download": "would download", "skip": "already on disk", "failed": "unavailable"}
+        rows = [
+            (p.image_id, p.filename, words[p.action] + (f" (resume from {p.resume_from_bytes} bytes)"
+                                                        if p.resume_from_bytes else ""), p.error)
+            for p in planned
+        ]
+        rt.output.table(("image_id", "filename", "action", "error"), rows, title=f"dry run: {out}")
+    rt.output.note(
+        f"dry run: {counts['download']} photo(s) would be downloaded to {out}, {counts['skip']} already on "
+        f"disk, {counts['failed']} unavailable; nothing was written"
+    )
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _silenced(*names: str) -> Iterator[None]:
+    """Drop every record of the named loggers while the block runs."""
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, (level, propagate) in zip(loggers, saved, strict=True):
+            lg.setLevel(level)
+            lg.propagate = propagate
