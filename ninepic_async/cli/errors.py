@@ -203,7 +203,7 @@ def describe_error(exc: BaseException, ctx: ErrorContext | None = None) -> tuple
         line = f"{exc}; check again later with `ninepic video status REQUEST_ID`"
         status = EXIT_PARTIAL
     elif isinstance(exc, DestinationError):
-        line = f"cannot write the destination: {exc}"
+        line = f"destination problem: {exc}"
         status = EXIT_LOCAL_ERROR
     elif isinstance(exc, DownloadError):
         line = f"download failed: {exc}"
