@@ -1,15 +1,40 @@
-"""Shared fixtures: a running 9Pic simulator (``sim``) and a factory for custom ones (``sim_factory``)."""
+"""Shared fixtures: running 9Pic simulators (``sim``, ``sim_factory``, ``rsim``), the mocked API
+(``mocked``), a clean CLI environment (``clean_env``) and downloads that retry at once
+(``no_backoff_sleep``).
+
+Plain helpers live next to this file: helpers_api.py (mocked-API tests), helpers_reliability.py
+(simulator-backed download tests) and helpers_cli.py (CLI tests).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from helpers_api import mock_api
+from helpers_cli import ENV_NAMES
+from helpers_reliability import SimFactory
 
+from ninepic_async.download import pool as pool_module
 from ninepic_async.testing import Simulator, SimulatorConfig
 
-SimFactory = Callable[..., Awaitable[Simulator]]
+
+class _Simulators:
+    """A factory of started simulators that remembers them all, to close them at the end."""
+
+    def __init__(self) -> None:
+        self.started: list[Simulator] = []
+
+    async def __call__(self, **kwargs: Any) -> Simulator:
+        simulator = Simulator(SimulatorConfig(**kwargs))
+        await simulator.start()
+        self.started.append(simulator)
+        return simulator
+
+    async def close(self) -> None:
+        for simulator in reversed(self.started):
+            await simulator.close()
 
 
 @pytest.fixture
@@ -25,14 +50,36 @@ async def sim_factory() -> AsyncIterator[SimFactory]:
 
     Every simulator made is closed when the test ends.
     """
-    started: list[Simulator] = []
+    simulators = _Simulators()
+    yield simulators
+    await simulators.close()
 
-    async def factory(**kwargs: Any) -> Simulator:
-        simulator = Simulator(SimulatorConfig(**kwargs))
-        await simulator.start()
-        started.append(simulator)
-        return simulator
 
-    yield factory
-    for simulator in reversed(started):
-        await simulator.close()
+@pytest.fixture
+async def rsim() -> AsyncIterator[SimFactory]:
+    """``await rsim(**SimulatorConfig kwargs)``, like ``sim_factory``; at teardown every simulator
+    made must report that no storage request carried the API key."""
+    simulators = _Simulators()
+    yield simulators
+    await simulators.close()
+    for simulator in simulators.started:
+        assert simulator.counters.storage_requests_with_api_key == 0
+
+
+@pytest.fixture
+def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The mocked 9Pic API (an aioresponses context) for the client/transport tests."""
+    yield from mock_api(monkeypatch)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No NINEPIC_* variable of the outer environment reaches the CLI under test."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Download retries happen at once: the jitter draw is zero."""
+    monkeypatch.setattr(pool_module, "jitter", lambda delay: 0.0)

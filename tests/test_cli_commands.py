@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
+from helpers_cli import conn, run_cli
 
 from ninepic_async.cli.main import build_parser, main
 from ninepic_async.testing import Simulator
 
-ENV_NAMES = ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID")
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
-
-async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run main(argv) in a worker thread (it owns its event loop; the simulator serves in ours)."""
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def conn(sim: Simulator) -> list[str]:
-    return [
-        "--org",
-        str(sim.org_id),
-        "--event",
-        str(sim.event_id),
-        "--base-url",
-        sim.base_url,
-        "--api-key",
-        sim.api_key,
-    ]
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def jsonl(text: str) -> list[dict[str, object]]:

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from pathlib import Path
 
 import pytest
+from helpers_cli import conn, run_cli
 
 from ninepic_async.cli.main import main
 from ninepic_async.cli.output import DownloadProgress, Output
 from ninepic_async.download import BytesReceived, FileFinished, FileResult, FileStarted, PlannedEvent
 from ninepic_async.testing import Simulator
 
-ENV_NAMES = ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID")
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
-
-async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def conn(sim: Simulator) -> list[str]:
-    return [
-        "--org",
-        str(sim.org_id),
-        "--event",
-        str(sim.event_id),
-        "--base-url",
-        sim.base_url,
-        "--api-key",
-        sim.api_key,
-    ]
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def manifest(dest: Path) -> list[dict[str, object]]:
@@ -158,16 +133,7 @@ async def test_out_is_a_file_exits_2(
 async def test_wrong_key_download_exits_3(
     sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    argv = [
-        "--org",
-        str(sim.org_id),
-        "--event",
-        str(sim.event_id),
-        "--base-url",
-        sim.base_url,
-        "--api-key",
-        "not-the-key-42",
-    ]
+    argv = conn(sim, key="not-the-key-42")
     code, _, err = await run_cli(capsys, "download", *argv, "--bib", "101", "--out", str(tmp_path / "d"))
     assert code == 3
     assert "access denied (403)" in err and "not-the-key-42" not in err and "Traceback" not in err

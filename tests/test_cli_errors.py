@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from helpers_cli import conn, run_cli
 
 from ninepic_async._exceptions import (
     APIConnectionError,
@@ -18,38 +18,12 @@ from ninepic_async._exceptions import (
     UnprocessableEntityError,
 )
 from ninepic_async.cli.errors import ErrorContext, describe_error
-from ninepic_async.cli.main import main
 from ninepic_async.testing import Simulator
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-ENV_NAMES = ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID")
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
-
-async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def conn(sim: Simulator, *, key: str | None = None, event: int | None = None) -> list[str]:
-    return [
-        "--org",
-        str(sim.org_id),
-        "--event",
-        str(sim.event_id if event is None else event),
-        "--base-url",
-        sim.base_url,
-        "--api-key",
-        sim.api_key if key is None else key,
-    ]
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def assert_one_error_line(err: str, *needles: str) -> None:

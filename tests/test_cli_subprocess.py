@@ -4,50 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import sys
-import time
 from pathlib import Path
 
+from helpers_cli import child_env, interrupt, spawn_cli
+
 from ninepic_async.testing import Simulator
-
-ENV_NAMES = ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID")
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
-    env.update(extra)
-    return env
 
 
 async def ninepic(
     *argv: str, env: dict[str, str] | None = None, timeout_s: float = 60.0
 ) -> tuple[int, str, str]:
     """Run the CLI as a subprocess without blocking the loop the simulator serves in."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-W",
-        "error",
-        "-m",
-        "ninepic_async",
-        *argv,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env or child_env(),
+    proc = await spawn_cli(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env or child_env()
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-def sim_env(sim: Simulator) -> dict[str, str]:
-    return child_env(
-        NINEPIC_API_KEY=sim.api_key,
-        NINEPIC_BASE_URL=sim.base_url,
-        NINEPIC_ORG_ID=str(sim.org_id),
-        NINEPIC_EVENT_ID=str(sim.event_id),
-    )
 
 
 async def test_help_and_usage_error() -> None:
@@ -58,10 +31,10 @@ async def test_help_and_usage_error() -> None:
 
 
 async def test_ping_and_photos_json_from_the_environment(sim: Simulator) -> None:
-    code, out, err = await ninepic("ping", env=sim_env(sim))
+    code, out, err = await ninepic("ping", env=child_env(sim))
     assert code == 0, err
     assert out.startswith("pong: ok")
-    code, out, err = await ninepic("photos", "--all-pages", "--json", env=sim_env(sim))
+    code, out, err = await ninepic("photos", "--all-pages", "--json", env=child_env(sim))
     assert code == 0, err
     assert len(out.splitlines()) == len(sim.world.photos)
     assert all(json.loads(line)["image_id"] for line in out.splitlines())
@@ -70,15 +43,15 @@ async def test_ping_and_photos_json_from_the_environment(sim: Simulator) -> None
 async def test_download_and_exit_statuses(sim: Simulator, tmp_path: Path) -> None:
     dest = tmp_path / "out"
     code, out, err = await ninepic(
-        "download", "--all", "--out", str(dest), "--concurrency", "8", env=sim_env(sim)
+        "download", "--all", "--out", str(dest), "--concurrency", "8", env=child_env(sim)
     )
     assert code == 0, err
     assert "failed 0" in out and (dest / "manifest.jsonl").is_file()
     code, _, err = await ninepic(
-        "download", "--all", "--out", str(dest), "--concurrency", "0", env=sim_env(sim)
+        "download", "--all", "--out", str(dest), "--concurrency", "0", env=child_env(sim)
     )
     assert code == 2 and err.startswith("error: --concurrency")
-    code, _, err = await ninepic("ping", "--api-key", "a-wrong-key-77", env=sim_env(sim))
+    code, _, err = await ninepic("ping", "--api-key", "a-wrong-key-77", env=child_env(sim))
     assert code == 3 and "403" in err and "a-wrong-key-77" not in err and "Traceback" not in err
 
 
@@ -90,12 +63,7 @@ async def test_demo(tmp_path: Path) -> None:
 
 async def test_ctrl_c_exits_130_quickly_and_keeps_state(tmp_path: Path) -> None:
     dest = tmp_path / "slow"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-W",
-        "error",
-        "-m",
-        "ninepic_async",
+    proc = await spawn_cli(
         "demo",
         "--out",
         str(dest),
@@ -114,13 +82,7 @@ async def test_ctrl_c_exits_130_quickly_and_keeps_state(tmp_path: Path) -> None:
     while b"files planned" not in line:
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
     await asyncio.sleep(0.3)  # some downloads in flight
-    sent_at = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = await asyncio.wait_for(proc.communicate(), 10)
-    waited_s = time.monotonic() - sent_at
-    assert proc.returncode == 130, (out, err)
-    assert waited_s < 2.0
-    assert b"interrupted" in err and b"Traceback" not in err
+    await interrupt(proc)
     assert (dest / "manifest.jsonl").exists()
     # the same command resumes and finishes
     code, out_text, err_text = await ninepic("demo", "--out", str(dest), "--photos", "200")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 import pytest
-from test_client_helpers import (
+from helpers_api import (
     BASE,
     EVENT,
     EVENT_BASE,
@@ -16,7 +16,6 @@ from test_client_helpers import (
     FakeClock,
     image,
     image_page,
-    mock_api,
     ok,
     pagination,
     sent,
@@ -35,11 +34,6 @@ from ninepic_async import (
 )
 from ninepic_async._constants import API_KEY_HEADER, TIMELINE_FROM_PARAM, TIMELINE_TO_PARAM
 from ninepic_async.client import NinePicClient
-
-
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
 
 
 @pytest.fixture

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok
 
 from ninepic_async import NinePicError
 from ninepic_async._logging import RedactingFilter, install_redaction
 from ninepic_async.client import NinePicClient
-
-
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
 
 
 def test_package_logger_has_the_filter_after_import() -> None:

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_client_helpers import EVENT, KEY, ORG, FakeClock, image, ok, pagination
+from helpers_api import EVENT, KEY, ORG, FakeClock, image, ok, pagination
 
 from ninepic_async import RequestValidationError
 from ninepic_async._constants import (

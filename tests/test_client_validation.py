@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, mock_api, ok, sent
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, ok, sent
 
 from ninepic_async import ConfigurationError, RequestValidationError
 from ninepic_async._constants import API_KEY_HEADER, DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL
 from ninepic_async.client import NinePicClient
-
-
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

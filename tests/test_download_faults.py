@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from helpers_reliability import SimFactory, client_of
 
 from ninepic_async import DestinationError
 from ninepic_async._constants import MANIFEST_NAME, PART_SUFFIX
-from ninepic_async.client import NinePicClient
 from ninepic_async.download import (
     BytesReceived,
     DownloadEvent,
@@ -25,22 +23,9 @@ from ninepic_async.download import (
     read_manifest,
 )
 from ninepic_async.download import files as files_module
-from ninepic_async.download import pool as pool_module
 from ninepic_async.testing import Simulator
 
-SimFactory = Callable[..., Awaitable[Simulator]]
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries happen at once: the jitter draw is zero."""
-    monkeypatch.setattr(pool_module, "jitter", lambda delay: 0.0)
-
-
-@contextlib.asynccontextmanager
-async def client_of(sim: Simulator) -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
-        yield client
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep")  # retries happen at once
 
 
 def manifest_lines(dest: Path) -> list[dict[str, Any]]:

@@ -6,15 +6,14 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_reliability import SimFactory, client_of
 
 from ninepic_async import DestinationError, RequestValidationError
 from ninepic_async._constants import MANIFEST_NAME, PART_SUFFIX
-from ninepic_async.client import NinePicClient
 from ninepic_async.download import (
     BytesReceived,
     DownloadEvent,
@@ -31,14 +30,6 @@ from ninepic_async.download import (
 )
 from ninepic_async.download.names import name_key, sanitize_filename
 from ninepic_async.testing import Simulator
-
-SimFactory = Callable[..., Awaitable[Simulator]]
-
-
-@contextlib.asynccontextmanager
-async def client_of(sim: Simulator) -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
-        yield client
 
 
 def manifest_lines(dest: Path) -> list[dict[str, Any]]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import pytest
 from aioresponses import CallbackResult
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok
 
 from ninepic_async import _transport
 from ninepic_async.client import NinePicClient
@@ -187,11 +186,6 @@ class Gateway:
             self.throttled += 1
             return CallbackResult(status=429, payload=err("slow down"), headers={"Retry-After": f"{BLOCK_S}"})
         return CallbackResult(payload=ok({"status": "ok", "org_id": ORG, "event_id": EVENT}))
-
-
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
 
 
 async def _staggered_pings(clients: list[NinePicClient]) -> None:

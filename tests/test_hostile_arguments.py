@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import unquote
 
 import msgspec
+from helpers_api import BASE, EVENT, KEY, ORG
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_client_helpers import BASE, EVENT, KEY, ORG
 from yarl import URL
 
 from ninepic_async import RequestValidationError

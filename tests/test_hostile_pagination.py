@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 from aioresponses import CallbackResult
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, image, mock_api, ok
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, image, mock_api, ok
 
 from ninepic_async import pagination as pagination_module
 from ninepic_async.client import NinePicClient

@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok, pagination
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok, pagination
 
 from ninepic_async import (
     APIError,

@@ -17,7 +17,7 @@ import anyio
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_client_helpers import EVENT, KEY, ORG, FakeClock
+from helpers_api import EVENT, KEY, ORG, FakeClock
 
 from ninepic_async import (
     APIConnectionError,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import pytest
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, image_page, mock_api, ok, sent
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, image_page, ok, sent
 
 from ninepic_async.client import NinePicClient
 from ninepic_async.models import ImagePage, Pagination
@@ -136,11 +135,6 @@ async def test_server_that_does_not_advance_is_stopped() -> None:
 
 
 # --- through the client, counting HTTP requests ------------------------------------------------
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
-
-
 async def test_client_listing_requests_pages_lazily(mocked: Any) -> None:
     for n, ids in ((1, ["a", "b"]), (2, ["c", "d"]), (3, ["e"])):
         mocked.get(f"{EVENT_BASE}/images?page={n}&page_size=2", payload=image_page(n, 3, ids))

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_reliability_support as support
-from test_reliability_support import (
+from helpers_cli import conn, run_cli
+from helpers_reliability import (
     SimFactory,
     all_ids,
     check_dest,
@@ -26,12 +26,11 @@ from test_reliability_support import (
 
 from ninepic_async import DestinationError
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
-from ninepic_async.cli.main import main
 from ninepic_async.download import FileFinished, download_originals, read_manifest
 from ninepic_async.download.lock import DestinationLock
 from ninepic_async.testing import Simulator
 
-rsim = support.rsim  # the fixture: simulators that must never see the key in storage
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def mount_tmpfs(where: Path, options: str) -> str | None:
@@ -61,31 +60,6 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False, timeout=10)
-
-
-def conn(sim: Simulator) -> list[str]:
-    return [
-        "--org",
-        str(sim.org_id),
-        "--event",
-        str(sim.event_id),
-        "--base-url",
-        sim.base_url,
-        "--api-key",
-        sim.api_key,
-    ]
-
-
-async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def ok_ids(dest: Path) -> set[str]:

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_reliability_support as support
-from test_reliability_support import (
+from helpers_reliability import (
     SimFactory,
     all_ids,
     check_dest,
@@ -27,13 +26,7 @@ from ninepic_async.download import DownloadEvent, FileFinished, download_origina
 from ninepic_async.download import files as files_module
 from ninepic_async.download import pool as pool_module
 
-rsim = support.rsim  # the fixture: simulators that must never see the key in storage
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries happen at once: the jitter draw is zero."""
-    monkeypatch.setattr(pool_module, "jitter", lambda delay: 0.0)
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep")  # retries happen at once
 
 
 @pytest.fixture

@@ -13,16 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import test_reliability_support as support
-from test_reliability_support import (
-    PYTHON,
-    SimFactory,
-    check_dest,
-    child_env,
-    expected_names,
-    outcome,
-    settle,
-)
+from helpers_cli import child_env, interrupt, spawn_cli
+from helpers_reliability import SimFactory, check_dest, expected_names, outcome, settle
 
 from ninepic_async._constants import MANIFEST_NAME, PART_SUFFIX
 from ninepic_async.testing import Simulator
@@ -48,8 +40,6 @@ from ninepic_async.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
-rsim = support.rsim  # the fixture: simulators that must never see the key in storage
-
 
 def download_argv(dest: Path, concurrency: int = 8) -> list[str]:
     return ["download", "--all", "--out", str(dest), "--concurrency", str(concurrency)]
@@ -58,11 +48,9 @@ def download_argv(dest: Path, concurrency: int = 8) -> list[str]:
 async def start(
     sim: Simulator, argv: list[str], *, hook: dict[str, str] | None = None, capture: bool = False
 ) -> asyncio.subprocess.Process:
-    entry = ["-c", HOOK] if hook is not None else ["-m", "ninepic_async"]
+    entry = ("-c", HOOK) if hook is not None else ("-m", "ninepic_async")
     pipe = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
-    return await asyncio.create_subprocess_exec(
-        PYTHON, "-W", "error", *entry, *argv, stdout=pipe, stderr=pipe, env=child_env(sim, **(hook or {}))
-    )
+    return await spawn_cli(*argv, entry=entry, stdout=pipe, stderr=pipe, env=child_env(sim, **(hook or {})))
 
 
 async def kill_when(
@@ -232,13 +220,7 @@ async def test_ctrl_c_exits_130_within_2_s_keeps_parts_and_the_rerun_resumes(
     while not (manifest_lines(dest) >= 2 and parts_with_data()):
         assert proc.returncode is None and time.monotonic() < deadline
         await asyncio.sleep(0.005)
-    sent_at = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = await asyncio.wait_for(proc.communicate(), 10)
-    waited_s = time.monotonic() - sent_at
-    assert proc.returncode == 130, (out, err)
-    assert waited_s < 2.0
-    assert b"interrupted" in err and b"Traceback" not in err
+    await interrupt(proc)
     await ledger.observe()
     assert ledger.parts and any(have for have, _ in ledger.parts.values()), "a .part with data was kept"
     assert 2 <= len(ledger.frozen) < 16

@@ -7,17 +7,14 @@ import os
 import unicodedata
 from pathlib import Path
 
-import test_reliability_support as support
+from helpers_reliability import SimFactory, check_dest, client_of
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from test_reliability_support import SimFactory, check_dest, client_of
 
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
 from ninepic_async.download import download_originals
 from ninepic_async.download.names import NameAllocator, name_key, sanitize_filename
 from ninepic_async.testing.world import HOSTILE_FILENAMES
-
-rsim = support.rsim  # the fixture: simulators that must never see the key in storage
 
 _RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
     f"{p}{i}" for p in ("COM", "LPT") for i in "0123456789¹²³"

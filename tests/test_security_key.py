@@ -16,7 +16,7 @@ import anyio
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_client_helpers import EVENT, KEY, ORG, FakeClock
+from helpers_api import EVENT, KEY, ORG, FakeClock
 
 from ninepic_async import APIError, APIStatusError, NinePicError
 from ninepic_async._constants import API_KEY_HEADER

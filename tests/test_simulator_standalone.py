@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 
@@ -24,23 +27,24 @@ async def read_coordinates(proc: asyncio.subprocess.Process) -> dict[str, str]:
     return lines
 
 
-async def test_module_runs_and_terminates() -> None:
+@contextlib.asynccontextmanager
+async def simulator_process(*argv: str, **kwargs: Any) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m ninepic_async.testing --port 0 *argv`` (stdout piped), killed at the end if alive."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ninepic_async.testing",
-        "--port",
-        "0",
-        "--photos",
-        "25",
-        "--seed",
-        "3",
-        "--event-id",
-        "77",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        sys.executable, "-m", "ninepic_async.testing", "--port", "0", *argv, stdout=subprocess.PIPE, **kwargs
     )
     try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_module_runs_and_terminates() -> None:
+    async with simulator_process(
+        "--photos", "25", "--seed", "3", "--event-id", "77", stderr=subprocess.PIPE
+    ) as proc:
         lines = await read_coordinates(proc)
         assert lines["event_id"] == "77" and lines["org_id"] == "903" and lines["photos"] == "25"
         assert lines["api_key"]
@@ -54,29 +58,13 @@ async def test_module_runs_and_terminates() -> None:
         assert await asyncio.wait_for(proc.wait(), timeout=20) == 0
         assert proc.stderr is not None
         assert b"Traceback" not in await proc.stderr.read()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_sigterm_exits_cleanly() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ninepic_async.testing",
-        "--port",
-        "0",
-        stdout=subprocess.PIPE,
-    )
-    try:
+    async with simulator_process() as proc:
         await read_coordinates(proc)
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), timeout=20) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 def test_arguments_map_to_config() -> None:

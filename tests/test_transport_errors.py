@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, err, mock_api, ok, pagination
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, err, ok, pagination
 
 from ninepic_async import (
     APIResponseDecodeError,
@@ -20,11 +20,6 @@ from ninepic_async import (
     UnprocessableEntityError,
 )
 from ninepic_async.client import NinePicClient
-
-
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
 
 
 @pytest.fixture
@@ -205,19 +200,7 @@ async def test_null_data_on_success_decodes_to_an_empty_result(mocked: Any, clie
 
 
 async def test_empty_result_with_page_zero_is_not_an_error(mocked: Any, client: NinePicClient) -> None:
-    empty = ok(
-        {
-            "images": [],
-            "pagination": {
-                "total": 0,
-                "currentPage": 0,
-                "totalPages": 0,
-                "hasNextPage": False,
-                "hasPreviousPage": False,
-                "page_size": 32,
-            },
-        }
-    )
+    empty = ok({"images": [], "pagination": pagination(0, 0, size=32)})
     mocked.get(f"{EVENT_BASE}/images?page=1", payload=empty, repeat=True)
     page = await client.all_photos(EVENT)
     assert page.images == [] and page.pagination is not None and page.pagination.current_page == 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, mock_api, ok
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, ok
 
 from ninepic_async import APIStatusError
 from ninepic_async._constants import API_KEY_HEADER, MAX_REDIRECTS
@@ -112,11 +112,6 @@ async def test_redirect_loops_are_bounded(sites: tuple[Site, Site]) -> None:
         with pytest.raises(APIStatusError, match="redirects"):
             await client.ping(EVENT)
     assert len(api.seen) == MAX_REDIRECTS + 1
-
-
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,13 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aioresponses import CallbackResult
-from test_client_helpers import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok, sent
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok, sent
 
 from ninepic_async import (
     APIConnectionError,
@@ -27,11 +27,6 @@ from ninepic_async.client import NinePicClient
 
 PING = f"{EVENT_BASE}/ping"
 PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong")
-
-
-@pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from mock_api(monkeypatch)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Shared helpers of the client/transport/pagination tests (this module holds no tests)."""
+"""Shared helpers of the mocked-API client/transport/pagination tests (no tests here)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Helpers of the reliability suite (no tests here): simulators that check the key never
-reached storage, and one strict check of a destination against the simulator's world."""
+"""Helpers of the simulator-backed download and reliability tests (no tests here): a client
+for a simulator, and one strict check of a destination against the simulator's world.
+
+The ``rsim`` fixture (simulators that must never see the key in storage) is in conftest.py."""
 
 from __future__ import annotations
 
@@ -7,39 +9,16 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
 from ninepic_async.client import NinePicClient
 from ninepic_async.download.names import NameAllocator, name_key
-from ninepic_async.testing import Simulator, SimulatorConfig
+from ninepic_async.testing import Simulator
 
 SimFactory = Callable[..., Awaitable[Simulator]]
-ENV_NAMES = ("NINEPIC_API_KEY", "NINEPIC_BASE_URL", "NINEPIC_ORG_ID", "NINEPIC_EVENT_ID")
-
-
-@pytest.fixture
-async def rsim() -> AsyncIterator[SimFactory]:
-    """``await rsim(**SimulatorConfig kwargs)``; at teardown every simulator made must report
-    that no storage request carried the API key."""
-    started: list[Simulator] = []
-
-    async def factory(**kwargs: Any) -> Simulator:
-        simulator = Simulator(SimulatorConfig(**kwargs))
-        await simulator.start()
-        started.append(simulator)
-        return simulator
-
-    yield factory
-    for simulator in reversed(started):
-        await simulator.close()
-    for simulator in started:
-        assert simulator.counters.storage_requests_with_api_key == 0
 
 
 @contextlib.asynccontextmanager
@@ -140,19 +119,3 @@ def check_dest(
     assert sim.api_key.encode() not in (dest / MANIFEST_NAME).read_bytes()
     assert not any(sim.api_key in n for n in on_disk)
     return files
-
-
-def child_env(sim: Simulator | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
-    if sim is not None:
-        env.update(
-            NINEPIC_API_KEY=sim.api_key,
-            NINEPIC_BASE_URL=sim.base_url,
-            NINEPIC_ORG_ID=str(sim.org_id),
-            NINEPIC_EVENT_ID=str(sim.event_id),
-        )
-    env.update(extra)
-    return env
-
-
-PYTHON = sys.executable
