@@ -19,12 +19,41 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+
+def pick_loop() -> str:
+    """``uvloop`` when installed (the ``speed`` extra), else ``asyncio``.
+
+    ``NINEPIC_BENCH_LOOP=asyncio`` forces the stock loop, ``=uvloop`` requires uvloop.
+    """
+    choice = os.environ.get("NINEPIC_BENCH_LOOP", "auto")
+    if choice != "asyncio":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            if choice == "uvloop":
+                raise
+        else:
+            return "uvloop"
+    return "asyncio"
+
+
+def run_with_loop(loop_name: str, coro: Coroutine[Any, Any, T]) -> T:
+    if loop_name == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
 
 ORIGINALS_PAGE_MAX = 60
 
@@ -120,6 +149,7 @@ async def api(args: argparse.Namespace) -> int:
         "bytes": report.bytes,
         "elapsed_s": time.perf_counter() - t0,
         "first_error": report.failures[0].error if report.failures else None,
+        "loop": args.loop_name,
     }
     print(json.dumps(result))
     return 1 if report.failed else 0
@@ -145,7 +175,9 @@ def main() -> int:
     a.add_argument("--concurrency", type=int, default=16)
     args = ap.parse_args()
     handler = {"serve": serve, "resolve": resolve, "api": api}[args.cmd]
-    return asyncio.run(handler(args))
+    # The measured client runs on uvloop when installed; the simulator always on asyncio.
+    args.loop_name = pick_loop() if args.cmd == "api" else "asyncio"
+    return run_with_loop(args.loop_name, handler(args))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ SAMPLE_BYTES = 4096
 SWEEP_LEVELS = (1, 4, 16, 64)
 SNAPSHOT_DIR = WORK_DIR / "snapshot"
 CHILD_ENV: dict[str, str] | None = None
+EVENT_LOOPS: set[str] = set()
+"""Event loops our Python contenders reported using ("uvloop" when installed, else "asyncio")."""
 """Environment of every child: PYTHONPATH points at the snapshot of ninepic_async taken at start."""
 
 
@@ -395,6 +397,8 @@ def run_group(
                 error = c.verify(m)
             info = last_json_line(m.stdout)
             inproc = info.get("elapsed_s") if info else None
+            if info and isinstance(info.get("loop"), str):
+                EVENT_LOOPS.add(info["loop"])
             tag = "warmup" if rnd < warmup else f"run {rnd - warmup + 1}/{runs}"
             log(
                 f"{gid:<14} {c.name:<12} {tag:<9} wall {m.wall_s:7.3f}s cpu {m.cpu_s:6.2f}s "
@@ -764,9 +768,29 @@ def e2e_group(plan: Plan) -> GroupResult:
             "--concurrency",
             str(n),
         ]
+        # The real command line, as a user runs it (key in the environment, not argv).
+        cli_cmd = [
+            PY,
+            "-m",
+            "ninepic_async",
+            "download",
+            "--org",
+            str(info["org_id"]),
+            "--event",
+            str(info["event_id"]),
+            "--base-url",
+            str(info["base_url"]),
+            "--all",
+            "--out",
+            str(OUT_DIR),
+            "--concurrency",
+            str(n),
+        ]
+        cli_env = {**(CHILD_ENV or os.environ), "NINEPIC_API_KEY": str(info["api_key"])}
         cs = [
             Contender("list", "pre-resolved URL list (download_url_list)", ours_cmd(tsv, n), check),
             Contender("api", "download_originals(whole_event=True)", api_cmd, check, ref="list"),
+            Contender("cli", "CLI: ninepic download --all", cli_cmd, check, ref="list", env=cli_env),
         ]
         note = (
             f"simulator: {plan.e2e_photos} photos of "
@@ -1066,6 +1090,16 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows.append(
         ("end to end ≤ 1.1× the pre-resolved list (time)", fmt_range(inv), verdict(inv and inv[0] <= 1.1))
     )
+    r = ratio_stats(g, "list", "cli") if g else None
+    if r:
+        inv = (1 / r[0], 1 / r[2], 1 / r[1])
+        rows.append(
+            (
+                "end to end via the CLI (ninepic download --all) ≤ 1.1× the list (time)",
+                fmt_range(inv),
+                verdict(inv[0] <= 1.1),
+            )
+        )
     return rows
 
 
@@ -1094,6 +1128,12 @@ def render_markdown(res: dict[str, Any]) -> str:
         "reference's wall time / this contender's, same round (> 1 is faster than the reference). "
         "MB = 10^6 bytes.",
     ]
+    if meta.get("event_loops"):
+        out.append(
+            "Event loop of ours (benchmarks/ours.py, e2e.py api): "
+            + ", ".join(meta["event_loops"])
+            + " (uvloop when installed, the `speed` extra; NINEPIC_BENCH_LOOP=asyncio forces the stock loop)."
+        )
     inproc = []
     for g in tput:
         for c in g["contenders"]:
@@ -1255,6 +1295,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             notes.append("**the snapshot of ninepic_async changed while this benchmark ran**; rerun it.")
             log(notes[-1])
         res["meta"]["source_digest"] = digest
+        res["meta"]["event_loops"] = sorted(EVENT_LOOPS)
         save()
         write_report(json_path)
     log(f"done in {(time.time() - t0) / 60:.1f} min")

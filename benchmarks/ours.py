@@ -5,7 +5,7 @@
 
 LIST.tsv has one ``url<TAB>filename`` per line (the same list the other contenders get). Runs as
 its own process so the harness measures it exactly like curl and aria2c. Prints one JSON line
-(downloaded, failed, bytes, elapsed_s); exits 1 if any download failed.
+(downloaded, failed, bytes, elapsed_s, loop: uvloop or asyncio); exits 1 if any download failed.
 """
 
 from __future__ import annotations
@@ -13,13 +13,41 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ninepic_async.download import UrlJob, download_url_list
 
+T = TypeVar("T")
+
+
+def pick_loop() -> str:
+    """``uvloop`` when installed (the ``speed`` extra), else ``asyncio``.
+
+    ``NINEPIC_BENCH_LOOP=asyncio`` forces the stock loop, ``=uvloop`` requires uvloop.
+    """
+    choice = os.environ.get("NINEPIC_BENCH_LOOP", "auto")
+    if choice != "asyncio":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            if choice == "uvloop":
+                raise
+        else:
+            return "uvloop"
+    return "asyncio"
+
+
+def run_with_loop(loop_name: str, coro: Coroutine[Any, Any, T]) -> T:
+    if loop_name == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
 
 def read_jobs(path: Path) -> list[UrlJob]:
     jobs = []
@@ -56,7 +84,9 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--chunk-size", type=int, default=0, help="bytes per read/write (default: the library's)")
     args = ap.parse_args()
-    result = asyncio.run(run(args))
+    loop_name = pick_loop()
+    result = run_with_loop(loop_name, run(args))
+    result["loop"] = loop_name
     print(json.dumps(result))
     return 1 if result["failed"] else 0
 

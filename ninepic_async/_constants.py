@@ -115,3 +115,9 @@ DOWNLOAD_MAX_ATTEMPTS: Final = 20
 without progress are capped by DOWNLOAD_MAX_RETRIES."""
 LOCK_NAME: Final = ".ninepic.lock"
 """Lock file a download run holds (fcntl.flock) in its destination, so two runs never share one."""
+
+DOWNLOAD_WRITE_THREADS: Final = 8
+"""Worker threads per download run that write, close and rename ``.part`` files. A few: many
+threads creating and renaming files in one directory only contend for its lock (measured)."""
+DOWNLOAD_URL_BATCHES_AHEAD: Final = 2
+"""original-photos batch requests in flight ahead of the downloads (whole event / id lists)."""

@@ -1,12 +1,13 @@
-"""Writing one ``<name>.part`` file: chunks batched into few thread hops, hashed on the way.
+"""Writing one ``<name>.part`` file: open, write, hash and close in few worker-thread hops.
 
 Received chunks are collected until ``flush_bytes`` are pending, then written in ONE worker
 thread call (``anyio.to_thread``) that also feeds the MD5 (hashlib releases the GIL for large
-buffers). Measured against aiofiles (one executor hop per write) this was faster; the
-aiofiles variant stays selectable (``WRITE_BACKEND``) for benchmarks. Every ``OSError`` of
-the destination becomes :class:`DestinationError`; :meth:`PartWriter.close` is synchronous
-so cleanup also works in a cancelled task. Pending bytes that were never written are simply
-dropped: the ``.part`` file is always a prefix of the object.
+buffers). The file is opened lazily inside the first such call and closed inside the last
+(:meth:`PartWriter.finish`), so a file that fits in one batch costs one thread hop in all and
+no blocking open/close runs on the event loop. Every ``OSError`` of the destination becomes
+:class:`DestinationError`; :meth:`PartWriter.close` is synchronous so cleanup also works in a
+cancelled task. Pending bytes that were never written are simply dropped: the ``.part`` file
+is always a prefix of the object.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ import contextlib
 import errno
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 
 from .._exceptions import DestinationError
 
-__all__ = ["WRITE_BACKEND", "PartWriter", "finalize", "part_size", "truncate_part"]
-
-WriteBackend = Literal["thread", "aiofiles"]
-WRITE_BACKEND: WriteBackend = "thread"
-"""How chunks reach the disk: ``thread`` (batched anyio.to_thread) or ``aiofiles``."""
+__all__ = ["PartWriter", "finalize", "part_size", "truncate_part"]
 
 _HASH_READ_BYTES = 1024 * 1024
+
+T = TypeVar("T")
 
 
 def _destination_error(action: str, path: Path, exc: OSError) -> DestinationError:
@@ -85,13 +86,43 @@ def _hash_prefix(path: Path, length: int, hasher: Any) -> None:
             remaining -= len(block)
 
 
+def _open_part(path: Path, offset: int, hasher: Any) -> int:
+    """Create/truncate (offset 0) or append to ``path``; hash its prefix when verifying."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if offset == 0 else 0)
+    fd = os.open(path, flags, 0o644)
+    try:
+        if offset:
+            actual = os.fstat(fd).st_size
+            if actual > offset:
+                os.ftruncate(fd, offset)
+            elif actual < offset:
+                raise OSError(errno.EIO, "partial file is shorter than expected")
+            if hasher is not None:
+                _hash_prefix(path, offset, hasher)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class PartWriter:
-    """Appends to one ``.part`` file from byte ``offset`` (0 = start afresh)."""
+    """Appends to one ``.part`` file from byte ``offset`` (0 = start afresh).
+
+    Call :meth:`add` per received chunk and ``await`` :meth:`flush` when it returns True;
+    end with :meth:`finish` (writes the rest and closes, creating the file even if empty).
+    """
 
     def __init__(
-        self, path: Path, *, offset: int, md5: bool, flush_bytes: int, backend: WriteBackend | None = None
+        self,
+        path: Path,
+        *,
+        offset: int,
+        md5: bool,
+        flush_bytes: int,
+        limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
         self.path = path
+        self._limiter = limiter
         self.offset = offset
         self.size = offset
         """Bytes received so far, written or pending."""
@@ -99,60 +130,61 @@ class PartWriter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._hasher: Any = hashlib.md5(usedforsecurity=False) if md5 else None
-        self._backend: WriteBackend = backend or WRITE_BACKEND
         self._fd: int | None = None
-        self._afile: Any = None
 
-    async def open(self) -> None:
-        """Create/truncate (offset 0) or append to the file; hash its prefix when verifying."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if self.offset == 0 else 0)
-        try:
-            self._fd = os.open(self.path, flags, 0o644)
-            if self.offset:
-                actual = os.fstat(self._fd).st_size
-                if actual > self.offset:
-                    os.ftruncate(self._fd, self.offset)
-                elif actual < self.offset:
-                    raise OSError(errno.EIO, "partial file is shorter than expected")
-            if self._hasher is not None and self.offset:
-                await anyio.to_thread.run_sync(_hash_prefix, self.path, self.offset, self._hasher)
-            if self._backend == "aiofiles":
-                import aiofiles
-
-                os.close(self._fd)
-                self._fd = None
-                self._afile = await aiofiles.open(self.path, "ab")
-        except OSError as exc:
-            self.close()
-            raise _destination_error("write", self.path, exc) from exc
-
-    async def write(self, chunk: bytes) -> None:
-        """Queue ``chunk``; writes the batch once ``flush_bytes`` are pending."""
+    def add(self, chunk: bytes) -> bool:
+        """Queue ``chunk``; True when ``flush_bytes`` are pending (time to :meth:`flush`)."""
         self._pending.append(chunk)
         self._pending_bytes += len(chunk)
         self.size += len(chunk)
-        if self._pending_bytes >= self._flush_bytes:
+        return self._pending_bytes >= self._flush_bytes
+
+    async def write(self, chunk: bytes) -> None:
+        """Queue ``chunk``; writes the batch once ``flush_bytes`` are pending."""
+        if self.add(chunk):
             await self.flush()
 
-    async def flush(self) -> None:
-        """Write every pending chunk."""
-        if not self._pending:
-            return
+    def _sync(self, chunks: list[bytes], close: bool) -> None:
+        """In a worker thread: open if needed, write ``chunks`` (hashing them), close if asked."""
+        if self._fd is None:
+            self._fd = _open_part(self.path, self.offset, self._hasher)
+        if chunks:
+            _write_all(self._fd, chunks, self._hasher)
+        if close:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    async def _hop(self, close: bool) -> None:
         chunks, self._pending, self._pending_bytes = self._pending, [], 0
         try:
-            if self._afile is not None:
-                for chunk in chunks:
-                    if self._hasher is not None:
-                        self._hasher.update(chunk)
-                    await self._afile.write(chunk)
-            else:
-                assert self._fd is not None
-                await anyio.to_thread.run_sync(_write_all, self._fd, chunks, self._hasher)
+            await anyio.to_thread.run_sync(self._sync, chunks, close, limiter=self._limiter)
         except OSError as exc:
             raise _destination_error("write", self.path, exc) from exc
 
+    async def flush(self) -> None:
+        """Write every pending chunk (one thread hop; opens the file on the first)."""
+        if self._pending:
+            await self._hop(False)
+
+    async def finish(self) -> None:
+        """Write what is pending and close the file, in one thread hop."""
+        await self._hop(True)
+
+    async def finish_then(self, then: Callable[[], T]) -> T:
+        """Like :meth:`finish`, then run ``then()`` in the same worker thread hop."""
+        chunks, self._pending, self._pending_bytes = self._pending, [], 0
+
+        def work() -> T:
+            try:
+                self._sync(chunks, True)
+            except OSError as exc:
+                raise _destination_error("write", self.path, exc) from exc
+            return then()
+
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
     def md5_hex(self) -> str | None:
-        """MD5 of everything written (call after :meth:`flush`), when hashing."""
+        """MD5 of everything written (call after :meth:`finish`), when hashing."""
         return self._hasher.hexdigest() if self._hasher is not None else None
 
     def close(self) -> None:
@@ -162,14 +194,10 @@ class PartWriter:
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if self._afile is not None:
-            afile, self._afile = self._afile, None
-            with contextlib.suppress(OSError):
-                afile._file.close()  # the underlying sync file: safe in a cancelled task
 
     async def aclose(self) -> None:
         """Flush, then close; errors become :class:`DestinationError`."""
         try:
-            await self.flush()
+            await self.finish()
         finally:
             self.close()

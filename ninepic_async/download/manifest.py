@@ -44,6 +44,7 @@ import contextlib
 import errno
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -235,10 +236,15 @@ class ManifestState:
 
 
 class Manifest:
-    """The writable manifest of a run: opened once, one ``os.write`` per appended line."""
+    """The writable manifest of a run: opened once, one ``os.write`` per appended line.
+
+    Lines may be appended from the event loop and from worker threads (a download completes
+    in one): a lock keeps each line whole and the cut-back size consistent.
+    """
 
     def __init__(self, dest: Path) -> None:
         self.path = dest / MANIFEST_NAME
+        self._lock = threading.Lock()
         self._fd: int | None = None
         self._size = 0
         """Bytes in the file after our last complete line (one run appends: the lock)."""
@@ -283,10 +289,12 @@ class Manifest:
 
     def append(self, entry: ManifestEntry) -> None:
         """Append one line now (synchronously: a line is never half-written by a cancelled task)."""
-        if self._fd is None:
-            raise DestinationError("the manifest is not open")
+        line = _encoder.encode(entry) + b"\n"
         try:
-            self._write(_encoder.encode(entry) + b"\n")
+            with self._lock:
+                if self._fd is None:
+                    raise DestinationError("the manifest is not open")
+                self._write(line)
         except OSError as exc:
             raise _write_error("write", self.path, exc) from exc
 

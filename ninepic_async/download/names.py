@@ -11,6 +11,7 @@ deterministic: ``-<first 8 characters of the image id>`` goes before the extensi
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -114,6 +115,11 @@ def _with_tag(name: str, tag: str, max_bytes: int) -> str:
     return _fit(stem + suffix, ext, max_bytes)
 
 
+def _clash_key(name: str) -> bytes:
+    """A 16-byte digest of :func:`name_key` (names that clash on disk have equal keys)."""
+    return hashlib.blake2b(name_key(name).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 class NameAllocator:
     """Hands out unique, stable file names for image ids within one destination.
 
@@ -128,13 +134,14 @@ class NameAllocator:
     def __init__(self, *, max_bytes: int = MAX_FILENAME_BYTES) -> None:
         # Memory per photo matters at 100k photos: fresh names keep only their clash key;
         # only names recorded by a previous run are kept per id (they must be reused).
-        self._taken: set[str] = {name_key(MANIFEST_NAME), name_key(LOCK_NAME)}
+        self._taken: set[bytes] = {_clash_key(MANIFEST_NAME), _clash_key(LOCK_NAME)}
+        """16-byte digests of the ``name_key`` of every name in use (half the memory of the keys)."""
         self._reserved: dict[str, str] = {}
         self._max_bytes = max_bytes
 
     def reserve(self, image_id: str, name: str) -> None:
         """Record that ``image_id`` owns ``name`` (from a previous run)."""
-        self._taken.add(name_key(name))
+        self._taken.add(_clash_key(name))
         self._reserved[image_id] = name
 
     def name_of(self, image_id: str) -> str | None:
@@ -172,14 +179,14 @@ class NameAllocator:
         self, image_id: str, server_name: str | None, occupied: Callable[[str], bool] | None
     ) -> str:
         for candidate in self._candidates(image_id, server_name):
-            if name_key(candidate) in self._taken or (occupied is not None and occupied(candidate)):
+            if _clash_key(candidate) in self._taken or (occupied is not None and occupied(candidate)):
                 continue
             if self._claim(image_id, candidate):
                 return candidate
         raise AssertionError("unreachable: the candidates never end")  # pragma: no cover
 
     def _claim(self, image_id: str, name: str) -> bool:
-        key = name_key(name)
+        key = _clash_key(name)
         if key in self._taken:
             return False
         self._taken.add(key)

@@ -42,6 +42,7 @@ from .._constants import (
     DOWNLOAD_QUEUE_SIZE,
     DOWNLOAD_READ_BUFFER_BYTES,
     DOWNLOAD_SOCK_READ_TIMEOUT_S,
+    DOWNLOAD_WRITE_THREADS,
     MANIFEST_NAME,
     PART_SUFFIX,
     USER_AGENT,
@@ -126,6 +127,15 @@ def _same_regular_file(existing: Path, part: Path) -> bool:
         return filecmp.cmp(existing, part, shallow=False)
     except OSError:
         return False
+
+
+def _part_names(dest: Path) -> frozenset[str]:
+    """The ``.part`` files in ``dest`` now (one directory scan instead of a stat per file)."""
+    try:
+        with os.scandir(dest) as entries:
+            return frozenset(e.name for e in entries if e.name.endswith(PART_SUFFIX))
+    except OSError as exc:
+        raise DestinationError(f"cannot list the destination {str(dest)!r}: {exc.strerror or exc}") from exc
 
 
 def make_storage_session(concurrency: int = DEFAULT_CONCURRENCY) -> aiohttp.ClientSession:
@@ -234,6 +244,10 @@ class _Pool:
         self.on_event = on_event
         self.sink = sink
         self.report = report
+        self.write_limiter = anyio.CapacityLimiter(DOWNLOAD_WRITE_THREADS)
+        """Worker threads that write ``.part`` files (few: they share one directory)."""
+        self.parts_at_start: frozenset[str] = frozenset()
+        """Names of the ``.part`` files in ``dest`` when the run began (see :meth:`download`)."""
 
     # -- outcomes --------------------------------------------------------------------
     def planned(self, total: int | None) -> None:
@@ -261,7 +275,10 @@ class _Pool:
                     if isinstance(item, Job):
                         if self.refresher is not None:
                             self.refresher.queued[item.image_id] = item
-                        await send.send(item)
+                        try:
+                            send.send_nowait(item)  # no loop turn per job while there is room
+                        except anyio.WouldBlock:
+                            await send.send(item)
                     elif isinstance(item, Skip):
                         self._settle_skip(item)
                         await self.finish(
@@ -289,7 +306,16 @@ class _Pool:
 
     async def work(self, receive: MemoryObjectReceiveStream[Job]) -> None:
         async with receive:
-            async for job in receive:
+            while True:
+                try:
+                    job = receive.receive_nowait()  # the download itself yields to the loop
+                except anyio.WouldBlock:
+                    try:
+                        job = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 if self.refresher is not None:
                     self.refresher.queued.pop(job.image_id, None)
                 await self.finish(await self.download(job))
@@ -321,10 +347,15 @@ class _Pool:
                     assert failure is not None
                     return failure
                 url = new_url
-            before_bytes = part_size(part)
+            if attempts == 0 and job.filename + PART_SUFFIX not in self.parts_at_start:
+                # No .part was there when the run began, and only this job writes this name
+                # (names are unique in a run): a first attempt starts at byte 0 without a stat.
+                before_bytes = 0
+            else:
+                before_bytes = part_size(part)
             attempts += 1
             try:
-                return await self._attempt(job, url, part, state)
+                return await self._attempt(job, url, part, state, before_bytes)
             except _Transient as exc:
                 # An attempt that grew the .part is progress (the next one resumes after it):
                 # only attempts without progress count against DOWNLOAD_MAX_RETRIES.
@@ -354,8 +385,8 @@ class _Pool:
             except DownloadError as exc:
                 return self._failed(job, str(exc))
 
-    async def _attempt(self, job: Job, url: str, part: Path, state: _FileState) -> FileResult:
-        offset = part_size(part)
+    async def _attempt(self, job: Job, url: str, part: Path, state: _FileState, offset: int) -> FileResult:
+        """One GET of ``url``, resuming after the ``offset`` bytes already in ``part``."""
         headers = {"Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
@@ -404,8 +435,13 @@ class _Pool:
                 logger.debug("store ignored Range for %s; restarting from byte 0", job.image_id)
         state.etag = etag
         expected_md5 = plain_md5(etag) if self.verify else None
-        writer = PartWriter(part, offset=start, md5=expected_md5 is not None, flush_bytes=self.chunk_size)
-        await writer.open()
+        writer = PartWriter(
+            part,
+            offset=start,
+            md5=expected_md5 is not None,
+            flush_bytes=self.chunk_size,
+            limiter=self.write_limiter,
+        )
         on_event = self.on_event
         report = self.report
         image_id = job.image_id
@@ -414,18 +450,29 @@ class _Pool:
                 state.started = True
                 if on_event is not None:
                     on_event(FileStarted(image_id, total, start))
+            content = resp.content
             try:
-                async for chunk in resp.content.iter_chunked(self.chunk_size):
-                    await writer.write(chunk)
+                # The writer batches chunks up to chunk_size bytes per thread hop.
+                async for chunk in content.iter_chunked(self.chunk_size):
+                    if writer.add(chunk):
+                        await writer.flush()
                     report.bytes += len(chunk)
                     if on_event is not None:
                         on_event(BytesReceived(image_id, len(chunk)))
             except (aiohttp.ClientError, TimeoutError) as exc:
-                await writer.flush()  # keep what arrived: the next attempt resumes after it
+                await writer.finish()  # keep what arrived: the next attempt resumes after it
                 raise _Transient(
                     f"connection lost after {writer.size} bytes: {type(exc).__name__}: {exc}"
                 ) from exc
-            await writer.flush()
+            size = writer.size
+            if total is None or size == total:
+                done = await writer.finish_then(
+                    lambda: self._complete_sync(job, part, size, etag, expected_md5, writer)
+                )
+                if done is not None:
+                    return done
+            else:
+                await writer.finish()
         finally:
             writer.close()
         size = writer.size
@@ -436,6 +483,30 @@ class _Pool:
         if expected_md5 is not None and writer.md5_hex() != expected_md5:
             raise IntegrityError(f"MD5 mismatch for {image_id}: body does not match ETag {etag}")
         return await self._complete(job, part, size, etag)
+
+    def _complete_sync(
+        self,
+        job: Job,
+        part: Path,
+        size: int,
+        etag: str | None,
+        expected_md5: str | None,
+        writer: PartWriter,
+    ) -> FileResult | None:
+        """In the writer's thread, right after the ``.part`` is closed: the common completion.
+
+        Records ``ok`` and THEN renames (the order :meth:`_complete` documents), when the
+        body checks out and nothing foreign is at the final name; else returns None and the
+        event loop takes the general path (MD5 mismatch, a file already there).
+        """
+        if expected_md5 is not None and writer.md5_hex() != expected_md5:
+            return None
+        final = self.dest / job.filename
+        if not job.owned and _lexists(final):
+            return None
+        self.manifest.ok(job.image_id, job.filename, size, etag)
+        finalize(part, final)
+        return FileResult(job.image_id, "ok", job.filename, size)
 
     async def _complete(self, job: Job, part: Path, size: int, etag: str | None) -> FileResult:
         """Record a complete, checked ``.part`` as ``ok``, THEN give it its final name.
@@ -523,6 +594,7 @@ async def _run_locked(
     session = storage_session if storage_session is not None else make_storage_session(concurrency)
     try:
         planner = Planner(dest, state)
+        parts_at_start = await anyio.to_thread.run_sync(_part_names, dest)
         pool = _Pool(
             dest=dest,
             session=session,
@@ -535,6 +607,7 @@ async def _run_locked(
             report=report,
             planner=planner,
         )
+        pool.parts_at_start = parts_at_start
         items = items_factory(planner, pool.planned)
         try:
             async with anyio.create_task_group() as outer:

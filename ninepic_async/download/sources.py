@@ -10,16 +10,18 @@ rerun of a finished download makes no original-photos calls for them at all.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import hashlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from .._constants import IMAGES_PAGE_SIZE, PART_SUFFIX, URL_REFRESH_BATCH
+from .._constants import DOWNLOAD_URL_BATCHES_AHEAD, IMAGES_PAGE_SIZE, PART_SUFFIX, URL_REFRESH_BATCH
 from .._exceptions import BadRequestError, RequestValidationError, redact
-from ..models import OriginalPhotos, PresignedUrl
+from ..models import ImagePage, OriginalPhotos, PresignedUrl
 from ._types import DownloadClient
 from .manifest import ManifestState
 from .names import NameAllocator
@@ -158,13 +160,15 @@ class Planner:
         self.allocator = NameAllocator()
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
-        self._seen: set[str] = set()
+        self._seen: set[bytes] = set()
+        """16-byte digests of the ids seen (about half the memory of the id strings themselves)."""
 
     def first_time(self, image_id: str) -> bool:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
-        if image_id in self._seen:
+        key = hashlib.blake2b(image_id.encode(), digest_size=16).digest()
+        if key in self._seen:
             return False
-        self._seen.add(image_id)
+        self._seen.add(key)
         return True
 
     def skip(self, image_id: str) -> Skip | None:
@@ -215,11 +219,33 @@ async def _aclose(iterator: object) -> None:
         await aclose()
 
 
-async def _resolve_batch(
-    client: DownloadClient, event_id: int, ids: list[str], planner: Planner
-) -> list[SourceItem]:
-    """Ask original-photos for URLs of <= 60 ids; every id comes back as a Job or an ApiFailure."""
-    items: list[SourceItem] = []
+T = TypeVar("T")
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Done-callback: mark a look-ahead task's outcome as seen (no "never retrieved" log)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _ahead(awaitable: Awaitable[T]) -> asyncio.Future[T]:
+    """Start ``awaitable`` now, as a look-ahead task of the current generator."""
+    task = asyncio.ensure_future(awaitable)
+    task.add_done_callback(_retrieve)
+    return task
+
+
+async def _drop(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel look-ahead tasks and wait until they are gone."""
+    waiting = [t for t in tasks if not t.done()]
+    for task in waiting:
+        task.cancel()
+    if waiting:
+        await asyncio.wait(waiting)
+
+
+async def _fetch_batch(client: DownloadClient, event_id: int, ids: list[str]) -> list[OriginalPhotos] | str:
+    """Every original-photos page for ``ids``, or the API's message when it refused them all."""
     pages = client.iter_original_photos(event_id, "image_ids", ids, page_size=len(ids))
     responses: list[OriginalPhotos] = []
     try:
@@ -227,9 +253,17 @@ async def _resolve_batch(
             responses.append(page)
     except BadRequestError as exc:
         # The API answers 400 when none of the ids exists: each of them failed.
-        return [planner.failure(i, exc.message) for i in ids]
+        return exc.message
     finally:
         await _aclose(pages)
+    return responses
+
+
+def _plan_batch(ids: list[str], responses: list[OriginalPhotos] | str, planner: Planner) -> list[SourceItem]:
+    """Jobs and failures for one fetched batch (in id order, so names are allocated stably)."""
+    if isinstance(responses, str):
+        return [planner.failure(i, responses) for i in ids]
+    items: list[SourceItem] = []
     resolved: set[str] = set()
     leftovers: list[PresignedUrl] = []
     failed: dict[str, tuple[str | None, str | None]] = {}
@@ -259,7 +293,11 @@ async def _resolve_batch(
 async def _by_ids(
     client: DownloadClient, event_id: int, ids: AsyncIterator[str], planner: Planner
 ) -> AsyncIterator[SourceItem]:
+    # Up to DOWNLOAD_URL_BATCHES_AHEAD original-photos requests run while earlier jobs download
+    # (bounded, so URLs are not fetched long before use); results are planned in batch order.
     batch: list[str] = []
+    pending: collections.deque[tuple[list[str], asyncio.Future[list[OriginalPhotos] | str]]]
+    pending = collections.deque()
     try:
         async for image_id in ids:
             if not planner.first_time(image_id):
@@ -270,14 +308,21 @@ async def _by_ids(
                 continue
             batch.append(image_id)
             if len(batch) >= URL_REFRESH_BATCH:
-                for item in await _resolve_batch(client, event_id, batch, planner):
-                    yield item
+                pending.append((batch, _ahead(_fetch_batch(client, event_id, batch))))
                 batch = []
+                while pending and (pending[0][1].done() or len(pending) > DOWNLOAD_URL_BATCHES_AHEAD):
+                    head, task = pending.popleft()
+                    for item in _plan_batch(head, await task, planner):
+                        yield item
+        if batch:
+            pending.append((batch, _ahead(_fetch_batch(client, event_id, batch))))
+        while pending:
+            head, task = pending.popleft()
+            for item in _plan_batch(head, await task, planner):
+                yield item
     finally:
+        await _drop(task for _, task in pending)
         await _aclose(ids)
-    if batch:
-        for item in await _resolve_batch(client, event_id, batch, planner):
-            yield item
 
 
 async def _listed_ids(ids: tuple[str, ...]) -> AsyncIterator[str]:
@@ -290,14 +335,30 @@ async def _event_ids(
 ) -> AsyncIterator[str]:
     pages = client.all_photos(event_id, page_size=IMAGES_PAGE_SIZE[1]).pages()
     first = True
+
+    async def next_page() -> ImagePage | None:
+        try:
+            return await pages.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    ahead: asyncio.Future[ImagePage | None] | None = None
     try:
-        async for page in pages:
+        ahead = _ahead(next_page())
+        while True:
+            page = await ahead
+            ahead = None
+            if page is None:
+                break
+            ahead = _ahead(next_page())  # the next listing page loads while this one is used
             if first:
                 first = False
                 on_total(page.pagination.total if page.pagination is not None else None)
             for image in page.images:
                 yield image.image_id
     finally:
+        if ahead is not None:
+            await _drop([ahead])
         await _aclose(pages)
     if first:
         on_total(0)
