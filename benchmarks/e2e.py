@@ -19,41 +19,14 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-T = TypeVar("T")
-
-
-def pick_loop() -> str:
-    """``uvloop`` when installed (the ``speed`` extra), else ``asyncio``.
-
-    ``NINEPIC_BENCH_LOOP=asyncio`` forces the stock loop, ``=uvloop`` requires uvloop.
-    """
-    choice = os.environ.get("NINEPIC_BENCH_LOOP", "auto")
-    if choice != "asyncio":
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            if choice == "uvloop":
-                raise
-        else:
-            return "uvloop"
-    return "asyncio"
-
-
-def run_with_loop(loop_name: str, coro: Coroutine[Any, Any, T]) -> T:
-    if loop_name == "uvloop":
-        import uvloop
-
-        return uvloop.run(coro)
-    return asyncio.run(coro)
+from loops import pick_loop, run_with_loop
 
 ORIGINALS_PAGE_MAX = 60
 

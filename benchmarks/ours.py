@@ -11,43 +11,16 @@ its own process so the harness measures it exactly like curl and aria2c. Prints 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from loops import pick_loop, run_with_loop
 
 from ninepic_async.download import UrlJob, download_url_list
 
-T = TypeVar("T")
-
-
-def pick_loop() -> str:
-    """``uvloop`` when installed (the ``speed`` extra), else ``asyncio``.
-
-    ``NINEPIC_BENCH_LOOP=asyncio`` forces the stock loop, ``=uvloop`` requires uvloop.
-    """
-    choice = os.environ.get("NINEPIC_BENCH_LOOP", "auto")
-    if choice != "asyncio":
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            if choice == "uvloop":
-                raise
-        else:
-            return "uvloop"
-    return "asyncio"
-
-
-def run_with_loop(loop_name: str, coro: Coroutine[Any, Any, T]) -> T:
-    if loop_name == "uvloop":
-        import uvloop
-
-        return uvloop.run(coro)
-    return asyncio.run(coro)
 
 def read_jobs(path: Path) -> list[UrlJob]:
     jobs = []
