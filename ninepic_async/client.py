@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
@@ -68,7 +68,7 @@ from .models import (
     VideoClippingJob,
     validate_original_photos_request,
 )
-from .pagination import AsyncPage
+from .pagination import AsyncPage, ItemT, PageT
 
 if TYPE_CHECKING:
     from .download import DownloadReport, FileResult
@@ -356,18 +356,33 @@ class NinePicClient:
         event = _check_int("event_id", event_id, 0)
         return await self._transport.call("GET", self._event_url(event, "ping"), PingResult)
 
+
+    def _listing(
+        self,
+        url: URL,
+        page_type: type[PageT],
+        items_of: Callable[[PageT], Sequence[ItemT]],
+        page: object,
+        page_size: object,
+        limits: tuple[int, int],
+        **extra: int,
+    ) -> AsyncPage[ItemT, PageT]:
+        """A GET listing: ``page`` and ``page_size`` are checked now, each page fetched when needed."""
+        first = _check_int("page", page, 1)
+        size = _check_page_size(page_size, limits)
+
+        async def fetch(number: int) -> PageT:
+            params = _page_params(number, size, **extra)
+            return await self._transport.call("GET", url, page_type, params=params)
+
+        return AsyncPage(fetch, items_of, page=first)
+
     def list_events(
         self, *, page: int = 1, page_size: int | None = None
     ) -> AsyncPage[EventListItem, EventList]:
         """The organisation's events (default/max page size in EVENTS_PAGE_SIZE)."""
-        first = _check_int("page", page, 1)
-        size = _check_page_size(page_size, EVENTS_PAGE_SIZE)
         url = self._transport.url(self._org_id, "events")
-
-        async def fetch(number: int) -> EventList:
-            return await self._transport.call("GET", url, EventList, params=_page_params(number, size))
-
-        return AsyncPage(fetch, _events_of, page=first)
+        return self._listing(url, EventList, _events_of, page, page_size, EVENTS_PAGE_SIZE)
 
     async def event_details(self, event_id: int) -> EventDetails:
         """Event metadata and which search features are enabled (flags None on older deployments)."""
@@ -379,30 +394,16 @@ class NinePicClient:
         self, event_id: int, *, page: int = 1, page_size: int | None = None
     ) -> AsyncPage[ImageItem, ImagePage]:
         """Every photo of the event, by capture time (untimed last)."""
-        event = _check_int("event_id", event_id, 0)
-        first = _check_int("page", page, 1)
-        size = _check_page_size(page_size, IMAGES_PAGE_SIZE)
-        url = self._event_url(event, "images")
-
-        async def fetch(number: int) -> ImagePage:
-            return await self._transport.call("GET", url, ImagePage, params=_page_params(number, size))
-
-        return AsyncPage(fetch, _images_of, page=first)
+        url = self._event_url(_check_int("event_id", event_id, 0), "images")
+        return self._listing(url, ImagePage, _images_of, page, page_size, IMAGES_PAGE_SIZE)
 
     def bib_search(
         self, event_id: int, bib: str, *, page: int = 1, page_size: int | None = None
     ) -> AsyncPage[ImageItem, ImagePage]:
         """Photos tagged with a BIB number (case-insensitive on the server)."""
         event = _check_int("event_id", event_id, 0)
-        bib_text = _check_segment("bib", bib)
-        first = _check_int("page", page, 1)
-        size = _check_page_size(page_size, BIBS_PAGE_SIZE)
-        url = self._event_url(event, "bibs", bib_text)
-
-        async def fetch(number: int) -> ImagePage:
-            return await self._transport.call("GET", url, ImagePage, params=_page_params(number, size))
-
-        return AsyncPage(fetch, _images_of, page=first)
+        url = self._event_url(event, "bibs", _check_segment("bib", bib))
+        return self._listing(url, ImagePage, _images_of, page, page_size, BIBS_PAGE_SIZE)
 
     async def face_search(
         self,
@@ -439,15 +440,8 @@ class NinePicClient:
     ) -> AsyncPage[ImageItem, FaceSearchResult]:
         """Pages of an earlier Face Search (``GET .../faces/{request_id}``), no re-matching."""
         event = _check_int("event_id", event_id, 0)
-        rid = _check_segment("request_id", request_id)
-        first = _check_int("page", page, 1)
-        size = _check_page_size(page_size, FACES_PAGE_SIZE)
-        url = self._event_url(event, "faces", rid)
-
-        async def fetch(number: int) -> FaceSearchResult:
-            return await self._transport.call("GET", url, FaceSearchResult, params=_page_params(number, size))
-
-        return AsyncPage(fetch, _face_images_of, page=first)
+        url = self._event_url(event, "faces", _check_segment("request_id", request_id))
+        return self._listing(url, FaceSearchResult, _face_images_of, page, page_size, FACES_PAGE_SIZE)
 
     # --- timeline -----------------------------------------------------------------------------
     async def timeline_days(self, event_id: int) -> TimelineDays:
@@ -473,17 +467,9 @@ class NinePicClient:
         end = _check_int("end_s", end_s, 0)
         if end <= start:
             raise RequestValidationError("end_s", f"must be greater than start_s ({start}); got {end}")
-        first = _check_int("page", page, 1)
-        size = _check_page_size(page_size, TIMELINE_PAGE_SIZE)
         url = self._event_url(event, "timeline", "images")
         window = {TIMELINE_FROM_PARAM: start, TIMELINE_TO_PARAM: end}
-
-        async def fetch(number: int) -> ImagePage:
-            return await self._transport.call(
-                "GET", url, ImagePage, params=_page_params(number, size, **window)
-            )
-
-        return AsyncPage(fetch, _images_of, page=first)
+        return self._listing(url, ImagePage, _images_of, page, page_size, TIMELINE_PAGE_SIZE, **window)
 
     # --- video clipping ---------------------------------------------------------------------
     async def start_video_clipping(
