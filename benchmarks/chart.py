@@ -174,6 +174,13 @@ def panel_memory(ax: Any, res: dict[str, Any]) -> None:
     ax.legend(fontsize=7, loc="lower right")
 
 
+E2E_LABELS = {
+    "list": "pre-resolved list",
+    "api": "download_originals\n(whole event)",
+    "cli": "ninepic download\n--all",
+}
+
+
 def panel_e2e(ax: Any, groups: list[dict[str, Any]]) -> None:
     g = find(groups, "e2e")
     ax.set_title("End to end (20 ms API latency) vs pre-resolved list" if g else "End to end (not run)")
@@ -182,7 +189,7 @@ def panel_e2e(ax: Any, groups: list[dict[str, Any]]) -> None:
     labels, colors = [], ["#9ecae1", COLORS["ours"]]
     for i, c in enumerate(g["contenders"]):
         st = contender_stats(g, c)
-        labels.append("pre-resolved list" if c["name"] == "list" else "download_originals\n(whole event)")
+        labels.append(E2E_LABELS.get(c["name"], c["name"]))
         if "wall" in st:
             ax.bar(i, st["wall"][0], 0.6, yerr=_err(st["wall"]), color=colors[i % 2], capsize=3)
             ax.text(i, st["wall"][2], f"{st['wall'][0]:.2f} s", ha="center", va="bottom", fontsize=8)
