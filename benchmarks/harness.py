@@ -477,30 +477,17 @@ def aria2_cmd(inp: Path, n: int) -> list[str]:
     ]
 
 
+def url_list_cmd(script: str, tsv: Path, n: int) -> list[str]:
+    """A Python contender (``ours.py``, ``naive.py``) fed the URL list at concurrency ``n``."""
+    return [PY, str(BENCH_DIR / script), "--urls", str(tsv), "--dest", str(OUT_DIR), "--concurrency", str(n)]
+
+
 def ours_cmd(tsv: Path, n: int) -> list[str]:
-    return [
-        PY,
-        str(BENCH_DIR / "ours.py"),
-        "--urls",
-        str(tsv),
-        "--dest",
-        str(OUT_DIR),
-        "--concurrency",
-        str(n),
-    ]
+    return url_list_cmd("ours.py", tsv, n)
 
 
 def naive_cmd(tsv: Path, n: int) -> list[str]:
-    return [
-        PY,
-        str(BENCH_DIR / "naive.py"),
-        "--urls",
-        str(tsv),
-        "--dest",
-        str(OUT_DIR),
-        "--concurrency",
-        str(n),
-    ]
+    return url_list_cmd("naive.py", tsv, n)
 
 
 def ours_available() -> str | None:
