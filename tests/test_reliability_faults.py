@@ -35,7 +35,8 @@ def renames(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     seen: list[tuple[str, int]] = []
     real = files_module.finalize
 
-    def finalize(part: Path, final: Path) -> None:
+    def finalize(part: str | Path, final: str | Path) -> None:
+        part, final = Path(part), Path(final)
         if not final.name.endswith(PART_SUFFIX):
             seen.append((final.name, part.stat().st_size))
         real(part, final)

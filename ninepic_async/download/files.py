@@ -17,8 +17,7 @@ import errno
 import hashlib
 import os
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 import anyio
 import anyio.to_thread
@@ -30,14 +29,16 @@ __all__ = ["PartWriter", "finalize", "part_size", "truncate_part"]
 _HASH_READ_BYTES = 1024 * 1024
 
 T = TypeVar("T")
+StrPath = Union[str, "os.PathLike[str]"]
+"""A path as a plain string (what the per-file hot path uses) or a ``Path``."""
 
 
-def _destination_error(action: str, path: Path, exc: OSError) -> DestinationError:
+def _destination_error(action: str, path: StrPath, exc: OSError) -> DestinationError:
     reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
     return DestinationError(f"cannot {action} {str(path)!r}: {reason}")
 
 
-def part_size(path: Path) -> int:
+def part_size(path: StrPath) -> int:
     """Bytes already in a ``.part`` file (0 when there is none)."""
     try:
         return os.stat(path).st_size
@@ -47,7 +48,7 @@ def part_size(path: Path) -> int:
         raise _destination_error("inspect", path, exc) from exc
 
 
-def truncate_part(path: Path) -> None:
+def truncate_part(path: StrPath) -> None:
     """Drop a ``.part`` file (restart from byte 0)."""
     try:
         os.unlink(path)
@@ -57,7 +58,7 @@ def truncate_part(path: Path) -> None:
         raise _destination_error("remove", path, exc) from exc
 
 
-def finalize(part: Path, final: Path) -> None:
+def finalize(part: StrPath, final: StrPath) -> None:
     """Give a complete ``.part`` its final name atomically."""
     try:
         os.replace(part, final)
@@ -75,7 +76,7 @@ def _write_all(fd: int, chunks: list[bytes], hasher: Any) -> None:
             view = view[written:]
 
 
-def _hash_prefix(path: Path, length: int, hasher: Any) -> None:
+def _hash_prefix(path: StrPath, length: int, hasher: Any) -> None:
     with open(path, "rb") as handle:
         remaining = length
         while remaining > 0:
@@ -86,7 +87,7 @@ def _hash_prefix(path: Path, length: int, hasher: Any) -> None:
             remaining -= len(block)
 
 
-def _open_part(path: Path, offset: int, hasher: Any) -> int:
+def _open_part(path: StrPath, offset: int, hasher: Any) -> int:
     """Create/truncate (offset 0) or append to ``path``; hash its prefix when verifying."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if offset == 0 else 0)
     fd = os.open(path, flags, 0o644)
@@ -114,7 +115,7 @@ class PartWriter:
 
     def __init__(
         self,
-        path: Path,
+        path: StrPath,
         *,
         offset: int,
         md5: bool,

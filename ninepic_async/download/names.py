@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 
 from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
+from .digests import DIGEST_BYTES, DigestSet
 
 __all__ = ["NameAllocator", "fallback_filename", "name_key", "sanitize_filename"]
 
@@ -117,7 +118,7 @@ def _with_tag(name: str, tag: str, max_bytes: int) -> str:
 
 def _clash_key(name: str) -> bytes:
     """A 16-byte digest of :func:`name_key` (names that clash on disk have equal keys)."""
-    return hashlib.blake2b(name_key(name).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return hashlib.blake2b(name_key(name).encode("utf-8", "surrogatepass"), digest_size=DIGEST_BYTES).digest()
 
 
 class NameAllocator:
@@ -134,8 +135,10 @@ class NameAllocator:
     def __init__(self, *, max_bytes: int = MAX_FILENAME_BYTES) -> None:
         # Memory per photo matters at 100k photos: fresh names keep only their clash key;
         # only names recorded by a previous run are kept per id (they must be reused).
-        self._taken: set[bytes] = {_clash_key(MANIFEST_NAME), _clash_key(LOCK_NAME)}
-        """16-byte digests of the ``name_key`` of every name in use (half the memory of the keys)."""
+        self._taken = DigestSet()
+        """Digests of the ``name_key`` of every name in use (32 bytes each, not the keys)."""
+        for own in (MANIFEST_NAME, LOCK_NAME):
+            self._taken.add(_clash_key(own))
         self._reserved: dict[str, str] = {}
         self._max_bytes = max_bytes
 
@@ -179,15 +182,9 @@ class NameAllocator:
         self, image_id: str, server_name: str | None, occupied: Callable[[str], bool] | None
     ) -> str:
         for candidate in self._candidates(image_id, server_name):
-            if _clash_key(candidate) in self._taken or (occupied is not None and occupied(candidate)):
+            key = _clash_key(candidate)
+            if key in self._taken or (occupied is not None and occupied(candidate)):
                 continue
-            if self._claim(image_id, candidate):
-                return candidate
+            self._taken.add(key)
+            return candidate
         raise AssertionError("unreachable: the candidates never end")  # pragma: no cover
-
-    def _claim(self, image_id: str, name: str) -> bool:
-        key = _clash_key(name)
-        if key in self._taken:
-            return False
-        self._taken.add(key)
-        return True

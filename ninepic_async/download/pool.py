@@ -108,7 +108,7 @@ def plain_md5(etag: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _lexists(path: Path) -> bool:
+def _lexists(path: str) -> bool:
     """Whether anything (a file, a link, a directory) is at ``path``."""
     try:
         os.lstat(path)
@@ -119,7 +119,7 @@ def _lexists(path: Path) -> bool:
     return True
 
 
-def _same_regular_file(existing: Path, part: Path) -> bool:
+def _same_regular_file(existing: str, part: str) -> bool:
     """Whether ``existing`` is a regular file (not a link) with exactly the bytes of ``part``."""
     try:
         if not stat.S_ISREG(os.lstat(existing).st_mode):
@@ -235,6 +235,7 @@ class _Pool:
         planner: Planner,
     ) -> None:
         self.dest = dest
+        self._dest_prefix = os.path.join(dest, "")
         self.planner = planner
         self.session = session
         self.manifest = manifest
@@ -248,6 +249,10 @@ class _Pool:
         """Worker threads that write ``.part`` files (few: they share one directory)."""
         self.parts_at_start: frozenset[str] = frozenset()
         """Names of the ``.part`` files in ``dest`` when the run began (see :meth:`download`)."""
+
+    def file_path(self, name: str) -> str:
+        """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
+        return self._dest_prefix + name
 
     # -- outcomes --------------------------------------------------------------------
     def planned(self, total: int | None) -> None:
@@ -293,9 +298,9 @@ class _Pool:
 
     def _settle_skip(self, item: Skip) -> None:
         """Finish the rename an interrupted run left (see :mod:`.manifest`), or drop a stale ``.part``."""
-        part = self.dest / (item.filename + PART_SUFFIX)
+        part = self.file_path(item.filename + PART_SUFFIX)
         if item.from_part:
-            finalize(part, self.dest / item.filename)
+            finalize(part, self.file_path(item.filename))
             logger.info("renamed %s: its run was interrupted after recording it", item.filename)
         else:
             truncate_part(part)
@@ -330,7 +335,7 @@ class _Pool:
 
     async def download(self, job: Job) -> FileResult:
         """Fetch one job to its final name, or record why not. Raises only DestinationError."""
-        part = self.dest / (job.filename + PART_SUFFIX)
+        part = self.file_path(job.filename + PART_SUFFIX)
         url = job.url
         can_refresh = job.refreshable and self.refresher is not None
         state = _FileState()
@@ -385,7 +390,7 @@ class _Pool:
             except DownloadError as exc:
                 return self._failed(job, str(exc))
 
-    async def _attempt(self, job: Job, url: str, part: Path, state: _FileState, offset: int) -> FileResult:
+    async def _attempt(self, job: Job, url: str, part: str, state: _FileState, offset: int) -> FileResult:
         """One GET of ``url``, resuming after the ``offset`` bytes already in ``part``."""
         headers = {"Accept-Encoding": "identity"}
         if offset:
@@ -415,7 +420,7 @@ class _Pool:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
 
     async def _receive(
-        self, job: Job, resp: aiohttp.ClientResponse, part: Path, offset: int, state: _FileState
+        self, job: Job, resp: aiohttp.ClientResponse, part: str, offset: int, state: _FileState
     ) -> FileResult:
         etag = resp.headers.get("ETag")
         start = 0
@@ -487,7 +492,7 @@ class _Pool:
     def _complete_sync(
         self,
         job: Job,
-        part: Path,
+        part: str,
         size: int,
         etag: str | None,
         expected_md5: str | None,
@@ -501,14 +506,14 @@ class _Pool:
         """
         if expected_md5 is not None and writer.md5_hex() != expected_md5:
             return None
-        final = self.dest / job.filename
+        final = self.file_path(job.filename)
         if not job.owned and _lexists(final):
             return None
         self.manifest.ok(job.image_id, job.filename, size, etag)
         finalize(part, final)
         return FileResult(job.image_id, "ok", job.filename, size)
 
-    async def _complete(self, job: Job, part: Path, size: int, etag: str | None) -> FileResult:
+    async def _complete(self, job: Job, part: str, size: int, etag: str | None) -> FileResult:
         """Record a complete, checked ``.part`` as ``ok``, THEN give it its final name.
 
         In that order a run killed in between leaves an ``ok`` line and a ``.part`` of exactly
@@ -517,7 +522,7 @@ class _Pool:
         for this photo is never overwritten: identical content is adopted, else the photo
         gets the next free name.
         """
-        final = self.dest / job.filename
+        final = self.file_path(job.filename)
         if not job.owned and _lexists(final):
             if await anyio.to_thread.run_sync(_same_regular_file, final, part):
                 logger.info("%s is already on disk with the same content: kept", job.filename)
@@ -532,9 +537,9 @@ class _Pool:
                 job.image_id,
                 job.filename,
             )
-            moved = self.dest / (job.filename + PART_SUFFIX)
+            moved = self.file_path(job.filename + PART_SUFFIX)
             finalize(part, moved)
-            part, final = moved, self.dest / job.filename
+            part, final = moved, self.file_path(job.filename)
         self.manifest.ok(job.image_id, job.filename, size, etag)
         finalize(part, final)
         return FileResult(job.image_id, "ok", job.filename, size)

@@ -23,6 +23,7 @@ from .._constants import DOWNLOAD_URL_BATCHES_AHEAD, IMAGES_PAGE_SIZE, PART_SUFF
 from .._exceptions import BadRequestError, RequestValidationError, redact
 from ..models import ImagePage, OriginalPhotos, PresignedUrl
 from ._types import DownloadClient
+from .digests import DIGEST_BYTES, DigestSet
 from .manifest import ManifestState
 from .names import NameAllocator
 from .urls import image_id_from_url, match_urls_to_ids
@@ -160,16 +161,12 @@ class Planner:
         self.allocator = NameAllocator()
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
-        self._seen: set[bytes] = set()
-        """16-byte digests of the ids seen (about half the memory of the id strings themselves)."""
+        self._seen = DigestSet()
+        """Digests of the ids seen: 32 bytes per photo, not the id strings themselves."""
 
     def first_time(self, image_id: str) -> bool:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
-        key = hashlib.blake2b(image_id.encode(), digest_size=16).digest()
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        return True
+        return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
 
     def skip(self, image_id: str) -> Skip | None:
         if self.dest is None:
