@@ -13,6 +13,7 @@ Requests, retries and decoding live in :mod:`ninepic_async._transport`; listings
 
 from __future__ import annotations
 
+import ipaddress
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -83,6 +84,16 @@ Selfie: TypeAlias = bytes | str | os.PathLike[str] | BinaryIO
 
 
 # --- argument checks (raise before anything is sent) ------------------------------------
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses, where plain http does not leave the machine."""
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _check_int(field: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise RequestValidationError(field, f"must be an integer >= {minimum}; got {value!r}")
@@ -294,6 +305,12 @@ class NinePicClient:
             raise ConfigurationError(f"timeout_s must be a positive number; got {timeout_s!r}")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
+        if base.scheme == "http" and not _is_loopback(base.host):
+            log.warning(
+                "base_url %s is plain http to a host that is not this machine: "
+                "the API key travels unencrypted",
+                base.origin(),
+            )
         self._org_id = org_id
         self._base_url = str(base).rstrip("/")
         self._transport = Transport(

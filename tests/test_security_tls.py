@@ -106,3 +106,24 @@ async def test_a_callers_session_that_verifies_is_not_weakened(
         with anyio.fail_after(10), pytest.raises(APIConnectionError, match=r"(?i)certificate"):
             await client.ping(EVENT)
     assert keys == []
+
+
+@pytest.mark.parametrize(
+    ("base_url", "warned"),
+    [
+        ("http://api.example.test", True),
+        ("http://10.0.0.5:8080", True),
+        ("https://api.example.test", False),
+        ("http://127.0.0.1:8080", False),
+        ("http://localhost:8080", False),
+        ("http://[::1]:8080", False),
+    ],
+)
+def test_plain_http_to_another_host_warns_without_the_key(
+    base_url: str, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="ninepic_async"):
+        NinePicClient(KEY, org_id=ORG, base_url=base_url)
+    messages = [r.getMessage() for r in caplog.records if "unencrypted" in r.getMessage()]
+    assert bool(messages) is warned
+    assert all(KEY not in m for m in messages)
