@@ -510,7 +510,7 @@ class Transport:
             return decoder_for(tp).decode(data)
         except _DECODE_ERRORS as exc:
             what = f"unexpected {tp.__name__} response"
-            if not isinstance(exc, msgspec.DecodeError):  # valid-looking envelope, unreadable inside
+            if not isinstance(exc, msgspec.ValidationError):  # valid-looking envelope, unreadable inside
                 what = f"HTTP {response.status} {tp.__name__} response is not JSON"
             raise APIResponseDecodeError(
                 f"{response.method} {response.url}: {what} ({_decode_problem(exc)})",
