@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_LOCAL_ERROR",
     "EXIT_OK",
     "EXIT_PARTIAL",
+    "EXIT_PIPE_CLOSED",
     "EXIT_SOFTWARE",
     "EXIT_STATUSES",
     "EXIT_UNAVAILABLE",
@@ -68,6 +69,9 @@ EXIT_SOFTWARE = 70
 """An unexpected internal error (a bug): please report it with the ``--verbose`` output."""
 EXIT_INTERRUPTED = 130
 """Interrupted by Ctrl-C (SIGINT); partial ``.part`` files are kept for resume."""
+EXIT_PIPE_CLOSED = 141
+"""Whoever read stdout stopped early (``ninepic photos --all-pages --json | head``): the
+command stops quietly, like a tool killed by SIGPIPE (128 + 13)."""
 
 EXIT_STATUSES: dict[int, str] = {
     EXIT_OK: "success: everything asked for was done",
@@ -78,6 +82,7 @@ EXIT_STATUSES: dict[int, str] = {
     EXIT_LOCAL_ERROR: "the destination cannot be written, or another download is using it",
     EXIT_SOFTWARE: "internal error (a bug)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_PIPE_CLOSED: "stdout was closed early (e.g. `| head`); the command stopped quietly",
 }
 """Every exit status of ``ninepic`` and what it means (the README's table is built from the same words)."""
 

@@ -13,12 +13,22 @@ Where things are: the argument tree in :mod:`.parser`, the API commands in :mod:
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from .._exceptions import redact
 from .commands import cmd_bib, cmd_event, cmd_events, cmd_faces, cmd_photos, cmd_ping, cmd_timeline, cmd_video
 from .download import cmd_demo, cmd_download
-from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, describe_error
+from .errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PIPE_CLOSED,
+    EXIT_SOFTWARE,
+    EXIT_USAGE,
+    describe_error,
+    leaf_errors,
+)
 from .logs import logging_to
 from .loop import run_interruptible
 from .output import Output
@@ -69,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             output.note("interrupted")
             return EXIT_INTERRUPTED
         except Exception as exc:  # every expected failure becomes one line and an exit status
+            if any(isinstance(leaf, BrokenPipeError) for leaf in leaf_errors(exc)):
+                _silence_stdout(output.stdout)
+                return EXIT_PIPE_CLOSED
             described = describe_error(exc, rt.ctx)
             if described is None:
                 output.error(f"internal error: {type(exc).__name__}: {redact(str(exc))} (please report it; "
@@ -79,3 +92,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             message, status = described
             output.error(message)
             return status
+
+
+def _silence_stdout(stream: object) -> None:
+    """Point the process's stdout at /dev/null once its reader has gone (``| head``).
+
+    Without this, the interpreter's final flush of stdout fails again and prints "Exception
+    ignored ... BrokenPipeError" on stderr. Only the real stdout is redirected: a replaced
+    ``sys.stdout`` (a test's capture) is left alone.
+    """
+    if stream is not sys.__stdout__ or sys.__stdout__ is None:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
