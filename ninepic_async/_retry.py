@@ -1,6 +1,8 @@
 """The retry policy: what is retried, how long to wait, and how Retry-After is read.
 
-Used by the API transport and by the storage download pool, so both back off alike.
+Used by the API transport and by the storage download pool, so both back off alike. What is
+retried differs in one point: the store's 408 is retried, the API's is not (the API retries
+429 and 5xx only).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ __all__ = [
     "calculate_retry_timeout",
     "jitter",
     "parse_retry_after",
+    "should_retry_api_status",
     "should_retry_status",
 ]
 
@@ -23,8 +26,17 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def should_retry_status(status: int) -> bool:
-    """429 and 5xx (and 408) are retried; every other status is final."""
+    """Object storage: 429 and 5xx (and 408) are retried; every other status is final."""
     return status in RETRYABLE_STATUSES or status >= 500
+
+
+def should_retry_api_status(status: int) -> bool:
+    """The 9Pic API: only 429 and 5xx are retried; every other 4xx (408 too) is final.
+
+    The reference calls 429 and 500 "safe to retry" and nothing else, so a request the API
+    refused is never sent twice.
+    """
+    return status == 429 or status >= 500
 
 
 def jitter(delay: float) -> float:

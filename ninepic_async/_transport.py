@@ -266,7 +266,7 @@ class Transport:
         if attempt >= self.max_retries:
             return False
         if status is not None:
-            return _retry.should_retry_status(status)
+            return _retry.should_retry_api_status(status)
         if isinstance(exc, aiohttp.ClientSSLError):
             return False  # certificate/handshake problems do not heal by retrying
         return isinstance(exc, (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))

@@ -16,6 +16,7 @@ from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok, s
 
 from ninepic_async import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     BadRequestError,
     InternalServerError,
@@ -298,3 +299,18 @@ async def test_retries_are_logged_without_the_key(
     assert KEY not in caplog.text
     for record in caplog.records:
         assert KEY not in record.getMessage()
+
+
+@pytest.mark.parametrize("status", [408, 410, 418, 425, 451])
+async def test_no_4xx_but_429_is_retried_not_even_408(
+    mocked: Any, clock: FakeClock, client: NinePicClient, status: int
+) -> None:
+    mocked.get(PING, status=status, payload=err("no"), headers={"Retry-After": "0"}, repeat=True)
+    with pytest.raises(APIStatusError) as info:
+        await client.ping(EVENT)
+    assert info.value.status == status
+    assert len(sent(mocked, "GET", PING)) == 1 and clock.sleeps == []
+
+
+def test_api_policy_retries_429_and_5xx_only() -> None:
+    assert [s for s in range(400, 600) if _retry.should_retry_api_status(s)] == [429, *range(500, 600)]
