@@ -20,6 +20,7 @@ USER_AGENT: Final = "ninepic-async"
 
 # --- page sizes: (default, maximum) as documented ------------------------------------
 EVENTS_PAGE_SIZE: Final = (10, 100)
+"""(default, maximum) items per page of each listing, as the reference documents them."""
 IMAGES_PAGE_SIZE: Final = (32, 100)
 BIBS_PAGE_SIZE: Final = (32, 100)
 ORIGINALS_PAGE_SIZE: Final = (30, 60)
@@ -41,15 +42,21 @@ VIDEO_SUCCESS_STATUSES: Final = frozenset({"completed", "complete", "done", "suc
 VIDEO_FAILURE_STATUSES: Final = frozenset({"failed", "error", "cancelled", "canceled", "expired"})
 """Terminal statuses of a video clipping job (inferred; compared case-insensitively)."""
 VIDEO_POLL_INTERVAL_S: Final = 2.0
+"""Seconds between two status polls of a video clipping job."""
 VIDEO_POLL_TIMEOUT_S: Final = 600.0
+"""Seconds to wait for a video clipping job to reach a terminal status."""
 
 # --- API timeouts and retries -------------------------------------------------------
 DEFAULT_TIMEOUT_S: Final = 30.0
 """Total time for one API request attempt, in seconds."""
 DEFAULT_CONNECT_TIMEOUT_S: Final = 10.0
+"""Seconds to establish one API connection (capped by the request timeout)."""
 DEFAULT_MAX_RETRIES: Final = 5
+"""Retries of an API request after the first attempt (429, 5xx, connection errors, timeouts)."""
 RETRY_INITIAL_DELAY_S: Final = 0.5
+"""Backoff ceiling of the first retry, in seconds; it doubles per retry (full jitter below it)."""
 RETRY_MAX_DELAY_S: Final = 8.0
+"""The largest backoff ceiling, in seconds."""
 RETRY_AFTER_MAX_S: Final = 60.0
 """The longest Retry-After we honour; longer values are capped to this."""
 MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024

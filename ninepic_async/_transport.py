@@ -176,6 +176,7 @@ class RawResponse:
 
     @property
     def request_id(self) -> str | None:
+        """The first request-id header of the response (REQUEST_ID_HEADERS), if any."""
         return _request_id(self.headers)
 
 

@@ -325,6 +325,7 @@ class NinePicClient:
     # --- lifecycle -----------------------------------------------------------------------
     @property
     def org_id(self) -> int:
+        """The organisation every request of this client is scoped to."""
         return self._org_id
 
     @property

@@ -41,7 +41,8 @@ DOWNLOAD_METHODS: tuple[str, ...] = ("bib", "selfie", "image_id", "image_ids")
 
 
 class Pagination(msgspec.Struct, kw_only=True):
-    """PaginationInfo. ``current_page == 0`` with ``total_pages == 0`` means "no page"."""
+    """PaginationInfo: ``total`` items, 1-based ``current_page`` of ``total_pages``, ``page_size``
+    items per page. ``current_page == 0`` with ``total_pages == 0`` means "no page"."""
 
     total: int = 0
     current_page: int = msgspec.field(name="currentPage", default=0)
@@ -71,6 +72,8 @@ class EventListItem(msgspec.Struct, kw_only=True):
 
 
 class EventList(msgspec.Struct, kw_only=True):
+    """A page of ``GET /{org}/events``: the events and the page's PaginationInfo."""
+
     events: list[EventListItem] = msgspec.field(default_factory=list)
     pagination: Pagination | None = None
 
@@ -135,6 +138,8 @@ class FaceSearchResult(msgspec.Struct, kw_only=True):
 
 
 class TimelineHour(msgspec.Struct, kw_only=True):
+    """One hour bucket of a timeline day: ``hour`` 0-23 (UTC) and the ``count`` of photos in it."""
+
     hour: int
     count: int = 0
 
@@ -148,11 +153,14 @@ class TimelineDay(msgspec.Struct, kw_only=True):
 
 
 class TimelineDays(msgspec.Struct, kw_only=True):
+    """``GET .../timeline/days``: the days that have photos, ascending."""
+
     days: list[TimelineDay] = msgspec.field(default_factory=list)
 
 
 class VideoClip(msgspec.Struct, kw_only=True):
-    """A generated clip; shape inferred, so everything is optional."""
+    """A generated clip; shape inferred, so everything is optional. ``duration_s`` is in seconds
+    (wire name ``duration``)."""
 
     url: str | None = None
     thumbnail_url: str | None = None

@@ -97,14 +97,17 @@ class Simulator:
 
     @property
     def org_id(self) -> int:
+        """The organisation id the simulator serves (``SimulatorConfig.org_id``)."""
         return self.config.org_id
 
     @property
     def event_id(self) -> int:
+        """The id of the big synthetic event (``SimulatorConfig.event_id``)."""
         return self.config.event_id
 
     @property
     def api_key(self) -> str:
+        """The one API key the simulator accepts (others answer 403, none answers 401)."""
         return self.config.api_key
 
     @property
@@ -119,6 +122,7 @@ class Simulator:
 
     @property
     def counters(self) -> Counters:
+        """What the simulator served so far (requests by endpoint, 429s, bytes, ...), for assertions."""
         return self.state.counters
 
     @property

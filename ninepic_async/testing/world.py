@@ -265,6 +265,7 @@ class World:
         return self.photo_at(index)
 
     def size_at(self, index: int) -> int:
+        """Size in bytes of the photo at gallery position ``index``."""
         return self._size(self._digest(index))
 
     def is_missing(self, index: int) -> bool:
@@ -301,6 +302,7 @@ class World:
 
     # --- timeline --------------------------------------------------------------------------
     def timestamp_at(self, index: int) -> int | None:
+        """Capture time (Unix seconds, UTC) of the photo at ``index``; None for an untimed photo."""
         return self._captured_at(index, self._digest(index))
 
     def timeline_days(self) -> list[tuple[str, int, list[tuple[int, int]]]]:
@@ -414,6 +416,7 @@ class World:
         return self.md5_at(self._require(image_id))
 
     def md5_at(self, index: int) -> str:
+        """Hex MD5 of the photo's content at ``index`` (computed on first use, then cached)."""
         cached = self._lazy.md5.get(index)
         if cached is None:
             h = hashlib.md5(usedforsecurity=False)
