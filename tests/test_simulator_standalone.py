@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import pytest
 
 from ninepic_async.testing import SimulatorConfig, build_arg_parser, config_from_args, serve_forever
 
@@ -105,3 +106,19 @@ async def test_serve_forever_in_process() -> None:
     stop.set()
     await task
     assert "base_url: http://127.0.0.1:" in out.getvalue()
+
+
+async def test_simulated_api_yields_the_base_url_and_releases_it() -> None:
+    from ninepic_async import NinePicClient
+    from ninepic_async.testing import simulated_api
+
+    config = SimulatorConfig(photo_count=5, event_id=77)
+    async with simulated_api(config) as base_url:
+        assert isinstance(base_url, str) and base_url.startswith("http://127.0.0.1:")
+        async with NinePicClient(config.api_key, org_id=config.org_id, base_url=base_url) as client:
+            assert (await client.ping(77)).status == "ok"
+            assert len((await client.all_photos(77)).images) == 5
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectionError):  # the port was released
+            async with http.get(base_url):
+                pass

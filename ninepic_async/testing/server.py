@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
@@ -16,7 +18,7 @@ from .state import SimState
 from .store import make_store_app
 from .world import World
 
-__all__ = ["Simulator"]
+__all__ = ["Simulator", "simulated_api"]
 
 log = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 2.0
@@ -143,3 +145,16 @@ class Simulator:
             f"Simulator(base_url={self.base_url!r}, storage_url={self.storage_url!r}, "
             f"event_id={self.event_id})"
         )
+
+
+@contextlib.asynccontextmanager
+async def simulated_api(config: SimulatorConfig | None = None, **overrides: Any) -> AsyncIterator[str]:
+    """``async with simulated_api(photo_count=50) as base_url:`` a running simulator's API base URL.
+
+    The shortest way in for tests that only need an API to talk to: the key, org id and event
+    id are the config's (``SimulatorConfig().api_key``, ``org_id``, ``event_id``; defaults
+    ``sim-key-5f0c9e2d7a41b38e``, 903, 456). Use :class:`Simulator` directly for the world,
+    the fault knobs and the counters. Both ports are released when the block ends.
+    """
+    async with Simulator(config, **overrides) as sim:
+        yield sim.base_url
