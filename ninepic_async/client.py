@@ -271,7 +271,9 @@ class NinePicClient:
     the public API. Use it as an async context manager (or call :meth:`close`). The aiohttp
     session is made inside the running loop on first use and closed only if this client made
     it; a ``session`` you pass is used as is (the key then travels per request, never as a
-    session default). ``timeout_s`` bounds each attempt; ``max_retries`` counts retries after it.
+    session default). ``timeout_s`` (seconds, default DEFAULT_TIMEOUT_S; ``timeout`` is the
+    same setting under its short name: give one of them) bounds each attempt; ``max_retries``
+    counts retries after it.
     """
 
     def __init__(
@@ -281,9 +283,10 @@ class NinePicClient:
         org_id: int,
         base_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        timeout_s: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         verify_ssl: bool = True,
+        timeout: float | None = None,
     ) -> None:
         key = (api_key or os.environ.get(ENV_API_KEY) or "").strip()
         if not key:
@@ -301,8 +304,17 @@ class NinePicClient:
             raise ConfigurationError(f"base_url is not a URL: {raw_base!r}") from exc
         if base.scheme not in ("http", "https") or not base.host or base.query_string or base.fragment:
             raise ConfigurationError(f"base_url must be http(s)://host[:port][/path]; got {raw_base!r}")
+        timeout_name = "timeout_s"
+        if timeout is not None:
+            if timeout_s is not None and timeout_s != timeout:
+                raise ConfigurationError(
+                    f"give timeout or timeout_s, not both; got {timeout!r} and {timeout_s!r}"
+                )
+            timeout_name, timeout_s = "timeout", timeout
+        elif timeout_s is None:
+            timeout_s = DEFAULT_TIMEOUT_S
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
-            raise ConfigurationError(f"timeout_s must be a positive number; got {timeout_s!r}")
+            raise ConfigurationError(f"{timeout_name} must be a positive number; got {timeout_s!r}")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
         if base.scheme == "http" and not _is_loopback(base.host):
@@ -332,6 +344,11 @@ class NinePicClient:
     def base_url(self) -> str:
         """The API origin (and optional path prefix), without a trailing slash."""
         return self._base_url
+
+    @property
+    def timeout_s(self) -> float:
+        """Seconds one API request attempt may take (connect, send, read the whole body)."""
+        return self._transport.timeout_s
 
     @property
     def max_retries(self) -> int:

@@ -243,3 +243,25 @@ async def test_iter_original_photos_page_size_is_checked(mocked: Any) -> None:
         client.iter_original_photos(EVENT, "bib", "12", page_size=61)
     assert info.value.field == "page_size"
     await client.close()
+
+
+def test_timeout_is_the_short_name_of_timeout_s() -> None:
+    from ninepic_async._constants import DEFAULT_TIMEOUT_S
+
+    assert NinePicClient(KEY, org_id=ORG).timeout_s == DEFAULT_TIMEOUT_S
+    assert NinePicClient(KEY, org_id=ORG, timeout=7).timeout_s == 7.0
+    assert NinePicClient(KEY, org_id=ORG, timeout_s=8.5).timeout_s == 8.5
+    assert NinePicClient(KEY, org_id=ORG, timeout=9, timeout_s=9).timeout_s == 9.0
+    with pytest.raises(ConfigurationError, match="not both"):
+        NinePicClient(KEY, org_id=ORG, timeout=1, timeout_s=2)
+    with pytest.raises(ConfigurationError, match=r"^timeout must be a positive number"):
+        NinePicClient(KEY, org_id=ORG, timeout=0)
+
+
+def test_signature_matches_the_documented_one() -> None:
+    import inspect
+
+    params = inspect.signature(NinePicClient).parameters
+    assert next(iter(params)) == "api_key" and params["api_key"].default is None
+    for name in ("org_id", "base_url", "session", "timeout", "max_retries"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
