@@ -72,3 +72,53 @@ async def test_quickstart_block_runs(index: int, tmp_path: Path) -> None:
         out, err = await asyncio.wait_for(proc.communicate(), 120)
     report = f"README block {index} failed:\n{code}\n--- stdout\n{out.decode()}\n--- stderr\n{err.decode()}"
     assert proc.returncode == 0, report
+
+
+SHELL_MARKER = "<!-- test: shell -->"
+SHELL_BLOCK = re.compile(r"^" + re.escape(SHELL_MARKER) + r"\n```bash\n(.*?)^```", re.DOTALL | re.MULTILINE)
+SHELL_LINES = [
+    line.strip()
+    for block in SHELL_BLOCK.findall(README)
+    for line in block.splitlines()
+    if line.strip().startswith("ninepic ") and not line.strip().startswith("ninepic simulate")
+]  # `ninepic simulate` itself is run by tests/test_cli_audit.py
+
+
+def test_the_shell_quick_start_is_marked() -> None:
+    markers = re.findall(r"^" + re.escape(SHELL_MARKER) + r"$", README, re.MULTILINE)
+    assert len(SHELL_BLOCK.findall(README)) == len(markers) == 2
+    assert any(line.startswith("ninepic download") for line in SHELL_LINES)
+    assert len(SHELL_LINES) >= 9
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("line", SHELL_LINES)
+async def test_shell_quick_start_line_runs(
+    line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shlex
+
+    from helpers_cli import run_cli
+
+    async with Simulator(SimulatorConfig(photo_count=60, org_id=903, event_id=456)) as sim:
+        bib = max(sim.world.bibs.items(), key=lambda item: len(item[1]))[0]
+        request_id = next(iter(sim.world.selfie_request_ids))
+        (tmp_path / "me.jpg").write_bytes(b"a selfie for the readme test" * 50)
+        monkeypatch.chdir(tmp_path)
+        for name, value in (
+            ("NINEPIC_API_KEY", sim.api_key),
+            ("NINEPIC_BASE_URL", sim.base_url),
+            ("NINEPIC_ORG_ID", "903"),
+            ("NINEPIC_EVENT_ID", "456"),
+        ):
+            monkeypatch.setenv(name, value)
+        command, _, consumer = line.partition(" | ")
+        argv = shlex.split(command, comments=True)[1:]
+        argv = [{"1234": bib, "REQUEST_ID": request_id}.get(arg, arg) for arg in argv]
+        code, out, err = await run_cli(capsys, *argv)
+    assert code == 0, f"{line}\n--- stdout\n{out}\n--- stderr\n{err}"
+    assert "error" not in err.lower()
+    if consumer.startswith("jq -r .image_id"):  # what jq reads: JSON Lines with an image_id each
+        image_ids = [json.loads(row)["image_id"] for row in out.splitlines()]
+        assert image_ids == [photo.image_id for photo in sim.world.photos]
