@@ -125,3 +125,10 @@ async def test_video_from_a_selfie_file_and_plain_outputs(
     code, out, err = await run_cli(capsys, "faces", "--selfie", str(selfie), *conn(sim))
     assert code == 0, err
     assert out.splitlines()[0].startswith("image_id\t") and "request_id: " in err
+
+
+async def test_a_page_past_the_end_says_so(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = await run_cli(capsys, "events", *conn(sim), "--page", "50")
+    assert code == 0, err
+    assert out.splitlines() == ["event_id\tname\tdate\tstatus\tslug"]
+    assert f"page 50 is past the last page (1); {len(sim.event_ids)} events in all" in err

@@ -39,6 +39,9 @@ def _caption(pagination: Pagination | None, noun: str) -> str | None:
         return None
     if pagination.total_pages == 0:
         return f"no {noun}"
+    if pagination.current_page > pagination.total_pages:
+        return (f"page {pagination.current_page} is past the last page ({pagination.total_pages}); "
+                f"{pagination.total} {noun} in all")
     text = f"page {pagination.current_page} of {pagination.total_pages}, {pagination.total} {noun} in all"
     if pagination.has_next_page:
         text += f"; next: --page {pagination.current_page + 1} (or --all-pages)"
