@@ -52,7 +52,14 @@ DEFAULT_TIMEOUT_S: Final = 30.0
 DEFAULT_CONNECT_TIMEOUT_S: Final = 10.0
 """Seconds to establish one API connection (capped by the request timeout)."""
 DEFAULT_MAX_RETRIES: Final = 5
-"""Retries of an API request after the first attempt (429, 5xx, connection errors, timeouts)."""
+"""Retries of an API request after a 5xx, a connection error or a timeout."""
+DEFAULT_MAX_RATE_LIMIT_RETRIES: Final = 20
+"""Retries of an API request answered 429, counted apart from :data:`DEFAULT_MAX_RETRIES`.
+
+Throttling is expected under load (the reference: "safe to retry with exponential backoff"),
+so its budget is larger: at a 50% 429 rate a call gives up with odds 2**-21, where 5 retries
+would abort one call in 64 and so most long downloads. Each wait is Retry-After (capped at
+RETRY_AFTER_MAX_S) or the jittered backoff (at most RETRY_MAX_DELAY_S)."""
 RETRY_INITIAL_DELAY_S: Final = 0.5
 """Backoff ceiling of the first retry, in seconds; it doubles per retry (full jitter below it)."""
 RETRY_MAX_DELAY_S: Final = 8.0

@@ -26,6 +26,7 @@ from ._constants import (
     API_KEY_HEADER,
     API_PREFIX,
     DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_MAX_RATE_LIMIT_RETRIES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT_S,
     ERROR_EXCERPT_CHARS,
@@ -191,6 +192,7 @@ class Transport:
         session: aiohttp.ClientSession | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_rate_limit_retries: int = DEFAULT_MAX_RATE_LIMIT_RETRIES,
         verify_ssl: bool = True,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
@@ -201,6 +203,7 @@ class Transport:
         self._closed = False
         self.timeout_s = timeout_s
         self.max_retries = max_retries
+        self.max_rate_limit_retries = max_rate_limit_retries
         self.verify_ssl = verify_ssl
         self.max_response_bytes = max_response_bytes
         self._timeout = aiohttp.ClientTimeout(
@@ -209,7 +212,10 @@ class Transport:
         self._not_before = 0.0  # monotonic time before which no request of this client is sent
 
     def __repr__(self) -> str:
-        return f"Transport(base_url={str(self.base_url)!r}, max_retries={self.max_retries})"
+        return (
+            f"Transport(base_url={str(self.base_url)!r}, max_retries={self.max_retries}, "
+            f"max_rate_limit_retries={self.max_rate_limit_retries})"
+        )
 
     # --- session ----------------------------------------------------------------------
     def session(self) -> aiohttp.ClientSession:
@@ -263,8 +269,12 @@ class Transport:
     def _should_retry(
         self, attempt: int, *, status: int | None = None, exc: BaseException | None = None
     ) -> bool:
-        """Whether retry number ``attempt`` (0-based) may happen after this status or exception."""
-        if attempt >= self.max_retries:
+        """Whether retry number ``attempt`` (0-based) may happen after this status or exception.
+
+        ``attempt`` counts retries of the same kind: 429s against ``max_rate_limit_retries``,
+        everything else against ``max_retries``.
+        """
+        if attempt >= (self.max_rate_limit_retries if status == 429 else self.max_retries):
             return False
         if status is not None:
             return _retry.should_retry_api_status(status)
@@ -291,7 +301,8 @@ class Transport:
         ``form`` is a factory because a multipart body can be sent only once (each retry rebuilds it).
         """
         body = None if json is None else _ENCODER.encode(json)
-        attempt = 0
+        attempt = 0  # retries after a 5xx, a connection error or a timeout
+        throttled = 0  # retries after a 429 (their own budget: see DEFAULT_MAX_RATE_LIMIT_RETRIES)
         while True:
             await self.wait_for_pause()
             try:
@@ -315,11 +326,9 @@ class Transport:
                 continue
             if response.status < 400:
                 return response
-            retry = self._should_retry(attempt, status=response.status)
-            if not retry and response.status != 429:
-                raise self._status_error(response)
-            delay_s = self._calculate_retry_timeout(attempt, response.headers.get("Retry-After"))
             if response.status == 429:
+                retry = self._should_retry(throttled, status=429)
+                delay_s = self._calculate_retry_timeout(throttled, response.headers.get("Retry-After"))
                 # Every task of this client waits, even when this one gives up: the server asked us to.
                 self.pause_for(delay_s)
                 if not retry:
@@ -329,20 +338,24 @@ class Transport:
                     method,
                     url,
                     delay_s,
-                    attempt + 1,
-                    self.max_retries,
+                    throttled + 1,
+                    self.max_rate_limit_retries,
                 )
-            else:
-                log.info(
-                    "%s %s: HTTP %d; retry %d of %d in %.2f s",
-                    method,
-                    url,
-                    response.status,
-                    attempt + 1,
-                    self.max_retries,
-                    delay_s,
-                )
-                await _sleep(delay_s)
+                throttled += 1
+                continue
+            if not self._should_retry(attempt, status=response.status):
+                raise self._status_error(response)
+            delay_s = self._calculate_retry_timeout(attempt, response.headers.get("Retry-After"))
+            log.info(
+                "%s %s: HTTP %d; retry %d of %d in %.2f s",
+                method,
+                url,
+                response.status,
+                attempt + 1,
+                self.max_retries,
+                delay_s,
+            )
+            await _sleep(delay_s)
             attempt += 1
 
     async def _send(

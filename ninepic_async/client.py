@@ -29,6 +29,7 @@ from . import _transport
 from ._constants import (
     BIBS_PAGE_SIZE,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RATE_LIMIT_RETRIES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT_S,
     ENV_API_KEY,
@@ -273,7 +274,9 @@ class NinePicClient:
     it; a ``session`` you pass is used as is (the key then travels per request, never as a
     session default). ``timeout_s`` (seconds, default DEFAULT_TIMEOUT_S; ``timeout`` is the
     same setting under its short name: give one of them) bounds each attempt; ``max_retries``
-    counts retries after it.
+    counts retries after a 5xx, a connection error or a timeout, and ``max_rate_limit_retries``
+    (default DEFAULT_MAX_RATE_LIMIT_RETRIES, larger because throttling is expected under load)
+    retries after a 429.
     """
 
     def __init__(
@@ -287,6 +290,7 @@ class NinePicClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
         verify_ssl: bool = True,
         timeout: float | None = None,
+        max_rate_limit_retries: int = DEFAULT_MAX_RATE_LIMIT_RETRIES,
     ) -> None:
         key = (api_key or os.environ.get(ENV_API_KEY) or "").strip()
         if not key:
@@ -317,6 +321,14 @@ class NinePicClient:
             raise ConfigurationError(f"{timeout_name} must be a positive number; got {timeout_s!r}")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
+        if (
+            isinstance(max_rate_limit_retries, bool)
+            or not isinstance(max_rate_limit_retries, int)
+            or max_rate_limit_retries < 0
+        ):
+            raise ConfigurationError(
+                f"max_rate_limit_retries must be an integer >= 0; got {max_rate_limit_retries!r}"
+            )
         if base.scheme == "http" and not _is_loopback(base.host):
             log.warning(
                 "base_url %s is plain http to a host that is not this machine: "
@@ -331,6 +343,7 @@ class NinePicClient:
             session=session,
             timeout_s=float(timeout_s),
             max_retries=max_retries,
+            max_rate_limit_retries=max_rate_limit_retries,
             verify_ssl=verify_ssl,
         )
 
@@ -352,7 +365,7 @@ class NinePicClient:
 
     @property
     def max_retries(self) -> int:
-        """Retries after the first attempt for 429, 5xx, connection errors and timeouts."""
+        """Retries after the first attempt for 5xx, connection errors and timeouts."""
         return self._transport.max_retries
 
     @max_retries.setter
@@ -360,6 +373,11 @@ class NinePicClient:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0; got {value!r}")
         self._transport.max_retries = value
+
+    @property
+    def max_rate_limit_retries(self) -> int:
+        """Retries after a 429 (throttling), counted apart from :attr:`max_retries`."""
+        return self._transport.max_rate_limit_retries
 
     def __repr__(self) -> str:
         return f"NinePicClient(org_id={self._org_id}, base_url={self._base_url!r})"

@@ -93,7 +93,9 @@ async def test_disabled_feature_is_403(sim_factory, capsys: pytest.CaptureFixtur
 async def test_429_after_retries_says_slow_down(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
     sim.faults.api_429_rate = 1.0
     sim.faults.api_retry_after_s = 0.0
-    code, _, err = await run_cli(capsys, "ping", *conn(sim), "--max-retries", "2")
+    code, _, err = await run_cli(
+        capsys, "ping", *conn(sim), "--max-retries", "0", "--max-rate-limit-retries", "2"
+    )
     assert code == 4
     assert "rate limited by the API (429) after 2 retries" in err and "slow down" in err
     assert "Traceback" not in err

@@ -153,7 +153,9 @@ async def test_a_429_with_no_retries_left_still_pauses_the_others(
     sim.faults.api_429_rate = 1.0
     sim.faults.api_retry_after_s = 2
     sim.faults.api_fault_budget = 1
-    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=0) as client:
+    async with NinePicClient(
+        sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=0, max_rate_limit_retries=0
+    ) as client:
         with pytest.raises(Exception, match="429"):
             await client.ping(sim.event_id)
         with anyio.fail_after(10):
@@ -201,14 +203,19 @@ async def test_shared_pause_versus_a_pause_per_task(mocked: Any) -> None:
     """One client (shared pause) against 16 clients (a pause each) on the same traffic."""
     shared = Gateway()
     mocked.get(f"{EVENT_BASE}/ping", callback=shared.respond, repeat=True)
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=3) as client:
+    async with NinePicClient(
+        KEY, org_id=ORG, base_url=BASE, max_retries=3, max_rate_limit_retries=3
+    ) as client:
         with anyio.fail_after(10):
             await _staggered_pings([client])
     mocked.clear()
 
     alone = Gateway()
     mocked.get(f"{EVENT_BASE}/ping", callback=alone.respond, repeat=True)
-    clients = [NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=3) for _ in range(TASKS)]
+    clients = [
+        NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=3, max_rate_limit_retries=3)
+        for _ in range(TASKS)
+    ]
     try:
         with anyio.fail_after(10):
             await _staggered_pings(clients)

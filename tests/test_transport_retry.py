@@ -38,7 +38,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 @pytest.fixture
 async def client() -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=3) as c:
+    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=3, max_rate_limit_retries=3) as c:
         yield c
 
 
@@ -74,7 +74,9 @@ async def test_retries_are_bounded(mocked: Any, clock: FakeClock, client: NinePi
 
 async def test_max_retries_zero_means_one_attempt(mocked: Any, clock: FakeClock) -> None:
     mocked.get(PING, status=500, payload=err("boom"), repeat=True)
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=0) as client:
+    async with NinePicClient(
+        KEY, org_id=ORG, base_url=BASE, max_retries=0, max_rate_limit_retries=0
+    ) as client:
         with pytest.raises(InternalServerError):
             await client.ping(EVENT)
     assert len(sent(mocked, "GET", PING)) == 1 and clock.sleeps == []
@@ -272,7 +274,9 @@ async def test_pause_is_per_client(mocked: Any, clock: FakeClock, client: NinePi
 async def test_a_final_429_still_pauses_the_client(mocked: Any, clock: FakeClock) -> None:
     mocked.get(PING, status=429, payload=err("slow"), headers={"Retry-After": "4"})
     mocked.get(PING, payload=PONG)
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=0) as client:
+    async with NinePicClient(
+        KEY, org_id=ORG, base_url=BASE, max_retries=0, max_rate_limit_retries=0
+    ) as client:
         with pytest.raises(RateLimitError):
             await client.ping(EVENT)
         assert client._transport.paused_for_s == 4.0
@@ -314,3 +318,33 @@ async def test_no_4xx_but_429_is_retried_not_even_408(
 
 def test_api_policy_retries_429_and_5xx_only() -> None:
     assert [s for s in range(400, 600) if _retry.should_retry_api_status(s)] == [429, *range(500, 600)]
+
+
+async def test_429s_have_their_own_budget_apart_from_5xx(mocked: Any, clock: FakeClock) -> None:
+    """Throttling does not use up the error budget, nor errors the throttling one."""
+    for _ in range(4):
+        mocked.get(PING, status=429, payload=err("throttled"))
+    mocked.get(PING, status=500, payload=err("boom"))
+    mocked.get(PING, status=429, payload=err("throttled"))
+    mocked.get(PING, payload=PONG)
+    async with NinePicClient(
+        KEY, org_id=ORG, base_url=BASE, max_retries=1, max_rate_limit_retries=5
+    ) as client:
+        assert (await client.ping(EVENT)).status == "ok"
+        assert len(sent(mocked, "GET", PING)) == 7
+        mocked.get(PING, status=500, payload=err("boom"), repeat=True)
+        with pytest.raises(InternalServerError):
+            await client.ping(EVENT)
+    assert len(sent(mocked, "GET", PING)) == 7 + 2  # 1 + max_retries: the 429s did not count
+
+
+def test_default_429_budget_outlasts_a_50_percent_storm() -> None:
+    from ninepic_async import ConfigurationError
+    from ninepic_async._constants import DEFAULT_MAX_RATE_LIMIT_RETRIES
+
+    client = NinePicClient(KEY, org_id=ORG, base_url=BASE)
+    assert client.max_rate_limit_retries == DEFAULT_MAX_RATE_LIMIT_RETRIES
+    assert 0.5 ** (DEFAULT_MAX_RATE_LIMIT_RETRIES + 1) < 1e-6  # a call gives up less than once in a million
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ConfigurationError, match="max_rate_limit_retries"):
+            NinePicClient(KEY, org_id=ORG, base_url=BASE, max_rate_limit_retries=bad)  # type: ignore[arg-type]

@@ -106,6 +106,7 @@ class ErrorContext:
     subject: str | None = None
     """Human words for the thing looked up, e.g. ``"BIB '1234'"`` (404 messages name it)."""
     max_retries: int | None = None
+    max_rate_limit_retries: int | None = None
 
 
 def leaf_errors(exc: BaseException) -> Iterator[BaseException]:
@@ -183,7 +184,8 @@ def describe_error(exc: BaseException, ctx: ErrorContext | None = None) -> tuple
         line = f"bad request (400): {exc.message}"
         status = EXIT_API_ERROR
     elif isinstance(exc, RateLimitError):
-        retries = f" after {ctx.max_retries} retries" if ctx.max_retries is not None else " after retries"
+        limit = ctx.max_rate_limit_retries
+        retries = f" after {limit} retries" if limit is not None else " after retries"
         line = (
             f"rate limited by the API (429){retries}: slow down (lower --concurrency, "
             "fewer parallel runs) and try again later"

@@ -19,6 +19,7 @@ from .._constants import (
     BIBS_PAGE_SIZE,
     CLI_MAX_CONCURRENCY,
     DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RATE_LIMIT_RETRIES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT_S,
     DEMO_PHOTO_COUNT,
@@ -125,7 +126,9 @@ def _shared_parent() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=_positive_seconds, metavar="S", default=sup,
                        help=f"seconds per API request attempt (default: {DEFAULT_TIMEOUT_S:g})")
     group.add_argument("--max-retries", type=_non_negative_int, metavar="N", default=sup,
-                       help=f"retries of a 429/5xx/failed API request (default: {DEFAULT_MAX_RETRIES})")
+                       help=f"retries of a 5xx/failed API request (default: {DEFAULT_MAX_RETRIES})")
+    group.add_argument("--max-rate-limit-retries", type=_non_negative_int, metavar="N", default=sup,
+                       help=f"retries of a 429 answer (default: {DEFAULT_MAX_RATE_LIMIT_RETRIES})")
     group.add_argument("--json", action="store_true", default=sup,
                        help="print the decoded data as JSON (JSON Lines with --all-pages)")
     group.add_argument("-v", "--verbose", action="store_true", default=sup,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._constants import (
+    DEFAULT_MAX_RATE_LIMIT_RETRIES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT_S,
     ENV_API_KEY,
@@ -94,9 +95,12 @@ class Runtime:
         retries = self.opt("max_retries")
         max_retries = DEFAULT_MAX_RETRIES if retries is None else int(retries)
         self.ctx.max_retries = max_retries
+        throttled = self.opt("max_rate_limit_retries")
+        max_rate_limit_retries = DEFAULT_MAX_RATE_LIMIT_RETRIES if throttled is None else int(throttled)
+        self.ctx.max_rate_limit_retries = max_rate_limit_retries
         client = NinePicClient(
             key, org_id=org, base_url=base_url, timeout_s=float(self.opt("timeout") or DEFAULT_TIMEOUT_S),
-            max_retries=max_retries,
+            max_retries=max_retries, max_rate_limit_retries=max_rate_limit_retries,
         )
         self.ctx.base_url = client.base_url
         return client
