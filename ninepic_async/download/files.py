@@ -1,10 +1,12 @@
 """Writing one ``<name>.part`` file: open, write, hash and close in few worker-thread hops.
 
 Received chunks are collected until ``flush_bytes`` are pending, then written in ONE worker
-thread call (``anyio.to_thread``) that also feeds the MD5 (hashlib releases the GIL for large
-buffers). The file is opened lazily inside the first such call and closed inside the last
-(:meth:`PartWriter.finish`), so a file that fits in one batch costs one thread hop in all and
-no blocking open/close runs on the event loop. Every ``OSError`` of the destination becomes
+thread call that also feeds the MD5 (hashlib releases the GIL for large buffers). The file is
+opened lazily inside the first such call and closed inside the last (:meth:`PartWriter.finish`),
+so a file that fits in one batch costs one thread hop in all and no blocking open/close runs on
+the event loop. With :class:`~.lanes.WriteLanes` the calls that create or close (and rename) a
+file go to the single ``meta`` thread and the writes in between to the ``data`` threads (see
+:mod:`.lanes`); without, to ``anyio.to_thread``. Every ``OSError`` of the destination becomes
 :class:`DestinationError`; :meth:`PartWriter.close` is synchronous so cleanup also works in a
 cancelled task. Pending bytes that were never written are simply dropped: the ``.part`` file
 is always a prefix of the object.
@@ -23,6 +25,7 @@ import anyio
 import anyio.to_thread
 
 from .._exceptions import DestinationError
+from .lanes import WriteLanes
 
 __all__ = ["PartWriter", "finalize", "part_size", "truncate_part"]
 
@@ -121,9 +124,11 @@ class PartWriter:
         md5: bool,
         flush_bytes: int,
         limiter: anyio.CapacityLimiter | None = None,
+        lanes: WriteLanes | None = None,
     ) -> None:
         self.path = path
         self._limiter = limiter
+        self._lanes = lanes
         self.offset = offset
         self.size = offset
         """Bytes received so far, written or pending."""
@@ -155,10 +160,17 @@ class PartWriter:
             fd, self._fd = self._fd, None
             os.close(fd)
 
+    async def _in_thread(self, fn: Callable[[], T], *, meta: bool) -> T:
+        """``fn()`` in a worker thread: the lanes' ``meta`` one when it creates or closes the file."""
+        lanes = self._lanes
+        if lanes is None:
+            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+        return await (lanes.meta if meta or self._fd is None else lanes.data).run(fn)
+
     async def _hop(self, close: bool) -> None:
         chunks, self._pending, self._pending_bytes = self._pending, [], 0
         try:
-            await anyio.to_thread.run_sync(self._sync, chunks, close, limiter=self._limiter)
+            await self._in_thread(lambda: self._sync(chunks, close), meta=close)
         except OSError as exc:
             raise _destination_error("write", self.path, exc) from exc
 
@@ -182,7 +194,7 @@ class PartWriter:
                 raise _destination_error("write", self.path, exc) from exc
             return then()
 
-        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        return await self._in_thread(work, meta=True)
 
     def md5_hex(self) -> str | None:
         """MD5 of everything written (call after :meth:`finish`), when hashing."""

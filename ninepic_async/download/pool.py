@@ -61,6 +61,7 @@ from .._retry import backoff_delay, jitter, should_retry_status
 from ._types import DownloadClient
 from .events import BytesReceived, EventCallback, FileFinished, FileStarted, PlannedEvent
 from .files import PartWriter, finalize, part_size, truncate_part
+from .lanes import WriteLanes
 from .lock import DestinationLock
 from .manifest import Manifest, ManifestState
 from .report import DownloadReport, FileResult, PlannedFile
@@ -245,8 +246,8 @@ class _Pool:
         self.on_event = on_event
         self.sink = sink
         self.report = report
-        self.write_limiter = anyio.CapacityLimiter(DOWNLOAD_WRITE_THREADS)
-        """Worker threads that write ``.part`` files (few: they share one directory)."""
+        self.lanes = WriteLanes(DOWNLOAD_WRITE_THREADS)
+        """Threads that create, write, complete and rename ``.part`` files (see :mod:`.lanes`)."""
         self.parts_at_start: frozenset[str] = frozenset()
         """Names of the ``.part`` files in ``dest`` when the run began (see :meth:`download`)."""
 
@@ -445,7 +446,7 @@ class _Pool:
             offset=start,
             md5=expected_md5 is not None,
             flush_bytes=self.chunk_size,
-            limiter=self.write_limiter,
+            lanes=self.lanes,
         )
         on_event = self.on_event
         report = self.report
@@ -597,6 +598,7 @@ async def _run_locked(
     manifest.open()
     report = DownloadReport(manifest_path=str(manifest.path))
     session = storage_session if storage_session is not None else make_storage_session(concurrency)
+    pool: _Pool | None = None
     try:
         planner = Planner(dest, state)
         parts_at_start = await anyio.to_thread.run_sync(_part_names, dest)
@@ -631,6 +633,8 @@ async def _run_locked(
                 raise
             raise single from None
     finally:
+        if pool is not None:
+            pool.lanes.close()  # every call was awaited to its end: the threads are idle
         manifest.close()
         if refresher is not None:
             refresher.close()
