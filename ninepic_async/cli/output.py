@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
@@ -67,12 +68,26 @@ def _without_legacy(data: Any) -> Any:
     return data
 
 
+def visible(text: str) -> str:
+    """``text`` with control and format characters (ESC, CR, bidi overrides, ...) shown as escapes.
+
+    Server-supplied strings (filenames, error texts, ids) reach the terminal through this, so a
+    hostile value cannot move the cursor, recolour or rewrite what the user sees.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() or unicodedata.category(ch) not in ("Cc", "Cf") else ascii(ch)[1:-1]
+        for ch in text
+    )
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return visible(str(value))
 
 
 class Output:
@@ -140,7 +155,7 @@ class Output:
         if header:
             self.line("\t".join(columns))
         for row in cells:
-            self.line("\t".join(c.replace("\t", " ").replace("\n", " ") for c in row))
+            self.line("\t".join(row))
         if caption:
             self.note(caption)
 
@@ -150,7 +165,7 @@ class Output:
 
     # --- notes (stderr) ----------------------------------------------------------------
     def _to_stderr(self, text: str, style: str = "") -> None:
-        text = redact(text)
+        text = visible(redact(text))
         if self.stderr_is_terminal:
             self.err.print(Text(text, style=style), soft_wrap=True)
         else:  # one message, one line: no wrapping at 80 columns when captured or piped
@@ -304,7 +319,9 @@ class DownloadProgress:
             if not self.live:
                 self.output.note(f"failed: {image_id}: {error or 'unknown error'}")
             elif self._progress is not None:
-                self._progress.console.print(Text(f"failed: {image_id}: {redact(error or 'unknown error')}"))
+                self._progress.console.print(
+                    Text(visible(f"failed: {image_id}: {redact(error or 'unknown error')}"))
+                )
         self._refresh()
 
     def _estimated_total_bytes(self) -> int | None:
