@@ -30,6 +30,8 @@ from .lanes import WriteLanes
 __all__ = ["PartWriter", "finalize", "part_size", "truncate_part"]
 
 _HASH_READ_BYTES = 1024 * 1024
+_IOV_MAX = 1024
+"""Buffers per ``writev`` call at most (Linux's IOV_MAX)."""
 
 T = TypeVar("T")
 StrPath = Union[str, "os.PathLike[str]"]
@@ -70,13 +72,25 @@ def finalize(part: StrPath, final: StrPath) -> None:
 
 
 def _write_all(fd: int, chunks: list[bytes], hasher: Any) -> None:
-    for chunk in chunks:
-        if hasher is not None:
+    """Append every chunk: one ``writev`` per batch (one syscall, one GIL release), not one per chunk."""
+    if hasher is not None:
+        for chunk in chunks:
             hasher.update(chunk)
-        view = memoryview(chunk)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+    if len(chunks) == 1:
+        pending: list[memoryview] = [memoryview(chunks[0])]
+    else:
+        pending = [memoryview(chunk) for chunk in chunks if chunk]
+    while pending:
+        batch = pending[:_IOV_MAX]
+        written = os.writev(fd, batch) if len(batch) > 1 else os.write(fd, batch[0])
+        # A short write (rare: a signal, a full disk) resumes after the bytes that went out.
+        done = 0
+        while done < len(batch) and written >= len(batch[done]):
+            written -= len(batch[done])
+            done += 1
+        if done < len(batch):
+            batch[done] = batch[done][written:]
+        pending = batch[done:] + pending[len(batch) :]
 
 
 def _hash_prefix(path: StrPath, length: int, hasher: Any) -> None:

@@ -12,10 +12,11 @@ threads creating files in the same directory only spin on the directory's lock i
 (measured: a fifth of the run's CPU with 8 threads on ext4), and a few threads for the plain
 writes of large files, which do not touch the directory.
 
-Like ``anyio.to_thread.run_sync`` (without ``abandon_on_cancel``), a call whose awaiting task is
-cancelled still runs to its end before the cancellation propagates: the caller may then close
-the file descriptor the call was using, and a completion (``ok`` line, then rename) is never cut
-in half by the event loop side.
+Like ``anyio.to_thread.run_sync`` (without ``abandon_on_cancel``), the wait is shielded from
+cancel scopes: a call always runs to its end and its result is returned, the cancellation taking
+effect at the caller's next checkpoint; so a file whose ``ok`` line was written is reported as
+finished, and the caller may close the file descriptor the call was using. A plain
+``task.cancel()`` also waits for the call's end before it propagates.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 __all__ = ["ThreadLane", "WriteLanes"]
 
@@ -76,13 +78,19 @@ class ThreadLane:
         if loop is None:
             loop = asyncio.get_running_loop()
             self._start(loop)
+        # A cancel point before the call, as in anyio.to_thread.run_sync (no loop turn otherwise).
+        await anyio.lowlevel.checkpoint_if_cancelled()
         call: _Call[T] = _Call(fn, loop.create_future())
         self._queue.put(call)
         try:
-            return await call.future
-        except asyncio.CancelledError:
+            # Shielded like anyio.to_thread.run_sync: a cancelled scope takes effect at the next
+            # checkpoint, after the call's result came back (a completed file is reported).
+            with anyio.CancelScope(shield=True):
+                result = await call.future
+        except asyncio.CancelledError:  # a plain task.cancel(): still wait for the call's end
             await self._finish_cancelled(call, loop)
             raise
+        return result
 
     async def _finish_cancelled(self, call: _Call[Any], loop: asyncio.AbstractEventLoop) -> None:
         """Wait, shielded, until a call whose caller was cancelled has ended in its thread."""

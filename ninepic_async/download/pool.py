@@ -459,12 +459,28 @@ class _Pool:
             content = resp.content
             try:
                 # The writer batches chunks up to chunk_size bytes per thread hop.
-                async for chunk in content.iter_chunked(self.chunk_size):
-                    if writer.add(chunk):
-                        await writer.flush()
-                    report.bytes += len(chunk)
-                    if on_event is not None:
-                        on_event(BytesReceived(image_id, len(chunk)))
+                if self.chunk_size >= DOWNLOAD_READ_BUFFER_BYTES:
+                    # Take the chunks as they were received (each at most the read buffer):
+                    # no join of buffered pieces into a new bytes object, no iterator object.
+                    readchunk = content.readchunk
+                    while True:
+                        chunk, end_of_http_chunk = await readchunk()
+                        if not chunk:
+                            if end_of_http_chunk:
+                                continue  # a chunked-encoding boundary, not the end
+                            break
+                        if writer.add(chunk):
+                            await writer.flush()
+                        report.bytes += len(chunk)
+                        if on_event is not None:
+                            on_event(BytesReceived(image_id, len(chunk)))
+                else:
+                    async for chunk in content.iter_chunked(self.chunk_size):
+                        if writer.add(chunk):
+                            await writer.flush()
+                        report.bytes += len(chunk)
+                        if on_event is not None:
+                            on_event(BytesReceived(image_id, len(chunk)))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 await writer.finish()  # keep what arrived: the next attempt resumes after it
                 raise _Transient(
