@@ -172,3 +172,37 @@ async def test_refresher_turns_api_errors_into_per_id_failures() -> None:
         tg.cancel_scope.cancel()
     refresher.close()
     assert result.url is None and result.error is not None and "invalid" in result.error
+
+
+class _QueuedJob:
+    def __init__(self, image_id: str, url: str) -> None:
+        self.image_id, self.url = image_id, url
+
+
+async def test_a_job_taken_from_the_queue_mid_renewal_waits_for_that_call_instead_of_a_new_one() -> None:
+    client = FakeClient()
+    gate = anyio.Event()
+    real = client.original_photos
+
+    async def slow(*args: Any, **kwargs: Any) -> OriginalPhotos:
+        await gate.wait()
+        return await real(*args, **kwargs)
+
+    client.original_photos = slow  # type: ignore[method-assign]
+    refresher = UrlRefresher(client, 456, linger_s=0.0)
+    stale = signed(image_id="queued-1")
+    queued = _QueuedJob("queued-1", stale)
+    refresher.queued["queued-1"] = queued
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(refresher.run)
+        first = tg.start_soon(refresher.refresh, "worker-0", signed(image_id="worker-0"))
+        del first
+        while not refresher._topped_up:  # the call is in flight, renewing the queued job too
+            await anyio.sleep(0.001)
+        refresher.queued.pop("queued-1")  # a worker takes it with its stale URL...
+        gate.set()
+        result = await refresher.refresh("queued-1", stale)  # ...and joins the call in flight
+        tg.cancel_scope.cancel()
+    refresher.close()
+    assert client.calls == [["worker-0", "queued-1"]]
+    assert result.url == signed(image_id="queued-1") == queued.url

@@ -24,7 +24,7 @@ from ninepic_async.client import NinePicClient
 
 @pytest.fixture
 async def client() -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=0) as c:
+    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=0, max_rate_limit_retries=0) as c:
         yield c
 
 

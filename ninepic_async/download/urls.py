@@ -209,6 +209,8 @@ class UrlRefresher:
         self.calls = 0
         self.queued: dict[str, _Renewable] = {}
         """Jobs waiting for a worker (the pool keeps this up to date): renewed alongside stale ones."""
+        self._topped_up: dict[str, _Slot] = {}
+        """Queued jobs whose renewal is in flight: a worker that took one meanwhile waits for it."""
 
     async def refresh(self, image_id: str, url: str | None = None) -> Refreshed:
         """A fresh URL for ``image_id`` (or why there is none); waits for the batch it joins.
@@ -216,6 +218,11 @@ class UrlRefresher:
         ``url`` is the stale URL: queued jobs whose URLs expire no later than it are renewed
         in the same call (see :attr:`queued`).
         """
+        renewing = self._topped_up.get(image_id)
+        if renewing is not None:  # taken from the queue while a call was renewing it
+            await renewing.done.wait()
+            if renewing.result.url is not None or renewing.result.error is not None:
+                return renewing.result
         slot = _Slot(stale_url=url)
         self._send.send_nowait((image_id, slot))
         await slot.done.wait()
@@ -264,11 +271,17 @@ class UrlRefresher:
                         break
                     batch.setdefault(more_id, []).append(more_slot)
                 extra = self._top_up(batch)
-                results = await self._fetch([*batch, *extra])
-                for key, job in extra.items():
-                    renewed = results[key].url
-                    if renewed is not None:
-                        job.url = renewed
+                self._topped_up = topped_up = {key: _Slot() for key in extra}
+                try:
+                    results = await self._fetch([*batch, *extra])
+                    for key, job in extra.items():
+                        renewed = topped_up[key].result = results[key]
+                        if renewed.url is not None:
+                            job.url = renewed.url
+                finally:
+                    self._topped_up = {}
+                    for renewing in topped_up.values():
+                        renewing.done.set()  # interrupted: the default result sends waiters to their own call
                 for key, slots in batch.items():
                     for waiting in slots:
                         waiting.result = results[key]
