@@ -18,6 +18,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import stat
 from collections.abc import Callable
 from typing import Any, TypeVar, Union
 
@@ -38,15 +39,27 @@ StrPath = Union[str, "os.PathLike[str]"]
 """A path as a plain string (what the per-file hot path uses) or a ``Path``."""
 
 
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+"""A symlink at a ``.part`` name fails the open (ELOOP) instead of redirecting the write."""
+
+
 def _destination_error(action: str, path: StrPath, exc: OSError) -> DestinationError:
     reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
     return DestinationError(f"cannot {action} {str(path)!r}: {reason}")
 
 
 def part_size(path: StrPath) -> int:
-    """Bytes already in a ``.part`` file (0 when there is none)."""
+    """Bytes already in a ``.part`` file (0 when there is none).
+
+    Anything at that name that is not a regular file (a planted symlink, a FIFO) is removed,
+    never followed: resuming into it would write outside the destination.
+    """
     try:
-        return os.stat(path).st_size
+        info = os.lstat(path)
+        if stat.S_ISREG(info.st_mode):
+            return info.st_size
+        os.unlink(path)
+        return 0
     except FileNotFoundError:
         return 0
     except OSError as exc:
@@ -106,7 +119,7 @@ def _hash_prefix(path: StrPath, length: int, hasher: Any) -> None:
 
 def _open_part(path: StrPath, offset: int, hasher: Any) -> int:
     """Create/truncate (offset 0) or append to ``path``; hash its prefix when verifying."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if offset == 0 else 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | _O_NOFOLLOW | (os.O_TRUNC if offset == 0 else 0)
     fd = os.open(path, flags, 0o644)
     try:
         if offset:

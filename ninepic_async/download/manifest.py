@@ -44,6 +44,7 @@ import contextlib
 import errno
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -123,10 +124,12 @@ class _Known:
 
 
 def _file_size(path: Path) -> int | None:
+    """Size of the regular file at ``path``; None when absent or not a regular file (symlinks too)."""
     try:
-        return os.stat(path).st_size
+        info = os.lstat(path)
     except OSError:
         return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 def recorded_name_problem(name: str) -> str | None:
