@@ -151,5 +151,6 @@ class WriteLanes:
         self.data = ThreadLane(data_threads, "ninepic-writes")
 
     def close(self) -> None:
+        """Let both lanes' threads end once their queued calls are done (does not wait): at run end."""
         self.meta.close()
         self.data.close()

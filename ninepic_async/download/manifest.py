@@ -155,6 +155,7 @@ class ManifestState:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ManifestState:
+        """The state a manifest file records; lines with unsafe or shared file names are skipped."""
         state = cls()
         disputed: set[str] = set()
         for entry in read_manifest(path):
@@ -190,6 +191,7 @@ class ManifestState:
         return state
 
     def record(self, entry: ManifestEntry) -> None:
+        """Take ``entry`` as its id's latest status; a line without ``file`` keeps the earlier name."""
         previous = self._by_id.get(entry.image_id)
         file = entry.file if entry.file is not None else (previous.file if previous else None)
         if previous is not None and previous.file is not None and previous.file != file:
@@ -213,6 +215,7 @@ class ManifestState:
                 yield image_id, known.file
 
     def file_of(self, image_id: str) -> str | None:
+        """The file name recorded for ``image_id``, or None: a re-fetch reuses its name."""
         known = self._by_id.get(image_id)
         return known.file if known else None
 
@@ -271,6 +274,7 @@ class Manifest:
             raise _write_error("write", self.path, exc) from exc
 
     def close(self) -> None:
+        """Close the file (idempotent); lines already appended are on disk, nothing is buffered."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):
@@ -302,6 +306,7 @@ class Manifest:
             raise _write_error("write", self.path, exc) from exc
 
     def ok(self, image_id: str, file: str, size_bytes: int, etag: str | None) -> None:
+        """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
         self.append(
             ManifestEntry(
                 v=MANIFEST_VERSION,
@@ -315,6 +320,7 @@ class Manifest:
         )
 
     def failed(self, image_id: str, error: str, *, file: str | None = None, path: str | None = None) -> None:
+        """Record ``image_id`` failed with ``error`` (redacted), keeping ``file`` as its name for a retry."""
         self.append(
             ManifestEntry(
                 v=MANIFEST_VERSION,

@@ -169,6 +169,7 @@ class Planner:
         return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
 
     def skip(self, image_id: str) -> Skip | None:
+        """A :class:`Skip` when an earlier run already saved ``image_id`` whole, else None (fetch it)."""
         if self.dest is None:
             return None
         done = self.state.completed(image_id, self.dest)
@@ -178,6 +179,7 @@ class Planner:
         return Skip(image_id, pending[0], pending[1], from_part=True) if pending else None
 
     def job(self, image_id: str, url: str, server_filename: str | None, *, refreshable: bool = True) -> Job:
+        """A :class:`Job` for ``url`` under the id's recorded name, else a fresh unique one."""
         owned = self.allocator.name_of(image_id) is not None
         filename = self.allocator.allocate(image_id, server_filename)
         return Job(image_id, url, filename, refreshable, server_filename, owned)
@@ -193,6 +195,7 @@ class Planner:
         return self.allocator.relocate(job.image_id, job.server_filename, occupied)
 
     def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
+        """An :class:`ApiFailure` for an id the API gave no URL for; ``error`` is redacted."""
         return ApiFailure(
             image_id, redact(error or "URL could not be generated"), path, self.allocator.name_of(image_id)
         )

@@ -58,6 +58,7 @@ class UrlExpiry:
 
     @property
     def expires_at_s(self) -> float:
+        """When the URL stops working, in Unix seconds (UTC)."""
         return self.signed_at_s + self.lifetime_s
 
 
