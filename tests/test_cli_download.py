@@ -189,3 +189,19 @@ def test_progress_bar_renders_files_bytes_rate_and_eta() -> None:
     assert "event 456" in text and "2/4 files" in text
     assert "2.0/2.0 kB" in text  # the bar closes at what was received
     assert "kB/s" in text and "ETA --:--" in text and "done" in text
+
+
+async def test_a_fatal_api_error_leaves_no_trace_of_a_destination_it_created(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    created = tmp_path / "new" / "dir"
+    code, _, err = await run_cli(capsys, "download", *conn(sim, event=999), "--all", "--out", str(created))
+    assert code == 3 and "not found (404)" in err
+    assert not (tmp_path / "new" / "dir").exists()
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("user data")
+    argv = conn(sim, key="wrong-key-7")
+    code, _, _ = await run_cli(capsys, "download", *argv, "--all", "--out", str(existing))
+    assert code == 3
+    assert sorted(p.name for p in existing.iterdir()) == ["keep.txt", "manifest.jsonl"]  # a user's dir stays

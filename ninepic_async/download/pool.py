@@ -168,16 +168,34 @@ def _check_event_id(event_id: object) -> None:
 
 def prepare_dest(dest: str | os.PathLike[str]) -> Path:
     """The destination directory, created if missing; :class:`DestinationError` if unusable."""
+    return _make_dest(dest)[0]
+
+
+def _make_dest(dest: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """:func:`prepare_dest`, and whether this call created the directory."""
     path = Path(dest)
     if path.exists() and not path.is_dir():
         raise DestinationError(f"destination {str(path)!r} exists and is not a directory")
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DestinationError(f"cannot create the destination {str(path)!r}: {exc.strerror or exc}") from exc
     if not os.access(path, os.W_OK | os.X_OK):
         raise DestinationError(f"destination {str(path)!r} is not writable")
-    return path
+    return path, created
+
+
+def _undo_untouched_dest(dest: Path) -> None:
+    """After a run that stopped before recording anything: drop its empty manifest and the
+    directory it created, so a typo'd event id leaves no trace. Anything else there stays."""
+    manifest = dest / MANIFEST_NAME
+    try:
+        if manifest.stat().st_size == 0:
+            manifest.unlink()
+        dest.rmdir()  # fails, harmlessly, unless the directory is now empty
+    except OSError:
+        pass
 
 
 def _group_members(exc: BaseException) -> tuple[BaseException, ...] | None:
@@ -573,8 +591,13 @@ async def _run(
     on_event: EventCallback | None,
     storage_session: aiohttp.ClientSession | None,
     sink: Sink | None,
+    created_dest: bool = False,
 ) -> DownloadReport:
-    """Run one download to completion; returns the report or raises the run's one fatal error."""
+    """Run one download to completion; returns the report or raises the run's one fatal error.
+
+    ``created_dest``: the caller made ``dest`` for this run; a run that fails (not one that is
+    cancelled) before recording anything removes it again (see :func:`_undo_untouched_dest`).
+    """
     try:
         lock = DestinationLock(dest)
         lock.acquire()
@@ -582,18 +605,23 @@ async def _run(
         if refresher is not None:
             refresher.close()
         raise
-    with lock:
-        return await _run_locked(
-            items_factory,
-            dest,
-            refresher=refresher,
-            concurrency=concurrency,
-            verify=verify,
-            chunk_size=chunk_size,
-            on_event=on_event,
-            storage_session=storage_session,
-            sink=sink,
-        )
+    try:
+        with lock:
+            return await _run_locked(
+                items_factory,
+                dest,
+                refresher=refresher,
+                concurrency=concurrency,
+                verify=verify,
+                chunk_size=chunk_size,
+                on_event=on_event,
+                storage_session=storage_session,
+                sink=sink,
+            )
+    except Exception:  # a fatal error, not an interruption: Ctrl-C keeps the run's state as is
+        if created_dest:
+            _undo_untouched_dest(dest)
+        raise
 
 
 async def _run_locked(
@@ -671,11 +699,11 @@ def _prepare(
     selfie: object,
     image_ids: object,
     whole_event: object,
-) -> tuple[Selection, Path]:
+) -> tuple[Selection, Path, bool]:
     _check_event_id(event_id)
     _check_options(concurrency, chunk_size)
     selection = make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
-    return selection, prepare_dest(dest)
+    return (selection, *_make_dest(dest))
 
 
 async def download_originals(
@@ -701,7 +729,7 @@ async def download_originals(
     raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
     stop the run. Bad arguments raise :class:`RequestValidationError` before any request.
     """
-    selection, dest_path = _prepare(
+    selection, dest_path, created = _prepare(
         client, event_id, dest, concurrency, chunk_size, bib, selfie, image_ids, whole_event
     )
     return await _run(
@@ -714,6 +742,7 @@ async def download_originals(
         on_event=on_event,
         storage_session=storage_session,
         sink=None,
+        created_dest=created,
     )
 
 
@@ -737,7 +766,7 @@ async def iter_download_originals(
     The pool runs in a helper task; leaving the loop early (``break``) cancels it, leaving
     ``.part`` files for a later resume. Wrap in ``contextlib.aclosing`` to stop it at once.
     """
-    selection, dest_path = _prepare(
+    selection, dest_path, created = _prepare(
         client, event_id, dest, concurrency, chunk_size, bib, selfie, image_ids, whole_event
     )
     send, receive = anyio.create_memory_object_stream[FileResult](max(concurrency, DOWNLOAD_QUEUE_SIZE))
@@ -754,6 +783,7 @@ async def iter_download_originals(
                 on_event=on_event,
                 storage_session=storage_session,
                 sink=send.send,
+                created_dest=created,
             )
 
     task = asyncio.create_task(runner())
