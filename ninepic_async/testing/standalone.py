@@ -14,11 +14,13 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .config import FEATURE_FLAGS, SimulatorConfig
 from .faults import Faults
-from .server import Simulator
+
+if TYPE_CHECKING:
+    from .server import Simulator
 
 __all__ = ["build_arg_parser", "config_from_args", "run_standalone", "serve_forever"]
 
@@ -136,6 +138,8 @@ async def serve_forever(
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
     try:
+        from .server import Simulator  # here: building the option parser needs no server
+
         async with Simulator(config) as sim:
             if out is not None:
                 out.write("\n".join(describe(sim)) + "\n")
