@@ -8,6 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ninepic_async._exceptions import BadRequestError
 from ninepic_async.download.urls import (
@@ -206,3 +208,56 @@ async def test_a_job_taken_from_the_queue_mid_renewal_waits_for_that_call_instea
     refresher.close()
     assert client.calls == [["worker-0", "queued-1"]]
     assert result.url == signed(image_id="queued-1") == queued.url
+
+
+def _reference_expiry(url: str) -> tuple[float, float] | None:
+    """The straightforward reading (urlsplit + parse_qsl) the fast parser must agree with."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    params = {k.lower(): v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    date, expires = params.get("x-amz-date"), params.get("x-amz-expires")
+    if date is None or expires is None:
+        return None
+    date = date.strip()
+    try:
+        if len(date) != 16 or date[8] != "T" or date[15] != "Z" or not (date[:8] + date[9:15]).isdigit():
+            return None
+        lifetime = float(int(expires.strip()))
+        fields = (date[0:4], date[4:6], date[6:8], date[9:11], date[11:13], date[13:15])
+        signed_at = float(calendar.timegm((*(int(f) for f in fields), 0, 0, 0)))
+    except (ValueError, OverflowError):
+        return None
+    return None if lifetime < 0 else (signed_at, lifetime)
+
+
+_PARAM_NAMES = [
+    "X-Amz-Date",
+    "x-amz-date",
+    "X-Amz-Expires",
+    "X-AMZ-EXPIRES",
+    "X-Amz-Signature",
+    "a",
+    "foo_X-Amz-Date",
+]
+_PARAM_VALUES = [
+    "20240102T030405Z",
+    "20241301T000000Z",
+    "3600",
+    "%2B60",
+    "+60",
+    "-5",
+    "",
+    "x=y",
+    "99999999999",
+]
+
+
+@given(
+    params=st.lists(st.tuples(st.sampled_from(_PARAM_NAMES), st.sampled_from(_PARAM_VALUES)), max_size=6),
+    fragment=st.sampled_from(["", "#X-Amz-Expires=1"]),
+)
+def test_the_fast_expiry_parser_agrees_with_parse_qsl(params: list[tuple[str, str]], fragment: str) -> None:
+    url = "https://r2.example/b/imgs/x.jpg?" + "&".join(f"{k}={v}" for k, v in params) + fragment
+    expiry = parse_url_expiry(url)
+    got = None if expiry is None else (expiry.signed_at_s, expiry.lifetime_s)
+    assert got == _reference_expiry(url)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 import anyio
 
@@ -44,6 +44,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_AMZ_EXPIRY_PARAM = re.compile(r"(?:^|&)(x-amz-date|x-amz-expires)=([^&]*)", re.IGNORECASE)
 _AMZ_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
 _XML_CODE = re.compile(rb"<Code>\s*([^<]*?)\s*</Code>", re.IGNORECASE)
 _XML_MESSAGE = re.compile(rb"<Message>\s*([^<]*?)\s*</Message>", re.IGNORECASE)
@@ -64,15 +65,18 @@ class UrlExpiry:
 
 def parse_url_expiry(url: str) -> UrlExpiry | None:
     """Expiry of a SigV4 presigned URL, or ``None`` when it carries no readable X-Amz-Date/Expires."""
-    try:
-        query = urlsplit(url).query
-    except ValueError:
+    start = url.find("?")
+    if start < 0:
         return None
-    params = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
+    query = url[start + 1 :].partition("#")[0]
+    # Only the two parameters are read (a regex, not parse_qsl: this runs once per download).
+    params = {key.lower(): value for key, value in _AMZ_EXPIRY_PARAM.findall(query)}
     date = params.get("x-amz-date")
     expires = params.get("x-amz-expires")
     if date is None or expires is None:
         return None
+    if "%" in date or "+" in date or "%" in expires or "+" in expires:
+        date, expires = unquote_plus(date), unquote_plus(expires)
     match = _AMZ_DATE.match(date.strip())
     if match is None:
         return None
