@@ -30,7 +30,6 @@ from ninepic_async._constants import (
     DEFAULT_CONCURRENCY,
     DOWNLOAD_CHUNK_SIZE,
     DOWNLOAD_SOCK_READ_TIMEOUT_S,
-    MANIFEST_NAME,
 )
 from ninepic_async._retry import backoff_delay
 from ninepic_async.download import (
@@ -39,7 +38,6 @@ from ninepic_async.download import (
     UrlJob,
     download_originals,
     download_url_list,
-    read_manifest,
 )
 from ninepic_async.download import files as files_module
 from ninepic_async.download import pool as pool_module
@@ -313,26 +311,3 @@ async def test_storage_retries_wait_an_exponential_backoff(
     assert ceilings == [backoff_delay(0), backoff_delay(1), backoff_delay(2)]
     assert ceilings[0] > 0 and ceilings[0] < ceilings[1] < ceilings[2]
     check_dest(sim, tmp_path)
-
-
-# -- refresh before start ----------------------------------------------------------------
-
-
-async def test_urls_about_to_expire_are_refreshed_before_the_download_starts(
-    sim_factory: SimFactory, tmp_path: Path
-) -> None:
-    # 2 s URLs and a 60-job queue drained at ~40 files/s (4 workers, 0.1 s per request):
-    # many URLs are stale or dead by the time a worker takes them. Refreshing those first
-    # means the store never refuses one; a pool that only reacted to 403s would be refused
-    # (storage_expired > 0) and still finish.
-    sim = await sim_factory(photo_count=120, seed=45, url_lifetime_s=2.0)
-    sim.faults.storage_latency_s = 0.1
-    async with client_of(sim) as client:
-        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
-    assert (report.downloaded, report.failed) == (120, 0)
-    refreshes = sim.counters.original_photos_by_method["image_ids"] - 2  # 120 ids = 2 listing batches
-    assert refreshes >= 1
-    assert refreshes * 10 <= 120  # batched: far fewer calls than files
-    assert sim.counters.storage_expired == 0
-    check_dest(sim, tmp_path)
-    assert len(list(read_manifest(tmp_path / MANIFEST_NAME))) == 120
