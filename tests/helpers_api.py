@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import types
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import aioresponses.core as aioresponses_core
+import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
@@ -86,6 +88,54 @@ class FakeClock:
         monkeypatch.setattr(_transport, "_sleep", self.sleep)
         monkeypatch.setattr(_transport, "_monotonic", self.monotonic)
         return self
+
+
+@dataclass
+class Attempt:
+    seq_start: int
+    started: float
+    seq_end: int = -1
+    ended: float = -1.0
+    status: int = 0
+    retry_after: str | None = None
+
+
+class Recorder:
+    """Wraps ``Transport._send``: every attempt with its start/end (transport clock) and status."""
+
+    def __init__(self) -> None:
+        self.attempts: list[Attempt] = []
+        self._seq = 0
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+        original = _transport.Transport._send
+
+        async def send(transport: Any, *args: Any, **kwargs: Any) -> Any:
+            attempt = Attempt(self._next(), _transport._monotonic())
+            self.attempts.append(attempt)
+            response = await original(transport, *args, **kwargs)
+            attempt.seq_end, attempt.ended = self._next(), _transport._monotonic()
+            attempt.status = response.status
+            attempt.retry_after = response.headers.get("Retry-After")
+            return response
+
+        monkeypatch.setattr(_transport.Transport, "_send", send)
+        return self
+
+    @property
+    def throttled(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.status == 429]
+
+    def assert_every_429_paused_everyone(self, pause_s: float) -> None:
+        """No attempt starts, after a 429 arrived, sooner than ``pause_s`` after that 429."""
+        for late in self.attempts:
+            for t429 in self.throttled:
+                if t429.seq_end < late.seq_start:
+                    assert late.started >= t429.ended + pause_s - 1e-6, (late, t429)
 
 
 class _CompatResponse(aiohttp.ClientResponse):

@@ -9,59 +9,17 @@ calls stays bounded. The transport's sleeps run on a fake clock (fast), the stor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-from helpers_api import FakeClock
+from helpers_api import FakeClock, Recorder
 from helpers_reliability import SimFactory, check_dest
 
-from ninepic_async import _transport
 from ninepic_async.client import NinePicClient
 from ninepic_async.download import download_originals
 
 RETRY_BUDGET = 25  # 0.5 ** 26: no call runs out of retries in practice (see the defaults test)
-
-
-@dataclass
-class Attempt:
-    seq_start: int
-    started: float
-    seq_end: int = -1
-    ended: float = -1.0
-    status: int = 0
-    retry_after: str | None = None
-
-
-class Recorder:
-    """Every API attempt with its start/end on the transport clock (wraps ``Transport._send``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.attempts: list[Attempt] = []
-        self._seq = 0
-        original = _transport.Transport._send
-
-        async def send(transport: Any, *args: Any, **kwargs: Any) -> Any:
-            self._seq += 1
-            attempt = Attempt(self._seq, _transport._monotonic())
-            self.attempts.append(attempt)
-            response = await original(transport, *args, **kwargs)
-            self._seq += 1
-            attempt.seq_end, attempt.ended = self._seq, _transport._monotonic()
-            attempt.status = response.status
-            attempt.retry_after = response.headers.get("Retry-After")
-            return response
-
-        monkeypatch.setattr(_transport.Transport, "_send", send)
-
-    def assert_every_429_paused_everyone(self, pause_s: float) -> None:
-        throttled = [a for a in self.attempts if a.status == 429]
-        for late in self.attempts:
-            for t429 in throttled:
-                if t429.seq_end < late.seq_start:
-                    assert late.started >= t429.ended + pause_s - 1e-6, (late, t429)
 
 
 @pytest.mark.parametrize("retry_after_s", [1.0, None], ids=["retry-after-1", "no-retry-after"])
@@ -70,14 +28,18 @@ async def test_a_download_gets_through_a_429_storm_waiting_as_told_with_bounded_
 ) -> None:
     sim = await rsim(photo_count=400, photo_size=(1_000, 3_000), seed=61, url_lifetime_s=3.0, missing_count=2)
     clock = FakeClock().install(monkeypatch)
-    recorder = Recorder(monkeypatch)
+    recorder = Recorder().install(monkeypatch)
     sim.faults.seed = 11
     sim.faults.api_429_rate = 0.5
     sim.faults.api_retry_after_s = retry_after_s
     sim.faults.storage_latency_s = 0.01
     started = clock.now
     async with NinePicClient(
-        sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=RETRY_BUDGET
+        sim.api_key,
+        org_id=sim.org_id,
+        base_url=sim.base_url,
+        max_retries=RETRY_BUDGET,
+        max_rate_limit_retries=RETRY_BUDGET,
     ) as client:
         with anyio.fail_after(60):
             report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=8)
@@ -92,7 +54,7 @@ async def test_a_download_gets_through_a_429_storm_waiting_as_told_with_bounded_
     assert sim.counters.responses_5xx == 0
     assert sim.counters.api_requests < 3 * answered, (sim.counters.api_requests, answered)
     if retry_after_s is not None:
-        assert all(a.retry_after == "1" for a in recorder.attempts if a.status == 429)
+        assert all(a.retry_after == "1" for a in recorder.throttled)
         recorder.assert_every_429_paused_everyone(retry_after_s)
         assert clock.now - started >= retry_after_s  # the pauses really happened
     else:

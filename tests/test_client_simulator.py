@@ -161,7 +161,9 @@ async def test_retries_429_and_5xx_faults(sim: Simulator, monkeypatch: pytest.Mo
     sim.faults.api_retry_after_s = 0.01
     sim.faults.api_429_rate = 1.0
     sim.faults.api_fault_budget = 2
-    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=3) as client:
+    async with NinePicClient(
+        sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=3, max_rate_limit_retries=3
+    ) as client:
         assert (await client.ping(sim.event_id)).status == "ok"
         assert sim.counters.responses_429 == 2
         sim.faults.api_429_rate, sim.faults.api_5xx_rate, sim.faults.api_fault_budget = 0.0, 1.0, 2

@@ -9,69 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import pytest
 from aioresponses import CallbackResult
-from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok
+from helpers_api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, Recorder, err, ok
 
-from ninepic_async import _transport
 from ninepic_async.client import NinePicClient
 from ninepic_async.testing import Simulator
 
 TASKS = 16
 PAGE_SIZE = 40  # 120 photos -> 3 pages per all_photos walk
 MAX_RETRIES = 25  # 0.5 ** 26: a task never runs out of retries in practice
-
-
-@dataclass
-class Attempt:
-    seq_start: int
-    started: float
-    seq_end: int = -1
-    ended: float = -1.0
-    status: int = 0
-    retry_after: str | None = None
-
-
-class Recorder:
-    """Wraps ``Transport._send``: every attempt with its start/end (transport clock) and status."""
-
-    def __init__(self) -> None:
-        self.attempts: list[Attempt] = []
-        self._seq = 0
-
-    def _next(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> Recorder:
-        original = _transport.Transport._send
-
-        async def send(transport: Any, *args: Any, **kwargs: Any) -> Any:
-            attempt = Attempt(self._next(), _transport._monotonic())
-            self.attempts.append(attempt)
-            response = await original(transport, *args, **kwargs)
-            attempt.seq_end, attempt.ended = self._next(), _transport._monotonic()
-            attempt.status = response.status
-            attempt.retry_after = response.headers.get("Retry-After")
-            return response
-
-        monkeypatch.setattr(_transport.Transport, "_send", send)
-        return self
-
-    @property
-    def throttled(self) -> list[Attempt]:
-        return [a for a in self.attempts if a.status == 429]
-
-    def assert_every_429_paused_everyone(self, pause_s: float) -> None:
-        """No attempt starts, after a 429 arrived, sooner than ``pause_s`` after that 429."""
-        for late in self.attempts:
-            for t429 in self.throttled:
-                if t429.seq_end < late.seq_start:
-                    assert late.started >= t429.ended + pause_s - 1e-6, (late, t429)
 
 
 async def _storm(sim: Simulator, client: NinePicClient) -> int:
@@ -108,7 +58,11 @@ async def test_sixteen_tasks_get_through_a_429_storm(
     sim.faults.api_retry_after_s = retry_after_s
     start = clock.now
     async with NinePicClient(
-        sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=MAX_RETRIES
+        sim.api_key,
+        org_id=sim.org_id,
+        base_url=sim.base_url,
+        max_retries=MAX_RETRIES,
+        max_rate_limit_retries=MAX_RETRIES,
     ) as client:
         with anyio.fail_after(30):
             logical = await _storm(sim, client)
@@ -134,7 +88,11 @@ async def test_retry_after_is_honoured_in_real_time(sim: Simulator, monkeypatch:
     sim.faults.api_fault_budget = 8
     started = time.monotonic()
     async with NinePicClient(
-        sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=MAX_RETRIES
+        sim.api_key,
+        org_id=sim.org_id,
+        base_url=sim.base_url,
+        max_retries=MAX_RETRIES,
+        max_rate_limit_retries=MAX_RETRIES,
     ) as client:
         with anyio.fail_after(30):
             logical = await _storm(sim, client)
