@@ -6,7 +6,7 @@ opened lazily inside the first such call and closed inside the last (:meth:`Part
 so a file that fits in one batch costs one thread hop in all and no blocking open/close runs on
 the event loop. With :class:`~.lanes.WriteLanes` the calls that create or close (and rename) a
 file go to the single ``meta`` thread and the writes in between to the ``data`` threads (see
-:mod:`.lanes`); without, to ``anyio.to_thread``. Every ``OSError`` of the destination becomes
+:mod:`.lanes`). Every ``OSError`` of the destination becomes
 :class:`DestinationError`; :meth:`PartWriter.close` is synchronous so cleanup also works in a
 cancelled task. Pending bytes that were never written are simply dropped: the ``.part`` file
 is always a prefix of the object.
@@ -21,9 +21,6 @@ import os
 import stat
 from collections.abc import Callable
 from typing import Any, TypeVar, Union
-
-import anyio
-import anyio.to_thread
 
 from .._exceptions import DestinationError
 from .lanes import WriteLanes
@@ -150,11 +147,9 @@ class PartWriter:
         offset: int,
         md5: bool,
         flush_bytes: int,
-        limiter: anyio.CapacityLimiter | None = None,
-        lanes: WriteLanes | None = None,
+        lanes: WriteLanes,
     ) -> None:
         self.path = path
-        self._limiter = limiter
         self._lanes = lanes
         self.offset = offset
         self.size = offset
@@ -190,8 +185,6 @@ class PartWriter:
     async def _in_thread(self, fn: Callable[[], T], *, meta: bool) -> T:
         """``fn()`` in a worker thread: the lanes' ``meta`` one when it creates or closes the file."""
         lanes = self._lanes
-        if lanes is None:
-            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
         return await (lanes.meta if meta or self._fd is None else lanes.data).run(fn)
 
     async def _hop(self, close: bool) -> None:
