@@ -17,6 +17,7 @@ an MD5 ETag while streaming (one retry on mismatch). Fatal destination problems 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import filecmp
 import logging
 import os
@@ -196,6 +197,18 @@ def _undo_untouched_dest(dest: Path) -> None:
         dest.rmdir()  # fails, harmlessly, unless the directory is now empty
     except OSError:
         pass
+
+
+async def _received_chunks(content: aiohttp.StreamReader, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    """The body's bytes: as received (no join copy) when ``chunk_size`` is at least the read
+    buffer, else in pieces of at most ``chunk_size``."""
+    if chunk_size < DOWNLOAD_READ_BUFFER_BYTES:
+        async for chunk in content.iter_chunked(chunk_size):
+            yield chunk
+        return
+    async for chunk, _end_of_http_chunk in content.iter_chunks():
+        if chunk:  # an empty piece marks a chunked-encoding boundary, not the end
+            yield chunk
 
 
 def _group_members(exc: BaseException) -> tuple[BaseException, ...] | None:
@@ -477,23 +490,8 @@ class _Pool:
             content = resp.content
             try:
                 # The writer batches chunks up to chunk_size bytes per thread hop.
-                if self.chunk_size >= DOWNLOAD_READ_BUFFER_BYTES:
-                    # Take the chunks as they were received (each at most the read buffer):
-                    # no join of buffered pieces into a new bytes object, no iterator object.
-                    readchunk = content.readchunk
-                    while True:
-                        chunk, end_of_http_chunk = await readchunk()
-                        if not chunk:
-                            if end_of_http_chunk:
-                                continue  # a chunked-encoding boundary, not the end
-                            break
-                        if writer.add(chunk):
-                            await writer.flush()
-                        report.bytes += len(chunk)
-                        if on_event is not None:
-                            on_event(BytesReceived(image_id, len(chunk)))
-                else:
-                    async for chunk in content.iter_chunked(self.chunk_size):
+                async with contextlib.aclosing(_received_chunks(content, self.chunk_size)) as chunks:
+                    async for chunk in chunks:
                         if writer.add(chunk):
                             await writer.flush()
                         report.bytes += len(chunk)
