@@ -95,6 +95,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _check_retries(name: str, value: object) -> int:
+    """A retry budget: an integer >= 0, else :class:`ConfigurationError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name} must be an integer >= 0; got {value!r}")
+    return value
+
+
 def _check_int(field: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise RequestValidationError(field, f"must be an integer >= {minimum}; got {value!r}")
@@ -319,16 +326,8 @@ class NinePicClient:
             timeout_s = DEFAULT_TIMEOUT_S
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
             raise ConfigurationError(f"{timeout_name} must be a positive number; got {timeout_s!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be an integer >= 0; got {max_retries!r}")
-        if (
-            isinstance(max_rate_limit_retries, bool)
-            or not isinstance(max_rate_limit_retries, int)
-            or max_rate_limit_retries < 0
-        ):
-            raise ConfigurationError(
-                f"max_rate_limit_retries must be an integer >= 0; got {max_rate_limit_retries!r}"
-            )
+        _check_retries("max_retries", max_retries)
+        _check_retries("max_rate_limit_retries", max_rate_limit_retries)
         if base.scheme == "http" and not _is_loopback(base.host):
             log.warning(
                 "base_url %s is plain http to a host that is not this machine: "
@@ -370,9 +369,7 @@ class NinePicClient:
 
     @max_retries.setter
     def max_retries(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigurationError(f"max_retries must be an integer >= 0; got {value!r}")
-        self._transport.max_retries = value
+        self._transport.max_retries = _check_retries("max_retries", value)
 
     @property
     def max_rate_limit_retries(self) -> int:
