@@ -136,3 +136,17 @@ DOWNLOAD_WRITE_THREADS: Final = 8
 directory only contend for its lock in the kernel (measured: a fifth of the CPU with 8)."""
 DOWNLOAD_URL_BATCHES_AHEAD: Final = 2
 """original-photos batch requests in flight ahead of the downloads (whole event / id lists)."""
+DOWNLOAD_LOW_SPEED_LIMIT_BPS: Final = 1024
+"""A storage body slower than this (bytes per second) for DOWNLOAD_LOW_SPEED_TIME_S is abandoned
+and resumed (curl's --low-speed-limit); 0 turns the check off."""
+DOWNLOAD_LOW_SPEED_TIME_S: Final = 60.0
+"""The window over which DOWNLOAD_LOW_SPEED_LIMIT_BPS is measured (curl's --low-speed-time)."""
+DOWNLOAD_FDS_PER_WORKER: Final = 2
+"""Open files one download worker may hold at once (its socket and its ``.part`` file)."""
+DOWNLOAD_RESERVED_FDS: Final = 64
+"""Open files kept free of the workers (manifest, lock, API session, the host application)."""
+LISTING_OVERRUN_IDS: Final = 10_000
+"""A listing that yields this many more distinct ids than it announced is stopped: an endless
+listing must not grow memory and the manifest without bound."""
+DOWNLOAD_MAX_KEPT_FAILURES: Final = 10_000
+"""Failed files a DownloadReport lists one by one; past that they are only counted."""

@@ -20,8 +20,10 @@ NinePicError
 └── DownloadError                 one file could not be fetched from object storage
     ├── StorageStatusError        the store answered an error status; .status
     │   └── URLExpiredError           403 saying the presigned URL expired
-    ├── IntegrityError            size or checksum mismatch; the file was not kept
-    └── DestinationError          the destination cannot be written (permissions, disk full)
+    ├── IntegrityError            size, range or checksum mismatch, or not a photo; not kept
+    ├── FileWriteError            this one file cannot be written at its name (the run goes on)
+    └── DestinationError          the whole destination cannot be written (disk full, gone,
+                                  read-only, locked by another run): the run stops
 ```
 
 No message in this tree ever contains the API key: every constructor passes its text
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigurationError",
     "DestinationError",
     "DownloadError",
+    "FileWriteError",
     "IntegrityError",
     "InternalServerError",
     "NinePicError",
@@ -205,6 +208,11 @@ class URLExpiredError(StorageStatusError):
 
 class IntegrityError(DownloadError):
     """The body did not match its Content-Length or checksum; it was not kept."""
+
+
+class FileWriteError(DownloadError):
+    """One file cannot be written or renamed at its name (a directory or an immutable file there,
+    a name the file system refuses); that photo fails or moves to another name, the run goes on."""
 
 
 class DestinationError(DownloadError):

@@ -16,7 +16,7 @@ from helpers_api import mock_api
 from helpers_cli import ENV_NAMES
 from helpers_reliability import SimFactory
 
-from ninepic_async.download import pool as pool_module
+from ninepic_async.download import policy as policy_module
 from ninepic_async.testing import Simulator, SimulatorConfig
 
 
@@ -82,4 +82,4 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """Download retries happen at once: the jitter draw is zero."""
-    monkeypatch.setattr(pool_module, "jitter", lambda delay: 0.0)
+    monkeypatch.setattr(policy_module, "jitter", lambda delay: 0.0)

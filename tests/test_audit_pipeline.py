@@ -40,7 +40,8 @@ from ninepic_async.download import (
     download_url_list,
 )
 from ninepic_async.download import files as files_module
-from ninepic_async.download import pool as pool_module
+from ninepic_async.download import policy as policy_module
+from ninepic_async.download import run as run_module
 
 MIN_CHUNK = 256 * 1024
 
@@ -137,7 +138,7 @@ async def test_bodies_reach_the_disk_in_large_batches_never_whole_files(
 
 def test_the_storage_session_has_idle_timeouts_and_a_pool_of_concurrency() -> None:
     async def make() -> None:
-        session = pool_module.make_storage_session(7)
+        session = run_module.make_storage_session(7)
         try:
             assert isinstance(session.connector, aiohttp.TCPConnector)
             assert session.connector.limit == 7
@@ -158,7 +159,7 @@ async def test_one_storage_session_per_run_sized_to_concurrency_and_closed(
     sim = await sim_factory(photo_count=40, photo_size=(20_000, 40_000), seed=43)
     sim.faults.storage_latency_s = 0.01
     made: list[tuple[int, int | None, aiohttp.ClientSession]] = []
-    real_make = pool_module.make_storage_session
+    real_make = run_module.make_storage_session
 
     def make(concurrency: int = DEFAULT_CONCURRENCY) -> aiohttp.ClientSession:
         session = real_make(concurrency)
@@ -167,7 +168,7 @@ async def test_one_storage_session_per_run_sized_to_concurrency_and_closed(
         made.append((concurrency, limit, session))
         return session
 
-    monkeypatch.setattr(pool_module, "make_storage_session", make)
+    monkeypatch.setattr(run_module, "make_storage_session", make)
     finished = 0
     with anyio.CancelScope() as scope:
 
@@ -303,7 +304,7 @@ async def test_storage_retries_wait_an_exponential_backoff(
         ceilings.append(delay)
         return 0.0  # record the backoff the pool asks for, wait nothing
 
-    monkeypatch.setattr(pool_module, "jitter", jitter)
+    monkeypatch.setattr(policy_module, "jitter", jitter)
     async with client_of(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 0)

@@ -24,7 +24,7 @@ from helpers_reliability import (
 from ninepic_async._constants import PART_SUFFIX
 from ninepic_async.download import DownloadEvent, FileFinished, download_originals
 from ninepic_async.download import files as files_module
-from ninepic_async.download import pool as pool_module
+from ninepic_async.download import fetch as fetch_module
 
 pytestmark = pytest.mark.usefixtures("no_backoff_sleep")  # retries happen at once
 
@@ -41,7 +41,7 @@ def renames(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
             seen.append((final.name, part.stat().st_size))
         real(part, final)
 
-    monkeypatch.setattr(pool_module, "finalize", finalize)
+    monkeypatch.setattr(fetch_module, "finalize", finalize)
     return seen
 
 

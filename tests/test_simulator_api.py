@@ -681,3 +681,100 @@ async def test_malformed_multipart_is_400(api: Api) -> None:
     status, body = await api.post("/faces", data=b"--zzz\r\ngarbage without end", headers=headers)
     assert status in (400, 422)
     assert body["responseType"] == "error"
+
+
+# --- hostile listing knobs ----------------------------------------------------------------------
+def url_id(url: str) -> str:
+    """The image id in a presigned URL of the default ("id") key layout."""
+    return url.split("?")[0].rsplit("/", 1)[-1].removesuffix(".jpg")
+
+
+async def test_shuffle_image_ids_knob(api: Api, sim: Simulator) -> None:
+    ids = [p.image_id for p in sim.world.photos[:5]]
+    data = assert_success(*(await originals(api, {"method": "image_ids", "identifier": ids})))
+    assert [url_id(u["url"]) for u in data["presigned_urls"]] == ids
+    sim.faults.api_shuffle_image_ids = True
+    data = assert_success(*(await originals(api, {"method": "image_ids", "identifier": ids})))
+    got = [url_id(u["url"]) for u in data["presigned_urls"]]
+    assert got != ids and sorted(got) == sorted(ids)
+    assert [u["filename"] for u in data["presigned_urls"]] == [f"{i}.jpg" for i in got]
+    assert sim.counters.api_shuffled_image_ids == 1
+    # other methods keep their order
+    data = assert_success(*(await originals(api, {"method": "image_id", "identifier": ids[0]})))
+    assert url_id(data["presigned_urls"][0]["url"]) == ids[0]
+
+
+async def test_listing_repeat_page_all_photos(api: Api, sim: Simulator) -> None:
+    all_ids = [p.image_id for p in sim.world.photos]
+    sim.faults.listing_repeat_page = 2
+    sim.faults.listing_repeat_budget = 2
+    first = assert_success(*(await api.get("/images", params={"page": 1, "page_size": 50})))
+    assert [i["image_id"] for i in first["images"]] == all_ids[:50]
+    for _ in range(2):
+        data = assert_success(*(await api.get("/images", params={"page": 2, "page_size": 50})))
+        assert [i["image_id"] for i in data["images"]] == all_ids[:50]  # page 1 again
+        assert data["pagination"] == {
+            "total": 120,
+            "currentPage": 2,
+            "totalPages": 3,
+            "hasNextPage": True,
+            "hasPreviousPage": True,
+            "page_size": 50,
+        }
+    data = assert_success(*(await api.get("/images", params={"page": 2, "page_size": 50})))
+    assert [i["image_id"] for i in data["images"]] == all_ids[50:100]  # budget spent
+    assert sim.faults.listing_repeat_budget == 0 and sim.counters.listing_pages_repeated == 2
+
+
+async def test_listing_repeat_page_bibs_and_originals(api: Api, sim: Simulator) -> None:
+    bib, ids = max(sim.world.bibs.items(), key=lambda kv: len(kv[1]))
+    assert len(ids) >= 4
+    sim.faults.listing_repeat_page = 2
+    sim.faults.listing_repeat_budget = 2
+    data = assert_success(*(await api.get(f"/bibs/{bib}", params={"page": 2, "page_size": 2})))
+    assert [i["image_id"] for i in data["images"]] == ids[:2]
+    assert data["pagination"]["currentPage"] == 2 and data["pagination"]["total"] == len(ids)
+    body = {"method": "bib", "identifier": bib}
+    data = assert_success(*(await originals(api, body, page=2, page_size=2)))
+    assert [url_id(u["url"]) for u in data["presigned_urls"]] == ids[:2]
+    assert data["pagination"]["currentPage"] == 2 and data["total_images"] == len(ids)
+    data = assert_success(*(await originals(api, body, page=2, page_size=2)))
+    assert [url_id(u["url"]) for u in data["presigned_urls"]] == ids[2:4]
+    assert sim.counters.listing_pages_repeated == 2
+
+
+async def test_listing_repeat_page_selfie(api: Api, sim: Simulator) -> None:
+    request_id, ids = next(iter(sim.world.selfie_request_ids.items()))
+    sim.faults.listing_repeat_page = 3
+    body = {"method": "selfie", "identifier": request_id}
+    data = assert_success(*(await originals(api, body, page=3, page_size=2)))
+    assert [url_id(u["url"]) for u in data["presigned_urls"]] == ids[2:4]
+    assert data["pagination"]["currentPage"] == 3
+
+
+async def test_listing_endless(api: Api, sim: Simulator) -> None:
+    sim.faults.listing_endless = True
+    real = {p.image_id for p in sim.world.photos}
+    data = assert_success(*(await api.get("/images", params={"page": 3, "page_size": 50})))
+    ids = [i["image_id"] for i in data["images"]]
+    assert len(ids) == 50 and set(ids[:20]) <= real and not set(ids[20:]) & real
+    assert data["pagination"] == {
+        "total": 120,
+        "currentPage": 3,
+        "totalPages": 4,
+        "hasNextPage": True,
+        "hasPreviousPage": True,
+        "page_size": 50,
+    }
+    far = assert_success(*(await api.get("/images", params={"page": 1000, "page_size": 50})))
+    fake = [i["image_id"] for i in far["images"]]
+    assert len(fake) == 50 and len(set(fake)) == 50 and not set(fake) & real
+    assert far["pagination"]["hasNextPage"] is True and far["pagination"]["totalPages"] == 1001
+    assert sim.counters.listing_endless_images == 80
+    # made-up ids are unknown to original-photos: all unknown -> 400, mixed -> failed_urls
+    assert_error(*(await originals(api, {"method": "image_ids", "identifier": fake[:3]})), 400)
+    data = assert_success(*(await originals(api, {"method": "image_ids", "identifier": ids[19:22]})))
+    assert data["successful_count"] == 1 and {f["image_id"] for f in data["failed_urls"]} == set(ids[20:22])
+    sim.faults.listing_endless = False
+    data = assert_success(*(await api.get("/images", params={"page": 3, "page_size": 50})))
+    assert len(data["images"]) == 20 and data["pagination"]["hasNextPage"] is False

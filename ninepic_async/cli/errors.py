@@ -53,7 +53,8 @@ EXIT_OK = 0
 """Everything asked for was done (every matched photo is on disk)."""
 EXIT_PARTIAL = 1
 """The command ran but not everything succeeded: some downloads failed (see the manifest),
-a video job ended in a failure status, or waiting for it timed out."""
+a video job ended in a failure status, or waiting for it timed out, or ``check`` found
+missing, changed or extra files."""
 EXIT_USAGE = 2
 """Bad command-line input or configuration (argparse errors, concurrency 0, no API key,
 unreadable selfie); no request was sent."""
@@ -75,7 +76,8 @@ command stops quietly, like a tool killed by SIGPIPE (128 + 13)."""
 
 EXIT_STATUSES: dict[int, str] = {
     EXIT_OK: "success: everything asked for was done",
-    EXIT_PARTIAL: "partial: some downloads failed (listed, and in the manifest), or a video job failed",
+    EXIT_PARTIAL: "partial: some downloads failed (listed, and in the manifest), or a video job failed, "
+    "or `check` found missing, changed or extra files",
     EXIT_USAGE: "bad command-line input or configuration; nothing was sent",
     EXIT_API_ERROR: "the API refused the request (400/401/403/404/422)",
     EXIT_UNAVAILABLE: "the API is unreachable or kept failing (connection, timeout, 429/5xx after retries)",

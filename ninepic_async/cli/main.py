@@ -6,8 +6,8 @@ cancels the running command, lets it close its sessions (``.part`` files stay fo
 and returns 130 (see :mod:`.loop`).
 
 Where things are: the argument tree in :mod:`.parser`, the API commands in :mod:`.commands`,
-``download``/``demo`` in :mod:`.download`, ``simulate`` in :mod:`.simulate`, printing in
-:mod:`.output`.
+``download``/``demo`` in :mod:`.download`, ``check`` in :mod:`.check`, ``simulate`` in
+:mod:`.simulate`, printing in :mod:`.output`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from .._exceptions import redact
+from .check import cmd_check
 from .commands import cmd_bib, cmd_event, cmd_events, cmd_faces, cmd_photos, cmd_ping, cmd_timeline, cmd_video
 from .download import cmd_demo, cmd_download
 from .errors import (
@@ -51,6 +52,7 @@ COMMANDS: dict[str, Callable[[Runtime], Awaitable[int]]] = {
     "video": cmd_video,
     "download": cmd_download,
     "demo": cmd_demo,
+    "check": cmd_check,
 }
 """Every command that runs in an event loop, by name; ``simulate`` runs its own loop."""
 
@@ -71,8 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return cmd_simulate(rt)
             status, interrupted = run_interruptible(lambda: COMMANDS[args.command](rt))
             if interrupted:
-                output.note("interrupted: partial files (.part) are kept; run the same command again "
-                            "to resume")
+                if args.command == "check":  # it only reads: there is nothing to resume
+                    output.note("interrupted")
+                else:
+                    output.note(
+                        "interrupted: partial files (.part) are kept; run the same command again to resume"
+                    )
                 return EXIT_INTERRUPTED
             return EXIT_OK if status is None else status
         except KeyboardInterrupt:
@@ -84,8 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_PIPE_CLOSED
             described = describe_error(exc, rt.ctx)
             if described is None:
-                output.error(f"internal error: {type(exc).__name__}: {redact(str(exc))} (please report it; "
-                             "--verbose shows the traceback)")
+                output.error(
+                    f"internal error: {type(exc).__name__}: {redact(str(exc))} (please report it; "
+                    "--verbose shows the traceback)"
+                )
                 if verbose:
                     log.exception("internal error")
                 return EXIT_SOFTWARE

@@ -1,5 +1,5 @@
 """What `ninepic` prints: rich tables on a terminal, plain tab-separated lines when piped,
-JSON with ``--json``, and download progress (a rich bar on a terminal, quiet lines otherwise).
+JSON with ``--json``, and download and check progress (rich on a terminal, quiet lines otherwise).
 
 Data goes to stdout; notes, progress and errors go to stderr, so ``ninepic photos | cut -f1``
 and ``ninepic photos --json | jq`` see data only.
@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -32,8 +33,10 @@ from rich.text import Text
 from .._constants import CLI_PLAIN_PROGRESS_INTERVAL_S, CLI_RATE_WINDOW_S
 from .._exceptions import redact
 from ..download import BytesReceived, DownloadEvent, FileFinished, FileStarted, PlannedEvent
+from ..download.check import CheckedFile
 
 __all__ = [
+    "CheckProgress",
     "DownloadProgress",
     "Output",
     "format_bytes",
@@ -372,3 +375,67 @@ class DownloadProgress:
                 f"{self.label}: {self.files_done}/{planned} files, {format_bytes(self.bytes_received)}, "
                 f"{format_rate(self.bytes_received, now - self._started_at)}"
             )
+
+
+class _CheckedColumn(ProgressColumn):
+    """``120 files checked`` (and problems in red) from the task's fields."""
+
+    def render(self, task: Task) -> Text:
+        text = Text(f"{task.fields.get('checked', 0)} files checked")
+        problems = task.fields.get("problems", 0)
+        if problems:
+            text.append(f" ({problems} missing, changed or extra)", style="red")
+        return text
+
+
+class CheckProgress:
+    """Progress of ``ninepic check``: a spinner with the files checked so far (terminal), or a
+    quiet line at most every ``CLI_PLAIN_PROGRESS_INTERVAL_S`` seconds.
+
+    Use as a context manager and pass the instance as ``on_progress``. The problems themselves
+    are listed once the check is over (on stdout), not while it runs.
+    """
+
+    def __init__(self, output: Output, *, label: str = "checking", live: bool | None = None) -> None:
+        self.output = output
+        self.live = output.stderr_is_terminal if live is None else live
+        self.label = label
+        self.checked = 0
+        self.problems = 0
+        self._last_line_at = time.monotonic()
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> CheckProgress:
+        self._last_line_at = time.monotonic()
+        if self.live:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                _CheckedColumn(),
+                console=self.output.err,
+                transient=False,
+                refresh_per_second=10,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(
+                escape(visible(self.label)), total=None, checked=0, problems=0
+            )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        self._progress = None
+
+    def __call__(self, result: CheckedFile) -> None:
+        """The checker's ``on_progress`` callback: count one decided file."""
+        self.checked += 1
+        if result.status in ("missing", "changed", "extra"):
+            self.problems += 1
+        now = time.monotonic()
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, checked=self.checked, problems=self.problems)
+        elif not self.live and now - self._last_line_at >= CLI_PLAIN_PROGRESS_INTERVAL_S:
+            self._last_line_at = now
+            self.output.note(f"{self.label}: {self.checked} files checked, {self.problems} problems so far")

@@ -34,12 +34,13 @@ from .._constants import (
     VIDEO_POLL_INTERVAL_S,
     VIDEO_POLL_TIMEOUT_S,
 )
+from ..download.check import DEFAULT_CHECK_CONCURRENCY
 from .errors import EXIT_STATUSES
 
 __all__ = ["build_parser", "parse_time_s"]
 
 _EXIT_HELP = "exit statuses:\n" + "\n".join(f"  {code:<4}{text}" for code, text in EXIT_STATUSES.items())
-_EXIT_HELP_COMMANDS = frozenset({"download", "demo"})
+_EXIT_HELP_COMMANDS = frozenset({"download", "demo", "check"})
 """Commands whose --help ends with the exit status table (the top-level help has it too)."""
 
 
@@ -115,24 +116,76 @@ def _shared_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("connection (after the command name)")
     sup = argparse.SUPPRESS
-    group.add_argument("--org", type=_int_arg, metavar="ORG_ID", default=sup,
-                       help=f"organisation id (default: ${ENV_ORG_ID})")
-    group.add_argument("--event", type=_int_arg, metavar="EVENT_ID", default=sup,
-                       help=f"event id (default: ${ENV_EVENT_ID})")
-    group.add_argument("--base-url", metavar="URL", default=sup,
-                       help=f"API base URL (default: ${ENV_BASE_URL}, else https://api.9pic.ai)")
-    group.add_argument("--api-key", metavar="KEY", default=sup,
-                       help=f"API key (default: ${ENV_API_KEY}; prefer the variable: others can see argv)")
-    group.add_argument("--timeout", type=_positive_seconds, metavar="S", default=sup,
-                       help=f"seconds per API request attempt (default: {DEFAULT_TIMEOUT_S:g})")
-    group.add_argument("--max-retries", type=_non_negative_int, metavar="N", default=sup,
-                       help=f"retries of a 5xx/failed API request (default: {DEFAULT_MAX_RETRIES})")
-    group.add_argument("--max-rate-limit-retries", type=_non_negative_int, metavar="N", default=sup,
-                       help=f"retries of a 429 answer (default: {DEFAULT_MAX_RATE_LIMIT_RETRIES})")
-    group.add_argument("--json", action="store_true", default=sup,
-                       help="print the decoded data as JSON (JSON Lines with --all-pages)")
-    group.add_argument("-v", "--verbose", action="store_true", default=sup,
-                       help="log every request line to stderr (the key is never shown)")
+    group.add_argument(
+        "--org",
+        type=_int_arg,
+        metavar="ORG_ID",
+        default=sup,
+        help=f"organisation id (default: ${ENV_ORG_ID})",
+    )
+    group.add_argument(
+        "--event", type=_int_arg, metavar="EVENT_ID", default=sup, help=f"event id (default: ${ENV_EVENT_ID})"
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=sup,
+        help=f"API base URL (default: ${ENV_BASE_URL}, else https://api.9pic.ai)",
+    )
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=sup,
+        help=f"API key (default: ${ENV_API_KEY}; prefer the variable: others can see argv)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="S",
+        default=sup,
+        help=f"seconds per API request attempt (default: {DEFAULT_TIMEOUT_S:g})",
+    )
+    group.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        metavar="N",
+        default=sup,
+        help=f"retries of a 5xx/failed API request (default: {DEFAULT_MAX_RETRIES})",
+    )
+    group.add_argument(
+        "--max-rate-limit-retries",
+        type=_non_negative_int,
+        metavar="N",
+        default=sup,
+        help=f"retries of a 429 answer (default: {DEFAULT_MAX_RATE_LIMIT_RETRIES})",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=sup,
+        help="print the decoded data as JSON (JSON Lines with --all-pages)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=sup,
+        help="log every request line to stderr (the key is never shown)",
+    )
+    return parent
+
+
+def _local_parent() -> argparse.ArgumentParser:
+    """--json/--verbose of the commands that work on local files only (no connection options)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("output")
+    sup = argparse.SUPPRESS
+    group.add_argument(
+        "--json", action="store_true", default=sup, help="print the report as one JSON document"
+    )
+    group.add_argument(
+        "-v", "--verbose", action="store_true", default=sup, help="log what the library does to stderr"
+    )
     return parent
 
 
@@ -141,10 +194,18 @@ def _paging_parent(limits: tuple[int, int]) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("pages")
     group.add_argument("--page", type=_positive_int, default=1, metavar="N", help="page number (default: 1)")
-    group.add_argument("--page-size", type=_int_arg, default=None, metavar="N",
-                       help=f"items per page, 1-{limits[1]} (default: {limits[0]})")
-    group.add_argument("--all-pages", action="store_true",
-                       help="fetch every page from --page on (JSON Lines of items with --json)")
+    group.add_argument(
+        "--page-size",
+        type=_int_arg,
+        default=None,
+        metavar="N",
+        help=f"items per page, 1-{limits[1]} (default: {limits[0]})",
+    )
+    group.add_argument(
+        "--all-pages",
+        action="store_true",
+        help="fetch every page from --page on (JSON Lines of items with --json)",
+    )
     parent.set_defaults(page_limits=limits)
     return parent
 
@@ -154,22 +215,41 @@ def _video_wait_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("waiting")
     group.add_argument("--wait", action="store_true", help="poll until the job reaches a terminal status")
-    group.add_argument("--wait-timeout", type=_positive_seconds, default=VIDEO_POLL_TIMEOUT_S, metavar="S",
-                       help=f"give up waiting after S seconds (default: {VIDEO_POLL_TIMEOUT_S:g})")
-    group.add_argument("--interval", type=_positive_seconds, default=VIDEO_POLL_INTERVAL_S, metavar="S",
-                       help=f"seconds between status polls (default: {VIDEO_POLL_INTERVAL_S:g})")
+    group.add_argument(
+        "--wait-timeout",
+        type=_positive_seconds,
+        default=VIDEO_POLL_TIMEOUT_S,
+        metavar="S",
+        help=f"give up waiting after S seconds (default: {VIDEO_POLL_TIMEOUT_S:g})",
+    )
+    group.add_argument(
+        "--interval",
+        type=_positive_seconds,
+        default=VIDEO_POLL_INTERVAL_S,
+        metavar="S",
+        help=f"seconds between status polls (default: {VIDEO_POLL_INTERVAL_S:g})",
+    )
     return parent
 
 
 def _add_download_options(p: argparse.ArgumentParser) -> None:
     """--out/--concurrency/--verify of ``download`` and ``demo``."""
     group = p.add_argument_group("download")
-    group.add_argument("--out", required=True, metavar="DIR",
-                       help="destination directory (created if needed)")
-    group.add_argument("--concurrency", type=_int_arg, default=DEFAULT_CONCURRENCY, metavar="N",
-                       help=f"parallel downloads, 1-{CLI_MAX_CONCURRENCY} (default: {DEFAULT_CONCURRENCY})")
-    group.add_argument("--verify", action="store_true",
-                       help="check each file's MD5 against the store's ETag (when it is a plain MD5)")
+    group.add_argument(
+        "--out", required=True, metavar="DIR", help="destination directory (created if needed)"
+    )
+    group.add_argument(
+        "--concurrency",
+        type=_int_arg,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"parallel downloads, 1-{CLI_MAX_CONCURRENCY} (default: {DEFAULT_CONCURRENCY})",
+    )
+    group.add_argument(
+        "--verify",
+        action="store_true",
+        help="check each file's MD5 against the store's ETag (when it is a plain MD5)",
+    )
 
 
 def _add_command(
@@ -183,8 +263,14 @@ def _add_command(
 ) -> argparse.ArgumentParser:
     """One (sub)command with its help line, description and ``example:`` epilog."""
     epilog = "example:\n" + example + ("\n\n" + _EXIT_HELP if name in _EXIT_HELP_COMMANDS else "")
-    return sub.add_parser(name, help=help_text, description=description or help_text, parents=parents,
-                          epilog=epilog, formatter_class=_Formatter)
+    return sub.add_parser(
+        name,
+        help=help_text,
+        description=description or help_text,
+        parents=parents,
+        epilog=epilog,
+        formatter_class=_Formatter,
+    )
 
 
 # --- the tree -------------------------------------------------------------------------------
@@ -201,79 +287,158 @@ def build_parser() -> argparse.ArgumentParser:
         "  export NINEPIC_API_KEY=...  NINEPIC_ORG_ID=903  NINEPIC_EVENT_ID=456\n"
         "  ninepic ping\n"
         "  ninepic download --bib 1234 --out ./photos\n"
-        "  ninepic demo --out ./demo-photos        # no account needed: built-in simulator\n\n"
-        + _EXIT_HELP,
+        "  ninepic check --out ./photos            # re-hash the files against the manifest\n"
+        "  ninepic demo --out ./demo-photos        # no account needed: built-in simulator\n\n" + _EXIT_HELP,
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"ninepic {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, help_text: str, example: str, parents: Sequence[argparse.ArgumentParser] = ()
-            ) -> argparse.ArgumentParser:
+    def add(
+        name: str, help_text: str, example: str, parents: Sequence[argparse.ArgumentParser] = ()
+    ) -> argparse.ArgumentParser:
         return _add_command(sub, name, help_text, example, [shared, *parents])
 
-    add("ping", "check the key, host and event mapping in one round trip",
-        "  ninepic ping --org 903 --event 456")
-    add("events", "list the organisation's events",
-        "  ninepic events --org 903 --page-size 50", [_paging_parent(EVENTS_PAGE_SIZE)])
-    add("event", "show an event's details and which searches are enabled",
-        "  ninepic event --org 903 --event 456")
-    add("photos", "list every photo of an event",
+    add(
+        "ping",
+        "check the key, host and event mapping in one round trip",
+        "  ninepic ping --org 903 --event 456",
+    )
+    add(
+        "events",
+        "list the organisation's events",
+        "  ninepic events --org 903 --page-size 50",
+        [_paging_parent(EVENTS_PAGE_SIZE)],
+    )
+    add(
+        "event",
+        "show an event's details and which searches are enabled",
+        "  ninepic event --org 903 --event 456",
+    )
+    add(
+        "photos",
+        "list every photo of an event",
         "  ninepic photos --org 903 --event 456 --all-pages --json | jq -r .image_id",
-        [_paging_parent(IMAGES_PAGE_SIZE)])
-    p = add("bib", "find photos by BIB number (9Pic BibTrack)",
-            "  ninepic bib 1234 --org 903 --event 456", [_paging_parent(BIBS_PAGE_SIZE)])
+        [_paging_parent(IMAGES_PAGE_SIZE)],
+    )
+    p = add(
+        "bib",
+        "find photos by BIB number (9Pic BibTrack)",
+        "  ninepic bib 1234 --org 903 --event 456",
+        [_paging_parent(BIBS_PAGE_SIZE)],
+    )
     p.add_argument("bib", metavar="BIB", help="the participant's BIB number (case-insensitive)")
 
-    p = add("faces", "find photos by selfie (9Pic FaceFind): upload one, or page a previous search",
-            "  ninepic faces --selfie me.jpg --org 903 --event 456\n"
-            "  ninepic faces --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --page 2",
-            [_paging_parent(FACES_PAGE_SIZE)])
+    p = add(
+        "faces",
+        "find photos by selfie (9Pic FaceFind): upload one, or page a previous search",
+        "  ninepic faces --selfie me.jpg --org 903 --event 456\n"
+        "  ninepic faces --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --page 2",
+        [_paging_parent(FACES_PAGE_SIZE)],
+    )
     p.add_argument("--selfie", metavar="FILE", help="selfie image to upload (starts a search)")
-    p.add_argument("--request-id", metavar="ID",
-                   help="an earlier search's request_id (with --selfie: reuse it, cached server-side)")
+    p.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="an earlier search's request_id (with --selfie: reuse it, cached server-side)",
+    )
 
-    _add_timeline(add("timeline", "browse photos by capture time",
-                      "  ninepic timeline days --org 903 --event 456\n"
-                      "  ninepic timeline images --from 2024-05-01T08:00:00Z --to 2024-05-01T09:00:00Z"),
-                  shared)
+    _add_timeline(
+        add(
+            "timeline",
+            "browse photos by capture time",
+            "  ninepic timeline days --org 903 --event 456\n"
+            "  ninepic timeline images --from 2024-05-01T08:00:00Z --to 2024-05-01T09:00:00Z",
+        ),
+        shared,
+    )
 
     video_wait = _video_wait_parent()
-    p = add("video", "start a personalised video clipping job (9Pic Motion), or check one",
-            "  ninepic video --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --wait\n"
-            "  ninepic video --selfie me.jpg --org 903 --event 456\n"
-            "  ninepic video status 5f0c... --wait", [video_wait])
+    p = add(
+        "video",
+        "start a personalised video clipping job (9Pic Motion), or check one",
+        "  ninepic video --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --wait\n"
+        "  ninepic video --selfie me.jpg --org 903 --event 456\n"
+        "  ninepic video status 5f0c... --wait",
+        [video_wait],
+    )
     p.add_argument("--selfie", metavar="FILE", help="selfie image to upload")
     p.add_argument("--request-id", metavar="ID", help="reuse a Face Search request_id instead of uploading")
     vsub = p.add_subparsers(dest="video_command", metavar="{status}")
-    vs = _add_command(vsub, "status", "show (or wait for) a job's status",
-                      "  ninepic video status REQUEST_ID --wait --org 903 --event 456", [shared, video_wait],
-                      description="show a video clipping job's status and clips")
+    vs = _add_command(
+        vsub,
+        "status",
+        "show (or wait for) a job's status",
+        "  ninepic video status REQUEST_ID --wait --org 903 --event 456",
+        [shared, video_wait],
+        description="show a video clipping job's status and clips",
+    )
     vs.add_argument("request_id", metavar="REQUEST_ID", help="the job's request_id")
 
-    p = add("download", "download original photos concurrently, resumably, with a manifest",
-            "  ninepic download --org 903 --event 456 --bib 1234 --out ./photos\n"
-            "  ninepic download --selfie ddc661a7-8861-4793-9437-af42a82d12f8 --out ./photos --verify\n"
-            "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run")
+    p = add(
+        "download",
+        "download original photos concurrently, resumably, with a manifest",
+        "  ninepic download --org 903 --event 456 --bib 1234 --out ./photos\n"
+        "  ninepic download --selfie ddc661a7-8861-4793-9437-af42a82d12f8 --out ./photos --verify\n"
+        "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run",
+    )
     selection = p.add_argument_group("what to download (exactly one)").add_mutually_exclusive_group(
-        required=True)
+        required=True
+    )
     selection.add_argument("--bib", metavar="BIB", help="every photo of this BIB number")
     selection.add_argument("--selfie", metavar="REQUEST_ID", help="every photo of a Face Search request_id")
-    selection.add_argument("--image-id", metavar="ID", action="append", dest="image_ids",
-                           help="this photo (repeat the option for more)")
+    selection.add_argument(
+        "--image-id",
+        metavar="ID",
+        action="append",
+        dest="image_ids",
+        help="this photo (repeat the option for more)",
+    )
     selection.add_argument("--all", action="store_true", dest="whole_event", help="every photo of the event")
     _add_download_options(p)
     p.add_argument("--dry-run", action="store_true", help="list what would be fetched; write nothing")
 
-    p = add("demo", "download a synthetic event from the built-in simulator (no account needed)",
-            "  ninepic demo --out ./demo-photos\n"
-            "  ninepic demo --out ./demo-photos --photos 500 --storage-latency 0.2   # watch the bar")
-    p.add_argument("--photos", type=_positive_int, default=DEMO_PHOTO_COUNT, metavar="N",
-                   help=f"photos in the synthetic event (default: {DEMO_PHOTO_COUNT})")
+    p = add(
+        "demo",
+        "download a synthetic event from the built-in simulator (no account needed)",
+        "  ninepic demo --out ./demo-photos\n"
+        "  ninepic demo --out ./demo-photos --photos 500 --storage-latency 0.2   # watch the bar",
+    )
+    p.add_argument(
+        "--photos",
+        type=_positive_int,
+        default=DEMO_PHOTO_COUNT,
+        metavar="N",
+        help=f"photos in the synthetic event (default: {DEMO_PHOTO_COUNT})",
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic event (default: 1)")
-    p.add_argument("--storage-latency", type=_non_negative_seconds, default=0.0, metavar="S",
-                   help="simulated delay per storage request, in seconds (default: 0)")
+    p.add_argument(
+        "--storage-latency",
+        type=_non_negative_seconds,
+        default=0.0,
+        metavar="S",
+        help="simulated delay per storage request, in seconds (default: 0)",
+    )
     _add_download_options(p)
+
+    p = _add_command(
+        sub,
+        "check",
+        "re-hash a download's files against its manifest (no API key needed)",
+        "  ninepic check --out ./photos\n  ninepic check --out ./photos --json | jq .problems",
+        [_local_parent()],
+        description="Re-hash every file of a download destination against its manifest and list "
+        "the missing, changed and extra files. Works offline: no API key, org or event.",
+    )
+    group = p.add_argument_group("check")
+    group.add_argument("--out", required=True, metavar="DIR", help="the download destination to check")
+    group.add_argument(
+        "--concurrency",
+        type=_int_arg,
+        default=DEFAULT_CHECK_CONCURRENCY,
+        metavar="N",
+        help=f"files hashed in parallel, 1-{CLI_MAX_CONCURRENCY} (default: {DEFAULT_CHECK_CONCURRENCY})",
+    )
 
     _add_simulate(sub)
     return parser
@@ -282,16 +447,37 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -> None:
     """``timeline days`` and ``timeline images --from S --to S`` under ``p``."""
     tsub = p.add_subparsers(dest="timeline_command", metavar="{days,images}", required=True)
-    _add_command(tsub, "days", "photo counts per UTC day and hour",
-                 "  ninepic timeline days --org 903 --event 456", [shared])
-    ti = _add_command(tsub, "images", "photos captured in [--from, --to)",
-                      "  ninepic timeline images --from 1714550400 --to 1714554000 --org 903 --event 456",
-                      [shared, _paging_parent(TIMELINE_PAGE_SIZE)],
-                      description="photos captured in the window [--from, --to)")
-    ti.add_argument("--from", dest="start_s", type=parse_time_s, required=True, metavar="S",
-                    help="window start: Unix seconds or ISO 8601 (UTC unless an offset is given)")
-    ti.add_argument("--to", dest="end_s", type=parse_time_s, required=True, metavar="S",
-                    help="window end (exclusive): Unix seconds or ISO 8601")
+    _add_command(
+        tsub,
+        "days",
+        "photo counts per UTC day and hour",
+        "  ninepic timeline days --org 903 --event 456",
+        [shared],
+    )
+    ti = _add_command(
+        tsub,
+        "images",
+        "photos captured in [--from, --to)",
+        "  ninepic timeline images --from 1714550400 --to 1714554000 --org 903 --event 456",
+        [shared, _paging_parent(TIMELINE_PAGE_SIZE)],
+        description="photos captured in the window [--from, --to)",
+    )
+    ti.add_argument(
+        "--from",
+        dest="start_s",
+        type=parse_time_s,
+        required=True,
+        metavar="S",
+        help="window start: Unix seconds or ISO 8601 (UTC unless an offset is given)",
+    )
+    ti.add_argument(
+        "--to",
+        dest="end_s",
+        type=parse_time_s,
+        required=True,
+        metavar="S",
+        help="window end (exclusive): Unix seconds or ISO 8601",
+    )
 
 
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -299,7 +485,8 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     from ..testing import build_arg_parser as add_simulator_options
 
     simulate = sub.add_parser(
-        "simulate", help="run the 9Pic simulator in the foreground (Ctrl-C stops it)",
+        "simulate",
+        help="run the 9Pic simulator in the foreground (Ctrl-C stops it)",
         description="Serve a local 9Pic API and object store with a synthetic event until Ctrl-C; "
         "prints its base URL, org id, event id and API key.",
         epilog="example:\n  ninepic simulate --port 8080 --photos 200\n"

@@ -4,29 +4,30 @@
 from ninepic_async.download import download_originals
 report = await download_originals(client, event_id, "out/", bib="1234", concurrency=16)
 ```
-See :mod:`.pool` for the pipeline, :mod:`.manifest` for the on-disk record, :mod:`.names`
-for file naming and :mod:`.urls` for presigned URL expiry and refresh.
+Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: attempt,
+receive, complete), :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
+budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
+:mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs).
 """
 
 from .events import BytesReceived, DownloadEvent, EventCallback, FileFinished, FileStarted, PlannedEvent
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
-from .pool import (
-    download_originals,
-    download_url_list,
-    iter_download_originals,
-    make_storage_session,
-    plan_originals,
-)
+from .api import download_originals, download_url_list, iter_download_originals, plan_originals
+from .options import DownloadOptions
+from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
+from .run import make_storage_session
 from .sources import UrlJob
 
 __all__ = [
     "MANIFEST_VERSION",
     "BytesReceived",
     "DownloadEvent",
+    "DownloadOptions",
     "DownloadReport",
     "EventCallback",
     "FileFinished",
+    "FilePolicy",
     "FileResult",
     "FileStarted",
     "FileStatus",

@@ -1,33 +1,36 @@
-"""Writing one ``<name>.part`` file: open, write, hash and close in few worker-thread hops.
+"""Writing one ``<name>.part`` file: open, write, hash, sync and close in few worker-thread hops.
 
 Received chunks are collected until ``flush_bytes`` are pending, then written in ONE worker
-thread call that also feeds the MD5 (hashlib releases the GIL for large buffers). The file is
-opened lazily inside the first such call and closed inside the last (:meth:`PartWriter.finish`),
+thread call that also feeds the hashes (hashlib releases the GIL for large buffers). The file
+is opened lazily inside the first such call and closed inside the last (:meth:`PartWriter.finish`),
 so a file that fits in one batch costs one thread hop in all and no blocking open/close runs on
-the event loop. With :class:`~.lanes.WriteLanes` the calls that create or close (and rename) a
-file go to the single ``meta`` thread and the writes in between to the ``data`` threads (see
-:mod:`.lanes`). Every ``OSError`` of the destination becomes
-:class:`DestinationError`; :meth:`PartWriter.close` is synchronous so cleanup also works in a
-cancelled task. Pending bytes that were never written are simply dropped: the ``.part`` file
-is always a prefix of the object.
+the event loop. Which thread runs a call is :meth:`~.lanes.WriteLanes.lane_for`'s rule.
+
+Errors are sorted by reach (:func:`file_error`): a full disk, a read-only or vanished
+destination is :class:`DestinationError` (the run stops); anything that concerns one name (a
+directory or an immutable file there, a name the file system refuses) is
+:class:`FileWriteError` (that photo fails or moves, the run goes on). :meth:`PartWriter.close`
+is synchronous so cleanup also works in a cancelled task; :meth:`PartWriter.save` writes what
+is pending first, so received bytes reach the ``.part`` before a stop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
+from typing import TypeVar, Union
 
-from .._exceptions import DestinationError
+import anyio
+
+from .._exceptions import DestinationError, DownloadError, FileWriteError
+from .integrity import BodyHashes
 from .lanes import WriteLanes
 
-__all__ = ["PartWriter", "finalize", "part_size", "truncate_part"]
+__all__ = ["PartWriter", "file_error", "finalize", "free_bytes", "part_size", "truncate_part"]
 
-_HASH_READ_BYTES = 1024 * 1024
 _IOV_MAX = 1024
 """Buffers per ``writev`` call at most (Linux's IOV_MAX)."""
 
@@ -35,14 +38,27 @@ T = TypeVar("T")
 StrPath = Union[str, "os.PathLike[str]"]
 """A path as a plain string (what the per-file hot path uses) or a ``Path``."""
 
-
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 """A symlink at a ``.part`` name fails the open (ELOOP) instead of redirecting the write."""
 
+_WHOLE_DESTINATION_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.ENFILE, errno.EIO}
+)
+"""Errors no other name in the same directory would escape: they stop the run."""
 
-def _destination_error(action: str, path: StrPath, exc: OSError) -> DestinationError:
+
+def _directory_usable(directory: str) -> bool:
+    return os.path.isdir(directory) and os.access(directory, os.W_OK | os.X_OK)
+
+
+def file_error(action: str, path: StrPath, exc: OSError) -> DownloadError:
+    """``exc`` as :class:`DestinationError` when it concerns the whole destination, else
+    :class:`FileWriteError` (it concerns this one name)."""
     reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
-    return DestinationError(f"cannot {action} {str(path)!r}: {reason}")
+    message = f"cannot {action} {os.fspath(path)!r}: {reason}"
+    if exc.errno in _WHOLE_DESTINATION_ERRNOS or not _directory_usable(os.path.dirname(os.fspath(path))):
+        return DestinationError(message)
+    return FileWriteError(message)
 
 
 def part_size(path: StrPath) -> int:
@@ -60,7 +76,7 @@ def part_size(path: StrPath) -> int:
     except FileNotFoundError:
         return 0
     except OSError as exc:
-        raise _destination_error("inspect", path, exc) from exc
+        raise file_error("inspect", path, exc) from exc
 
 
 def truncate_part(path: StrPath) -> None:
@@ -70,7 +86,7 @@ def truncate_part(path: StrPath) -> None:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise _destination_error("remove", path, exc) from exc
+        raise file_error("remove", path, exc) from exc
 
 
 def finalize(part: StrPath, final: StrPath) -> None:
@@ -78,14 +94,22 @@ def finalize(part: StrPath, final: StrPath) -> None:
     try:
         os.replace(part, final)
     except OSError as exc:
-        raise _destination_error("rename into", final, exc) from exc
+        raise file_error("rename into", final, exc) from exc
 
 
-def _write_all(fd: int, chunks: list[bytes], hasher: Any) -> None:
+def free_bytes(directory: StrPath) -> int | None:
+    """Bytes an unprivileged writer may still use in ``directory``'s file system, or None if unknown."""
+    try:
+        info = os.statvfs(directory)
+    except (OSError, AttributeError):
+        return None
+    return info.f_bavail * info.f_frsize
+
+
+def _write_all(fd: int, chunks: list[bytes], hashes: BodyHashes) -> None:
     """Append every chunk: one ``writev`` per batch (one syscall, one GIL release), not one per chunk."""
-    if hasher is not None:
-        for chunk in chunks:
-            hasher.update(chunk)
+    for chunk in chunks:
+        hashes.update(chunk)
     if len(chunks) == 1:
         pending: list[memoryview] = [memoryview(chunks[0])]
     else:
@@ -103,19 +127,8 @@ def _write_all(fd: int, chunks: list[bytes], hasher: Any) -> None:
         pending = batch[done:] + pending[len(batch) :]
 
 
-def _hash_prefix(path: StrPath, length: int, hasher: Any) -> None:
-    with open(path, "rb") as handle:
-        remaining = length
-        while remaining > 0:
-            block = handle.read(min(_HASH_READ_BYTES, remaining))
-            if not block:
-                raise OSError(errno.EIO, "partial file shrank while hashing")
-            hasher.update(block)
-            remaining -= len(block)
-
-
-def _open_part(path: StrPath, offset: int, hasher: Any) -> int:
-    """Create/truncate (offset 0) or append to ``path``; hash its prefix when verifying."""
+def _open_part(path: str, offset: int, hashes: BodyHashes) -> int:
+    """Create/truncate (offset 0) or append to ``path``, hashing the prefix it already holds."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | _O_NOFOLLOW | (os.O_TRUNC if offset == 0 else 0)
     fd = os.open(path, flags, 0o644)
     try:
@@ -125,8 +138,7 @@ def _open_part(path: StrPath, offset: int, hasher: Any) -> int:
                 os.ftruncate(fd, offset)
             elif actual < offset:
                 raise OSError(errno.EIO, "partial file is shorter than expected")
-            if hasher is not None:
-                _hash_prefix(path, offset, hasher)
+            hashes.update_from_file(path, offset)
     except BaseException:
         os.close(fd)
         raise
@@ -134,20 +146,22 @@ def _open_part(path: StrPath, offset: int, hasher: Any) -> int:
 
 
 class PartWriter:
-    """Appends to one ``.part`` file from byte ``offset`` (0 = start afresh).
+    """Appends to one ``.part`` file from byte ``offset`` (0 = start afresh), hashing every byte.
 
     Call :meth:`add` per received chunk and ``await`` :meth:`flush` when it returns True;
-    end with :meth:`finish` (writes the rest and closes, creating the file even if empty).
+    end with :meth:`finish_then` (writes the rest, syncs if asked, closes, then runs the
+    completion in the same thread hop) or :meth:`save` (keep what arrived, for a resume).
     """
 
     def __init__(
         self,
-        path: StrPath,
+        path: str,
         *,
         offset: int,
         md5: bool,
         flush_bytes: int,
         lanes: WriteLanes,
+        fsync: bool = False,
     ) -> None:
         self.path = path
         self._lanes = lanes
@@ -157,7 +171,8 @@ class PartWriter:
         self._flush_bytes = max(1, flush_bytes)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self._hasher: Any = hashlib.md5(usedforsecurity=False) if md5 else None
+        self.hashes = BodyHashes(md5=md5)
+        self._fsync = fsync
         self._fd: int | None = None
 
     def add(self, chunk: bytes) -> bool:
@@ -167,58 +182,56 @@ class PartWriter:
         self.size += len(chunk)
         return self._pending_bytes >= self._flush_bytes
 
-    async def write(self, chunk: bytes) -> None:
-        """Queue ``chunk``; writes the batch once ``flush_bytes`` are pending."""
-        if self.add(chunk):
-            await self.flush()
-
     def _sync(self, chunks: list[bytes], close: bool) -> None:
         """In a worker thread: open if needed, write ``chunks`` (hashing them), close if asked."""
         if self._fd is None:
-            self._fd = _open_part(self.path, self.offset, self._hasher)
+            self._fd = _open_part(self.path, self.offset, self.hashes)
         if chunks:
-            _write_all(self._fd, chunks, self._hasher)
+            _write_all(self._fd, chunks, self.hashes)
         if close:
             fd, self._fd = self._fd, None
-            os.close(fd)
+            try:
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
 
-    async def _in_thread(self, fn: Callable[[], T], *, meta: bool) -> T:
-        """``fn()`` in a worker thread: the lanes' ``meta`` one when it creates or closes the file."""
-        lanes = self._lanes
-        return await (lanes.meta if meta or self._fd is None else lanes.data).run(fn)
+    def _take(self) -> list[bytes]:
+        chunks, self._pending, self._pending_bytes = self._pending, [], 0
+        return chunks
 
     async def _hop(self, close: bool) -> None:
-        chunks, self._pending, self._pending_bytes = self._pending, [], 0
+        chunks = self._take()
+        lane = self._lanes.lane_for(opens=self._fd is None, closes=close)
         try:
-            await self._in_thread(lambda: self._sync(chunks, close), meta=close)
+            await lane.run(lambda: self._sync(chunks, close))
         except OSError as exc:
-            raise _destination_error("write", self.path, exc) from exc
+            raise file_error("write", self.path, exc) from exc
 
     async def flush(self) -> None:
         """Write every pending chunk (one thread hop; opens the file on the first)."""
         if self._pending:
             await self._hop(False)
 
-    async def finish(self) -> None:
-        """Write what is pending and close the file, in one thread hop."""
-        await self._hop(True)
+    async def save(self) -> None:
+        """Write what is pending and close, even in a cancelled task: what arrived stays in the ``.part``."""
+        if self._fd is None and not self._pending:
+            return
+        with anyio.CancelScope(shield=True):
+            await self._hop(True)
 
     async def finish_then(self, then: Callable[[], T]) -> T:
-        """Like :meth:`finish`, then run ``then()`` in the same worker thread hop."""
-        chunks, self._pending, self._pending_bytes = self._pending, [], 0
+        """Write what is pending, sync, close, then run ``then()`` in the same worker thread hop."""
+        chunks = self._take()
 
         def work() -> T:
             try:
                 self._sync(chunks, True)
             except OSError as exc:
-                raise _destination_error("write", self.path, exc) from exc
+                raise file_error("write", self.path, exc) from exc
             return then()
 
-        return await self._in_thread(work, meta=True)
-
-    def md5_hex(self) -> str | None:
-        """MD5 of everything written (call after :meth:`finish`), when hashing."""
-        return self._hasher.hexdigest() if self._hasher is not None else None
+        return await self._lanes.lane_for(opens=True, closes=True).run(work)
 
     def close(self) -> None:
         """Close the file now; unflushed bytes are dropped (the file stays a valid prefix)."""
@@ -227,10 +240,3 @@ class PartWriter:
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-    async def aclose(self) -> None:
-        """Flush, then close; errors become :class:`DestinationError`."""
-        try:
-            await self.finish()
-        finally:
-            self.close()

@@ -150,6 +150,11 @@ class WriteLanes:
         self.meta = ThreadLane(1, "ninepic-files")
         self.data = ThreadLane(data_threads, "ninepic-writes")
 
+    def lane_for(self, *, opens: bool, closes: bool) -> ThreadLane:
+        """The routing rule: a call that creates or closes (then renames) a file runs on ``meta``,
+        a plain write of an open file on ``data``."""
+        return self.meta if opens or closes else self.data
+
     def close(self) -> None:
         """Let both lanes' threads end once their queued calls are done (does not wait): at run end."""
         self.meta.close()

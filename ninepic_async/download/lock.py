@@ -1,12 +1,11 @@
-"""One run per destination: an exclusive, non-blocking ``fcntl.flock`` on ``<dest>/.ninepic.lock``.
+"""One run per destination: an exclusive, non-blocking ``fcntl.flock`` on the destination directory.
 
 Two runs sharing a destination would allocate the same names and append to the same
 ``.part`` files, so the second run fails fast with :class:`DestinationError` naming the
-holder (pid, host, start time are written into the lock file). The kernel drops the lock
-when its holder dies (even by SIGKILL), so a stale file never blocks a rerun. The file is
-removed on release while still locked; an acquirer that locked an unlinked inode notices
-(its descriptor no longer matches the path) and retries. Where ``fcntl`` is missing
-(Windows) runs are not locked.
+holder (pid, host and start time are written into ``<dest>/.ninepic.lock``, for that message
+only). The lock is the directory's own, so deleting, replacing or hard-linking that file
+changes nothing. The kernel drops the lock when its holder dies (even by SIGKILL), so nothing
+stale ever blocks a rerun. Where ``fcntl`` is missing (Windows) runs are not locked.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ __all__ = ["DestinationLock"]
 
 logger = logging.getLogger(__name__)
 
-_ACQUIRE_ATTEMPTS = 5
 _HOLDER_BYTES = 512
 
 
@@ -52,54 +50,43 @@ class DestinationLock:
     ) -> None:
         self.release()
 
-    def _holder(self, fd: int) -> str:
+    def _holder(self) -> str:
         try:
-            text = os.pread(fd, _HOLDER_BYTES, 0).decode("utf-8", "replace").strip()
+            with open(self.path, "rb") as handle:
+                text = handle.read(_HOLDER_BYTES).decode("utf-8", "replace").strip()
         except OSError:
             text = ""
-        return text or "a process that has not written its details yet"
+        return text or "a process that has not written its details"
 
     def acquire(self) -> None:
-        """Take the lock or raise :class:`DestinationError` (held by another run, or unwritable)."""
+        """Take the lock or raise :class:`DestinationError` (held by another run, or unusable)."""
         if fcntl is None or self._fd is not None:  # pragma: no cover - Windows / re-entry
             return
-        for _ in range(_ACQUIRE_ATTEMPTS):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
+        directory = self.path.parent
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            raise DestinationError(f"cannot open the destination {str(directory)!r}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise DestinationError(
-                    f"cannot create the lock file {str(self.path)!r}: {exc.strerror or exc}"
-                ) from exc
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                holder = self._holder(fd)
-                os.close(fd)
-                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise DestinationError(
-                        f"another download is already running in {str(self.path.parent)!r} "
-                        f"(lock {LOCK_NAME} held by {holder}); wait for it to finish or stop it"
-                    ) from None
-                raise DestinationError(f"cannot lock {str(self.path)!r}: {exc.strerror or exc}") from exc
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:  # the holder removed the file while we waited on its old inode: retry
-                os.close(fd)
-                continue
-            info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-            try:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, info.encode(), 0)
-            except OSError as exc:  # the lock holds without the details (a full disk)
-                logger.debug("could not write the holder into %s: %s", self.path, exc)
-            self._fd = fd
-            return
-        raise DestinationError(f"cannot lock {str(self.path)!r}: it keeps being replaced")
+                    f"another download is already running in {str(directory)!r} "
+                    f"({self._holder()}); wait for it to finish or stop it"
+                ) from None
+            raise DestinationError(f"cannot lock {str(directory)!r}: {exc.strerror or exc}") from exc
+        self._fd = fd
+        info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        try:  # details for a second run's message only: the lock is the directory's flock
+            with open(self.path, "w", encoding="utf-8") as handle:
+                handle.write(info)
+        except OSError as exc:
+            logger.debug("could not write the holder into %s: %s", self.path, exc)
 
     def release(self) -> None:
-        """Remove the lock file (while still holding the lock), then unlock."""
+        """Remove the holder details (while still holding the lock), then unlock."""
         if self._fd is None:
             return
         fd, self._fd = self._fd, None

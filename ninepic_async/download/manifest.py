@@ -6,12 +6,20 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
      "etag":"\\"9e1c...\\"","time":1732390000.12}
     {"v":1,"image_id":"f6c...","status":"failed","error":"File not found in raw-memories bucket",
      "path":"imgs/456/large/f6c....jpg","time":1732390001.5}
+    {"v":1,"image_id":"b71...","status":"partial","file":"IMG_0002.jpg","bytes":51200,
+     "etag":"\\"77ab...\\"","time":1732390002.0}
 
 - ``v``: format version (currently 1), on every line.
-- ``image_id``: the photo. ``status``: ``ok`` or ``failed``.
-- ``file``: the file name relative to the destination (for ``ok``; for ``failed`` the name
-  reserved for the photo, when one was given). ``bytes``: size of the completed file.
-- ``etag``: the store's ETag of the completed object, when sent.
+- ``image_id``: the photo. ``status``: ``ok``, ``failed`` or ``partial``.
+- ``file``: the file name relative to the destination (for ``ok``; for ``failed`` and
+  ``partial`` the name reserved for the photo, when one was given). ``bytes``: size of the
+  completed file (``ok``) or of the whole object as first announced (``partial``).
+- ``etag``: the store's ETag of the object, when sent.
+- ``sha256``: hex SHA-256 of the completed file (``ok``), computed while it streamed;
+  ``ninepic check`` and ``verify`` reruns compare files against it.
+- ``partial``: written when a ``<file>.part`` is started: the size and ETag the store first
+  announced, so a resume in a later run sends ``If-Range`` with that ETag and checks the
+  ranged answer against that size (a changed object restarts from byte 0).
 - ``error``: why it failed (human text); ``path``: the API's object path of a failed_urls entry.
 - ``time``: Unix seconds when the line was written.
 Absent fields are null. URLs are never stored (they are short-lived and only bloat the file).
@@ -54,8 +62,9 @@ from typing import Literal
 
 import msgspec
 
-from .._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
+from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
 from .._exceptions import DestinationError, redact
+from .integrity import Announced
 from .names import name_key
 
 __all__ = [
@@ -77,11 +86,12 @@ class ManifestEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     v: int
     image_id: str
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "failed", "partial"]
     time: float
     file: str | None = None
     bytes: int | None = None
     etag: str | None = None
+    sha256: str | None = None
     error: str | None = None
     path: str | None = None
 
@@ -121,6 +131,10 @@ class _Known:
     status: str
     file: str | None
     bytes: int | None
+    sha256: str | None = None
+    etag: str | None = None
+    announced: Announced | None = None
+    """Size and ETag of the last ``partial`` line since the last ``ok`` (what a ``.part`` holds)."""
 
 
 def _file_size(path: Path) -> int | None:
@@ -140,6 +154,8 @@ def recorded_name_problem(name: str) -> str | None:
     """
     if not name or name in (".", "..") or any(c in name for c in "/\\\x00"):
         return "is not a single file name"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+        return f"is longer than {MAX_FILENAME_BYTES} bytes"
     if name_key(name) in (name_key(MANIFEST_NAME), name_key(LOCK_NAME)) or name.endswith(PART_SUFFIX):
         return "names a file the downloader keeps for itself"
     return None
@@ -198,7 +214,15 @@ class ManifestState:
             self._owner.pop(name_key(previous.file), None)
         if file is not None:
             self._owner[name_key(file)] = entry.image_id
-        self._by_id[entry.image_id] = _Known(entry.status, file, entry.bytes)
+        if entry.status == "partial":
+            announced: Announced | None = Announced(entry.bytes, entry.etag)
+        elif entry.status == "failed" and previous is not None:
+            announced = previous.announced
+        else:
+            announced = None
+        self._by_id[entry.image_id] = _Known(
+            entry.status, file, entry.bytes, entry.sha256, entry.etag, announced
+        )
 
     def _forget(self, image_id: str) -> None:
         known = self._by_id.pop(image_id, None)
@@ -218,6 +242,23 @@ class ManifestState:
         """The file name recorded for ``image_id``, or None: a re-fetch reuses its name."""
         known = self._by_id.get(image_id)
         return known.file if known else None
+
+    def announced(self, image_id: str) -> Announced | None:
+        """What the store first announced for the ``.part`` of ``image_id`` (a ``partial`` line)."""
+        known = self._by_id.get(image_id)
+        return known.announced if known else None
+
+    def digests(self, image_id: str) -> tuple[str | None, str | None]:
+        """``(sha256, etag)`` recorded with the ``ok`` line of ``image_id`` (each None if absent)."""
+        known = self._by_id.get(image_id)
+        if known is None or known.status != "ok":
+            return None, None
+        return known.sha256, known.etag
+
+    def entries(self) -> Iterator[tuple[str, str, str | None, int | None, str | None]]:
+        """``(image_id, status, file, bytes, sha256)`` of every id's latest line."""
+        for image_id, known in self._by_id.items():
+            yield image_id, known.status, known.file, known.bytes, known.sha256
 
     def _ok(self, image_id: str) -> tuple[str, int] | None:
         known = self._by_id.get(image_id)
@@ -305,7 +346,7 @@ class Manifest:
         except OSError as exc:
             raise _write_error("write", self.path, exc) from exc
 
-    def ok(self, image_id: str, file: str, size_bytes: int, etag: str | None) -> None:
+    def ok(self, image_id: str, file: str, size_bytes: int, etag: str | None, sha256: str | None) -> None:
         """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
         self.append(
             ManifestEntry(
@@ -316,6 +357,21 @@ class Manifest:
                 file=file,
                 bytes=size_bytes,
                 etag=etag,
+                sha256=sha256,
+            )
+        )
+
+    def partial(self, image_id: str, file: str, announced: Announced) -> None:
+        """Record that ``<file>.part`` now holds the first bytes of the object ``announced`` describes."""
+        self.append(
+            ManifestEntry(
+                v=MANIFEST_VERSION,
+                image_id=image_id,
+                status="partial",
+                time=round(time.time(), 3),
+                file=file,
+                bytes=announced.size,
+                etag=announced.etag,
             )
         )
 

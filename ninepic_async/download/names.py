@@ -1,9 +1,9 @@
 """How downloaded photos are named on disk: every filename rule lives here.
 
 The server's ``filename`` is only a suggestion. :func:`sanitize_filename` turns it into one
-safe path component (no separators, no ``..``, no control characters, no Windows reserved
-device names, no trailing dots or spaces, at most ``MAX_FILENAME_BYTES`` of UTF-8) and
-falls back to ``<image_id>.jpg``. :class:`NameAllocator` then guarantees that two photos
+safe path component (no separators, no ``..``, no control or Unicode format characters,
+no Windows reserved device names, no trailing dots or spaces, at most ``MAX_FILENAME_BYTES``
+of UTF-8) and falls back to ``<image_id>.jpg``. :class:`NameAllocator` then guarantees that two photos
 never share a name, comparing names case-insensitively (and after Unicode normalisation)
 so nothing is overwritten on case-insensitive filesystems either. Disambiguation is
 deterministic: ``-<first 8 characters of the image id>`` goes before the extension.
@@ -55,8 +55,16 @@ def _split_ext(name: str) -> tuple[str, str]:
     return name[:dot], ext
 
 
+def _without_format_characters(text: str) -> str:
+    """``text`` without Unicode format characters (bidi overrides such as U+202E, zero-width
+    joiners, BOMs): invisible in a listing, they make a name look like another one."""
+    if text.isascii():
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
 def _clean_component(text: str) -> str:
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", _without_format_characters(text))
     # Keep only the last path component, whatever separator the server used.
     text = re.split(r"[/\\]", text)[-1]
     text = _FORBIDDEN.sub("_", text)

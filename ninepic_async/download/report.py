@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._constants import DOWNLOAD_MAX_KEPT_FAILURES
+
 __all__ = ["DownloadReport", "FileResult", "FileStatus", "PlannedFile"]
 
 FileStatus = Literal["ok", "failed", "skipped"]
@@ -25,29 +27,51 @@ class FileResult:
     bytes: int = 0
     error: str | None = None
     path: str | None = None
+    verified: bool | None = None
+    """With ``verify``: True when the bytes were checked against the ETag's MD5 (or, for a file
+    already on disk, the manifest's SHA-256); False when there was nothing to check against (a
+    multipart ETag): *unverified*. None without ``verify``."""
 
 
 @dataclass(slots=True)
 class DownloadReport:
-    """Totals of a run. ``bytes`` counts bytes received this run; ``failures`` lists every failed file."""
+    """Totals of a run. ``bytes`` counts bytes received this run; ``failures`` lists failed files
+    (the first ``DOWNLOAD_MAX_KEPT_FAILURES``; ``failed`` counts them all).
+
+    ``announced``: photos the selection said it holds (None if it never said); ``missing``:
+    announced photos the listing never delivered (counted, not in ``failures``: they have no id).
+    ``unverified``: files ``verify`` could not check (no plain-MD5 ETag). :attr:`complete` is
+    True when every announced photo is on disk.
+    """
 
     downloaded: int = 0
     skipped: int = 0
     failed: int = 0
+    missing: int = 0
+    unverified: int = 0
+    announced: int | None = None
     bytes: int = 0
     elapsed_s: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
     manifest_path: str | None = None
 
+    @property
+    def complete(self) -> bool:
+        """Whether every photo the selection announced is on disk (nothing failed or missing)."""
+        return self.failed == 0 and self.missing == 0
+
     def add(self, result: FileResult) -> None:
         """Count one outcome (byte totals are added by the pool as bytes arrive)."""
+        if result.verified is False:
+            self.unverified += 1
         if result.status == "ok":
             self.downloaded += 1
         elif result.status == "skipped":
             self.skipped += 1
         else:
             self.failed += 1
-            self.failures.append(result)
+            if len(self.failures) < DOWNLOAD_MAX_KEPT_FAILURES:
+                self.failures.append(result)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,24 +13,32 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar
 
-from .._constants import DOWNLOAD_URL_BATCHES_AHEAD, IMAGES_PAGE_SIZE, PART_SUFFIX, URL_REFRESH_BATCH
-from .._exceptions import BadRequestError, RequestValidationError, redact
-from ..models import ImagePage, OriginalPhotos, PresignedUrl
+from .._constants import (
+    DOWNLOAD_URL_BATCHES_AHEAD,
+    IMAGES_PAGE_SIZE,
+    LISTING_OVERRUN_IDS,
+    PART_SUFFIX,
+    URL_REFRESH_BATCH,
+)
+from .._exceptions import RequestValidationError, redact
+from ..models import ImagePage, PresignedUrl
 from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
 from .manifest import ManifestState
 from .names import NameAllocator
-from .urls import image_id_from_url, match_urls_to_ids
+from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
 __all__ = [
     "ApiFailure",
     "Job",
+    "Listing",
     "Planner",
     "Selection",
     "Skip",
@@ -40,6 +48,8 @@ __all__ = [
     "iter_url_jobs",
     "make_selection",
 ]
+
+logger = logging.getLogger(__name__)
 
 SelectionKind = Literal["bib", "selfie", "image_ids", "whole_event"]
 
@@ -58,7 +68,8 @@ class Job:
     """Fetch ``url`` into ``<dest>/<filename>``; ``refreshable`` when the API can renew the URL."""
 
     image_id: str
-    url: str
+    url: str | None
+    """None until the refresher provides one (a file found changed on a ``verify`` rerun)."""
     filename: str
     refreshable: bool = True
     server_filename: str | None = None
@@ -67,7 +78,7 @@ class Job:
     """``filename`` was recorded for this id by an earlier run: a file there is ours to replace."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Skip:
     """Already complete in the destination (manifest ok and the file has that size)."""
 
@@ -76,6 +87,9 @@ class Skip:
     size_bytes: int
     from_part: bool = False
     """The earlier run recorded it ok but died before renaming ``<filename>.part``: rename it now."""
+    url: str | None = None
+    """The URL the listing gave, if any: used when ``verify`` finds the file changed."""
+    refreshable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +166,18 @@ def make_selection(
     return Selection("whole_event")
 
 
+@dataclass(slots=True)
+class Listing:
+    """What a selection announced and what its listing delivered: the run's accounting.
+
+    ``announced``: photos the selection said it holds (listing total, requested ids), None if
+    unknown. ``missing``: announced photos the listing never delivered, after one re-walk.
+    """
+
+    announced: int | None = None
+    missing: int = 0
+
+
 class Planner:
     """Decides per image id: skip it, or fetch it under which name (stable across runs)."""
 
@@ -168,17 +194,27 @@ class Planner:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
         return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
 
-    def skip(self, image_id: str) -> Skip | None:
+    def skip(
+        self, image_id: str, url: str | None = None, *, refreshable: bool = True
+    ) -> Skip | None:
         """A :class:`Skip` when an earlier run already saved ``image_id`` whole, else None (fetch it)."""
         if self.dest is None:
             return None
         done = self.state.completed(image_id, self.dest)
         if done is not None:
-            return Skip(image_id, done[0], done[1])
+            return Skip(image_id, done[0], done[1], url=url, refreshable=refreshable)
         pending = self.state.awaiting_rename(image_id, self.dest)
-        return Skip(image_id, pending[0], pending[1], from_part=True) if pending else None
+        if pending is None:
+            return None
+        return Skip(image_id, pending[0], pending[1], from_part=True, url=url, refreshable=refreshable)
 
-    def job(self, image_id: str, url: str, server_filename: str | None, *, refreshable: bool = True) -> Job:
+    def refetch(self, skip: Skip) -> Job:
+        """A :class:`Job` for a photo whose file on disk turned out changed: same name, replaced."""
+        return Job(skip.image_id, skip.url, skip.filename, skip.refreshable, None, owned=True)
+
+    def job(
+        self, image_id: str, url: str | None, server_filename: str | None, *, refreshable: bool = True
+    ) -> Job:
         """A :class:`Job` for ``url`` under the id's recorded name, else a fresh unique one."""
         owned = self.allocator.name_of(image_id) is not None
         filename = self.allocator.allocate(image_id, server_filename)
@@ -202,7 +238,7 @@ class Planner:
 
 
 def _id_for(item: PresignedUrl) -> str:
-    """The image id of a URL item: the URL's stem, else the filename's, else a hash of the path."""
+    """The image id a URL item names: the URL's stem, else the filename's, else a hash of the path."""
     found = image_id_from_url(item.url)
     if found:
         return found
@@ -211,6 +247,23 @@ def _id_for(item: PresignedUrl) -> str:
         if stem and stem not in (".", ".."):
             return stem
     return hashlib.sha1(item.url.split("?", 1)[0].encode(), usedforsecurity=False).hexdigest()[:32]
+
+
+class _UrlIdentities:
+    """Image ids of listed URLs, one per object KEY: a second key with the same stem as an
+    earlier one (``a/IMG_1.jpg``, ``b/IMG_1.jpg``) is a second photo, identified by its key."""
+
+    def __init__(self) -> None:
+        self._key_of: dict[str, str] = {}
+
+    def of(self, item: PresignedUrl) -> tuple[str, str, bool]:
+        """``(key, image_id, refreshable)``: refreshable when the id is one the API knows."""
+        key = object_key(item.url)
+        image_id = _id_for(item)
+        owner = self._key_of.setdefault(image_id, key)
+        if owner == key:
+            return key, image_id, True
+        return key, key, False
 
 
 async def _aclose(iterator: object) -> None:
@@ -244,49 +297,15 @@ async def _drop(tasks: Iterable[asyncio.Future[Any]]) -> None:
         await asyncio.wait(waiting)
 
 
-async def _fetch_batch(client: DownloadClient, event_id: int, ids: list[str]) -> list[OriginalPhotos] | str:
-    """Every original-photos page for ``ids``, or the API's message when it refused them all."""
-    pages = client.iter_original_photos(event_id, "image_ids", ids, page_size=len(ids))
-    responses: list[OriginalPhotos] = []
-    try:
-        async for page in pages:
-            responses.append(page)
-    except BadRequestError as exc:
-        # The API answers 400 when none of the ids exists: each of them failed.
-        return exc.message
-    finally:
-        await _aclose(pages)
-    return responses
-
-
-def _plan_batch(ids: list[str], responses: list[OriginalPhotos] | str, planner: Planner) -> list[SourceItem]:
-    """Jobs and failures for one fetched batch (in id order, so names are allocated stably)."""
-    if isinstance(responses, str):
-        return [planner.failure(i, responses) for i in ids]
+def _plan_batch(ids: list[str], resolved: dict[str, Resolved], planner: Planner) -> list[SourceItem]:
+    """Jobs and failures for one resolved batch (in id order, so names are allocated stably)."""
     items: list[SourceItem] = []
-    resolved: set[str] = set()
-    leftovers: list[PresignedUrl] = []
-    failed: dict[str, tuple[str | None, str | None]] = {}
-    for page in responses:
-        matched, extra = match_urls_to_ids(ids, page)
-        for image_id, item in matched.items():
-            if image_id not in resolved:
-                resolved.add(image_id)
-                items.append(planner.job(image_id, item.url, item.filename))
-        leftovers.extend(extra)
-        for entry in page.failed_urls:
-            failed.setdefault(entry.image_id, (entry.error, entry.path))
-    unresolved = [i for i in ids if i not in resolved and i not in failed]
-    # URLs we could not match by path go to the remaining ids in order (a store with other paths).
-    for image_id, item in zip(unresolved, leftovers, strict=False):
-        resolved.add(image_id)
-        items.append(planner.job(image_id, item.url, item.filename))
     for image_id in ids:
-        if image_id in failed and image_id not in resolved:
-            error, path = failed[image_id]
-            items.append(planner.failure(image_id, error, path))
-        elif image_id not in resolved:
-            items.append(planner.failure(image_id, "the API returned no URL for this image"))
+        found = resolved[image_id]
+        if found.item is not None:
+            items.append(planner.job(image_id, found.item.url, found.item.filename))
+        else:
+            items.append(planner.failure(image_id, found.error, found.path))
     return items
 
 
@@ -296,26 +315,24 @@ async def _by_ids(
     # Up to DOWNLOAD_URL_BATCHES_AHEAD original-photos requests run while earlier jobs download
     # (bounded, so URLs are not fetched long before use); results are planned in batch order.
     batch: list[str] = []
-    pending: collections.deque[tuple[list[str], asyncio.Future[list[OriginalPhotos] | str]]]
+    pending: collections.deque[tuple[list[str], asyncio.Future[dict[str, Resolved]]]]
     pending = collections.deque()
     try:
         async for image_id in ids:
-            if not planner.first_time(image_id):
-                continue
             done = planner.skip(image_id)
             if done is not None:
                 yield done
                 continue
             batch.append(image_id)
             if len(batch) >= URL_REFRESH_BATCH:
-                pending.append((batch, _ahead(_fetch_batch(client, event_id, batch))))
+                pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
                 batch = []
                 while pending and (pending[0][1].done() or len(pending) > DOWNLOAD_URL_BATCHES_AHEAD):
                     head, task = pending.popleft()
                     for item in _plan_batch(head, await task, planner):
                         yield item
         if batch:
-            pending.append((batch, _ahead(_fetch_batch(client, event_id, batch))))
+            pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
         while pending:
             head, task = pending.popleft()
             for item in _plan_batch(head, await task, planner):
@@ -325,43 +342,78 @@ async def _by_ids(
         await _aclose(ids)
 
 
-async def _listed_ids(ids: tuple[str, ...]) -> AsyncIterator[str]:
+async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[str]:
     for image_id in ids:
-        yield image_id
+        if planner.first_time(image_id):
+            yield image_id
+
+
+def _short(listing: Listing, delivered: int) -> int:
+    """How many announced photos a walk of the listing did not deliver."""
+    return max(0, (listing.announced or 0) - delivered)
+
+
+def _overrun(listing: Listing, delivered: int) -> bool:
+    """Whether a listing delivered so many more photos than announced that it must be endless."""
+    return listing.announced is not None and delivered > listing.announced + LISTING_OVERRUN_IDS
 
 
 async def _event_ids(
-    client: DownloadClient, event_id: int, on_total: Callable[[int | None], Any]
+    client: DownloadClient, event_id: int, planner: Planner, listing: Listing, on_total: Callable[[int | None], Any]
 ) -> AsyncIterator[str]:
-    pages = client.all_photos(event_id, page_size=IMAGES_PAGE_SIZE[1]).pages()
-    first = True
+    """The event's distinct image ids from All Photos; walked a second time if it came up short."""
+    delivered = 0
+    for walk in range(2):
+        pages = client.all_photos(event_id, page_size=IMAGES_PAGE_SIZE[1]).pages()
 
-    async def next_page() -> ImagePage | None:
+        async def next_page(pages: Any = pages) -> ImagePage | None:
+            try:
+                page: ImagePage = await pages.__anext__()
+            except StopAsyncIteration:
+                return None
+            return page
+
+        ahead: asyncio.Future[ImagePage | None] | None = None
         try:
-            return await pages.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    ahead: asyncio.Future[ImagePage | None] | None = None
-    try:
-        ahead = _ahead(next_page())
-        while True:
-            page = await ahead
-            ahead = None
-            if page is None:
-                break
-            ahead = _ahead(next_page())  # the next listing page loads while this one is used
-            if first:
-                first = False
-                on_total(page.pagination.total if page.pagination is not None else None)
-            for image in page.images:
-                yield image.image_id
-    finally:
-        if ahead is not None:
-            await _drop([ahead])
-        await _aclose(pages)
-    if first:
-        on_total(0)
+            ahead = _ahead(next_page())
+            while True:
+                page = await ahead
+                ahead = None
+                if page is None:
+                    break
+                ahead = _ahead(next_page())  # the next listing page loads while this one is used
+                if walk == 0 and listing.announced is None:
+                    listing.announced = page.pagination.total if page.pagination is not None else None
+                    on_total(listing.announced)
+                for image in page.images:
+                    if planner.first_time(image.image_id):
+                        delivered += 1
+                        yield image.image_id
+                if _overrun(listing, delivered):
+                    logger.warning(
+                        "the listing of event %s goes on past the %s photos it announced; stopped it",
+                        event_id,
+                        listing.announced,
+                    )
+                    return
+        finally:
+            if ahead is not None:
+                await _drop([ahead])
+            await _aclose(pages)
+        if listing.announced is None:
+            listing.announced = delivered
+            on_total(delivered)
+        if not _short(listing, delivered):
+            return
+        if walk == 0:
+            logger.warning(
+                "the listing of event %s delivered %d of the %d photos it announced; walking it again",
+                event_id,
+                delivered,
+                listing.announced,
+            )
+    listing.missing = _short(listing, delivered)
+    logger.warning("%d announced photos never appeared in the listing of event %s", listing.missing, event_id)
 
 
 async def _by_method(
@@ -370,30 +422,53 @@ async def _by_method(
     method: str,
     identifier: str,
     planner: Planner,
+    listing: Listing,
     on_total: Callable[[int | None], Any],
 ) -> AsyncIterator[SourceItem]:
-    pages = client.iter_original_photos(event_id, method, identifier, page_size=URL_REFRESH_BATCH)
-    first = True
-    try:
-        async for page in pages:
-            if first:
-                first = False
-                total = page.total_images
-                if total is None and page.pagination is not None:
-                    total = page.pagination.total
-                on_total(total)
-            for item in page.presigned_urls:
-                image_id = _id_for(item)
-                if not planner.first_time(image_id):
-                    continue
-                yield planner.skip(image_id) or planner.job(image_id, item.url, item.filename)
-            for entry in page.failed_urls:
-                if planner.first_time(entry.image_id):
-                    yield planner.failure(entry.image_id, entry.error, entry.path)
-    finally:
-        await _aclose(pages)
-    if first:
-        on_total(0)
+    """A BIB or selfie selection: its original-photos pages (walked again if they came up short)."""
+    identities = _UrlIdentities()
+    delivered = 0
+    for walk in range(2):
+        pages = client.iter_original_photos(event_id, method, identifier, page_size=URL_REFRESH_BATCH)
+        try:
+            async for page in pages:
+                if walk == 0 and listing.announced is None:
+                    total = page.total_images
+                    if total is None and page.pagination is not None:
+                        total = page.pagination.total
+                    listing.announced = total
+                    on_total(total)
+                for item in page.presigned_urls:
+                    key, image_id, refreshable = identities.of(item)
+                    if not planner.first_time(key):
+                        continue
+                    delivered += 1
+                    yield planner.skip(image_id, item.url, refreshable=refreshable) or planner.job(
+                        image_id, item.url, item.filename, refreshable=refreshable
+                    )
+                for entry in page.failed_urls:
+                    if planner.first_time(entry.path or entry.image_id):
+                        delivered += 1
+                        yield planner.failure(entry.image_id, entry.error, entry.path)
+                if _overrun(listing, delivered):
+                    logger.warning("the %s listing goes on past the photos it announced; stopped it", method)
+                    return
+        finally:
+            await _aclose(pages)
+        if listing.announced is None:
+            listing.announced = delivered
+            on_total(delivered)
+        if not _short(listing, delivered):
+            return
+        if walk == 0:
+            logger.warning(
+                "the %s listing delivered %d of the %d photos it announced; walking it again",
+                method,
+                delivered,
+                listing.announced,
+            )
+    listing.missing = _short(listing, delivered)
+    logger.warning("%d announced photos never appeared in the %s listing", listing.missing, method)
 
 
 async def iter_source(
@@ -402,17 +477,23 @@ async def iter_source(
     selection: Selection,
     planner: Planner,
     on_total: Callable[[int | None], Any] = lambda total: None,
+    listing: Listing | None = None,
 ) -> AsyncIterator[SourceItem]:
-    """Every photo of ``selection`` as a Job, Skip or ApiFailure, fetched lazily page by page."""
+    """Every photo of ``selection`` as a Job, Skip or ApiFailure, fetched lazily page by page.
+
+    ``listing`` receives what the selection announced and how many photos it never delivered.
+    """
+    listing = listing if listing is not None else Listing()
     if selection.kind in ("bib", "selfie"):
         assert isinstance(selection.value, str)
-        source = _by_method(client, event_id, selection.kind, selection.value, planner, on_total)
+        source = _by_method(client, event_id, selection.kind, selection.value, planner, listing, on_total)
     elif selection.kind == "image_ids":
         assert isinstance(selection.value, tuple)
+        listing.announced = len(selection.value)
         on_total(len(selection.value))
-        source = _by_ids(client, event_id, _listed_ids(selection.value), planner)
+        source = _by_ids(client, event_id, _listed_ids(selection.value, planner), planner)
     else:
-        source = _by_ids(client, event_id, _event_ids(client, event_id, on_total), planner)
+        source = _by_ids(client, event_id, _event_ids(client, event_id, planner, listing, on_total), planner)
     try:
         async for item in source:
             yield item
@@ -429,4 +510,6 @@ async def iter_url_jobs(jobs: Iterable[UrlJob], planner: Planner) -> AsyncIterat
         filename = url_job.filename
         if filename is None:
             filename = os.path.basename(url_job.url.split("?", 1)[0]) or None
-        yield planner.skip(image_id) or planner.job(image_id, url_job.url, filename, refreshable=False)
+        yield planner.skip(image_id, url_job.url, refreshable=False) or planner.job(
+            image_id, url_job.url, filename, refreshable=False
+        )

@@ -20,7 +20,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Protocol
+from collections.abc import Container
+from typing import Any, Protocol
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 import anyio
@@ -32,14 +33,17 @@ from ._types import DownloadClient
 
 __all__ = [
     "Refreshed",
+    "Resolved",
     "UrlExpiry",
     "UrlRefresher",
     "image_id_from_url",
     "is_expired_response",
     "match_urls_to_ids",
     "needs_refresh",
+    "object_key",
     "parse_url_expiry",
     "refresh_margin_s",
+    "resolve_urls",
 ]
 
 logger = logging.getLogger(__name__)
@@ -145,6 +149,19 @@ def storage_error_text(body: bytes) -> str:
     return redact(body[:120].decode("utf-8", "replace").strip())
 
 
+def object_key(url: str) -> str:
+    """The object key a storage URL names: its whole path, unquoted, without the leading ``/``.
+
+    This, never the basename, is a URL's identity: ``a/IMG_0001.jpg`` and ``b/IMG_0001.jpg``
+    are two photos.
+    """
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = url.split("?", 1)[0]
+    return unquote(path).lstrip("/")
+
+
 def match_urls_to_ids(
     ids: list[str], page: OriginalPhotos
 ) -> tuple[dict[str, PresignedUrl], list[PresignedUrl]]:
@@ -165,6 +182,71 @@ def match_urls_to_ids(
 
 
 @dataclass
+class Resolved:
+    """Outcome of asking for one id's URL: ``item`` (URL and suggested name), or ``error`` and ``path``."""
+
+    item: PresignedUrl | None = None
+    error: str | None = None
+    path: str | None = None
+
+
+async def _resolve_one(client: DownloadClient, event_id: int, image_id: str) -> Resolved:
+    """One id by ``method: image_id``: the single URL of the answer is unambiguously its own."""
+    try:
+        page = await client.original_photos(event_id, "image_id", image_id)
+    except BadRequestError as exc:
+        return Resolved(error=exc.message)
+    if len(page.presigned_urls) == 1:
+        return Resolved(item=page.presigned_urls[0])
+    for failed in page.failed_urls:
+        return Resolved(error=redact(failed.error or "URL could not be generated"), path=failed.path)
+    return Resolved(error=f"the API answered {len(page.presigned_urls)} URLs for one image")
+
+
+async def resolve_urls(client: DownloadClient, event_id: int, ids: list[str]) -> dict[str, Resolved]:
+    """URLs for ``ids`` (at most one original-photos page of them), each paired with ITS id.
+
+    One ``image_ids`` call; a URL is that id's when its object key ends in ``<id>.<ext>``. URLs
+    are never paired by position: when keys do not name the ids, a single leftover id and URL
+    pair up, and every other unmatched id is asked for on its own (``method: image_id``).
+    Raises the API's errors except 400, which means none of the ids exists (each fails).
+    """
+    pages = client.iter_original_photos(event_id, "image_ids", ids, page_size=len(ids))
+    results: dict[str, Resolved] = {}
+    leftovers: list[PresignedUrl] = []
+    try:
+        async for page in pages:
+            matched, extra = match_urls_to_ids(ids, page)
+            for image_id, item in matched.items():
+                results.setdefault(image_id, Resolved(item=item))
+            leftovers.extend(extra)
+            for failed in page.failed_urls:
+                if failed.image_id in results or failed.image_id not in ids:
+                    continue
+                results[failed.image_id] = Resolved(
+                    error=redact(failed.error or "URL could not be generated"), path=failed.path
+                )
+    except BadRequestError as exc:
+        return {i: Resolved(error=exc.message) for i in ids}
+    finally:
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    unresolved = [i for i in ids if i not in results]
+    if len(unresolved) == 1 and len(leftovers) == 1:
+        results[unresolved[0]] = Resolved(item=leftovers[0])
+    elif unresolved and leftovers:
+        logger.info(
+            "%d URLs do not name their image ids; asking for %d ids one at a time", len(leftovers), len(unresolved)
+        )
+        for image_id in unresolved:
+            results[image_id] = await _resolve_one(client, event_id, image_id)
+    for image_id in ids:
+        results.setdefault(image_id, Resolved(error="the API returned no URL for this image"))
+    return results
+
+
+@dataclass
 class Refreshed:
     """Outcome of refreshing one id: a new ``url``, or ``error`` (and the API's ``path``)."""
 
@@ -181,10 +263,20 @@ class _Slot:
 
 
 class _Renewable(Protocol):
-    """A queued job whose URL the refresher may renew in place."""
+    """A queued job whose URL the refresher may renew."""
 
     image_id: str
-    url: str
+    url: str | None
+
+
+class WaitingJobs(Protocol):
+    """The job queue's index, as the refresher uses it (see :class:`~.queue.JobQueue`)."""
+
+    def expiring_by(self, horizon_s: float, limit: int, exclude: Container[str]) -> list[Any]:
+        """Up to ``limit`` waiting jobs whose URLs expire by ``horizon_s``."""
+
+    def renew(self, job: Any, url: str) -> None:
+        """Give a waiting job a fresh URL."""
 
 
 _SAME_BATCH_SLACK_S = 1.0
@@ -212,8 +304,8 @@ class UrlRefresher:
         self._linger_s = linger_s
         self._send, self._receive = anyio.create_memory_object_stream[tuple[str, _Slot]](math.inf)
         self.calls = 0
-        self.queued: dict[str, _Renewable] = {}
-        """Jobs waiting for a worker (the pool keeps this up to date): renewed alongside stale ones."""
+        self.waiting: WaitingJobs | None = None
+        """The run's job queue: its jobs that expire with a stale URL are renewed alongside it."""
         self._topped_up: dict[str, _Slot] = {}
         """Queued jobs whose renewal is in flight: a worker that took one meanwhile waits for it."""
 
@@ -234,8 +326,8 @@ class UrlRefresher:
         return slot.result
 
     def _top_up(self, batch: dict[str, list[_Slot]]) -> dict[str, _Renewable]:
-        """Queued jobs that expire no later than the batch's stale URLs, to renew in the same call."""
-        if not self.queued or len(batch) >= self._batch_size:
+        """Waiting jobs that expire no later than the batch's stale URLs, to renew in the same call."""
+        if self.waiting is None or len(batch) >= self._batch_size:
             return {}
         horizon_s = time.time() + URL_REFRESH_MARGIN_S
         for slots in batch.values():
@@ -243,16 +335,8 @@ class UrlRefresher:
                 expiry = parse_url_expiry(slot.stale_url) if slot.stale_url else None
                 if expiry is not None:
                     horizon_s = max(horizon_s, expiry.expires_at_s)
-        extra: dict[str, _Renewable] = {}
-        for image_id, job in list(self.queued.items()):
-            if len(batch) + len(extra) >= self._batch_size:
-                break
-            if image_id in batch:
-                continue
-            expiry = parse_url_expiry(job.url)
-            if expiry is not None and expiry.expires_at_s <= horizon_s + _SAME_BATCH_SLACK_S:
-                extra[image_id] = job
-        return extra
+        jobs = self.waiting.expiring_by(horizon_s + _SAME_BATCH_SLACK_S, self._batch_size - len(batch), batch)
+        return {job.image_id: job for job in jobs}
 
     def close(self) -> None:
         """Release the request queue (call once the pool is done)."""
@@ -281,8 +365,8 @@ class UrlRefresher:
                     results = await self._fetch([*batch, *extra])
                     for key, job in extra.items():
                         renewed = topped_up[key].result = results[key]
-                        if renewed.url is not None:
-                            job.url = renewed.url
+                        if renewed.url is not None and self.waiting is not None:
+                            self.waiting.renew(job, renewed.url)
                 finally:
                     self._topped_up = {}
                     for renewing in topped_up.values():
@@ -296,21 +380,10 @@ class UrlRefresher:
         self.calls += 1
         logger.debug("refreshing %d presigned URLs", len(ids))
         try:
-            page = await self._client.original_photos(self._event_id, "image_ids", ids, page_size=len(ids))
-        except BadRequestError as exc:
-            return {i: Refreshed(error=f"refresh failed: {exc.message}") for i in ids}
+            resolved = await resolve_urls(self._client, self._event_id, ids)
         except NinePicError as exc:
             return {i: Refreshed(error=f"refresh failed: {exc}") for i in ids}
-        results: dict[str, Refreshed] = {}
-        matched, _leftovers = match_urls_to_ids(ids, page)
-        for image_id, item in matched.items():
-            results[image_id] = Refreshed(url=item.url)
-        for failed in page.failed_urls:
-            if failed.image_id in results or failed.image_id not in ids:
-                continue
-            results[failed.image_id] = Refreshed(
-                error=redact(failed.error or "URL could not be generated"), path=failed.path
-            )
-        for image_id in ids:
-            results.setdefault(image_id, Refreshed(error="refresh did not return a URL for this image"))
-        return results
+        return {
+            image_id: Refreshed(url=r.item.url) if r.item is not None else Refreshed(error=r.error, path=r.path)
+            for image_id, r in resolved.items()
+        }

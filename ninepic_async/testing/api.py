@@ -153,36 +153,75 @@ def _page_slice(total: int, page: int, page_size: int) -> range:
 
 def _image_item(state: SimState, world: World, index: int) -> dict[str, Any]:
     photo = world.photo_at(index)
+    return _item_dict(state, world, photo.image_id, photo.width, photo.height)
+
+
+def _item_dict(state: SimState, world: World, image_id: str, width: int, height: int) -> dict[str, Any]:
     base = f"{state.storage_url}/imgs/{world.event_id}"
-    img_url = f"{base}/large/{photo.image_id}.jpg"
-    thumb = f"{base}/small/{photo.image_id}.jpg"
+    img_url = f"{base}/large/{image_id}.jpg"
+    thumb = f"{base}/small/{image_id}.jpg"
     if state.config.legacy_flat:
         return {
             "img_url": img_url,
-            "height": photo.height,
-            "widht": photo.width,
-            "image_id": photo.image_id,
+            "height": height,
+            "widht": width,
+            "image_id": image_id,
             "thumbanail_url": thumb,
             "orginal_url": None,
         }
     return {
         "img_url": img_url,
-        "height": photo.height,
-        "width": photo.width,
-        "image_id": photo.image_id,
+        "height": height,
+        "width": width,
+        "image_id": image_id,
         "thumbnail_url": thumb,
         "original_url": None,
     }
 
 
+def _listing_page(state: SimState, page: int) -> int:
+    """The page whose items a listing request for ``page`` gets: ``page - 1`` when
+    ``Faults.listing_repeat_page`` fires (spending one ``listing_repeat_budget``), else ``page``."""
+    faults = state.faults
+    target = faults.listing_repeat_page
+    if target is None or target < 2 or page != target or faults.listing_repeat_budget <= 0:
+        return page
+    faults.listing_repeat_budget -= 1
+    state.counters.listing_pages_repeated += 1
+    return page - 1
+
+
 def _images_page(
-    state: SimState, world: World, indices: Sequence[int], page: int, page_size: int
+    state: SimState,
+    world: World,
+    indices: Sequence[int],
+    page: int,
+    page_size: int,
+    *,
+    repeatable: bool = False,
 ) -> dict[str, Any]:
-    window = _page_slice(len(indices), page, page_size)
+    source = _listing_page(state, page) if repeatable else page
+    window = _page_slice(len(indices), source, page_size)
     return {
         "images": [_image_item(state, world, indices[i]) for i in window],
         "pagination": pagination(len(indices), page, page_size),
     }
+
+
+def _endless_page(state: SimState, world: World, page: int, page_size: int) -> dict[str, Any]:
+    """An All Photos page of ``Faults.listing_endless``: always a next page, made-up ids past the end."""
+    source = _listing_page(state, page)
+    items = []
+    for position in range((source - 1) * page_size, source * page_size):
+        if position < world.photo_count:
+            items.append(_image_item(state, world, position))
+        else:  # an id that is no photo of any event: original-photos reports it as failed
+            image_id = world.new_request_id(f"endless-image-{position}")
+            items.append(_item_dict(state, world, image_id, 4860, 3240))
+            state.counters.listing_endless_images += 1
+    block = pagination(world.photo_count, page, page_size)
+    block.update(currentPage=page, totalPages=page + 1, hasNextPage=True, hasPreviousPage=page > 1)
+    return {"images": items, "pagination": block}
 
 
 def _event(request: web.Request) -> EventMeta:
@@ -282,7 +321,10 @@ async def images(request: web.Request) -> web.Response:
     ev = _event(request)
     _require(ev)
     page, size = _paging(request, IMAGES_PAGE_SIZE)
-    data = _images_page(state, ev.world, range(ev.world.photo_count), page, size)
+    if state.faults.listing_endless:
+        data = _endless_page(state, ev.world, page, size)
+    else:
+        data = _images_page(state, ev.world, range(ev.world.photo_count), page, size, repeatable=True)
     return _ok(state, "Records for all images" if data["images"] else "No images found", data)
 
 
@@ -295,7 +337,7 @@ async def bibs(request: web.Request) -> web.Response:
     found = ev.world.bib_indices(bib)
     if found is None:
         raise ApiError(404, f"No photos found for BIB {bib}")
-    data = _images_page(state, ev.world, found, page, size)
+    data = _images_page(state, ev.world, found, page, size, repeatable=True)
     return _ok(state, f"Records for BIB {bib}", data)
 
 
@@ -537,7 +579,8 @@ async def original_photos(request: web.Request) -> web.Response:
         return _ok(state, f"No images found for {method} identifier {echo}", data)
     presigned: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
-    for n in _page_slice(len(entries), page, size):
+    source = _listing_page(state, page) if method in ("bib", "selfie") else page
+    for n in _page_slice(len(entries), source, size):
         image_id, index = entries[n]
         if index is None or world.is_missing(index):
             failed.append(
@@ -551,6 +594,10 @@ async def original_photos(request: web.Request) -> web.Response:
             presigned.append(
                 {"url": state.presign(ev.event_id, image_id), "filename": world.photo_at(index).filename}
             )
+    if method == "image_ids" and state.faults.api_shuffle_image_ids and max(len(presigned), len(failed)) > 1:
+        presigned.reverse()  # never the request's order for 2+ distinct ids
+        failed.reverse()
+        state.counters.api_shuffled_image_ids += 1
     data = {
         "presigned_urls": presigned,
         "failed_urls": failed,

@@ -47,6 +47,9 @@ class SimulatorConfig:
     disabled_features: frozenset[str] = frozenset()
     """Event Details flags (see FEATURE_FLAGS) that are false; their endpoints answer 403."""
     etag_style: Literal["md5", "multipart"] = "md5"
+    storage_key_layout: Literal["id", "shared_basenames", "opaque"] = "id"
+    """Object keys: ``large/{image_id}.jpg`` ("id"), ``large/{a|b}/IMG_{index // 2:04d}.jpg`` with
+    that basename as the API filename ("shared_basenames"), or ``large/{keyed hash}.jpg`` ("opaque")."""
     legacy_flat: bool = False
     """Old deployments: success bodies without the envelope and misspelled image fields."""
     expired_error_code: Literal["AccessDenied", "ExpiredRequest"] = "AccessDenied"
@@ -82,6 +85,8 @@ class SimulatorConfig:
                 raise ValueError("photo_size must be (min, max) with 0 <= min <= max")
         elif self.photo_size < 0:
             raise ValueError("photo_size must be >= 0")
+        if self.storage_key_layout not in ("id", "shared_basenames", "opaque"):
+            raise ValueError(f"unknown storage_key_layout: {self.storage_key_layout!r}")
         unknown = set(self.disabled_features) - set(FEATURE_FLAGS)
         if unknown:
             raise ValueError(f"unknown feature flags: {sorted(unknown)}")

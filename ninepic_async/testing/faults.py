@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field, fields
+from typing import Literal
 
 __all__ = ["API_ENDPOINTS", "Counters", "Faults"]
 
@@ -37,6 +38,11 @@ class Faults:
     Rates are probabilities in [0, 1] drawn per request. ``*_fault_budget`` caps how many
     faults of that side are injected in total (``None`` = unlimited), which makes
     "fail the first N requests" tests deterministic with a rate of 1.0.
+
+    Storage knobs that are not rates (``storage_bad_content_range``, ``storage_no_framing``,
+    ``storage_content_encoding``, ``storage_declared_length``) apply to every answer they fit,
+    also only to ``storage_fault_image_ids`` when set, and each injection also spends one
+    unit of ``storage_fault_budget`` (without drawing from the RNG).
     """
 
     # API side
@@ -49,6 +55,17 @@ class Faults:
     api_fault_endpoints: set[str] | None = None
     """Restrict API faults (429/5xx) to these endpoint keys; ``None`` = every endpoint."""
     api_fault_budget: int | None = None
+    api_shuffle_image_ids: bool = False
+    """original-photos with method=image_ids answers its presigned_urls (and failed_urls) reversed."""
+    # listings
+    listing_repeat_page: int | None = None
+    """A request for this page (>= 2) of All Photos, BIB search or paginated original-photos
+    (bib/selfie) gets the items of the page before it, with page N's own pagination block."""
+    listing_repeat_budget: int = 1
+    """How many more times ``listing_repeat_page`` is injected (decremented per injection)."""
+    listing_endless: bool = False
+    """All Photos never ends: hasNextPage always true, totalPages = page + 1, pages past the
+    real photos filled with image ids that exist nowhere (total stays the real count)."""
     # storage side
     storage_latency_s: float = 0.0
     storage_5xx_rate: float = 0.0
@@ -60,10 +77,25 @@ class Faults:
     storage_corrupt_rate: float = 0.0
     """Flip one byte of the body; the length stays right so only a checksum notices."""
     storage_ignore_range: bool = False
-    storage_bytes_per_s: float = 0.0
-    """Throttle each object body to about this many bytes per second (0 = no limit), so a
-    download can be caught mid-body (added for the reliability tests)."""
     """Answer Range requests with 200 and the whole body."""
+    storage_bytes_per_s: float = 0.0
+    """Throttle each object body to about this many bytes per second (0 = no limit; 1.0 works,
+    in 1-byte steps), so a download can be caught mid-body (added for the reliability tests)."""
+    storage_bad_content_range: Literal["wrong_total", "star"] | None = None
+    """206 answers send half the remaining bytes and a Content-Range that agrees with that body
+    but not with the object: ``bytes S-E'/E'+1`` ("wrong_total") or ``bytes S-E'/*`` ("star")."""
+    storage_no_framing_cut_rate: float = 0.0
+    """Answer 200 without Content-Length or chunking (close-delimited), send about half, close."""
+    storage_no_framing: bool = False
+    """Answer 200 without Content-Length or chunking: the whole body, then close the connection."""
+    storage_content_encoding: str | None = None
+    """Serve objects with this Content-Encoding ("gzip"/"deflate" compress; other tokens lie)."""
+    storage_html_200_rate: float = 0.0
+    """Answer 200 text/html with a small error page (captive portal / CDN) instead of the object."""
+    storage_empty_200_rate: float = 0.0
+    """Answer 200 with Content-Length: 0 and an empty body (ETag as usual)."""
+    storage_declared_length: int | None = None
+    """Announce this Content-Length on 200 answers (and HEAD), send the real bytes, then close."""
     storage_fault_image_ids: set[str] | None = None
     """Restrict storage faults to these image ids; ``None`` = every object."""
     storage_fault_budget: int | None = None
@@ -118,6 +150,16 @@ class Faults:
             self.storage_fault_budget -= 1
         return True
 
+    def storage_hit(self, image_id: str) -> bool:
+        """Whether a non-rate storage knob applies to ``image_id`` (consumes budget, draws nothing)."""
+        if self.storage_fault_budget == 0:
+            return False
+        if self.storage_fault_image_ids is not None and image_id not in self.storage_fault_image_ids:
+            return False
+        if self.storage_fault_budget is not None:
+            self.storage_fault_budget -= 1
+        return True
+
     def now_s(self) -> float:
         """The simulator's clock: wall time plus ``clock_skew_s``."""
         return time.time() + self.clock_skew_s
@@ -164,6 +206,23 @@ class Counters:
     storage_range_ignored: int = 0
     storage_client_aborted: int = 0
     """Downloads the client abandoned mid-body."""
+    storage_if_range_requests: int = 0
+    """Object requests that carried an If-Range header."""
+    storage_if_range_mismatch: int = 0
+    """Ranged requests whose If-Range did not match, answered 200 with the whole object."""
+    storage_bad_content_range: int = 0
+    storage_no_framing: int = 0
+    """Close-delimited answers (complete or cut)."""
+    storage_no_framing_cut: int = 0
+    storage_content_encoded: int = 0
+    storage_html_200: int = 0
+    storage_empty_200: int = 0
+    storage_declared_length: int = 0
+    objects_replaced: int = 0
+    api_shuffled_image_ids: int = 0
+    listing_pages_repeated: int = 0
+    listing_endless_images: int = 0
+    """Made-up image ids handed out by ``listing_endless``."""
 
     def reset(self) -> None:
         """Zero every counter."""

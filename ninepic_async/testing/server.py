@@ -44,6 +44,7 @@ class Simulator:
         """Bind both apps; ports 0 pick free ones."""
         if self._runners:
             raise RuntimeError("simulator already started")
+        self.state.closing = False
         try:
             self._storage_port = await self._serve(make_store_app(self.state), self.config.storage_port)
             self.state.storage_url = f"http://{self._host_for_url}:{self._storage_port}"
@@ -68,6 +69,7 @@ class Simulator:
     async def close(self) -> None:
         """Stop serving and release the ports (idempotent)."""
         runners, self._runners = self._runners, []
+        self.state.closing = True  # slow (throttled) bodies stop now rather than at shutdown_timeout
         for runner in reversed(runners):
             await runner.cleanup()
 
@@ -135,6 +137,14 @@ class Simulator:
     def presign(self, image_id: str, lifetime_s: float | None = None, *, event_id: int | None = None) -> str:
         """A presigned storage URL for ``image_id`` signed now (no API call, not counted)."""
         return self.state.presign(self.event_id if event_id is None else event_id, image_id, lifetime_s)
+
+    def replace_object(self, image_id: str) -> None:
+        """Overwrite the object of ``image_id`` with new bytes of the same size (new ETag and MD5).
+
+        ``world.content()``/``world.md5()`` give the new version; URLs handed out before stay
+        valid and now serve it. Calling it again replaces it again. KeyError for unknown ids.
+        """
+        self.state.replace_object(image_id)
 
     def advance_clock(self, seconds: float) -> None:
         """Move the simulator's clock forward (expire URLs without sleeping)."""

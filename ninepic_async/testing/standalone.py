@@ -58,6 +58,7 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     add("--hostile-filenames", action="store_true")
     add("--legacy-flat", action="store_true", help="flat bodies and misspelled fields of old deployments")
     add("--etag-style", choices=("md5", "multipart"), default="md5")
+    add("--storage-key-layout", choices=("id", "shared_basenames", "opaque"), default=d.storage_key_layout)
     add("--expired-code", choices=("AccessDenied", "ExpiredRequest"), default="AccessDenied")
     add("--disable", action="append", default=[], choices=FEATURE_FLAGS, help="turn a feature flag off")
     add("--video-polls", type=int, default=d.video_polls_to_complete)
@@ -71,6 +72,18 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     add("--storage-short-body-rate", type=float, default=0.0)
     add("--storage-corrupt-rate", type=float, default=0.0)
     add("--storage-ignore-range", action="store_true")
+    add("--storage-bytes-per-s", type=float, default=0.0, help="throttle object bodies (0 = no limit)")
+    add("--storage-bad-content-range", choices=("wrong_total", "star"), default=None)
+    add("--storage-no-framing-cut-rate", type=float, default=0.0)
+    add("--storage-no-framing", action="store_true", help="close-delimited bodies (no length, no chunks)")
+    add("--storage-content-encoding", default=None, help="e.g. gzip")
+    add("--storage-html-200-rate", type=float, default=0.0)
+    add("--storage-empty-200-rate", type=float, default=0.0)
+    add("--storage-declared-length", type=int, default=None, help="Content-Length announced on 200s")
+    add("--api-shuffle-image-ids", action="store_true")
+    add("--listing-repeat-page", type=int, default=None, help="answer this page with the one before")
+    add("--listing-repeat-budget", type=int, default=1)
+    add("--listing-endless", action="store_true", help="All Photos never ends")
     add("--fault-seed", type=int, default=0)
     add("--log-level", default="WARNING")
     return parser
@@ -89,6 +102,18 @@ def config_from_args(ns: argparse.Namespace) -> SimulatorConfig:
         storage_short_body_rate=ns.storage_short_body_rate,
         storage_corrupt_rate=ns.storage_corrupt_rate,
         storage_ignore_range=ns.storage_ignore_range,
+        storage_bytes_per_s=ns.storage_bytes_per_s,
+        storage_bad_content_range=ns.storage_bad_content_range,
+        storage_no_framing_cut_rate=ns.storage_no_framing_cut_rate,
+        storage_no_framing=ns.storage_no_framing,
+        storage_content_encoding=ns.storage_content_encoding,
+        storage_html_200_rate=ns.storage_html_200_rate,
+        storage_empty_200_rate=ns.storage_empty_200_rate,
+        storage_declared_length=ns.storage_declared_length,
+        api_shuffle_image_ids=ns.api_shuffle_image_ids,
+        listing_repeat_page=ns.listing_repeat_page,
+        listing_repeat_budget=ns.listing_repeat_budget,
+        listing_endless=ns.listing_endless,
         seed=ns.fault_seed,
     )
     return SimulatorConfig(
@@ -101,6 +126,7 @@ def config_from_args(ns: argparse.Namespace) -> SimulatorConfig:
         hostile_filenames=ns.hostile_filenames,
         disabled_features=frozenset(ns.disable),
         etag_style=ns.etag_style,
+        storage_key_layout=ns.storage_key_layout,
         legacy_flat=ns.legacy_flat,
         expired_error_code=ns.expired_code,
         api_key=ns.api_key,

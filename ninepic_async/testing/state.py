@@ -46,11 +46,16 @@ class SimState:
     events: dict[int, EventMeta] = field(default_factory=dict)
     video_jobs: dict[tuple[int, str], VideoJob] = field(default_factory=dict)
     request_seq: int = 0
+    closing: bool = False
+    """Set while the simulator shuts down: throttled bodies stop instead of finishing."""
     signer: Signer = field(init=False)
+    _opaque_key: bytes = field(init=False, repr=False)
+    _opaque_names: dict[int, dict[str, int]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         cfg = self.config
         self.signer = Signer(hashlib.sha256(f"ninepic-sim-secret:{cfg.seed}".encode()).digest())
+        self._opaque_key = hashlib.sha256(f"ninepic-sim-keys:{cfg.seed}".encode()).digest()
         missing = max(cfg.missing_count, round(cfg.photo_count * cfg.missing_ratio))
         main = World(
             seed=cfg.seed,
@@ -61,6 +66,7 @@ class SimState:
             missing_count=missing,
             untimed_ratio=cfg.untimed_ratio,
             hostile_filenames=cfg.hostile_filenames,
+            shared_basenames=cfg.storage_key_layout == "shared_basenames",
         )
         flags = {name: name not in cfg.disabled_features for name in FEATURE_FLAGS}
         self.events[cfg.event_id] = EventMeta(
@@ -91,8 +97,69 @@ class SimState:
         return self.events[self.config.event_id].world
 
     def object_path(self, event_id: int, image_id: str) -> str:
-        """The object key of an original, as failed_urls reports it."""
-        return f"imgs/{event_id}/large/{image_id}.jpg"
+        """The object key of an original, as failed_urls reports it (per ``storage_key_layout``).
+
+        Ids that are no photo of the event get the "id" layout's key (storage answers 404).
+        """
+        return f"imgs/{event_id}/large/{self.object_name(event_id, image_id)}"
+
+    def object_name(self, event_id: int, image_id: str) -> str:
+        """The part of an original's key after ``large/``."""
+        layout = self.config.storage_key_layout
+        if layout == "opaque":
+            return self._opaque_name(event_id, image_id) + ".jpg"
+        if layout == "shared_basenames":
+            event = self.events.get(event_id)
+            index = event.world.index_of(image_id) if event is not None else None
+            if index is not None:
+                return f"{'ab'[index % 2]}/IMG_{index // 2:04d}.jpg"
+        return f"{image_id}.jpg"
+
+    def _opaque_name(self, event_id: int, image_id: str) -> str:
+        label = f"{event_id}:{image_id}".encode()
+        return hashlib.blake2b(label, key=self._opaque_key, digest_size=8).hexdigest()
+
+    def resolve_object(self, event_id: int, name: str) -> int | None:
+        """Gallery position of the photo whose key ends in ``large/{name}``; None if there is none."""
+        event = self.events.get(event_id)
+        if event is None:
+            return None
+        world = event.world
+        layout = self.config.storage_key_layout
+        if layout == "id":
+            return world.index_of(name[:-4]) if name.endswith(".jpg") else None
+        if layout == "opaque":
+            names = self._opaque_names.get(event_id)
+            if names is None:  # built on first use: one keyed hash per photo
+                names = self._opaque_names[event_id] = {
+                    self._opaque_name(event_id, world.image_id_at(i)) + ".jpg": i
+                    for i in range(world.photo_count)
+                }
+            return names.get(name)
+        folder, slash, base = name.partition("/")
+        if not slash or folder not in ("a", "b") or not base.startswith("IMG_") or not base.endswith(".jpg"):
+            return None
+        digits = base[4:-4]
+        if not digits.isascii() or not digits.isdigit():
+            return None
+        index = int(digits) * 2 + (folder == "b")
+        if index >= world.photo_count or name != f"{folder}/IMG_{index // 2:04d}.jpg":
+            return None
+        return index
+
+    def replace_object(self, image_id: str) -> None:
+        """Replace the original of ``image_id`` (any event) with new bytes of the same size.
+
+        Its content, MD5 and multipart ETag change (World.content()/md5() follow); calling it
+        again replaces it again. KeyError if no event has that photo.
+        """
+        for event in self.events.values():
+            index = event.world.index_of(image_id)
+            if index is not None:
+                event.world.replace_at(index)
+                self.counters.objects_replaced += 1
+                return
+        raise KeyError(image_id)
 
     def presign(self, event_id: int, image_id: str, lifetime_s: float | None = None) -> str:
         """A presigned storage URL of an original, signed now (simulator clock)."""

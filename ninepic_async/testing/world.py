@@ -6,6 +6,8 @@ bytes, so looking a photo up by id needs no table. Content bytes are a 32-byte p
 header (JPEG SOI marker, the id, digest bytes) followed by a slice of one shared 1 MiB
 random pool starting at a per-photo offset: streaming a photo is memoryview slicing.
 Only MD5s (on first use), the bib index (on first use) and face-search results are kept.
+A replaced object (:meth:`World.replace_at`) is the same bytes XOR a per-version byte mask,
+so every byte differs from the previous version while the size stays.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class World:
         untimed_ratio: float = 0.05,
         hostile_filenames: bool = False,
         event_date: str | None = None,
+        shared_basenames: bool = False,
     ) -> None:
         if photo_count >= 2**32:
             raise ValueError("photo_count must be < 2**32")
@@ -161,6 +164,8 @@ class World:
             for n, name in enumerate(HOSTILE_FILENAMES):
                 if n * stride < photo_count:
                     self._hostile[n * stride] = name
+        self._shared_basenames = shared_basenames
+        self._versions: dict[int, int] = {}
         self._lazy = _Lazy()
         self.photos: Sequence[Photo] = _PhotoSequence(self)
         self.face_results: dict[str, FaceResult] = {}
@@ -244,7 +249,9 @@ class World:
         """The photo at gallery position ``index`` (0-based)."""
         digest = self._digest(index)
         image_id = str(uuid.UUID(bytes=self._id_bytes(digest, self._word(index))))
-        filename = self._hostile.get(index, f"{image_id}.jpg")
+        filename = self._hostile.get(index)
+        if filename is None:
+            filename = f"IMG_{index // 2:04d}.jpg" if self._shared_basenames else f"{image_id}.jpg"
         portrait = digest[26] & 1
         return Photo(
             image_id=image_id,
@@ -387,6 +394,17 @@ class World:
         self, index: int, start: int = 0, end: int | None = None, chunk_bytes: int = 512 * 1024
     ) -> Iterator[bytes | memoryview]:
         """Yield the bytes [start, end) of a photo's content in pieces of at most ``chunk_bytes``."""
+        version = self._versions.get(index) if self._versions else None
+        if version is not None:
+            table = _xor_table(version)
+            for piece in self._iter_original(index, start, end, chunk_bytes):
+                yield bytes(piece).translate(table)
+            return
+        yield from self._iter_original(index, start, end, chunk_bytes)
+
+    def _iter_original(
+        self, index: int, start: int, end: int | None, chunk_bytes: int
+    ) -> Iterator[bytes | memoryview]:
         digest = self._digest(index)
         size = self._size(digest)
         end = size if end is None else min(end, size)
@@ -394,9 +412,10 @@ class World:
         pos = max(0, start)
         if pos < HEADER_BYTES and pos < end:
             header = self._header(index, digest)
-            stop = min(end, HEADER_BYTES)
-            yield header[pos:stop]
-            pos = stop
+            while pos < HEADER_BYTES and pos < end:
+                stop = min(end, HEADER_BYTES, pos + chunk_bytes)
+                yield header[pos:stop]
+                pos = stop
         if pos >= end:
             return
         pool = memoryview(self._pool())
@@ -407,12 +426,33 @@ class World:
             pos += n
             offset = (offset + n) % POOL_BYTES
 
+    def version_at(self, index: int) -> int:
+        """How many times the object at ``index`` was replaced (0 = the original bytes)."""
+        return self._versions.get(index, 0)
+
+    def replace_at(self, index: int) -> int:
+        """Replace the object at ``index`` with new bytes of the same size; returns its new version.
+
+        Every byte differs from the previous version (a per-version XOR mask), so MD5 and the
+        multipart ETag change; :meth:`content` and :meth:`md5` give the current version.
+        """
+        if not 0 <= index < self.photo_count:
+            raise IndexError(index)
+        version = self._versions[index] = self._versions.get(index, 0) + 1
+        self._lazy.md5.pop(index, None)
+        self._lazy.multipart_etag.pop(index, None)
+        return version
+
+    def replace(self, image_id: str) -> int:
+        """:meth:`replace_at` by image id (KeyError if the event has no such photo)."""
+        return self.replace_at(self._require(image_id))
+
     def content(self, image_id: str) -> bytes:
-        """The full content of a photo's original (what storage serves)."""
+        """The full content of a photo's original (what storage serves, current version)."""
         return b"".join(self.iter_content(self._require(image_id)))
 
     def md5(self, image_id: str) -> str:
-        """Hex MD5 of a photo's content."""
+        """Hex MD5 of a photo's content (current version)."""
         return self.md5_at(self._require(image_id))
 
     def md5_at(self, index: int) -> str:
@@ -447,3 +487,18 @@ class World:
         if index is None:
             raise KeyError(image_id)
         return index
+
+
+_XOR_TABLES: dict[int, bytes] = {}
+
+
+def _xor_table(version: int) -> bytes:
+    """The bytes.translate table of a replaced object's version: XOR a mask in 1..255.
+
+    Consecutive versions have different masks, so each replacement changes every byte.
+    """
+    mask = (version - 1) % 255 + 1
+    table = _XOR_TABLES.get(mask)
+    if table is None:
+        table = _XOR_TABLES[mask] = bytes(b ^ mask for b in range(256))
+    return table

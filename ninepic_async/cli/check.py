@@ -1,0 +1,68 @@
+"""``ninepic check``: re-hash a download destination's files against its manifest (offline).
+
+Runs the library's :func:`~ninepic_async.download.check.check_destination` with a
+:class:`~ninepic_async.cli.output.CheckProgress` as ``on_progress``, then prints the problems
+(a table on a terminal, tab-separated lines when piped, the whole report with ``--json``) and
+one summary line. Exit 0 when nothing is missing, changed or extra, 1 otherwise, 2 when
+``--out`` is not a download destination. No API key, org or event is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from .._constants import CLI_MAX_CONCURRENCY, MANIFEST_NAME
+from ..download.check import CheckReport, check_destination
+from .errors import EXIT_OK, EXIT_PARTIAL, CliError
+from .output import CheckProgress
+from .runtime import Runtime
+
+__all__ = ["check_check_args", "cmd_check", "summary_line"]
+
+
+def check_check_args(rt: Runtime) -> Path:
+    """Validate ``check`` input before reading anything: the destination directory to check."""
+    args = rt.args
+    if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
+        raise CliError(f"--concurrency must be from 1 to {CLI_MAX_CONCURRENCY}, got {args.concurrency}")
+    out = Path(args.out).expanduser()
+    if not out.exists():
+        raise CliError(f"--out {args.out!r} does not exist")
+    if not out.is_dir():
+        raise CliError(f"--out {args.out!r} is not a directory")
+    if not (out / MANIFEST_NAME).is_file():
+        raise CliError(f"--out {args.out!r} has no {MANIFEST_NAME}: it is not a ninepic download destination")
+    return out
+
+
+def summary_line(report: CheckReport) -> str:
+    """``checked N files: N ok, N missing, N changed, N extra[, N unverifiable]``."""
+    line = (
+        f"checked {report.checked} files: {report.ok} ok, {report.missing} missing, "
+        f"{report.changed} changed, {report.extra} extra"
+    )
+    return line + (f", {report.unverifiable} unverifiable" if report.unverifiable else "")
+
+
+async def cmd_check(rt: Runtime) -> int:
+    """Check a destination: list missing, changed, extra (and unverifiable) files; exit 1 unless clean."""
+    out = check_check_args(rt)
+    with CheckProgress(rt.output, label=f"checking {out}") as progress:
+        report = await check_destination(out, on_progress=progress, concurrency=rt.args.concurrency)
+
+    def human() -> None:
+        if report.problems:
+            rows = [(p.status, p.file, p.image_id, p.detail) for p in report.problems]
+            rt.output.table(("status", "file", "image_id", "detail"), rows, title="check: problems")
+        rt.output.line(summary_line(report))
+
+    rt.show({**msgspec.to_builtins(report), "clean": report.clean}, human)
+    if report.clean:
+        return EXIT_OK
+    rt.output.error(
+        f"{out} does not match its manifest: {report.missing} missing, {report.changed} changed, "
+        f"{report.extra} extra"
+    )
+    return EXIT_PARTIAL

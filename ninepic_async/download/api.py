@@ -1,0 +1,265 @@
+"""The downloader's public functions: a selection (or a URL list) into a directory, resumable.
+
+Each validates its arguments before any request (:class:`RequestValidationError` names the
+field), builds ONE :class:`~.options.DownloadOptions` and runs a :class:`~.run.DownloadRun`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncGenerator, Iterable
+from pathlib import Path
+
+import aiohttp
+import anyio
+
+from .._constants import (
+    DEFAULT_CONCURRENCY,
+    DOWNLOAD_CHUNK_SIZE,
+    DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    DOWNLOAD_LOW_SPEED_TIME_S,
+    DOWNLOAD_QUEUE_SIZE,
+    MANIFEST_NAME,
+    PART_SUFFIX,
+)
+from .._exceptions import DestinationError, RequestValidationError
+from ._types import DownloadClient
+from .events import EventCallback
+from .files import part_size
+from .manifest import ManifestState
+from .options import DownloadOptions
+from .report import DownloadReport, FileResult, PlannedFile
+from .run import DownloadRun, ItemsFactory, Sink, make_dest
+from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
+from .urls import UrlRefresher
+
+__all__ = ["download_originals", "download_url_list", "iter_download_originals", "plan_originals"]
+
+
+def _check_event_id(event_id: object) -> None:
+    if isinstance(event_id, bool) or not isinstance(event_id, int) or event_id < 0:
+        raise RequestValidationError("event_id", f"must be a non-negative integer; got {event_id!r}")
+
+
+def _selection(
+    event_id: object, bib: object, selfie: object, image_ids: object, whole_event: object
+) -> Selection:
+    """The one place a selection is validated (the CLI calls it too, through these functions)."""
+    _check_event_id(event_id)
+    return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
+
+
+def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
+    return lambda planner, on_total, listing: iter_source(client, event_id, selection, planner, on_total, listing)
+
+
+async def _run(
+    dest: Path,
+    options: DownloadOptions,
+    items: ItemsFactory,
+    *,
+    refresher: UrlRefresher | None,
+    storage_session: aiohttp.ClientSession | None,
+    created_dest: bool,
+    sink: Sink | None = None,
+) -> DownloadReport:
+    async with DownloadRun(
+        dest,
+        options,
+        refresher=refresher,
+        storage_session=storage_session,
+        sink=sink,
+        created_dest=created_dest,
+    ) as run:
+        return await run.run(items)
+
+
+async def download_originals(
+    client: DownloadClient,
+    event_id: int,
+    dest: str | os.PathLike[str],
+    *,
+    bib: str | None = None,
+    selfie: str | None = None,
+    image_ids: Iterable[str] | None = None,
+    whole_event: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    verify: bool = False,
+    on_event: EventCallback | None = None,
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+    low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
+    fsync: bool = True,
+    options: DownloadOptions | None = None,
+    storage_session: aiohttp.ClientSession | None = None,
+) -> DownloadReport:
+    """Download the original photos of one selection into ``dest`` and return a report.
+
+    Give exactly one of ``bib``, ``selfie`` (a Face Search request_id), ``image_ids`` or
+    ``whole_event=True``. Reruns on the same ``dest`` skip completed files, resume ``.part``
+    files and retry failures (see :mod:`.manifest`). Per-file failures are recorded, not
+    raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
+    stop the run. ``report.complete`` is True only when every announced photo is on disk.
+    The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
+    them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
+    """
+    options = options or DownloadOptions(
+        concurrency=concurrency,
+        verify=verify,
+        chunk_size=chunk_size,
+        low_speed_limit_bps=low_speed_limit_bps,
+        low_speed_time_s=low_speed_time_s,
+        fsync=fsync,
+        on_event=on_event,
+    )
+    selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    dest_path, created = make_dest(dest)
+    return await _run(
+        dest_path,
+        options,
+        _selection_items(client, event_id, selection),
+        refresher=UrlRefresher(client, event_id),
+        storage_session=storage_session,
+        created_dest=created,
+    )
+
+
+async def iter_download_originals(
+    client: DownloadClient,
+    event_id: int,
+    dest: str | os.PathLike[str],
+    *,
+    bib: str | None = None,
+    selfie: str | None = None,
+    image_ids: Iterable[str] | None = None,
+    whole_event: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    verify: bool = False,
+    on_event: EventCallback | None = None,
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+    low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
+    fsync: bool = True,
+    options: DownloadOptions | None = None,
+    storage_session: aiohttp.ClientSession | None = None,
+) -> AsyncGenerator[FileResult, None]:
+    """Like :func:`download_originals`, yielding each :class:`FileResult` as it finishes.
+
+    The run goes on in a helper task; leaving the loop early (``break``) cancels it, leaving
+    ``.part`` files for a later resume. Wrap in ``contextlib.aclosing`` to stop it at once.
+    """
+    options = options or DownloadOptions(
+        concurrency=concurrency,
+        verify=verify,
+        chunk_size=chunk_size,
+        low_speed_limit_bps=low_speed_limit_bps,
+        low_speed_time_s=low_speed_time_s,
+        fsync=fsync,
+        on_event=on_event,
+    )
+    selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    dest_path, created = make_dest(dest)
+    send, receive = anyio.create_memory_object_stream[FileResult](max(options.concurrency, DOWNLOAD_QUEUE_SIZE))
+
+    async def runner() -> None:
+        async with send:
+            await _run(
+                dest_path,
+                options,
+                _selection_items(client, event_id, selection),
+                refresher=UrlRefresher(client, event_id),
+                storage_session=storage_session,
+                created_dest=created,
+                sink=send.send,
+            )
+
+    task = asyncio.create_task(runner())
+    try:
+        async for result in receive:
+            yield result
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
+        receive.close()
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: asyncio must not log it as unhandled
+
+
+async def download_url_list(
+    jobs: Iterable[UrlJob],
+    dest: str | os.PathLike[str],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+    on_event: EventCallback | None = None,
+    verify: bool = False,
+    low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
+    fsync: bool = True,
+    options: DownloadOptions | None = None,
+    storage_session: aiohttp.ClientSession | None = None,
+) -> DownloadReport:
+    """Download pre-resolved URLs (no API calls, no URL refresh) into ``dest``; used by benchmarks.
+
+    Files, ``.part`` handling, retries, resume and the manifest work as in
+    :func:`download_originals`; an expired URL is recorded as failed.
+    """
+    options = options or DownloadOptions(
+        concurrency=concurrency,
+        verify=verify,
+        chunk_size=chunk_size,
+        low_speed_limit_bps=low_speed_limit_bps,
+        low_speed_time_s=low_speed_time_s,
+        fsync=fsync,
+        on_event=on_event,
+    )
+    dest_path, _created = make_dest(dest)
+    return await _run(
+        dest_path,
+        options,
+        lambda planner, on_total, listing: iter_url_jobs(jobs, planner),
+        refresher=None,
+        storage_session=storage_session,
+        created_dest=False,
+    )
+
+
+async def plan_originals(
+    client: DownloadClient,
+    event_id: int,
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    bib: str | None = None,
+    selfie: str | None = None,
+    image_ids: Iterable[str] | None = None,
+    whole_event: bool = False,
+) -> AsyncGenerator[PlannedFile, None]:
+    """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
+
+    With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names.
+    The API is still asked for URLs (that is how BIB and selfie selections are listed).
+    """
+    selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    dest_path = Path(dest) if dest is not None else None
+    if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
+        raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
+    state = ManifestState.load(dest_path / MANIFEST_NAME) if dest_path is not None else ManifestState()
+    planner = Planner(dest_path, state)
+    source = iter_source(client, event_id, selection, planner)
+    try:
+        async for item in source:
+            if isinstance(item, Job):
+                resume = part_size(dest_path / (item.filename + PART_SUFFIX)) if dest_path else 0
+                yield PlannedFile(item.image_id, item.filename, "download", resume_from_bytes=resume)
+            elif isinstance(item, Skip):
+                yield PlannedFile(item.image_id, item.filename, "skip")
+            else:
+                yield PlannedFile(item.image_id, item.filename, "failed", error=item.error, path=item.path)
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()

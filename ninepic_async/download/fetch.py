@@ -1,0 +1,524 @@
+"""One photo's fetch: attempt (one GET) → receive (stream into ``<name>.part``) → ONE completion.
+
+The loop in :meth:`Fetcher.fetch` only asks the file's :class:`~.policy.FilePolicy` what to
+do after a setback. What counts as complete is :mod:`.integrity`'s; the order of a
+completion (``ok`` line FIRST, then the rename) is :mod:`.manifest`'s contract. Per file:
+
+- a URL about to expire is renewed first; a 403 "expired" renews it once;
+- connection errors, cut bodies, 5xx and bodies slower than the low-speed floor retry with
+  backoff, resuming with ``Range: bytes=N-`` and ``If-Range: <ETag>`` (the ETag and size
+  first announced are kept beside the ``.part`` as a ``partial`` manifest line);
+- a body that is not the photo (bad range, error page, checksum) restarts from byte 0;
+- a storage certificate error, a 4xx, an object larger than the free space fail at once.
+Only :class:`DestinationError` leaves this module: everything else is that file's outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import logging
+import os
+import stat
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+
+import aiohttp
+import anyio
+import yarl
+
+from .._constants import DOWNLOAD_READ_BUFFER_BYTES, PART_SUFFIX
+from .._exceptions import (
+    DestinationError,
+    DownloadError,
+    FileWriteError,
+    IntegrityError,
+    StorageStatusError,
+    URLExpiredError,
+    redact,
+)
+from .._retry import should_retry_status
+from .events import BytesReceived, EventCallback, FileStarted
+from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
+from .integrity import (
+    Announced,
+    NotAPhotoError,
+    check_photo_headers,
+    content_range_total,
+    file_md5,
+    file_sha256,
+    plain_md5,
+    range_of_206,
+    unsatisfied_range_total,
+)
+from .lanes import WriteLanes
+from .manifest import Manifest, ManifestState
+from .options import DownloadOptions
+from .policy import FilePolicy, GiveUp, Setback
+from .report import DownloadReport, FileResult
+from .sources import Job, Planner, Skip
+from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
+
+__all__ = ["Fetcher"]
+
+logger = logging.getLogger(__name__)
+
+_ERROR_BODY_BYTES = 16 * 1024
+_MAX_RELOCATIONS = 5
+
+
+class _Transient(Exception):
+    """An attempt failed in a way worth retrying (connection, cut body, 5xx, too slow)."""
+
+
+class _Failed(Exception):
+    """The file's outcome is decided: failed with this message (no retry helps)."""
+
+
+@dataclass(slots=True)
+class _FileState:
+    """What one file's attempts share: the object as first announced, whether FileStarted was sent."""
+
+    announced: Announced | None = None
+    started: bool = False
+
+
+async def _received_chunks(content: aiohttp.StreamReader, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    """The body's bytes: as received (no join copy) when ``chunk_size`` is at least the read
+    buffer, else in pieces of at most ``chunk_size``."""
+    if chunk_size < DOWNLOAD_READ_BUFFER_BYTES:
+        async for chunk in content.iter_chunked(chunk_size):
+            yield chunk
+        return
+    async for chunk, _end_of_http_chunk in content.iter_chunks():
+        if chunk:  # an empty piece marks a chunked-encoding boundary, not the end
+            yield chunk
+
+
+def _regular_or_absent(path: str) -> bool | None:
+    """True: a regular file is there; None: nothing is; False: something else (a directory...)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+
+
+def _same_regular_file(existing: str, part: str) -> bool:
+    """Whether ``existing`` is a regular file (not a link) with exactly the bytes of ``part``."""
+    try:
+        if not stat.S_ISREG(os.lstat(existing).st_mode):
+            return False
+        return filecmp.cmp(existing, part, shallow=False)
+    except OSError:
+        return False
+
+
+class _LowSpeed:
+    """curl's ``--low-speed-limit``/``--low-speed-time``: too few bytes over a window aborts."""
+
+    __slots__ = ("_bytes", "_limit", "_since", "_window")
+
+    def __init__(self, limit_bps: float, window_s: float) -> None:
+        self._limit, self._window = limit_bps, window_s
+        self._since = time.monotonic()
+        self._bytes = 0
+
+    def add(self, n: int) -> None:
+        """Count ``n`` received bytes; raise :class:`_Transient` when the window ran slow."""
+        self._bytes += n
+        elapsed = time.monotonic() - self._since
+        if elapsed >= self._window:
+            if self._bytes < self._limit * elapsed:
+                raise _Transient(
+                    f"body slower than {self._limit:g} bytes/s over {self._window:g} s; resuming"
+                )
+            self._since, self._bytes = time.monotonic(), 0
+
+
+class Fetcher:
+    """Fetches the photos of one run, one :meth:`fetch` call per file (shared by all workers)."""
+
+    def __init__(
+        self,
+        *,
+        dest: str,
+        session: aiohttp.ClientSession,
+        manifest: Manifest,
+        state: ManifestState,
+        planner: Planner,
+        refresher: UrlRefresher | None,
+        lanes: WriteLanes,
+        report: DownloadReport,
+        options: DownloadOptions,
+        parts_at_start: frozenset[str],
+    ) -> None:
+        self._prefix = os.path.join(dest, "")
+        self._dest = dest
+        self._session = session
+        self._manifest = manifest
+        self._state = state
+        self._planner = planner
+        self._refresher = refresher
+        self._lanes = lanes
+        self._report = report
+        self._options = options
+        self._on_event: EventCallback | None = options.on_event
+        self._parts_at_start = parts_at_start
+        # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
+        timeout = self._timeout = session.timeout
+        if options.low_speed_limit_bps and (timeout.sock_read is None or options.low_speed_time_s < timeout.sock_read):
+            self._timeout = aiohttp.ClientTimeout(
+                total=timeout.total,
+                connect=timeout.connect,
+                sock_connect=timeout.sock_connect,
+                sock_read=options.low_speed_time_s,
+            )
+
+    def _path(self, name: str) -> str:
+        """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
+        return self._prefix + name
+
+    def _failed(self, job: Job | Skip, error: str, path: str | None = None) -> FileResult:
+        error = redact(error)
+        logger.info("download of %s failed: %s", job.image_id, error)
+        self._manifest.failed(job.image_id, error, file=job.filename, path=path)
+        return FileResult(job.image_id, "failed", None, 0, error, path)
+
+    # -- files already on disk ------------------------------------------------------------
+    async def settle_skip(self, skip: Skip) -> FileResult:
+        """A photo an earlier run completed: finish its interrupted rename, and with ``verify``
+        re-hash the file first; a changed file is fetched again under its name."""
+        verified: bool | None = None
+        if self._options.verify:
+            verified = await self._lanes.data.run(lambda: self._still_intact(skip))
+            if not verified:
+                logger.warning("%s is not the file recorded for photo %s: fetching it again", skip.filename, skip.image_id)
+                return await self.fetch(self._planner.refetch(skip))
+        part = self._path(skip.filename + PART_SUFFIX)
+        try:
+            if skip.from_part:
+                await self._lanes.meta.run(lambda: finalize(part, self._path(skip.filename)))
+                logger.info("renamed %s: its run was interrupted after recording it", skip.filename)
+            elif skip.filename + PART_SUFFIX in self._parts_at_start:
+                truncate_part(part)
+        except FileWriteError as exc:
+            return self._failed(skip, str(exc))
+        return FileResult(skip.image_id, "skipped", skip.filename, skip.size_bytes, verified=verified)
+
+    def _still_intact(self, skip: Skip) -> bool:
+        """In a thread: whether the file on disk has the recorded SHA-256 (or the ETag's MD5)."""
+        path = self._path(skip.filename + PART_SUFFIX if skip.from_part else skip.filename)
+        sha256, etag = self._state.digests(skip.image_id)
+        try:
+            if sha256 is not None:
+                return file_sha256(path) == (sha256, skip.size_bytes)
+            md5 = plain_md5(etag)
+            return md5 is not None and file_md5(path) == md5
+        except OSError:
+            return False
+
+    # -- one file ---------------------------------------------------------------------------
+    async def fetch(self, job: Job) -> FileResult:
+        """Fetch ``job`` to its final name, or record why not. Raises only DestinationError."""
+        part = self._path(job.filename + PART_SUFFIX)
+        url = job.url
+        can_refresh = job.refreshable and self._refresher is not None
+        policy: FilePolicy = self._options.policy
+        state = _FileState()
+        if job.filename + PART_SUFFIX in self._parts_at_start:
+            state.announced = self._state.announced(job.image_id)
+        first = True
+        while True:
+            setback: Setback
+            try:
+                if url is None or (can_refresh and needs_refresh(url)):
+                    if url is not None:
+                        policy = policy.increment("proactive_refresh")
+                    url = await self._refresh(job, url)
+                offset = self._resume_offset(job, part, state, first)
+                first = False
+                return await self._attempt(job, url, part, offset, state)
+            except _Transient as exc:
+                error = str(exc)
+                setback = "progress" if part_size(part) > offset else "transient"
+            except URLExpiredError as exc:
+                if not can_refresh:
+                    return self._failed(job, str(exc))
+                error, setback = str(exc), "expired_refresh"
+                url = None
+            except IntegrityError as exc:
+                truncate_part(part)
+                state.announced = None
+                error, setback = str(exc), "integrity"
+            except _Failed as exc:
+                return self._failed(job, str(exc))
+            except GiveUp as exc:
+                return self._failed(job, str(exc))
+            except DestinationError:
+                raise
+            except DownloadError as exc:
+                return self._failed(job, str(exc))
+            try:
+                policy = policy.increment(setback)
+            except GiveUp as exc:
+                return self._failed(job, f"{error} ({exc})")
+            logger.debug("retrying %s after: %s", job.image_id, error)
+            await anyio.sleep(policy.backoff_s())
+
+    def _resume_offset(self, job: Job, part: str, state: _FileState, first: bool) -> int:
+        """Bytes of ``part`` to resume after: 0 unless the object they came from is known (its
+        ETag, for ``If-Range``, and its size)."""
+        if first and job.filename + PART_SUFFIX not in self._parts_at_start:
+            # No .part was there when the run began, and only this job writes this name.
+            return 0
+        size = part_size(part)
+        announced = state.announced
+        if size and (announced is None or announced.etag is None or announced.size is None):
+            truncate_part(part)  # bytes of an unknown object version: never spliced
+            return 0
+        return size
+
+    async def _refresh(self, job: Job, stale_url: str | None) -> str:
+        if self._refresher is None or not job.refreshable:
+            raise _Failed("no URL for this photo and no way to renew one")
+        refreshed = await self._refresher.refresh(job.image_id, stale_url)
+        if refreshed.url is None:
+            raise _Failed(refreshed.error or "URL refresh failed")
+        return refreshed.url
+
+    async def _attempt(self, job: Job, url: str, part: str, offset: int, state: _FileState) -> FileResult:
+        """One GET of ``url``, resuming after the ``offset`` bytes already in ``part``."""
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            assert state.announced is not None and state.announced.etag is not None
+            headers["Range"] = f"bytes={offset}-"
+            headers["If-Range"] = state.announced.etag
+        try:
+            async with self._session.get(yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout) as resp:
+                if resp.status in (200, 206):
+                    return await self._receive(job, url, resp, part, offset, state)
+                body = await resp.content.read(_ERROR_BODY_BYTES)
+                status = resp.status
+                if status == 416 and offset:
+                    total = unsatisfied_range_total(resp.headers.get("Content-Range", ""))
+                    announced = state.announced
+                    if total == offset and announced is not None and announced.size == offset:
+                        # The .part already holds the whole object (a run killed before recording it).
+                        return await self._complete_part(job, part, offset, announced.etag)
+                    truncate_part(part)
+                    state.announced = None
+                    raise _Transient("the store refused the resume range; restarting from byte 0")
+                text = storage_error_text(body) or resp.reason or ""
+                if is_expired_response(status, body):
+                    raise URLExpiredError(status, text or "Request has expired")
+                if should_retry_status(status):
+                    raise _Transient(f"storage answered HTTP {status}: {text}")
+                raise StorageStatusError(status, text)
+        except aiohttp.InvalidURL as exc:
+            raise DownloadError(f"invalid storage URL: {exc}") from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            host = yarl.URL(url, encoded=True).host
+            raise _Failed(f"the storage host {host}'s TLS certificate was refused (not retried): {exc}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
+
+    def _announce(self, job: Job, state: _FileState, size: int | None, etag: str | None) -> Announced:
+        """A fresh start of the object: remember (and persist beside the ``.part``) what it is."""
+        announced = state.announced = Announced(size, etag)
+        if size is not None and etag is not None:
+            self._manifest.partial(job.image_id, job.filename, announced)
+        return announced
+
+    async def _receive(
+        self, job: Job, url: str, resp: aiohttp.ClientResponse, part: str, offset: int, state: _FileState
+    ) -> FileResult:
+        etag = resp.headers.get("ETag")
+        check_photo_headers(resp.headers)
+        if resp.status == 206:
+            if not offset:
+                raise NotAPhotoError("the store answered 206 to a request without Range")
+            total: int | None = range_of_206(resp.headers.get("Content-Range", ""), offset)
+            assert total is not None and state.announced is not None
+            state.announced.check_total(total)
+            state.announced.check_etag(etag)
+            start = offset
+        else:
+            if offset:
+                logger.debug("the store sent %s whole (object changed or Range ignored)", job.image_id)
+            total = resp.content_length
+            self._announce(job, state, total, etag)
+            start = 0
+        if total is not None:
+            if total == 0:
+                raise NotAPhotoError("the store answered with an empty body")
+            free = free_bytes(self._dest)
+            if free is not None and total - start > free:
+                raise _Failed(f"the photo needs {total - start} bytes and the destination has {free} free")
+        expected_md5 = plain_md5(etag) if self._options.verify else None
+        writer = PartWriter(
+            part,
+            offset=start,
+            md5=expected_md5 is not None,
+            flush_bytes=self._options.chunk_size,
+            lanes=self._lanes,
+            fsync=self._options.fsync,
+        )
+        image_id = job.image_id
+        on_event = self._on_event
+        report = self._report
+        if not state.started:
+            state.started = True
+            if on_event is not None:
+                on_event(FileStarted(image_id, total, start))
+        low_speed = (
+            _LowSpeed(self._options.low_speed_limit_bps, self._options.low_speed_time_s)
+            if self._options.low_speed_limit_bps
+            else None
+        )
+        try:
+            try:
+                async with contextlib.aclosing(_received_chunks(resp.content, self._options.chunk_size)) as chunks:
+                    async for chunk in chunks:
+                        if writer.add(chunk):
+                            await writer.flush()
+                        report.bytes += len(chunk)
+                        if on_event is not None:
+                            on_event(BytesReceived(image_id, len(chunk)))
+                        if low_speed is not None:
+                            low_speed.add(len(chunk))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                await writer.save()  # keep what arrived: the next attempt resumes after it
+                raise _Transient(f"connection lost after {writer.size} bytes: {type(exc).__name__}: {exc}") from exc
+            except BaseException:
+                await writer.save()  # a stop (or a slow body) keeps every received byte in the .part
+                raise
+            size = writer.size
+            if total is None:
+                total = await self._confirm_size(job, url, resp, state, size, writer, expected_md5)
+            if size != total:
+                await writer.save()
+                if size > total:
+                    truncate_part(part)
+                    state.announced = None
+                raise _Transient(f"truncated body: {size} of {total} bytes")
+
+            def check_and_complete() -> tuple[FileResult | None, str]:
+                sha256 = writer.hashes.sha256.hexdigest()
+                if expected_md5 is not None and writer.hashes.md5.hexdigest() != expected_md5:
+                    raise IntegrityError(f"MD5 mismatch for {image_id}: body does not match ETag {etag}")
+                return self._complete(job, part, size, etag, sha256), sha256
+
+            done, sha256 = await writer.finish_then(check_and_complete)
+        finally:
+            writer.close()
+        return await self._settle(job, part, size, etag, sha256, done)
+
+    async def _confirm_size(
+        self,
+        job: Job,
+        url: str,
+        resp: aiohttp.ClientResponse,
+        state: _FileState,
+        size: int,
+        writer: PartWriter,
+        expected_md5: str | None,
+    ) -> int:
+        """The size of a body sent without a length: proven by an MD5 ETag, chunked framing or a
+        one-byte ranged probe; a body nothing can prove is not kept."""
+        if size == 0:
+            raise NotAPhotoError("the store answered with an empty body")
+        if expected_md5 is not None:
+            return size  # the MD5 check in the completion proves it (or restarts)
+        probed = await self._probe_size(url, state.announced.etag if state.announced else None)
+        if probed is not None:
+            self._announce(job, state, probed, state.announced.etag if state.announced else None)
+            return probed
+        if "chunked" in resp.headers.get("Transfer-Encoding", "").lower():
+            return size  # the chunked framing's last chunk arrived: aiohttp checked it
+        await writer.save()
+        truncate_part(writer.path)
+        raise _Failed("the store sent no length for the photo and would not confirm its size")
+
+    async def _probe_size(self, url: str, etag: str | None) -> int | None:
+        """The object's size from a ``Range: bytes=0-0`` answer, or None when it gives none."""
+        headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
+        try:
+            async with self._session.get(yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout) as resp:
+                if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
+                    return None
+                return content_range_total(resp.headers.get("Content-Range", ""))
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    async def _complete_part(self, job: Job, part: str, size: int, etag: str | None) -> FileResult:
+        """Complete a ``.part`` that already holds the whole object: hash it, check it, record it."""
+        expected_md5 = plain_md5(etag) if self._options.verify else None
+
+        def hash_and_complete() -> tuple[FileResult | None, str]:
+            sha256, actual = file_sha256(part)
+            if actual != size:
+                raise OSError("partial file changed size while hashing")
+            if expected_md5 is not None and file_md5(part) != expected_md5:
+                raise IntegrityError(f"MD5 mismatch for {job.image_id}: body does not match ETag {etag}")
+            return self._complete(job, part, size, etag, sha256), sha256
+
+        try:
+            done, sha256 = await self._lanes.meta.run(hash_and_complete)
+        except OSError as exc:
+            raise _Transient(f"cannot read back {part!r}: {exc}") from exc
+        return await self._settle(job, part, size, etag, sha256, done)
+
+    # -- completion -------------------------------------------------------------------------
+    def _complete(self, job: Job, part: str, size: int, etag: str | None, sha256: str) -> FileResult | None:
+        """THE completion, in the file thread: record a complete, checked ``.part`` as ``ok``, THEN
+        give it its final name (the order :mod:`.manifest` documents).
+
+        A file already at the final name that an earlier run did not record for this photo is
+        never overwritten: identical content is adopted. Returns None when the photo needs
+        another name (foreign content there, a directory, a rename the name refuses).
+        """
+        final = self._path(job.filename)
+        there = _regular_or_absent(final)
+        if there is False:
+            return None
+        if there and not job.owned:
+            if not _same_regular_file(final, part):
+                return None
+            logger.info("%s is already on disk with the same content: kept", job.filename)
+            self._manifest.ok(job.image_id, job.filename, size, etag, sha256)
+            truncate_part(part)
+        else:
+            self._manifest.ok(job.image_id, job.filename, size, etag, sha256)
+            try:
+                finalize(part, final)
+            except FileWriteError as exc:
+                logger.warning("%s", exc)
+                return None
+        verified = None
+        if self._options.verify:
+            verified = plain_md5(etag) is not None
+        return FileResult(job.image_id, "ok", job.filename, size, verified=verified)
+
+    async def _settle(
+        self, job: Job, part: str, size: int, etag: str | None, sha256: str, done: FileResult | None
+    ) -> FileResult:
+        """The completion's result; when the name was unusable, the photo moves to the next free
+        name (the allocator lives on the event loop) and the completion runs again there."""
+        for _ in range(_MAX_RELOCATIONS):
+            if done is not None:
+                return done
+            taken = job.filename
+            job.filename = self._planner.relocate(job)
+            job.owned = False
+            logger.warning("%s cannot hold photo %s: it is saved as %s instead", taken, job.image_id, job.filename)
+            moved = self._path(job.filename + PART_SUFFIX)
+            await self._lanes.meta.run(lambda: finalize(part, moved))
+            part = moved
+            complete: Callable[[], FileResult | None] = lambda: self._complete(job, part, size, etag, sha256)  # noqa: E731
+            done = await self._lanes.meta.run(complete)
+        if done is not None:
+            return done
+        raise _Failed(f"no usable name for photo {job.image_id} after {_MAX_RELOCATIONS} tries")

@@ -1,0 +1,99 @@
+"""The options of a download run: one typed, validated object behind every download function."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .._constants import (
+    DEFAULT_CONCURRENCY,
+    DOWNLOAD_CHUNK_SIZE,
+    DOWNLOAD_FDS_PER_WORKER,
+    DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    DOWNLOAD_LOW_SPEED_TIME_S,
+    DOWNLOAD_RESERVED_FDS,
+)
+from .._exceptions import RequestValidationError
+from .events import EventCallback
+from .policy import FilePolicy
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
+__all__ = ["DownloadOptions", "max_concurrency"]
+
+logger = logging.getLogger(__name__)
+
+
+def max_concurrency() -> int | None:
+    """The most workers the process's open-file limit (soft ``RLIMIT_NOFILE``) allows, or None."""
+    if resource is None:  # pragma: no cover - Windows
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(1, (soft - DOWNLOAD_RESERVED_FDS) // DOWNLOAD_FDS_PER_WORKER)
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RequestValidationError(name, f"must be an integer >= 1; got {value!r}")
+
+
+def _non_negative(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise RequestValidationError(name, f"must be a number >= 0; got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadOptions:
+    """How a run downloads; validated on creation (:class:`RequestValidationError` names the field).
+
+    - ``concurrency``: files in flight; capped (with a warning) by the open-file limit.
+    - ``verify``: check each body against its plain-MD5 ETag while streaming, and re-hash files
+      already on disk against the manifest's SHA-256 before skipping them.
+    - ``chunk_size``: bytes collected per write to disk.
+    - ``low_speed_limit_bps`` / ``low_speed_time_s``: a body slower than the limit over the
+      window is abandoned and resumed (curl's ``--low-speed-limit``/``--low-speed-time``); a
+      limit of 0 turns this off.
+    - ``fsync``: each file's bytes reach the disk before its ``ok`` line is written, so after a
+      power cut a rerun never trusts a file whose bytes were lost.
+    - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
+    - ``on_event``: progress callback (see :mod:`.events`).
+    """
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    verify: bool = False
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE
+    low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS
+    low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S
+    fsync: bool = True
+    policy: FilePolicy = FilePolicy()
+    on_event: EventCallback | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("concurrency", self.concurrency)
+        _positive_int("chunk_size", self.chunk_size)
+        _non_negative("low_speed_limit_bps", self.low_speed_limit_bps)
+        _non_negative("low_speed_time_s", self.low_speed_time_s)
+        if self.low_speed_limit_bps and not self.low_speed_time_s:
+            raise RequestValidationError("low_speed_time_s", "must be > 0 when low_speed_limit_bps is set")
+        if not isinstance(self.policy, FilePolicy):
+            raise RequestValidationError("policy", f"must be a FilePolicy; got {type(self.policy).__name__}")
+        if self.on_event is not None and not callable(self.on_event):
+            raise RequestValidationError("on_event", "must be callable")
+
+    def effective_concurrency(self) -> int:
+        """``concurrency``, capped by the open-file limit (logged once when it is)."""
+        cap = max_concurrency()
+        if cap is not None and self.concurrency > cap:
+            logger.warning(
+                "concurrency %d exceeds what the open-file limit allows; using %d "
+                "(raise it with `ulimit -n` to go higher)",
+                self.concurrency,
+                cap,
+            )
+            return cap
+        return self.concurrency

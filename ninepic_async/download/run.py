@@ -1,0 +1,276 @@
+"""One download run: an async context manager that owns everything a run holds.
+
+:class:`DownloadRun` takes the destination's lock, reads the manifest's resume state, opens
+the manifest, the storage session, the file-thread lanes and the URL refresher, and closes
+them all, in reverse, on the way out. :meth:`DownloadRun.run` drives the pipeline in anyio
+task groups: ONE producer walks the selection (:mod:`.sources`) into the :class:`~.queue.JobQueue`
+(back-pressure on the API paging) and ``concurrency`` workers take jobs and hand each to the
+:class:`~.fetch.Fetcher`. A fatal error (:class:`DestinationError`, an API error of the
+listing) stops the run and is raised alone, unwrapped; cancellation leaves ``.part`` files
+for a resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+
+import aiohttp
+import anyio
+
+from .._constants import (
+    DOWNLOAD_CONNECT_TIMEOUT_S,
+    DOWNLOAD_QUEUE_SIZE,
+    DOWNLOAD_READ_BUFFER_BYTES,
+    DOWNLOAD_SOCK_READ_TIMEOUT_S,
+    DOWNLOAD_WRITE_THREADS,
+    MANIFEST_NAME,
+    PART_SUFFIX,
+    USER_AGENT,
+)
+from .._exceptions import DestinationError, NinePicError
+from .events import FileFinished, PlannedEvent
+from .fetch import Fetcher
+from .lanes import WriteLanes
+from .lock import DestinationLock
+from .manifest import Manifest, ManifestState
+from .options import DownloadOptions
+from .queue import JobQueue
+from .report import DownloadReport, FileResult
+from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem
+from .urls import UrlRefresher
+
+__all__ = ["DownloadRun", "ItemsFactory", "Sink", "make_dest", "make_storage_session"]
+
+logger = logging.getLogger(__name__)
+
+Sink = Callable[[FileResult], Awaitable[None]]
+ItemsFactory = Callable[[Planner, Callable[[int | None], None], Listing], AsyncIterator[SourceItem]]
+"""Makes the run's source: ``(planner, on_total, listing) -> items`` (see :mod:`.sources`)."""
+
+
+def make_storage_session(concurrency: int) -> aiohttp.ClientSession:
+    """The storage session: no API key, ``concurrency`` connections, idle timeouts, raw bodies."""
+    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=DOWNLOAD_CONNECT_TIMEOUT_S, sock_read=DOWNLOAD_SOCK_READ_TIMEOUT_S
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        headers={"User-Agent": USER_AGENT},
+        read_bufsize=DOWNLOAD_READ_BUFFER_BYTES,
+    )
+
+
+def make_dest(dest: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """The destination directory, created if missing, and whether this call created it;
+    :class:`DestinationError` if it cannot be used."""
+    path = Path(dest)
+    if path.exists() and not path.is_dir():
+        raise DestinationError(f"destination {str(path)!r} exists and is not a directory")
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DestinationError(f"cannot create the destination {str(path)!r}: {exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DestinationError(f"destination {str(path)!r} is not writable")
+    return path, created
+
+
+def _part_names(dest: Path) -> frozenset[str]:
+    """The ``.part`` files in ``dest`` now (one directory scan instead of a stat per file)."""
+    try:
+        with os.scandir(dest) as entries:
+            return frozenset(e.name for e in entries if e.name.endswith(PART_SUFFIX))
+    except OSError as exc:
+        raise DestinationError(f"cannot list the destination {str(dest)!r}: {exc.strerror or exc}") from exc
+
+
+def _undo_untouched_dest(dest: Path) -> None:
+    """After a run that stopped before recording anything: drop its empty manifest and the
+    directory it created, so a typo'd event id leaves no trace. Anything else there stays."""
+    manifest = dest / MANIFEST_NAME
+    try:
+        if manifest.stat().st_size == 0:
+            manifest.unlink()
+        dest.rmdir()  # fails, harmlessly, unless the directory is now empty
+    except OSError:
+        pass
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    members = getattr(exc, "exceptions", None)
+    if not isinstance(members, tuple):
+        return [exc]
+    found: list[BaseException] = []
+    for member in members:
+        found.extend(_leaves(member))
+    return found
+
+
+def _single_error(group: BaseException) -> BaseException | None:
+    """The one error worth raising from a task-group failure, if the group holds only our errors."""
+    if not isinstance(getattr(group, "exceptions", None), tuple):
+        return None
+    cancelled = anyio.get_cancelled_exc_class()
+    leaves = [e for e in _leaves(group) if not isinstance(e, cancelled)]
+    if not leaves or not all(isinstance(e, NinePicError) for e in leaves):
+        return None
+    for exc in leaves:
+        if isinstance(exc, DestinationError):
+            return exc
+    return leaves[0]
+
+
+class DownloadRun:
+    """One run into ``dest``: ``async with DownloadRun(...) as run: report = await run.run(items)``."""
+
+    def __init__(
+        self,
+        dest: Path,
+        options: DownloadOptions,
+        *,
+        refresher: UrlRefresher | None,
+        storage_session: aiohttp.ClientSession | None = None,
+        sink: Sink | None = None,
+        created_dest: bool = False,
+    ) -> None:
+        self.dest = dest
+        self.options = options
+        self._refresher = refresher
+        self._given_session = storage_session
+        self._sink = sink
+        self._created_dest = created_dest
+        self._lock = DestinationLock(dest)
+        self._manifest = Manifest(dest)
+        self._lanes = WriteLanes(DOWNLOAD_WRITE_THREADS)
+        self._session: aiohttp.ClientSession | None = None
+        self.report = DownloadReport(manifest_path=str(self._manifest.path))
+
+    async def __aenter__(self) -> DownloadRun:
+        try:
+            self._lock.acquire()
+        except BaseException:
+            if self._refresher is not None:
+                self._refresher.close()
+            raise
+        try:
+            self._state = await anyio.to_thread.run_sync(ManifestState.load, self.dest / MANIFEST_NAME)
+            self._parts_at_start = await anyio.to_thread.run_sync(_part_names, self.dest)
+            self._manifest.open()
+        except BaseException:
+            await self._close()
+            raise
+        self._session = self._given_session or make_storage_session(self.options.effective_concurrency())
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._close()
+        if exc is not None and isinstance(exc, Exception) and self._created_dest:
+            _undo_untouched_dest(self.dest)  # a fatal error, not an interruption: Ctrl-C keeps all
+
+    async def _close(self) -> None:
+        self._lanes.close()  # every call was awaited to its end: the threads are idle
+        self._manifest.close()
+        if self._refresher is not None:
+            self._refresher.close()
+        if self._session is not None and self._given_session is None:
+            with anyio.CancelScope(shield=True):
+                await self._session.close()
+        self._lock.release()
+
+    def _planned(self, total: int | None) -> None:
+        self.report.announced = total
+        if self.options.on_event is not None:
+            self.options.on_event(PlannedEvent(total))
+
+    async def _finish(self, result: FileResult) -> None:
+        self.report.add(result)
+        if self.options.on_event is not None:
+            self.options.on_event(FileFinished(result))
+        if self._sink is not None:
+            await self._sink(result)
+
+    async def run(self, items_factory: ItemsFactory) -> DownloadReport:
+        """Download every item the factory's source yields; the report, or the run's one fatal error."""
+        assert self._session is not None, "use DownloadRun as an async context manager"
+        started_s = time.monotonic()
+        planner = Planner(self.dest, self._state)
+        listing = Listing()
+        queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
+        fetcher = Fetcher(
+            dest=str(self.dest),
+            session=self._session,
+            manifest=self._manifest,
+            state=self._state,
+            planner=planner,
+            refresher=self._refresher,
+            lanes=self._lanes,
+            report=self.report,
+            options=self.options,
+            parts_at_start=self._parts_at_start,
+        )
+        if self._refresher is not None:
+            self._refresher.waiting = queue
+        items = items_factory(planner, self._planned, listing)
+        try:
+            async with anyio.create_task_group() as outer:
+                if self._refresher is not None:
+                    outer.start_soon(self._refresher.run)
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._produce, items, queue, fetcher)
+                    for _ in range(self.options.effective_concurrency()):
+                        group.start_soon(self._work, queue, fetcher)
+                outer.cancel_scope.cancel()
+        except Exception as group_error:
+            single = _single_error(group_error)
+            if single is None:
+                raise
+            raise single from None
+        finally:
+            queue.close()
+        self.report.missing = listing.missing
+        if self.report.announced is None:
+            self.report.announced = listing.announced
+        self.report.elapsed_s = time.monotonic() - started_s
+        return self.report
+
+    async def _produce(
+        self, items: AsyncIterator[SourceItem], queue: JobQueue[Job | Skip], fetcher: Fetcher
+    ) -> None:
+        try:
+            async for item in items:
+                if isinstance(item, Job):
+                    await queue.put(item)
+                elif isinstance(item, Skip):
+                    if self.options.verify:
+                        await queue.put(item)  # re-hashed by a worker before it counts as skipped
+                    else:
+                        await self._finish(await fetcher.settle_skip(item))
+                else:
+                    await self._api_failure(item)
+        finally:
+            queue.close_input()
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _api_failure(self, item: ApiFailure) -> None:
+        self._manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)
+        await self._finish(FileResult(item.image_id, "failed", None, 0, item.error, item.path))
+
+    async def _work(self, queue: JobQueue[Job | Skip], fetcher: Fetcher) -> None:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, Skip):
+                await self._finish(await fetcher.settle_skip(item))
+            else:
+                await self._finish(await fetcher.fetch(item))
