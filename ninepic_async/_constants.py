@@ -150,3 +150,6 @@ LISTING_OVERRUN_IDS: Final = 10_000
 listing must not grow memory and the manifest without bound."""
 DOWNLOAD_MAX_KEPT_FAILURES: Final = 10_000
 """Failed files a DownloadReport lists one by one; past that they are only counted."""
+DOWNLOAD_FULL_DISK_BYTES: Final = 16 * 1024 * 1024
+"""Less free space than this, and too little for the next photo, is a full disk: the run stops.
+With more, a photo larger than the free space fails alone (before its first byte)."""

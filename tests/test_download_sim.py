@@ -28,6 +28,8 @@ from ninepic_async.download import (
     plan_originals,
     read_manifest,
 )
+from ninepic_async.download.integrity import Announced
+from ninepic_async.download.manifest import Manifest
 from ninepic_async.download.names import name_key, sanitize_filename
 from ninepic_async.testing import Simulator
 
@@ -146,12 +148,35 @@ async def test_rerun_redownloads_a_deleted_file_under_the_same_name(
     assert victim in photo_files(tmp_path)
 
 
+def record_partial(dest: Path, image_id: str, name: str, size: int, etag: str) -> None:
+    """The ``partial`` line a run writes when a fresh ``.part`` first reaches the disk."""
+    manifest = Manifest(dest)
+    manifest.open()
+    manifest.partial(image_id, name, Announced(size, etag))
+    manifest.close()
+
+
+async def test_a_part_file_of_an_unknown_object_version_is_restarted_never_spliced(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=3, photo_size=(40_000, 60_000), seed=7)
+    photo = sim.world.photos[1]
+    name = sanitize_filename(photo.filename, photo.image_id)
+    (tmp_path / (name + PART_SUFFIX)).write_bytes(b"\0" * 25_000)  # no partial line: whose bytes?
+    async with client_of(sim) as client:
+        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+    assert report.downloaded == 3
+    assert sim.counters.storage_ranged == 0
+    assert (tmp_path / name).read_bytes() == sim.world.content(photo.image_id)
+
+
 async def test_part_file_of_a_killed_run_is_resumed_by_range(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=10, photo_size=(40_000, 60_000), seed=7)
     photo = sim.world.photos[4]
     content = sim.world.content(photo.image_id)
     name = sanitize_filename(photo.filename, photo.image_id)
     (tmp_path / (name + PART_SUFFIX)).write_bytes(content[:25_000])
+    record_partial(tmp_path, photo.image_id, name, len(content), f'"{sim.world.md5(photo.image_id)}"')
     async with client_of(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded == 10
@@ -168,6 +193,7 @@ async def test_complete_part_file_is_renamed_without_refetching(
     photo = sim.world.photos[0]
     name = sanitize_filename(photo.filename, photo.image_id)
     (tmp_path / (name + PART_SUFFIX)).write_bytes(sim.world.content(photo.image_id))
+    record_partial(tmp_path, photo.image_id, name, photo.size, f'"{sim.world.md5(photo.image_id)}"')
     async with client_of(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, image_ids=[photo.image_id])
     assert report.downloaded == 1

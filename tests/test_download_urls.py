@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ninepic_async._exceptions import BadRequestError
+from ninepic_async.download.queue import JobQueue
 from ninepic_async.download.urls import (
     UrlRefresher,
     image_id_from_url,
@@ -177,7 +178,7 @@ async def test_refresher_turns_api_errors_into_per_id_failures() -> None:
 
 
 class _QueuedJob:
-    def __init__(self, image_id: str, url: str) -> None:
+    def __init__(self, image_id: str, url: str | None) -> None:
         self.image_id, self.url = image_id, url
 
 
@@ -194,18 +195,21 @@ async def test_a_job_taken_from_the_queue_mid_renewal_waits_for_that_call_instea
     refresher = UrlRefresher(client, 456, linger_s=0.0)
     stale = signed(image_id="queued-1")
     queued = _QueuedJob("queued-1", stale)
-    refresher.queued["queued-1"] = queued
+    queue: JobQueue[_QueuedJob] = JobQueue(10)
+    await queue.put(queued)
+    refresher.waiting = queue
     async with anyio.create_task_group() as tg:
         tg.start_soon(refresher.run)
         first = tg.start_soon(refresher.refresh, "worker-0", signed(image_id="worker-0"))
         del first
         while not refresher._topped_up:  # the call is in flight, renewing the queued job too
             await anyio.sleep(0.001)
-        refresher.queued.pop("queued-1")  # a worker takes it with its stale URL...
+        assert await queue.get() is queued  # a worker takes it with its stale URL...
         gate.set()
         result = await refresher.refresh("queued-1", stale)  # ...and joins the call in flight
         tg.cancel_scope.cancel()
     refresher.close()
+    queue.close()
     assert client.calls == [["worker-0", "queued-1"]]
     assert result.url == signed(image_id="queued-1") == queued.url
 

@@ -22,9 +22,10 @@ from helpers_reliability import (
 )
 
 from ninepic_async._constants import PART_SUFFIX
-from ninepic_async.download import DownloadEvent, FileFinished, download_originals
-from ninepic_async.download import files as files_module
+from ninepic_async.download import DownloadEvent, FileFinished, FileResult, download_originals
 from ninepic_async.download import fetch as fetch_module
+from ninepic_async.download import files as files_module
+from ninepic_async.download import integrity as integrity_module
 
 pytestmark = pytest.mark.usefixtures("no_backoff_sleep")  # retries happen at once
 
@@ -170,7 +171,7 @@ async def test_verify_checks_md5_while_streaming_retries_once_then_fails(
         raise AssertionError("verify must not re-read a .part from the start")
 
     monkeypatch.setattr(files_module, "_write_all", write_all)
-    monkeypatch.setattr(files_module, "_hash_prefix", no_read_back)
+    monkeypatch.setattr(integrity_module.BodyHashes, "update_from_file", no_read_back)
     async with client_of(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=True)
     assert (report.downloaded, report.failed) == (29, 1)
@@ -184,13 +185,24 @@ async def test_verify_checks_md5_while_streaming_retries_once_then_fails(
     assert hashlib.md5(sim.world.content(once)).hexdigest() == sim.world.md5(once)
 
 
-async def test_verify_with_multipart_etags_skips_the_check_and_succeeds(
+async def test_verify_with_multipart_etags_counts_every_file_unverified_never_verified(
     rsim: SimFactory, tmp_path: Path
 ) -> None:
     sim = await rsim(photo_count=20, seed=106, etag_style="multipart")
+    results: list[FileResult] = []
     async with client_of(sim) as client:
+        report = await download_originals(
+            client,
+            sim.event_id,
+            tmp_path,
+            whole_event=True,
+            verify=True,
+            on_event=lambda e: results.append(e.result) if isinstance(e, FileFinished) else None,
+        )
+        assert (report.downloaded, report.failed, report.unverified) == (20, 0, 20)
+        assert all(r.verified is False for r in results)
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=True)
-    assert (report.downloaded, report.failed) == (20, 0)
+    assert (report.skipped, report.unverified) == (20, 0)  # on disk: checked against the manifest's SHA-256
     check_dest(sim, tmp_path)
 
 

@@ -77,8 +77,9 @@ async def finish(sim: Simulator, dest: Path, timeout_s: float = 60) -> str:
 
 
 def manifest_lines(dest: Path) -> int:
+    """The ``ok`` lines of the manifest so far."""
     try:
-        return (dest / MANIFEST_NAME).read_bytes().count(b"\n")
+        return (dest / MANIFEST_NAME).read_bytes().count(b'"status":"ok"')
     except FileNotFoundError:
         return 0
 
@@ -232,8 +233,8 @@ async def test_ctrl_c_exits_130_within_2_s_keeps_parts_and_the_rerun_resumes(
     assert ledger.parts and any(have for have, _ in ledger.parts.values()), "a .part with data was kept"
     assert 2 <= len(ledger.frozen) < 16
     latest = outcome(dest)
-    assert {i for i, e in latest.items()} == set(ledger.frozen)  # only completed files were recorded
-    assert all(e["status"] == "ok" for e in latest.values())
+    assert {i for i, e in latest.items() if e["status"] == "ok"} == set(ledger.frozen)
+    assert {e["status"] for e in latest.values()} <= {"ok", "partial"}  # partial: a kept .part
     sim.faults.storage_bytes_per_s = 0
     ranged_before = sim.counters.storage_ranged
     out_text = await finish(sim, dest)

@@ -10,9 +10,9 @@ budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` 
 :mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs).
 """
 
+from .api import download_originals, download_url_list, iter_download_originals, plan_originals
 from .events import BytesReceived, DownloadEvent, EventCallback, FileFinished, FileStarted, PlannedEvent
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
-from .api import download_originals, download_url_list, iter_download_originals, plan_originals
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile

@@ -51,7 +51,9 @@ def _selection(
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
-    return lambda planner, on_total, listing: iter_source(client, event_id, selection, planner, on_total, listing)
+    return lambda planner, on_total, listing: iter_source(
+        client, event_id, selection, planner, on_total, listing
+    )
 
 
 async def _run(
@@ -160,7 +162,9 @@ async def iter_download_originals(
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     dest_path, created = make_dest(dest)
-    send, receive = anyio.create_memory_object_stream[FileResult](max(options.concurrency, DOWNLOAD_QUEUE_SIZE))
+    send, receive = anyio.create_memory_object_stream[FileResult](
+        max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
+    )
 
     async def runner() -> None:
         async with send:

@@ -21,14 +21,14 @@ import logging
 import os
 import stat
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import aiohttp
 import anyio
 import yarl
 
-from .._constants import DOWNLOAD_READ_BUFFER_BYTES, PART_SUFFIX
+from .._constants import DOWNLOAD_FULL_DISK_BYTES, DOWNLOAD_READ_BUFFER_BYTES, PART_SUFFIX
 from .._exceptions import (
     DestinationError,
     DownloadError,
@@ -96,14 +96,17 @@ async def _received_chunks(content: aiohttp.StreamReader, chunk_size: int) -> As
             yield chunk
 
 
-def _regular_or_absent(path: str) -> bool | None:
-    """True: a regular file is there; None: nothing is; False: something else (a directory...)."""
+def _kind_at(path: str) -> str:
+    """What is at ``path``, never following a link: ``absent``, ``regular``, ``directory`` or ``other``."""
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
+        mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        return None
+        return "absent"
     except OSError:
-        return False
+        return "other"
+    if stat.S_ISREG(mode):
+        return "regular"
+    return "directory" if stat.S_ISDIR(mode) else "other"
 
 
 def _same_regular_file(existing: str, part: str) -> bool:
@@ -169,7 +172,9 @@ class Fetcher:
         self._parts_at_start = parts_at_start
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
-        if options.low_speed_limit_bps and (timeout.sock_read is None or options.low_speed_time_s < timeout.sock_read):
+        if options.low_speed_limit_bps and (
+            timeout.sock_read is None or options.low_speed_time_s < timeout.sock_read
+        ):
             self._timeout = aiohttp.ClientTimeout(
                 total=timeout.total,
                 connect=timeout.connect,
@@ -195,7 +200,11 @@ class Fetcher:
         if self._options.verify:
             verified = await self._lanes.data.run(lambda: self._still_intact(skip))
             if not verified:
-                logger.warning("%s is not the file recorded for photo %s: fetching it again", skip.filename, skip.image_id)
+                logger.warning(
+                    "%s is not the file recorded for photo %s: fetching it again",
+                    skip.filename,
+                    skip.image_id,
+                )
                 return await self.fetch(self._planner.refetch(skip))
         part = self._path(skip.filename + PART_SUFFIX)
         try:
@@ -234,9 +243,10 @@ class Fetcher:
         while True:
             setback: Setback
             try:
-                if url is None or (can_refresh and needs_refresh(url)):
-                    if url is not None:
-                        policy = policy.increment("proactive_refresh")
+                if url is None:
+                    url = await self._refresh(job, url)
+                elif can_refresh and policy.proactive_refreshes > 0 and needs_refresh(url):
+                    policy = policy.increment("proactive_refresh")
                     url = await self._refresh(job, url)
                 offset = self._resume_offset(job, part, state, first)
                 first = False
@@ -297,7 +307,9 @@ class Fetcher:
             headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = state.announced.etag
         try:
-            async with self._session.get(yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout) as resp:
+            async with self._session.get(
+                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+            ) as resp:
                 if resp.status in (200, 206):
                     return await self._receive(job, url, resp, part, offset, state)
                 body = await resp.content.read(_ERROR_BODY_BYTES)
@@ -321,16 +333,18 @@ class Fetcher:
             raise DownloadError(f"invalid storage URL: {exc}") from exc
         except aiohttp.ClientConnectorCertificateError as exc:
             host = yarl.URL(url, encoded=True).host
-            raise _Failed(f"the storage host {host}'s TLS certificate was refused (not retried): {exc}") from exc
+            raise _Failed(
+                f"the storage host {host}'s TLS certificate was refused (not retried): {exc}"
+            ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
 
-    def _announce(self, job: Job, state: _FileState, size: int | None, etag: str | None) -> Announced:
-        """A fresh start of the object: remember (and persist beside the ``.part``) what it is."""
-        announced = state.announced = Announced(size, etag)
-        if size is not None and etag is not None:
+    def _persist(self, job: Job, state: _FileState) -> None:
+        """Keep what the object announced beside its ``.part`` (a ``partial`` line), so a later run
+        can resume it with ``If-Range``; called as a fresh ``.part`` first reaches the disk."""
+        announced = state.announced
+        if announced is not None and announced.size is not None and announced.etag is not None:
             self._manifest.partial(job.image_id, job.filename, announced)
-        return announced
 
     async def _receive(
         self, job: Job, url: str, resp: aiohttp.ClientResponse, part: str, offset: int, state: _FileState
@@ -349,13 +363,15 @@ class Fetcher:
             if offset:
                 logger.debug("the store sent %s whole (object changed or Range ignored)", job.image_id)
             total = resp.content_length
-            self._announce(job, state, total, etag)
+            state.announced = Announced(total, etag)
             start = 0
         if total is not None:
             if total == 0:
                 raise NotAPhotoError("the store answered with an empty body")
             free = free_bytes(self._dest)
             if free is not None and total - start > free:
+                if free < DOWNLOAD_FULL_DISK_BYTES:
+                    raise DestinationError(f"disk full: {free} bytes free in {self._dest!r}")
                 raise _Failed(f"the photo needs {total - start} bytes and the destination has {free} free")
         expected_md5 = plain_md5(etag) if self._options.verify else None
         writer = PartWriter(
@@ -365,6 +381,7 @@ class Fetcher:
             flush_bytes=self._options.chunk_size,
             lanes=self._lanes,
             fsync=self._options.fsync,
+            on_create=lambda: self._persist(job, state),
         )
         image_id = job.image_id
         on_event = self._on_event
@@ -380,7 +397,9 @@ class Fetcher:
         )
         try:
             try:
-                async with contextlib.aclosing(_received_chunks(resp.content, self._options.chunk_size)) as chunks:
+                async with contextlib.aclosing(
+                    _received_chunks(resp.content, self._options.chunk_size)
+                ) as chunks:
                     async for chunk in chunks:
                         if writer.add(chunk):
                             await writer.flush()
@@ -391,7 +410,9 @@ class Fetcher:
                             low_speed.add(len(chunk))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 await writer.save()  # keep what arrived: the next attempt resumes after it
-                raise _Transient(f"connection lost after {writer.size} bytes: {type(exc).__name__}: {exc}") from exc
+                raise _Transient(
+                    f"connection lost after {writer.size} bytes: {type(exc).__name__}: {exc}"
+                ) from exc
             except BaseException:
                 await writer.save()  # a stop (or a slow body) keeps every received byte in the .part
                 raise
@@ -434,7 +455,8 @@ class Fetcher:
             return size  # the MD5 check in the completion proves it (or restarts)
         probed = await self._probe_size(url, state.announced.etag if state.announced else None)
         if probed is not None:
-            self._announce(job, state, probed, state.announced.etag if state.announced else None)
+            state.announced = Announced(probed, state.announced.etag if state.announced else None)
+            self._persist(job, state)
             return probed
         if "chunked" in resp.headers.get("Transfer-Encoding", "").lower():
             return size  # the chunked framing's last chunk arrived: aiohttp checked it
@@ -446,7 +468,9 @@ class Fetcher:
         """The object's size from a ``Range: bytes=0-0`` answer, or None when it gives none."""
         headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
         try:
-            async with self._session.get(yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout) as resp:
+            async with self._session.get(
+                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+            ) as resp:
                 if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
                     return None
                 return content_range_total(resp.headers.get("Content-Range", ""))
@@ -481,10 +505,10 @@ class Fetcher:
         another name (foreign content there, a directory, a rename the name refuses).
         """
         final = self._path(job.filename)
-        there = _regular_or_absent(final)
-        if there is False:
+        there = _kind_at(final)
+        if there == "directory":
             return None
-        if there and not job.owned:
+        if there != "absent" and not job.owned:
             if not _same_regular_file(final, part):
                 return None
             logger.info("%s is already on disk with the same content: kept", job.filename)
@@ -513,12 +537,13 @@ class Fetcher:
             taken = job.filename
             job.filename = self._planner.relocate(job)
             job.owned = False
-            logger.warning("%s cannot hold photo %s: it is saved as %s instead", taken, job.image_id, job.filename)
+            logger.warning(
+                "%s cannot hold photo %s: it is saved as %s instead", taken, job.image_id, job.filename
+            )
             moved = self._path(job.filename + PART_SUFFIX)
-            await self._lanes.meta.run(lambda: finalize(part, moved))
+            await self._lanes.meta.run(lambda old=part, new=moved: finalize(old, new))  # type: ignore[misc]
             part = moved
-            complete: Callable[[], FileResult | None] = lambda: self._complete(job, part, size, etag, sha256)  # noqa: E731
-            done = await self._lanes.meta.run(complete)
+            done = await self._lanes.meta.run(lambda part=part: self._complete(job, part, size, etag, sha256))  # type: ignore[misc]
         if done is not None:
             return done
         raise _Failed(f"no usable name for photo {job.image_id} after {_MAX_RELOCATIONS} tries")

@@ -106,10 +106,11 @@ def free_bytes(directory: StrPath) -> int | None:
     return info.f_bavail * info.f_frsize
 
 
-def _write_all(fd: int, chunks: list[bytes], hashes: BodyHashes) -> None:
-    """Append every chunk: one ``writev`` per batch (one syscall, one GIL release), not one per chunk."""
-    for chunk in chunks:
-        hashes.update(chunk)
+def _write_all(fd: int, chunks: list[bytes], hashes: BodyHashes | None) -> None:
+    """Append every chunk (hashing it): one ``writev`` per batch (one syscall, one GIL release)."""
+    if hashes is not None:
+        for chunk in chunks:
+            hashes.update(chunk)
     if len(chunks) == 1:
         pending: list[memoryview] = [memoryview(chunks[0])]
     else:
@@ -162,6 +163,7 @@ class PartWriter:
         flush_bytes: int,
         lanes: WriteLanes,
         fsync: bool = False,
+        on_create: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
         self._lanes = lanes
@@ -173,6 +175,8 @@ class PartWriter:
         self._pending_bytes = 0
         self.hashes = BodyHashes(md5=md5)
         self._fsync = fsync
+        self._on_create = on_create if offset == 0 else None
+        """Called once, on the event loop, before a fresh ``.part`` first appears outside a completion."""
         self._fd: int | None = None
 
     def add(self, chunk: bytes) -> bool:
@@ -201,6 +205,9 @@ class PartWriter:
         return chunks
 
     async def _hop(self, close: bool) -> None:
+        if self._on_create is not None and self._fd is None:
+            on_create, self._on_create = self._on_create, None
+            on_create()
         chunks = self._take()
         lane = self._lanes.lane_for(opens=self._fd is None, closes=close)
         try:

@@ -66,7 +66,9 @@ class DestinationLock:
         try:
             fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError as exc:
-            raise DestinationError(f"cannot open the destination {str(directory)!r}: {exc.strerror or exc}") from exc
+            raise DestinationError(
+                f"cannot open the destination {str(directory)!r}: {exc.strerror or exc}"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -346,7 +346,9 @@ class Manifest:
         except OSError as exc:
             raise _write_error("write", self.path, exc) from exc
 
-    def ok(self, image_id: str, file: str, size_bytes: int, etag: str | None, sha256: str | None) -> None:
+    def ok(
+        self, image_id: str, file: str, size_bytes: int, etag: str | None, sha256: str | None = None
+    ) -> None:
         """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
         self.append(
             ManifestEntry(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .._constants import (
     DEFAULT_CONCURRENCY,
@@ -70,7 +70,7 @@ class DownloadOptions:
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S
     fsync: bool = True
-    policy: FilePolicy = FilePolicy()
+    policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
 
     def __post_init__(self) -> None:

@@ -84,4 +84,3 @@ class JobQueue(Generic[J]):
     def renew(self, job: J, url: str) -> None:
         """Give a waiting (or just taken) job the fresh ``url`` the refresher obtained for it."""
         job.url = url
-

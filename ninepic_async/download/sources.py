@@ -194,9 +194,7 @@ class Planner:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
         return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
 
-    def skip(
-        self, image_id: str, url: str | None = None, *, refreshable: bool = True
-    ) -> Skip | None:
+    def skip(self, image_id: str, url: str | None = None, *, refreshable: bool = True) -> Skip | None:
         """A :class:`Skip` when an earlier run already saved ``image_id`` whole, else None (fetch it)."""
         if self.dest is None:
             return None
@@ -359,7 +357,11 @@ def _overrun(listing: Listing, delivered: int) -> bool:
 
 
 async def _event_ids(
-    client: DownloadClient, event_id: int, planner: Planner, listing: Listing, on_total: Callable[[int | None], Any]
+    client: DownloadClient,
+    event_id: int,
+    planner: Planner,
+    listing: Listing,
+    on_total: Callable[[int | None], Any],
 ) -> AsyncIterator[str]:
     """The event's distinct image ids from All Photos; walked a second time if it came up short."""
     delivered = 0

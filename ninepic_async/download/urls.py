@@ -18,9 +18,9 @@ import logging
 import math
 import re
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from collections.abc import Container
 from typing import Any, Protocol
 from urllib.parse import unquote, unquote_plus, urlsplit
 
@@ -211,33 +211,35 @@ async def resolve_urls(client: DownloadClient, event_id: int, ids: list[str]) ->
     pair up, and every other unmatched id is asked for on its own (``method: image_id``).
     Raises the API's errors except 400, which means none of the ids exists (each fails).
     """
-    pages = client.iter_original_photos(event_id, "image_ids", ids, page_size=len(ids))
     results: dict[str, Resolved] = {}
     leftovers: list[PresignedUrl] = []
-    try:
-        async for page in pages:
-            matched, extra = match_urls_to_ids(ids, page)
-            for image_id, item in matched.items():
-                results.setdefault(image_id, Resolved(item=item))
-            leftovers.extend(extra)
-            for failed in page.failed_urls:
-                if failed.image_id in results or failed.image_id not in ids:
-                    continue
-                results[failed.image_id] = Resolved(
-                    error=redact(failed.error or "URL could not be generated"), path=failed.path
-                )
-    except BadRequestError as exc:
-        return {i: Resolved(error=exc.message) for i in ids}
-    finally:
-        aclose = getattr(pages, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    for number in range(1, len(ids) + 1):  # one page of len(ids) photos; more only if the API says so
+        try:
+            page = await client.original_photos(event_id, "image_ids", ids, page=number, page_size=len(ids))
+        except BadRequestError as exc:
+            if number == 1:
+                return {i: Resolved(error=exc.message) for i in ids}
+            raise
+        matched, extra = match_urls_to_ids(ids, page)
+        for image_id, item in matched.items():
+            results.setdefault(image_id, Resolved(item=item))
+        leftovers.extend(extra)
+        for failed in page.failed_urls:
+            if failed.image_id in results or failed.image_id not in ids:
+                continue
+            results[failed.image_id] = Resolved(
+                error=redact(failed.error or "URL could not be generated"), path=failed.path
+            )
+        if page.pagination is None or not page.pagination.has_next_page:
+            break
     unresolved = [i for i in ids if i not in results]
     if len(unresolved) == 1 and len(leftovers) == 1:
         results[unresolved[0]] = Resolved(item=leftovers[0])
     elif unresolved and leftovers:
         logger.info(
-            "%d URLs do not name their image ids; asking for %d ids one at a time", len(leftovers), len(unresolved)
+            "%d URLs do not name their image ids; asking for %d ids one at a time",
+            len(leftovers),
+            len(unresolved),
         )
         for image_id in unresolved:
             results[image_id] = await _resolve_one(client, event_id, image_id)
@@ -384,6 +386,8 @@ class UrlRefresher:
         except NinePicError as exc:
             return {i: Refreshed(error=f"refresh failed: {exc}") for i in ids}
         return {
-            image_id: Refreshed(url=r.item.url) if r.item is not None else Refreshed(error=r.error, path=r.path)
+            image_id: Refreshed(url=r.item.url)
+            if r.item is not None
+            else Refreshed(error=r.error, path=r.path)
             for image_id, r in resolved.items()
         }
