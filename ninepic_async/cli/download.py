@@ -100,26 +100,44 @@ async def _download(rt: Runtime, client: NinePicClient, event: int, out: Path, s
                     label: str) -> int:
     """Run the download with a progress display, then print the summary and the failures."""
     from ..download import download_originals
+    from ..download.options import max_concurrency
 
+    concurrency = rt.args.concurrency
+    cap = max_concurrency()
+    if cap is not None and concurrency > cap:
+        rt.output.note(f"--concurrency {concurrency} is more than the open-file limit allows; using {cap} "
+                       "(raise the limit with `ulimit -n` to go higher)")
+        concurrency = cap
     started = time.monotonic()
     with DownloadProgress(rt.output, label=label) as progress:
-        report = await download_originals(client, event, out, concurrency=rt.args.concurrency,
-                                          verify=rt.args.verify, on_event=progress, **selection)
+        report = await download_originals(client, event, out, concurrency=concurrency, verify=rt.args.verify,
+                                          low_speed_limit_bps=rt.args.low_speed_limit,
+                                          low_speed_time_s=rt.args.low_speed_time, on_event=progress,
+                                          **selection)
     elapsed_s = getattr(report, "elapsed_s", None) or (time.monotonic() - started)
+    extra = ""
+    if report.missing:
+        extra += f", missing {report.missing} (announced but never listed)"
+    if rt.args.verify and report.unverified:
+        extra += f", unverified {report.unverified} (no MD5 ETag to check against)"
     rt.show(report, lambda: rt.output.line(
         f"downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
-        f"failed {report.failed}; "
+        f"failed {report.failed}{extra}; "
         f"{format_bytes(report.bytes)} in {elapsed_s:.1f} s ({format_rate(report.bytes, elapsed_s)}); "
         f"manifest: {report.manifest_path}"))
-    if not report.failed:
+    if report.complete:
         return EXIT_OK
     failures = list(report.failures)
     for failure in failures[:CLI_MAX_LISTED_FAILURES]:
         rt.output.note(f"failed: {failure.image_id}: {failure.error or 'unknown error'}")
-    if len(failures) > CLI_MAX_LISTED_FAILURES:
-        rt.output.note(f"... and {len(failures) - CLI_MAX_LISTED_FAILURES} more")
-    rt.output.error(f"{report.failed} photo(s) failed (listed in {report.manifest_path}); run the same "
-                    "command again to retry them, finished files are skipped")
+    if report.failed > CLI_MAX_LISTED_FAILURES:
+        rt.output.note(f"... and {report.failed - CLI_MAX_LISTED_FAILURES} more")
+    if report.failed:
+        rt.output.error(f"{report.failed} photo(s) failed (listed in {report.manifest_path}); run the same "
+                        "command again to retry them, finished files are skipped")
+    if report.missing:
+        rt.output.error(f"{report.missing} of the {report.announced} photo(s) the selection announced never "
+                        "appeared in its listing, even on a second walk; run the same command again later")
     return EXIT_PARTIAL
 
 

@@ -23,6 +23,8 @@ from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT_S,
     DEMO_PHOTO_COUNT,
+    DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    DOWNLOAD_LOW_SPEED_TIME_S,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_EVENT_ID,
@@ -248,7 +250,23 @@ def _add_download_options(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--verify",
         action="store_true",
-        help="check each file's MD5 against the store's ETag (when it is a plain MD5)",
+        help="check each file's MD5 against the store's ETag (when it is a plain MD5) and re-hash "
+        "files already on disk against the manifest before skipping them",
+    )
+    group.add_argument(
+        "--low-speed-limit",
+        type=_non_negative_int,
+        default=DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+        metavar="BYTES_PER_S",
+        help="abandon and resume a photo slower than this over --low-speed-time; 0 turns it off "
+        f"(default: {DOWNLOAD_LOW_SPEED_LIMIT_BPS})",
+    )
+    group.add_argument(
+        "--low-speed-time",
+        type=_positive_seconds,
+        default=DOWNLOAD_LOW_SPEED_TIME_S,
+        metavar="SECONDS",
+        help=f"window of --low-speed-limit (default: {DOWNLOAD_LOW_SPEED_TIME_S:g})",
     )
 
 

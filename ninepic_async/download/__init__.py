@@ -11,6 +11,7 @@ budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` 
 """
 
 from .api import download_originals, download_url_list, iter_download_originals, plan_originals
+from .check import CheckedFile, CheckReport, CheckStatus, check_destination
 from .events import BytesReceived, DownloadEvent, EventCallback, FileFinished, FileStarted, PlannedEvent
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
@@ -22,6 +23,9 @@ from .sources import UrlJob
 __all__ = [
     "MANIFEST_VERSION",
     "BytesReceived",
+    "CheckReport",
+    "CheckStatus",
+    "CheckedFile",
     "DownloadEvent",
     "DownloadOptions",
     "DownloadReport",
@@ -35,6 +39,7 @@ __all__ = [
     "PlannedEvent",
     "PlannedFile",
     "UrlJob",
+    "check_destination",
     "download_originals",
     "download_url_list",
     "iter_download_originals",
