@@ -15,6 +15,7 @@ import collections
 import hashlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 SelectionKind = Literal["bib", "selfie", "image_ids", "whole_event"]
 
@@ -255,12 +258,13 @@ class _UrlIdentities:
         self._key_of: dict[str, str] = {}
 
     def of(self, item: PresignedUrl) -> tuple[str, str, bool]:
-        """``(key, image_id, refreshable)``: refreshable when the id is one the API knows."""
+        """``(key, image_id, refreshable)``: refreshable when the id has the shape of the API's
+        image ids (UUIDs), so an ``image_ids`` call can renew its URL."""
         key = object_key(item.url)
         image_id = _id_for(item)
         owner = self._key_of.setdefault(image_id, key)
         if owner == key:
-            return key, image_id, True
+            return key, image_id, _UUID.fullmatch(image_id) is not None
         return key, key, False
 
 
