@@ -73,7 +73,10 @@ from .models import (
 from .pagination import AsyncPage, ItemT, PageT
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .download import DownloadReport, FileResult
+    from .download.options import DownloadKwargs
 
 __all__ = ["NinePicClient", "Selfie"]
 
@@ -642,7 +645,7 @@ class NinePicClient:
 
     # --- downloads (delegated to ninepic_async.download) -------------------------------------------
     async def download_originals(
-        self, event_id: int, dest: str | os.PathLike[str], **kwargs: Any
+        self, event_id: int, dest: str | os.PathLike[str], **kwargs: Unpack[DownloadKwargs]
     ) -> DownloadReport:
         """Download originals to ``dest``; see :func:`ninepic_async.download.download_originals`."""
         from .download import download_originals  # lazy: the downloader is optional for API-only use
@@ -651,7 +654,7 @@ class NinePicClient:
         return await download_originals(self, event_id, dest, **kwargs)
 
     def iter_download_originals(
-        self, event_id: int, dest: str | os.PathLike[str], **kwargs: Any
+        self, event_id: int, dest: str | os.PathLike[str], **kwargs: Unpack[DownloadKwargs]
     ) -> AsyncIterator[FileResult]:
         """Like :meth:`download_originals`, yielding each FileResult as it finishes."""
         from .download import iter_download_originals

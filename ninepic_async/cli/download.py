@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._constants import CLI_MAX_CONCURRENCY, CLI_MAX_LISTED_FAILURES, DEMO_PHOTO_SIZE
+from .._exceptions import RequestValidationError
 from .errors import EXIT_OK, EXIT_PARTIAL, CliError
 from .output import DownloadProgress, format_bytes, format_rate
 from .runtime import Runtime
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from ..client import NinePicClient
 
 __all__ = ["check_download_args", "cmd_demo", "cmd_download"]
+
+_OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id"}
+"""The option behind each selection field :func:`~ninepic_async.download.sources.make_selection` names."""
 
 
 def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
@@ -38,26 +42,25 @@ def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
     selection: dict[str, Any] = {}
     what: str
     if getattr(args, "bib", None) is not None:
-        bib = args.bib.strip()
-        if not bib:
-            raise CliError("--bib must not be empty")
-        selection["bib"], what = bib, f"BIB {bib!r}"
+        selection["bib"], what = args.bib, f"BIB {args.bib.strip()!r}"
     elif getattr(args, "selfie", None) is not None:
         request_id = args.selfie.strip()
-        if not request_id:
-            raise CliError("--selfie needs a Face Search request_id (from `ninepic faces --selfie FILE`)")
-        if Path(request_id).is_file():
+        if request_id and Path(request_id).is_file():
             raise CliError(f"--selfie takes a Face Search request_id, not a file: run "
                            f"`ninepic faces --selfie {request_id}` first and pass its request_id")
-        selection["selfie"], what = request_id, f"face search request_id {request_id!r}"
+        selection["selfie"], what = args.selfie, f"face search request_id {request_id!r}"
     elif getattr(args, "image_ids", None):
-        ids = [i.strip() for i in args.image_ids]
-        if not all(ids):
-            raise CliError("--image-id must not be empty")
-        selection["image_ids"] = list(dict.fromkeys(ids))
-        what = f"{len(selection['image_ids'])} image id(s)"
+        selection["image_ids"] = args.image_ids
+        what = f"{len(dict.fromkeys(i.strip() for i in args.image_ids))} image id(s)"
     else:
         selection["whole_event"], what = True, "the whole event"
+    from ..download.sources import make_selection  # the one check of a selection, the library's
+
+    try:
+        make_selection(**selection)
+    except RequestValidationError as exc:
+        option = _OPTION_OF.get(exc.field.split("[")[0], exc.field)
+        raise CliError(f"{option} {str(exc).split(': ', 1)[-1]}") from None
     return out, selection, what
 
 

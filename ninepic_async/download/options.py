@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict
 
 from .._constants import (
     DEFAULT_CONCURRENCY,
@@ -17,12 +19,15 @@ from .._exceptions import RequestValidationError
 from .events import EventCallback
 from .policy import FilePolicy
 
+if TYPE_CHECKING:
+    import aiohttp
+
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows
     resource = None  # type: ignore[assignment]
 
-__all__ = ["DownloadOptions", "max_concurrency"]
+__all__ = ["DownloadKwargs", "DownloadOptions", "max_concurrency"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,3 +102,22 @@ class DownloadOptions:
             )
             return cap
         return self.concurrency
+
+
+class DownloadKwargs(TypedDict, total=False):
+    """The keywords of :func:`~.api.download_originals` after ``dest``, as one type: what
+    ``NinePicClient.download_originals(**kwargs)`` accepts (so a misspelt keyword is a type error)."""
+
+    bib: str | None
+    selfie: str | None
+    image_ids: Iterable[str] | None
+    whole_event: bool
+    concurrency: int
+    verify: bool
+    on_event: EventCallback | None
+    chunk_size: int
+    low_speed_limit_bps: float
+    low_speed_time_s: float
+    fsync: bool
+    options: DownloadOptions | None
+    storage_session: aiohttp.ClientSession | None
