@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Our downloader fed a URL list directly: ``ninepic_async.download.download_url_list``.
 
-    python benchmarks/ours.py --urls LIST.tsv --dest DIR --concurrency 16 [--chunk-size BYTES]
+    python benchmarks/ours.py --urls LIST.tsv --dest DIR --concurrency 16 [--chunk-size BYTES] [--no-fsync]
 
 LIST.tsv has one ``url<TAB>filename`` per line (the same list the other contenders get). Runs as
 its own process so the harness measures it exactly like curl and aria2c. Prints one JSON line
@@ -37,6 +37,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"concurrency": args.concurrency}
     if args.chunk_size:
         kwargs["chunk_size"] = args.chunk_size
+    if args.no_fsync:
+        kwargs["fsync"] = False
     t0 = time.perf_counter()
     report = await download_url_list(jobs, args.dest, **kwargs)
     elapsed = time.perf_counter() - t0
@@ -56,6 +58,7 @@ def main() -> int:
     ap.add_argument("--dest", type=Path, required=True)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--chunk-size", type=int, default=0, help="bytes per read/write (default: the library's)")
+    ap.add_argument("--no-fsync", action="store_true", help="skip the per-file sync before the ok line")
     args = ap.parse_args()
     loop_name = pick_loop()
     result = run_with_loop(loop_name, run(args))

@@ -198,8 +198,9 @@ class Fetcher:
         re-hash the file first; a changed file is fetched again under its name."""
         verified: bool | None = None
         if self._options.verify:
-            verified = await self._lanes.data.run(lambda: self._still_intact(skip))
-            if not verified:
+            intact = await self._lanes.data.run(lambda: self._still_intact(skip))
+            verified = intact is True  # None: nothing recorded to check against (unverified)
+            if intact is False:
                 logger.warning(
                     "%s is not the file recorded for photo %s: fetching it again",
                     skip.filename,
@@ -217,15 +218,18 @@ class Fetcher:
             return self._failed(skip, str(exc))
         return FileResult(skip.image_id, "skipped", skip.filename, skip.size_bytes, verified=verified)
 
-    def _still_intact(self, skip: Skip) -> bool:
-        """In a thread: whether the file on disk has the recorded SHA-256 (or the ETag's MD5)."""
+    def _still_intact(self, skip: Skip) -> bool | None:
+        """In a thread: whether the file on disk has the recorded SHA-256 (or the ETag's MD5);
+        None when the manifest recorded neither (a multipart ETag from before SHA-256s)."""
         path = self._path(skip.filename + PART_SUFFIX if skip.from_part else skip.filename)
         sha256, etag = self._state.digests(skip.image_id)
+        md5 = plain_md5(etag)
+        if sha256 is None and md5 is None:
+            return None
         try:
             if sha256 is not None:
                 return file_sha256(path) == (sha256, skip.size_bytes)
-            md5 = plain_md5(etag)
-            return md5 is not None and file_md5(path) == md5
+            return file_md5(path) == md5
         except OSError:
             return False
 
