@@ -39,7 +39,7 @@ def load_info(path: Path) -> dict[str, Any]:
 def make_client(info: dict[str, Any]) -> Any:
     """A NinePicClient for the simulator described by info."""
     try:
-        from ninepic_async import NinePicClient  # type: ignore[attr-defined]
+        from ninepic_async import NinePicClient
     except ImportError:
         from ninepic_async.client import NinePicClient
     return NinePicClient(info["api_key"], org_id=info["org_id"], base_url=info["base_url"])

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -508,7 +508,7 @@ def ours_available() -> str | None:
 # the simulator (end to end and memory), run by e2e.py in its own process
 # --------------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str) -> Iterable[dict[str, Any]]:
+def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str) -> Iterator[dict[str, Any]]:
     """Start `e2e.py serve`; yield its info (urls, ids, key) plus "expected": [(size, md5), ...]."""
     SIM_DIR.mkdir(parents=True, exist_ok=True)
     info_path = SIM_DIR / f"{tag}.json"
@@ -738,11 +738,11 @@ def e2e_group(plan: Plan) -> GroupResult:
         tsv = LIST_DIR / "e2e.tsv"
         LIST_DIR.mkdir(parents=True, exist_ok=True)
         resolve_urls(info_path, tsv)
-        expected = [tuple(e) for e in info["expected"]]
+        expected: list[tuple[int, str]] = [(int(e[0]), str(e[1])) for e in info["expected"]]
         total = sum(s for s, _ in expected)
 
         def check(_m: Measurement) -> str | None:
-            return verify_digests(OUT_DIR, expected)  # type: ignore[arg-type]
+            return verify_digests(OUT_DIR, expected)
 
         api_cmd = [
             PY,
@@ -805,7 +805,7 @@ def memory_check(plan: Plan) -> list[dict[str, Any]]:
     for photos in plan.memory_sizes:
         tag = f"mem-{photos}"
         with simulator(photos, plan.memory_size, 0.0, tag) as info:
-            expected = [tuple(e) for e in info["expected"]]
+            expected: list[tuple[int, str]] = [(int(e[0]), str(e[1])) for e in info["expected"]]
             clean_out()
             cmd = [
                 PY,
@@ -824,7 +824,7 @@ def memory_check(plan: Plan) -> list[dict[str, Any]]:
             elif m.returncode != 0:
                 error = f"exit {m.returncode}: {(m.stderr.strip().splitlines() or [''])[-1][:160]}"
             else:
-                error = verify_digests(OUT_DIR, expected)  # type: ignore[arg-type]
+                error = verify_digests(OUT_DIR, expected)
             info_out = last_json_line(m.stdout) or {}
             row = {
                 "photos": photos,

@@ -409,7 +409,6 @@ class NinePicClient:
         event = _check_int("event_id", event_id, 0)
         return await self._transport.call("GET", self._event_url(event, "ping"), PingResult)
 
-
     def _listing(
         self,
         url: URL,

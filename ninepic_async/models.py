@@ -246,11 +246,7 @@ def validate_original_photos_request(
         raise RequestValidationError("page", f"must be an integer >= 1; got {page!r}")
     if page_size is not None:
         maximum = ORIGINALS_PAGE_SIZE[1]
-        if (
-            isinstance(page_size, bool)
-            or not isinstance(page_size, int)
-            or not 1 <= page_size <= maximum
-        ):
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= maximum:
             raise RequestValidationError(
                 "page_size", f"must be an integer from 1 to {maximum}; got {page_size!r}"
             )

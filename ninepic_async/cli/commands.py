@@ -41,8 +41,12 @@ async def cmd_ping(rt: Runtime) -> int:
     async with rt.client() as client:
         rt.ctx.subject = f"event {event} (or its configuration) in org {client.org_id}"
         result = await client.ping(event)
-    rt.show(result, lambda: rt.output.line(
-        f"pong: {result.status} (org {result.org_id}, event {result.event_id}) at {client.base_url}"))
+    rt.show(
+        result,
+        lambda: rt.output.line(
+            f"pong: {result.status} (org {result.org_id}, event {result.event_id}) at {client.base_url}"
+        ),
+    )
     return EXIT_OK
 
 
@@ -53,15 +57,30 @@ async def cmd_events(rt: Runtime) -> int:
         rt.ctx.subject = f"org {client.org_id}"
         pages = pages_from(client.list_events(page=rt.args.page, page_size=size), rt.args.all_pages)
         return await show_pages(
-            rt, pages, items_of=lambda p: p.events, noun="events", title=f"events of org {client.org_id}",
+            rt,
+            pages,
+            items_of=lambda p: p.events,
+            noun="events",
+            title=f"events of org {client.org_id}",
             columns=("event_id", "name", "date", "status", "slug"),
             row=lambda e: (e.event_id, e.event_name, e.event_date, e.status, e.event_slug),
         )
 
 
-_EVENT_FIELDS = ("event_id", "event_name", "event_slug", "event_date", "status", "event_enabled",
-                 "bib_search", "selfie_search", "name_search", "video_search", "video_selfie_search",
-                 "timeline_search")
+_EVENT_FIELDS = (
+    "event_id",
+    "event_name",
+    "event_slug",
+    "event_date",
+    "status",
+    "event_enabled",
+    "bib_search",
+    "selfie_search",
+    "name_search",
+    "video_search",
+    "video_selfie_search",
+    "timeline_search",
+)
 
 
 async def cmd_event(rt: Runtime) -> int:
@@ -70,8 +89,10 @@ async def cmd_event(rt: Runtime) -> int:
     async with rt.client() as client:
         rt.about_event(event, client)
         details = await client.event_details(event)
-    rt.show(details, lambda: rt.output.fields([(n, getattr(details, n)) for n in _EVENT_FIELDS],
-                                              title=f"event {event}"))
+    rt.show(
+        details,
+        lambda: rt.output.fields([(n, getattr(details, n)) for n in _EVENT_FIELDS], title=f"event {event}"),
+    )
     return EXIT_OK
 
 
@@ -137,8 +158,9 @@ async def cmd_faces(rt: Runtime) -> int:
         if selfie is not None:
             first = await client.face_search(event, selfie, request_id=request_id, page_size=size)
             request_id = first.request_id
-            rt.output.note(f"request_id: {request_id}{_confidence(first)} (reuse it: --request-id, or "
-                           "download --selfie)")
+            rt.output.note(
+                f"request_id: {request_id}{_confidence(first)} (reuse it: --request-id, or download --selfie)"
+            )
         else:
             first = None
         assert request_id is not None or first is not None
@@ -179,10 +201,15 @@ async def _timeline_days(rt: Runtime) -> int:
     async with rt.client() as client:
         rt.about_event(event, client)
         days = await client.timeline_days(event)
-    rows = [(d.date, d.total, " ".join(f"{h.hour:02d}h:{h.count}" for h in d.hours if h.count))
-            for d in days.days]
-    rt.show(days, lambda: rt.output.table(("date (UTC)", "photos", "per hour"), rows,
-                                          title=f"timeline of event {event}"))
+    rows = [
+        (d.date, d.total, " ".join(f"{h.hour:02d}h:{h.count}" for h in d.hours if h.count)) for d in days.days
+    ]
+    rt.show(
+        days,
+        lambda: rt.output.table(
+            ("date (UTC)", "photos", "per hour"), rows, title=f"timeline of event {event}"
+        ),
+    )
     return EXIT_OK
 
 
@@ -198,8 +225,11 @@ async def _timeline_images(rt: Runtime) -> int:
         listing = client.timeline_images(
             event, start_s=start_s, end_s=end_s, page=rt.args.page, page_size=size
         )
-        return await show_photos(rt, pages_from(listing, rt.args.all_pages),
-                                 title=f"photos of event {event} in [{start_s}, {end_s})")
+        return await show_photos(
+            rt,
+            pages_from(listing, rt.args.all_pages),
+            title=f"photos of event {event} in [{start_s}, {end_s})",
+        )
 
 
 async def cmd_video(rt: Runtime) -> int:
@@ -242,8 +272,9 @@ async def _video_start(rt: Runtime) -> int:
 
 async def _wait_job(rt: Runtime, client: NinePicClient, event: int, request_id: str) -> VideoClippingJob:
     """Poll a video job until it ends (--wait-timeout S, every --interval S), with a spinner on a terminal."""
-    coro = client.wait_for_video_clips(event, request_id, timeout_s=rt.args.wait_timeout,
-                                       interval_s=rt.args.interval)
+    coro = client.wait_for_video_clips(
+        event, request_id, timeout_s=rt.args.wait_timeout, interval_s=rt.args.interval
+    )
     if rt.output.stderr_is_terminal:
         with rt.output.err.status(f"waiting for video clipping job {request_id} ..."):
             job: VideoClippingJob = await coro
@@ -255,12 +286,18 @@ async def _wait_job(rt: Runtime, client: NinePicClient, event: int, request_id: 
 
 def _show_job(rt: Runtime, job: VideoClippingJob) -> int:
     """Print a video job and its clips; exit 1 when it ended in a failure status."""
+
     def human() -> None:
-        rt.output.fields([("request_id", job.request_id), ("status", job.status), ("clips", len(job.clips))],
-                         title="video clipping job")
+        rt.output.fields(
+            [("request_id", job.request_id), ("status", job.status), ("clips", len(job.clips))],
+            title="video clipping job",
+        )
         if job.clips:
-            rt.output.table(("url", "duration_s", "thumbnail_url"),
-                            [(c.url, c.duration_s, c.thumbnail_url) for c in job.clips], title="clips")
+            rt.output.table(
+                ("url", "duration_s", "thumbnail_url"),
+                [(c.url, c.duration_s, c.thumbnail_url) for c in job.clips],
+                title="clips",
+            )
 
     rt.show(job, human)
     if (job.status or "").lower() in VIDEO_FAILURE_STATUSES:

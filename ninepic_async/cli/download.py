@@ -46,8 +46,10 @@ def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
     elif getattr(args, "selfie", None) is not None:
         request_id = args.selfie.strip()
         if request_id and Path(request_id).is_file():
-            raise CliError(f"--selfie takes a Face Search request_id, not a file: run "
-                           f"`ninepic faces --selfie {request_id}` first and pass its request_id")
+            raise CliError(
+                f"--selfie takes a Face Search request_id, not a file: run "
+                f"`ninepic faces --selfie {request_id}` first and pass its request_id"
+            )
         selection["selfie"], what = args.selfie, f"face search request_id {request_id!r}"
     elif getattr(args, "image_ids", None):
         selection["image_ids"] = args.image_ids
@@ -91,16 +93,20 @@ async def cmd_demo(rt: Runtime) -> int:
         async with Simulator(config) as sim:
             if rt.args.storage_latency:
                 sim.faults.storage_latency_s = rt.args.storage_latency
-            rt.output.note(f"simulator: {sim.base_url} (org {sim.org_id}, event {sim.event_id}, "
-                           f"{rt.args.photos} synthetic photos)")
+            rt.output.note(
+                f"simulator: {sim.base_url} (org {sim.org_id}, event {sim.event_id}, "
+                f"{rt.args.photos} synthetic photos)"
+            )
             rt.ctx.base_url, rt.ctx.org_id, rt.ctx.event_id = sim.base_url, sim.org_id, sim.event_id
             async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
-                return await _download(rt, client, sim.event_id, out, {"whole_event": True},
-                                       label=f"demo event {sim.event_id}")
+                return await _download(
+                    rt, client, sim.event_id, out, {"whole_event": True}, label=f"demo event {sim.event_id}"
+                )
 
 
-async def _download(rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any], *,
-                    label: str) -> int:
+async def _download(
+    rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any], *, label: str
+) -> int:
     """Run the download with a progress display, then print the summary and the failures."""
     from ..download import download_originals
     from ..download.options import max_concurrency
@@ -108,26 +114,39 @@ async def _download(rt: Runtime, client: NinePicClient, event: int, out: Path, s
     concurrency = rt.args.concurrency
     cap = max_concurrency()
     if cap is not None and concurrency > cap:
-        rt.output.note(f"--concurrency {concurrency} is more than the open-file limit allows; using {cap} "
-                       "(raise the limit with `ulimit -n` to go higher)")
+        rt.output.note(
+            f"--concurrency {concurrency} is more than the open-file limit allows; using {cap} "
+            "(raise the limit with `ulimit -n` to go higher)"
+        )
         concurrency = cap
     started = time.monotonic()
     with DownloadProgress(rt.output, label=label) as progress:
-        report = await download_originals(client, event, out, concurrency=concurrency, verify=rt.args.verify,
-                                          low_speed_limit_bps=rt.args.low_speed_limit,
-                                          low_speed_time_s=rt.args.low_speed_time, on_event=progress,
-                                          **selection)
+        report = await download_originals(
+            client,
+            event,
+            out,
+            concurrency=concurrency,
+            verify=rt.args.verify,
+            low_speed_limit_bps=rt.args.low_speed_limit,
+            low_speed_time_s=rt.args.low_speed_time,
+            on_event=progress,
+            **selection,
+        )
     elapsed_s = getattr(report, "elapsed_s", None) or (time.monotonic() - started)
     extra = ""
     if report.missing:
         extra += f", missing {report.missing} (announced but never listed)"
     if rt.args.verify and report.unverified:
         extra += f", unverified {report.unverified} (no MD5 ETag to check against)"
-    rt.show(report, lambda: rt.output.line(
-        f"downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
-        f"failed {report.failed}{extra}; "
-        f"{format_bytes(report.bytes)} in {elapsed_s:.1f} s ({format_rate(report.bytes, elapsed_s)}); "
-        f"manifest: {report.manifest_path}"))
+    rt.show(
+        report,
+        lambda: rt.output.line(
+            f"downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
+            f"failed {report.failed}{extra}; "
+            f"{format_bytes(report.bytes)} in {elapsed_s:.1f} s ({format_rate(report.bytes, elapsed_s)}); "
+            f"manifest: {report.manifest_path}"
+        ),
+    )
     if report.complete:
         return EXIT_OK
     failures = list(report.failures)
@@ -136,16 +155,21 @@ async def _download(rt: Runtime, client: NinePicClient, event: int, out: Path, s
     if report.failed > CLI_MAX_LISTED_FAILURES:
         rt.output.note(f"... and {report.failed - CLI_MAX_LISTED_FAILURES} more")
     if report.failed:
-        rt.output.error(f"{report.failed} photo(s) failed (listed in {report.manifest_path}); run the same "
-                        "command again to retry them, finished files are skipped")
+        rt.output.error(
+            f"{report.failed} photo(s) failed (listed in {report.manifest_path}); run the same "
+            "command again to retry them, finished files are skipped"
+        )
     if report.missing:
-        rt.output.error(f"{report.missing} of the {report.announced} photo(s) the selection announced never "
-                        "appeared in its listing, even on a second walk; run the same command again later")
+        rt.output.error(
+            f"{report.missing} of the {report.announced} photo(s) the selection announced never "
+            "appeared in its listing, even on a second walk; run the same command again later"
+        )
     return EXIT_PARTIAL
 
 
-async def _dry_run(rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any]
-                   ) -> int:
+async def _dry_run(
+    rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any]
+) -> int:
     """List what a download would fetch (and what is already on disk); write nothing."""
     from ..download import plan_originals
 
@@ -157,8 +181,13 @@ async def _dry_run(rt: Runtime, client: NinePicClient, event: int, out: Path, se
     else:
         words = {"download": "would download", "skip": "already on disk", "failed": "unavailable"}
         rows = [
-            (p.image_id, p.filename, words[p.action] + (f" (resume from {p.resume_from_bytes} bytes)"
-                                                        if p.resume_from_bytes else ""), p.error)
+            (
+                p.image_id,
+                p.filename,
+                words[p.action]
+                + (f" (resume from {p.resume_from_bytes} bytes)" if p.resume_from_bytes else ""),
+                p.error,
+            )
             for p in planned
         ]
         rt.output.table(("image_id", "filename", "action", "error"), rows, title=f"dry run: {out}")

@@ -40,8 +40,10 @@ def _caption(pagination: Pagination | None, noun: str) -> str | None:
     if pagination.total_pages == 0:
         return f"no {noun}"
     if pagination.current_page > pagination.total_pages:
-        return (f"page {pagination.current_page} is past the last page ({pagination.total_pages}); "
-                f"{pagination.total} {noun} in all")
+        return (
+            f"page {pagination.current_page} is past the last page ({pagination.total_pages}); "
+            f"{pagination.total} {noun} in all"
+        )
     text = f"page {pagination.current_page} of {pagination.total_pages}, {pagination.total} {noun} in all"
     if pagination.has_next_page:
         text += f"; next: --page {pagination.current_page + 1} (or --all-pages)"
@@ -67,8 +69,12 @@ async def show_pages(
         if json_mode:
             rt.output.json(page)
         else:
-            rt.output.table(columns, [row(i) for i in items_of(page)], title=title,
-                            caption=_caption(page.pagination, noun))
+            rt.output.table(
+                columns,
+                [row(i) for i in items_of(page)],
+                title=title,
+                caption=_caption(page.pagination, noun),
+            )
         return EXIT_OK
     rows: list[Sequence[object]] = []
     count = 0
@@ -90,8 +96,15 @@ def _image_row(item: ImageItem) -> tuple[object, ...]:
 
 async def show_photos(rt: Runtime, pages: AsyncIterator[Any], *, title: str) -> int:
     """:func:`show_pages` for pages whose ``.images`` are ImageItems (photos, BIB, faces, timeline)."""
-    return await show_pages(rt, pages, items_of=lambda p: p.images, columns=_IMAGE_COLUMNS, row=_image_row,
-                            noun="photos", title=title)
+    return await show_pages(
+        rt,
+        pages,
+        items_of=lambda p: p.images,
+        columns=_IMAGE_COLUMNS,
+        row=_image_row,
+        noun="photos",
+        title=title,
+    )
 
 
 async def anext_or_none(iterator: AsyncIterator[T]) -> T | None:

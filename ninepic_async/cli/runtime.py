@@ -83,8 +83,10 @@ class Runtime:
         key = self.opt("api_key") or os.environ.get(ENV_API_KEY, "")
         key = key.strip()
         if not key:
-            raise CliError(f"no API key: pass --api-key KEY or set {ENV_API_KEY} (created in the 9Pic "
-                           "dashboard's Developer Zone)")
+            raise CliError(
+                f"no API key: pass --api-key KEY or set {ENV_API_KEY} (created in the 9Pic "
+                "dashboard's Developer Zone)"
+            )
         register_secret(key)
         org = self.org_id()
         base_url = self.opt("base_url") or os.environ.get(ENV_BASE_URL) or None
@@ -99,8 +101,12 @@ class Runtime:
         max_rate_limit_retries = DEFAULT_MAX_RATE_LIMIT_RETRIES if throttled is None else int(throttled)
         self.ctx.max_rate_limit_retries = max_rate_limit_retries
         client = NinePicClient(
-            key, org_id=org, base_url=base_url, timeout_s=float(self.opt("timeout") or DEFAULT_TIMEOUT_S),
-            max_retries=max_retries, max_rate_limit_retries=max_rate_limit_retries,
+            key,
+            org_id=org,
+            base_url=base_url,
+            timeout_s=float(self.opt("timeout") or DEFAULT_TIMEOUT_S),
+            max_retries=max_retries,
+            max_rate_limit_retries=max_rate_limit_retries,
         )
         self.ctx.base_url = client.base_url
         return client
