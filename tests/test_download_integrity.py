@@ -23,7 +23,7 @@ from pathlib import Path
 import anyio
 import pytest
 from aiohttp import web
-from helpers_reliability import SimFactory, check_dest, client_of, expected_names, outcome
+from helpers_reliability import SimFactory, check_dest, client_of, expected_names, manifest_entries, outcome
 
 from ninepic_async import DestinationError
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
@@ -116,6 +116,10 @@ async def test_a_directory_at_a_finished_photos_name_moves_that_photo_and_the_re
     assert (again.skipped, again.failed) == (6, 0)
     latest = outcome(tmp_path)
     assert latest[blocked]["file"] != names[blocked]
+    oks_naming_the_directory = [
+        e for e in manifest_entries(tmp_path) if e["status"] == "ok" and e["file"] == names[blocked]
+    ]
+    assert len(oks_naming_the_directory) == 1  # the first run's: no ok line ever names the directory
     assert (tmp_path / latest[blocked]["file"]).read_bytes() == sim.world.content(blocked)
     assert (tmp_path / names[deleted]).read_bytes() == sim.world.content(deleted)
     assert (tmp_path / names[blocked] / "keep.txt").read_text() == "mine"
@@ -248,7 +252,14 @@ async def test_a_body_of_unknown_length_with_a_matching_md5_etag_is_kept_with_ve
 # -- answers that are not photos ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("knob", ["storage_html_200_rate", "storage_empty_200_rate", "encoding"])
+REASONS = {
+    "storage_html_200_rate": "page, not a photo",
+    "storage_empty_200_rate": "empty body",
+    "encoding": "Content-Encoding",
+}
+
+
+@pytest.mark.parametrize("knob", list(REASONS))
 @pytest.mark.parametrize("verify", [False, True], ids=["plain", "verify"])
 async def test_error_pages_empty_and_encoded_bodies_are_never_recorded_ok(
     rsim: SimFactory, tmp_path: Path, knob: str, verify: bool, no_backoff_sleep: None
@@ -264,6 +275,7 @@ async def test_error_pages_empty_and_encoded_bodies_are_never_recorded_ok(
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=verify)
         assert (report.downloaded, report.failed) == (3, 1)
         assert report.failures[0].image_id == always
+        assert REASONS[knob] in (report.failures[0].error or "")  # the answer itself, not a checksum
         assert sim.counters.storage_requests_by_image[always] == 2  # one retry, then failed
         check_dest(sim, tmp_path, ok={p.image_id for p in sim.world.photos} - {always}, failed={always})
         sim.faults.storage_fault_image_ids = {once}
@@ -289,6 +301,7 @@ async def test_an_object_larger_than_the_free_space_fails_before_its_first_byte(
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 1)
     assert report.failures[0].image_id == huge and "free" in (report.failures[0].error or "")
+    assert sim.counters.storage_requests_by_image[huge] == 1  # not retried
     check_dest(sim, tmp_path, ok={p.image_id for p in sim.world.photos} - {huge}, failed={huge})
 
 
