@@ -36,6 +36,7 @@ from ._constants import (
     USER_AGENT,
 )
 from ._exceptions import (
+    TIMEOUT_ERRORS,
     APIConnectionError,
     APIResponseDecodeError,
     APIStatusError,
@@ -47,6 +48,9 @@ from ._exceptions import (
 from ._logging import get_logger
 
 __all__ = ["RawResponse", "Transport", "decoder_for"]
+
+_NETWORK_ERRORS: tuple[type[Exception], ...] = (*TIMEOUT_ERRORS, aiohttp.ClientError)
+"""A failed exchange with the API (timeouts included, whichever class raised them)."""
 
 log = get_logger(__name__)
 
@@ -280,7 +284,7 @@ class Transport:
             return _retry.should_retry_api_status(status)
         if isinstance(exc, aiohttp.ClientSSLError):
             return False  # certificate/handshake problems do not heal by retrying
-        return isinstance(exc, (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))
+        return isinstance(exc, (*TIMEOUT_ERRORS, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))
 
     def _calculate_retry_timeout(self, attempt: int, retry_after: str | None = None) -> float:
         """Seconds before retry ``attempt``: Retry-After (capped) or exponential backoff with full jitter."""
@@ -307,8 +311,8 @@ class Transport:
             await self.wait_for_pause()
             try:
                 response = await self._send(method, url, params=params, body=body, form=form)
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                error_cls = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+            except _NETWORK_ERRORS as exc:
+                error_cls = APITimeoutError if isinstance(exc, TIMEOUT_ERRORS) else APIConnectionError
                 if not self._should_retry(attempt, exc=exc):
                     raise error_cls(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
                 delay_s = self._calculate_retry_timeout(attempt)

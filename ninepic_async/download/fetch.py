@@ -30,6 +30,7 @@ import yarl
 
 from .._constants import DOWNLOAD_FULL_DISK_BYTES, DOWNLOAD_READ_BUFFER_BYTES, PART_SUFFIX
 from .._exceptions import (
+    TIMEOUT_ERRORS,
     DestinationError,
     DownloadError,
     FileWriteError,
@@ -65,6 +66,8 @@ __all__ = ["Fetcher"]
 logger = logging.getLogger(__name__)
 
 _ERROR_BODY_BYTES = 16 * 1024
+_NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, *TIMEOUT_ERRORS)
+"""A failed exchange with the store: worth another attempt."""
 _MAX_RELOCATIONS = 5
 
 
@@ -340,7 +343,7 @@ class Fetcher:
             raise _Failed(
                 f"the storage host {host}'s TLS certificate was refused (not retried): {exc}"
             ) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except _NETWORK_ERRORS as exc:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
 
     def _persist(self, job: Job, state: _FileState) -> None:
@@ -412,7 +415,7 @@ class Fetcher:
                             on_event(BytesReceived(image_id, len(chunk)))
                         if low_speed is not None:
                             low_speed.add(len(chunk))
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except _NETWORK_ERRORS as exc:
                 await writer.save()  # keep what arrived: the next attempt resumes after it
                 raise _Transient(
                     f"connection lost after {writer.size} bytes: {type(exc).__name__}: {exc}"
@@ -478,7 +481,7 @@ class Fetcher:
                 if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
                     return None
                 return content_range_total(resp.headers.get("Content-Range", ""))
-        except (aiohttp.ClientError, TimeoutError):
+        except _NETWORK_ERRORS:
             return None
 
     async def _complete_part(self, job: Job, part: str, size: int, etag: str | None) -> FileResult:
