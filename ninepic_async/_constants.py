@@ -153,3 +153,6 @@ DOWNLOAD_MAX_KEPT_FAILURES: Final = 10_000
 DOWNLOAD_FULL_DISK_BYTES: Final = 16 * 1024 * 1024
 """Less free space than this, and too little for the next photo, is a full disk: the run stops.
 With more, a photo larger than the free space fails alone (before its first byte)."""
+DOWNLOAD_SYNC_INTERVAL_S: Final = 5.0
+"""How often a run syncs the file system and writes a ``synced`` manifest line: files recorded in
+the last this-many seconds before a power cut are re-hashed by the next run before it trusts them."""

@@ -36,8 +36,11 @@ from ninepic_async.download import (
     download_originals,
     download_url_list,
 )
+from ninepic_async.download import fetch as fetch_module
 from ninepic_async.download import files as files_module
+from ninepic_async.download import integrity as integrity_module
 from ninepic_async.download import policy as policy_module
+from ninepic_async.download import run as run_module
 from ninepic_async.download.integrity import Announced
 from ninepic_async.download.lock import DestinationLock
 from ninepic_async.download.manifest import Manifest
@@ -73,12 +76,16 @@ async def test_a_verify_rerun_refetches_a_same_size_file_whose_bytes_changed(
     sim = await rsim(photo_count=6, seed=401)
     async with client_of(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+        manifest = Manifest(tmp_path)
+        manifest.open()
+        manifest.synced(manifest.size)  # as a run that lasted past a sync writes it
+        manifest.close()
         victim = sim.world.photos[2].image_id
         name = expected_names(sim)[victim]
         size = (tmp_path / name).stat().st_size
         (tmp_path / name).write_bytes(b"\0" * size)  # same size, other bytes
         plain = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
-        assert plain.skipped == 6  # without verify a rerun trusts the recorded size
+        assert plain.skipped == 6  # without verify a rerun trusts a synced file of the recorded size
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=True)
     assert (report.downloaded, report.skipped, report.failed) == (1, 5, 0)
     check_dest(sim, tmp_path)
@@ -348,7 +355,7 @@ async def test_a_stopped_run_keeps_every_received_byte_in_the_part(rsim: SimFact
     assert sim.world.content(image_id).startswith(part.read_bytes())
 
 
-async def test_each_file_is_synced_to_disk_before_its_ok_line(
+async def test_with_fsync_each_file_is_synced_to_disk_before_its_ok_line(
     rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = await rsim(photo_count=5, seed=416)
@@ -367,9 +374,44 @@ async def test_each_file_is_synced_to_disk_before_its_ok_line(
     monkeypatch.setattr(files_module.os, "fsync", fsync)
     monkeypatch.setattr(Manifest, "ok", ok)
     async with client_of(sim) as client:
-        await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=1)
+        await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=1, fsync=True)
     assert events == ["fsync", "ok"] * 5
     check_dest(sim, tmp_path)
+
+
+async def test_a_run_vouches_for_synced_files_and_a_rerun_rehashes_only_the_rest(
+    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = await rsim(photo_count=6, seed=417)
+    syncs: list[int] = []
+    monkeypatch.setattr(run_module, "DOWNLOAD_SYNC_INTERVAL_S", 0.0)
+    monkeypatch.setattr(run_module.os, "sync", lambda: syncs.append(1))
+    async with client_of(sim) as client:
+        await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+    assert syncs
+    offsets, offset = [], 0
+    for raw in (tmp_path / MANIFEST_NAME).read_bytes().splitlines(keepends=True):
+        offsets.append((offset, json.loads(raw)))
+        offset += len(raw)
+    vouched_up_to = max(e["covers"] for _, e in offsets if e["status"] == "synced")
+    covered = {e["image_id"] for start, e in offsets if e["status"] == "ok" and start < vouched_up_to}
+    # A power cut: the files after the last synced line lost their bytes (same size, zeros),
+    # and so did one the sync covered (which a rerun then trusts by its size, as promised).
+    names = expected_names(sim)
+    lost = {p.image_id for p in sim.world.photos} - covered
+    for image_id in {*lost, next(iter(covered))} if covered else lost:
+        size = (tmp_path / names[image_id]).stat().st_size
+        (tmp_path / names[image_id]).write_bytes(b"\0" * size)
+    monkeypatch.setattr(run_module, "DOWNLOAD_SYNC_INTERVAL_S", 3600.0)
+    hashed: list[str] = []
+    real = integrity_module.file_sha256
+    monkeypatch.setattr(fetch_module, "file_sha256", lambda path: hashed.append(path) or real(path))
+    async with client_of(sim) as client:
+        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+    assert report.downloaded == len(lost) and report.skipped == 6 - len(lost)
+    assert len(hashed) == len(lost)  # only files no synced line vouched for were read back
+    for image_id in lost:
+        assert (tmp_path / names[image_id]).read_bytes() == sim.world.content(image_id)
 
 
 # -- storage TLS -----------------------------------------------------------------------------------

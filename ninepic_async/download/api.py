@@ -92,7 +92,7 @@ async def download_originals(
     chunk_size: int = DOWNLOAD_CHUNK_SIZE,
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
-    fsync: bool = True,
+    fsync: bool = False,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -142,7 +142,7 @@ async def iter_download_originals(
     chunk_size: int = DOWNLOAD_CHUNK_SIZE,
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
-    fsync: bool = True,
+    fsync: bool = False,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -203,7 +203,7 @@ async def download_url_list(
     verify: bool = False,
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
-    fsync: bool = True,
+    fsync: bool = False,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:

@@ -197,12 +197,14 @@ class Fetcher:
 
     # -- files already on disk ------------------------------------------------------------
     async def settle_skip(self, skip: Skip) -> FileResult:
-        """A photo an earlier run completed: finish its interrupted rename, and with ``verify``
-        re-hash the file first; a changed file is fetched again under its name."""
+        """A photo an earlier run completed: finish its interrupted rename, and with ``verify`` (or
+        when no ``synced`` line vouches for its bytes) re-hash the file first; a changed file is
+        fetched again under its name."""
         verified: bool | None = None
-        if self._options.verify:
+        if self._options.verify or skip.recheck:
             intact = await self._lanes.data.run(lambda: self._still_intact(skip))
-            verified = intact is True  # None: nothing recorded to check against (unverified)
+            if self._options.verify:
+                verified = intact is True  # None: nothing recorded to check against (unverified)
             if intact is False:
                 logger.warning(
                     "%s is not the file recorded for photo %s: fetching it again",

@@ -20,6 +20,10 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
 - ``partial``: written when a ``<file>.part`` is started: the size and ETag the store first
   announced, so a resume in a later run sends ``If-Range`` with that ETag and checks the
   ranged answer against that size (a changed object restarts from byte 0).
+- ``synced`` (``image_id`` empty, ``covers``: a byte offset): every file whose line starts
+  before ``covers`` was on the disk when the line was written (a run syncs the file system
+  every ``DOWNLOAD_SYNC_INTERVAL_S``). After a power cut, the ``ok`` files of later lines are
+  re-hashed against their ``sha256`` before a rerun trusts them.
 - ``error``: why it failed (human text); ``path``: the API's object path of a failed_urls entry.
 - ``time``: Unix seconds when the line was written.
 Absent fields are null. URLs are never stored (they are short-lived and only bloat the file).
@@ -43,7 +47,7 @@ Therefore a file at a name no ``ok`` line gave to that photo is not the download
 comes from a manifest that lost lines): it is never overwritten. After the download, the
 same content there is adopted as the photo's file; different content makes the photo take
 the next free name. Only files whose name the manifest records for that very photo are
-replaced (a damaged copy of ours). One run at a time holds ``<dest>/.ninepic.lock``.
+replaced (a damaged copy of ours). One run at a time holds the lock of ``<dest>``.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ class ManifestEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     v: int
     image_id: str
-    status: Literal["ok", "failed", "partial"]
+    status: Literal["ok", "failed", "partial", "synced"]
     time: float
     file: str | None = None
     bytes: int | None = None
@@ -94,6 +98,7 @@ class ManifestEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     sha256: str | None = None
     error: str | None = None
     path: str | None = None
+    covers: int | None = None
 
 
 _decoder = msgspec.json.Decoder(ManifestEntry)
@@ -107,6 +112,12 @@ def _write_error(action: str, path: Path, exc: OSError) -> DestinationError:
 
 def read_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
     """Every readable entry of a manifest file, in order; unreadable lines are logged and skipped."""
+    for _offset, entry in _entries_at(path):
+        yield entry
+
+
+def _entries_at(path: str | os.PathLike[str]) -> Iterator[tuple[int, ManifestEntry]]:
+    """``(byte offset of its line, entry)`` of every readable entry, in order."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 (closed below; iteration is lazy)
     except FileNotFoundError:
@@ -114,7 +125,9 @@ def read_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
     except OSError as exc:
         raise DestinationError(f"cannot read the manifest {os.fspath(path)!r}: {exc}") from exc
     with handle:
+        offset = 0
         for number, line in enumerate(handle, start=1):
+            start, offset = offset, offset + len(line)
             stripped = line.strip()
             if not stripped:
                 continue
@@ -123,7 +136,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 logger.warning("manifest %s line %d is unreadable and was skipped: %s", path, number, exc)
                 continue
-            yield entry
+            yield start, entry
 
 
 @dataclass(slots=True)
@@ -135,6 +148,8 @@ class _Known:
     etag: str | None = None
     announced: Announced | None = None
     """Size and ETag of the last ``partial`` line since the last ``ok`` (what a ``.part`` holds)."""
+    offset: int = 0
+    """Where the latest line of this id starts in the manifest (see ``synced`` lines)."""
 
 
 def _file_size(path: Path) -> int | None:
@@ -168,13 +183,18 @@ class ManifestState:
         self._by_id: dict[str, _Known] = {}
         self._owner: dict[str, str] = {}
         """name_key(file) -> the image id that owns the name (two ids never share a file)."""
+        self._synced_up_to = 0
+        """Lines starting before this byte offset describe files known to be on the disk."""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ManifestState:
         """The state a manifest file records; lines with unsafe or shared file names are skipped."""
         state = cls()
         disputed: set[str] = set()
-        for entry in read_manifest(path):
+        for offset, entry in _entries_at(path):
+            if entry.status == "synced":
+                state._synced_up_to = max(state._synced_up_to, entry.covers or 0)
+                continue
             if entry.file is not None:
                 problem = recorded_name_problem(entry.file)
                 if problem is not None:
@@ -203,11 +223,12 @@ class ManifestState:
                     if owner is not None:
                         state._forget(owner)
                     continue
-            state.record(entry)
+            state.record(entry, offset)
         return state
 
-    def record(self, entry: ManifestEntry) -> None:
-        """Take ``entry`` as its id's latest status; a line without ``file`` keeps the earlier name."""
+    def record(self, entry: ManifestEntry, offset: int = 0) -> None:
+        """Take ``entry`` (its line at ``offset``) as its id's latest status; a line without ``file``
+        keeps the earlier name."""
         previous = self._by_id.get(entry.image_id)
         file = entry.file if entry.file is not None else (previous.file if previous else None)
         if previous is not None and previous.file is not None and previous.file != file:
@@ -221,7 +242,7 @@ class ManifestState:
         else:
             announced = None
         self._by_id[entry.image_id] = _Known(
-            entry.status, file, entry.bytes, entry.sha256, entry.etag, announced
+            entry.status, file, entry.bytes, entry.sha256, entry.etag, announced, offset
         )
 
     def _forget(self, image_id: str) -> None:
@@ -247,6 +268,15 @@ class ManifestState:
         """What the store first announced for the ``.part`` of ``image_id`` (a ``partial`` line)."""
         known = self._by_id.get(image_id)
         return known.announced if known else None
+
+    def on_disk_for_sure(self, image_id: str) -> bool:
+        """Whether the ``ok`` file of ``image_id`` was synced to the disk (a ``synced`` line came
+        after its line), or cannot be re-checked anyway (no SHA-256 recorded): else a rerun
+        re-hashes it before trusting it, since a power cut may have lost its bytes."""
+        known = self._by_id.get(image_id)
+        if known is None:
+            return False
+        return known.sha256 is None or known.offset < self._synced_up_to
 
     def digests(self, image_id: str) -> tuple[str | None, str | None]:
         """``(sha256, etag)`` recorded with the ``ok`` line of ``image_id`` (each None if absent)."""
@@ -360,6 +390,19 @@ class Manifest:
                 bytes=size_bytes,
                 etag=etag,
                 sha256=sha256,
+            )
+        )
+
+    @property
+    def size(self) -> int:
+        """Bytes in the manifest after its last complete line."""
+        return self._size
+
+    def synced(self, covers: int) -> None:
+        """Record that the files of every line before byte ``covers`` are on the disk (a sync ran)."""
+        self.append(
+            ManifestEntry(
+                v=MANIFEST_VERSION, image_id="", status="synced", time=round(time.time(), 3), covers=covers
             )
         )
 

@@ -27,6 +27,7 @@ from .._constants import (
     DOWNLOAD_QUEUE_SIZE,
     DOWNLOAD_READ_BUFFER_BYTES,
     DOWNLOAD_SOCK_READ_TIMEOUT_S,
+    DOWNLOAD_SYNC_INTERVAL_S,
     DOWNLOAD_WRITE_THREADS,
     MANIFEST_NAME,
     PART_SUFFIX,
@@ -226,6 +227,7 @@ class DownloadRun:
             async with anyio.create_task_group() as outer:
                 if self._refresher is not None:
                     outer.start_soon(self._refresher.run)
+                outer.start_soon(self._sync_periodically)
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._produce, items, queue, fetcher)
                     for _ in range(self.options.effective_concurrency()):
@@ -244,6 +246,19 @@ class DownloadRun:
         self.report.elapsed_s = time.monotonic() - started_s
         return self.report
 
+    async def _sync_periodically(self) -> None:
+        """Every ``DOWNLOAD_SYNC_INTERVAL_S``: sync the file system, then vouch for the lines
+        written before the sync began (a ``synced`` line; see :mod:`.manifest`). Runs until the
+        run ends; a run shorter than the interval leaves its files to be re-hashed after a crash."""
+        synced = 0
+        while True:
+            await anyio.sleep(DOWNLOAD_SYNC_INTERVAL_S)
+            covers = self._manifest.size
+            if covers > synced:
+                await anyio.to_thread.run_sync(os.sync)
+                self._manifest.synced(covers)
+                synced = self._manifest.size
+
     async def _produce(
         self, items: AsyncIterator[SourceItem], queue: JobQueue[Job | Skip], fetcher: Fetcher
     ) -> None:
@@ -252,7 +267,7 @@ class DownloadRun:
                 if isinstance(item, Job):
                     await queue.put(item)
                 elif isinstance(item, Skip):
-                    if self.options.verify:
+                    if self.options.verify or item.recheck:
                         await queue.put(item)  # re-hashed by a worker before it counts as skipped
                     else:
                         await self._finish(await fetcher.settle_skip(item))

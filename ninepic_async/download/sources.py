@@ -93,6 +93,9 @@ class Skip:
     url: str | None = None
     """The URL the listing gave, if any: used when ``verify`` finds the file changed."""
     refreshable: bool = True
+    recheck: bool = False
+    """Its file may not have reached the disk before a crash (no ``synced`` line covers it):
+    re-hash it before trusting it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +204,22 @@ class Planner:
         """A :class:`Skip` when an earlier run already saved ``image_id`` whole, else None (fetch it)."""
         if self.dest is None:
             return None
+        recheck = not self.state.on_disk_for_sure(image_id)
         done = self.state.completed(image_id, self.dest)
         if done is not None:
-            return Skip(image_id, done[0], done[1], url=url, refreshable=refreshable)
+            return Skip(image_id, done[0], done[1], url=url, refreshable=refreshable, recheck=recheck)
         pending = self.state.awaiting_rename(image_id, self.dest)
         if pending is None:
             return None
-        return Skip(image_id, pending[0], pending[1], from_part=True, url=url, refreshable=refreshable)
+        return Skip(
+            image_id,
+            pending[0],
+            pending[1],
+            from_part=True,
+            url=url,
+            refreshable=refreshable,
+            recheck=recheck,
+        )
 
     def refetch(self, skip: Skip) -> Job:
         """A :class:`Job` for a photo whose file on disk turned out changed: same name, replaced."""
