@@ -13,8 +13,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from helpers_api import FakeClock, Recorder
-from helpers_reliability import SimFactory, check_dest
+from helpers.api import FakeClock, Recorder
+from helpers.sim import SimFactory, check_dest
 
 from ninepic_async.client import NinePicClient
 from ninepic_async.download import download_originals

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from helpers_api import FakeClock
-from helpers_reliability import SimFactory, check_dest, client_of
+from helpers.api import FakeClock
+from helpers.sim import SimFactory, check_dest, client_of
 
 from ninepic_async.download import download_originals
 

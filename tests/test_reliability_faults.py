@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_reliability import (
+from helpers.sim import (
     SimFactory,
     all_ids,
     check_dest,
