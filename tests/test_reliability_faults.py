@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.clients import new_client
 from helpers.sim import (
     SimFactory,
     all_ids,
     check_dest,
-    client_of,
     settle,
 )
 
@@ -58,7 +58,7 @@ async def test_5xx_and_cuts_mid_body_resume_with_range_or_restart(
     # Bodies trickle (2 MB/s) so the client has consumed what was sent when the cut comes.
     sim.faults.storage_bytes_per_s = 2_000_000
     sim.faults.seed = 7
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, whole_event=True, concurrency=8, chunk_size=65_536
         )
@@ -96,7 +96,7 @@ async def test_short_bodies_are_never_renamed(
         return real_roll(rate, image_id)
 
     sim.faults.storage_roll = roll  # type: ignore[method-assign]
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
     assert (report.downloaded, report.failed) == (39, 1)
     assert sim.counters.storage_short_body >= 5
@@ -116,7 +116,7 @@ async def test_short_bodies_are_never_renamed(
     # Once the store behaves, the rerun resumes the victim's .part and completes it.
     sim.faults.storage_roll = real_roll  # type: ignore[method-assign]
     sim.faults.clear()
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         again = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (again.downloaded, again.skipped, again.failed) == (1, 39, 0)
     check_dest(sim, tmp_path)
@@ -128,7 +128,7 @@ async def test_two_second_urls_on_500_photos_refresh_in_batches(rsim: SimFactory
     # The client's clock runs 1 s ahead of the store's: every URL looks 1 s old when it
     # arrives, so with the queue's wait a large share of them go stale before use.
     sim.faults.clock_skew_s = -1.0
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=8)
     assert (report.downloaded, report.failed) == (500, 0)
     check_dest(sim, tmp_path)
@@ -172,7 +172,7 @@ async def test_verify_checks_md5_while_streaming_retries_once_then_fails(
 
     monkeypatch.setattr(files_module, "_write_all", write_all)
     monkeypatch.setattr(integrity_module.BodyHashes, "update_from_file", no_read_back)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=True)
     assert (report.downloaded, report.failed) == (29, 1)
     assert report.failures[0].image_id == always and "MD5" in (report.failures[0].error or "")
@@ -190,7 +190,7 @@ async def test_verify_with_multipart_etags_counts_every_file_unverified_never_ve
 ) -> None:
     sim = await rsim(photo_count=20, seed=106, etag_style="multipart")
     results: list[FileResult] = []
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client,
             sim.event_id,
@@ -231,7 +231,7 @@ async def test_the_key_is_in_no_storage_request_no_manifest_no_debug_log(
             finished.append(event.result.status)
 
     with caplog.at_level(logging.DEBUG):
-        async with client_of(sim) as client:
+        async with new_client(sim) as client:
             report = await download_originals(
                 client, sim.event_id, tmp_path, whole_event=True, concurrency=8, on_event=on_event
             )

@@ -90,6 +90,61 @@ class FakeClock:
         return self
 
 
+class ManualClock:
+    """Replaces the transport's sleep and monotonic clock; time moves only when the test says.
+
+    ``sleep`` waits until :meth:`advance` has moved ``now`` past its end, so a test can see
+    who is waiting (``waiting``) before letting time pass: no real time window is involved.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self._waiters: list[tuple[float, asyncio.Future[None]]] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        if delay <= 0:
+            await asyncio.sleep(0)
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (self.now + delay, waiter)
+        self._waiters.append(entry)
+        try:
+            await waiter
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+    @property
+    def waiting(self) -> int:
+        """How many sleeps are under way."""
+        return len(self._waiters)
+
+    def advance(self, seconds: float) -> None:
+        """Move time on by ``seconds``, waking every sleep that ends by then."""
+        self.now += seconds
+        for entry in list(self._waiters):
+            end, waiter = entry
+            if end <= self.now + 1e-9:
+                self._waiters.remove(entry)
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def until_waiting(self, count: int) -> None:
+        """Let the loop run until ``count`` sleeps are under way."""
+        while self.waiting < count:
+            await asyncio.sleep(0)
+
+    def install(self, monkeypatch: Any) -> ManualClock:
+        monkeypatch.setattr(_transport, "_sleep", self.sleep)
+        monkeypatch.setattr(_transport, "_monotonic", self.monotonic)
+        return self
+
+
 @dataclass
 class Attempt:
     seq_start: int

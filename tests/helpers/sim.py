@@ -1,30 +1,23 @@
-"""Helpers of the simulator-backed download and reliability tests (no tests here): a client
-for a simulator, and one strict check of a destination against the simulator's world.
+"""Helpers of the simulator-backed download tests (no tests here): one strict check of a
+destination against the simulator's world (``check_dest``) and what it is built from.
+A client for a simulator is ``helpers.clients.new_client(sim)``.
 
 The ``rsim`` fixture (simulators that must never see the key in storage) is in conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
-from ninepic_async.client import NinePicClient
 from ninepic_async.download.names import NameAllocator, name_key
 from ninepic_async.testing import Simulator
 
 SimFactory = Callable[..., Awaitable[Simulator]]
-
-
-@contextlib.asynccontextmanager
-async def client_of(sim: Simulator) -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
-        yield client
 
 
 async def settle(sim: Simulator, *, quiet_s: float = 0.05, limit_s: float = 5.0) -> None:

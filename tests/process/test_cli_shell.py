@@ -62,7 +62,13 @@ def test_simulate_on_a_port_in_use_is_a_one_line_usage_error(capsys: pytest.Capt
 
 async def test_simulate_serves_until_ctrl_c(tmp_path: Path) -> None:
     proc = await spawn_cli(
-        "simulate", "--port", "0", "--photos", "7", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        "simulate",
+        "--port",
+        "0",
+        "--photos",
+        "7",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=child_env(),
     )
     try:

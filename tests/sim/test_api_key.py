@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from helpers.api import EVENT, KEY, ORG, FakeClock
+from helpers.clients import new_client
 
 from ninepic_async import APIError, APIStatusError, NinePicError
 from ninepic_async._constants import API_KEY_HEADER
@@ -94,7 +95,7 @@ async def test_a_redirect_to_another_port_never_carries_the_key(
     api, elsewhere = sites
     api.route("GET", f"{PREFIX}/ping", redirect(status, f"{elsewhere.url}/collect"))
     await api.start()
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         with anyio.fail_after(5), pytest.raises(APIStatusError, match="another origin") as info:
             await client.ping(EVENT)
     assert info.value.status == status
@@ -107,7 +108,7 @@ async def test_a_post_redirected_elsewhere_sends_neither_key_nor_body(sites: tup
     api, elsewhere = sites
     api.route("POST", f"{PREFIX}/original-photos", redirect(307, f"{elsewhere.url}/collect"))
     await api.start()
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         with pytest.raises(APIStatusError, match="another origin"):
             await client.original_photos(EVENT, "bib", "12")
     assert elsewhere.seen == []
@@ -118,7 +119,7 @@ async def test_same_origin_hop_then_a_hop_elsewhere(sites: tuple[Site, Site]) ->
     api.route("GET", f"{PREFIX}/ping", redirect(302, f"{PREFIX}/hop"))
     api.route("GET", f"{PREFIX}/hop", redirect(302, f"{elsewhere.url}/collect"))
     await api.start()
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         with pytest.raises(APIStatusError, match="another origin"):
             await client.ping(EVENT)
     assert [(p, k) for _, p, k, _ in api.seen] == [(f"{PREFIX}/ping", KEY), (f"{PREFIX}/hop", KEY)]
@@ -130,7 +131,7 @@ async def test_same_port_under_another_host_name_is_another_origin(sites: tuple[
     api, _ = sites
     await api.start()
     api.route("GET", f"{PREFIX}/ping", redirect(302, f"http://localhost:{api.port}{PREFIX}/ping2"))
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         with pytest.raises(APIStatusError, match="another origin"):
             await client.ping(EVENT)
     assert [p for _, p, _, _ in api.seen] == [f"{PREFIX}/ping"]
@@ -143,7 +144,7 @@ async def test_a_redirect_to_the_storage_host_of_the_simulator(
     api, _ = sites
     api.route("GET", f"{PREFIX}/ping", redirect(302, f"{sim.storage_url}/raw-memories/imgs/x.jpg"))
     await api.start()
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         with pytest.raises(APIStatusError, match="another origin"):
             await client.ping(EVENT)
     assert sim.counters.storage_requests == 0 and sim.counters.storage_requests_with_api_key == 0
@@ -193,7 +194,7 @@ async def test_a_hostile_session_at_debug_never_shows_the_key(
     await api.start()
 
     errors: list[BaseException] = []
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url, max_retries=3) as client:
+    async with new_client(api.url, max_retries=3) as client:
         assert (await client.ping(EVENT)).status == "ok"  # after a 429 and a 502
         assert [i.image_id async for i in client.all_photos(EVENT)] == ["a"]  # via a same-origin redirect
 

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from helpers.api import EVENT, KEY, ORG, FakeClock
+from helpers.clients import new_client
 
 from ninepic_async import (
     APIConnectionError,
@@ -87,7 +88,7 @@ async def hostile(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hostile]:
 
 
 def make_client(base_url: str, **kwargs: Any) -> NinePicClient:
-    client = NinePicClient(KEY, org_id=ORG, base_url=base_url, **kwargs)
+    client = new_client(base_url, **kwargs)
     client._transport.max_response_bytes = CAP
     return client
 

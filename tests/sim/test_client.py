@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from helpers.clients import new_client
 
 from ninepic_async import (
     InternalServerError,
@@ -32,7 +33,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def client(sim: Simulator) -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as c:
+    async with new_client(sim) as c:
         yield c
 
 
@@ -132,10 +133,10 @@ async def test_original_photos_every_method(sim: Simulator, client: NinePicClien
 
 
 async def test_api_errors_from_the_simulator(sim: Simulator) -> None:
-    async with NinePicClient("wrong-key-1234", org_id=sim.org_id, base_url=sim.base_url) as bad:
+    async with new_client(sim, api_key="wrong-key-1234") as bad:
         with pytest.raises(PermissionDeniedError):
             await bad.ping(sim.event_id)
-    async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
+    async with new_client(sim) as client:
         with pytest.raises(NotFoundError):
             await client.ping(999_999)
         with pytest.raises(NotFoundError):
@@ -146,7 +147,7 @@ async def test_disabled_feature_is_403() -> None:
     cfg = SimulatorConfig(photo_count=5, disabled_features=frozenset({"bib_search", "timeline_search"}))
     async with (
         Simulator(cfg) as sim,
-        NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as c,
+        new_client(sim) as c,
     ):
         details = await c.event_details(sim.event_id)
         assert details.bib_search is False and details.timeline_search is False
@@ -161,9 +162,7 @@ async def test_retries_429_and_5xx_faults(sim: Simulator, monkeypatch: pytest.Mo
     sim.faults.api_retry_after_s = 0.01
     sim.faults.api_429_rate = 1.0
     sim.faults.api_fault_budget = 2
-    async with NinePicClient(
-        sim.api_key, org_id=sim.org_id, base_url=sim.base_url, max_retries=3, max_rate_limit_retries=3
-    ) as client:
+    async with new_client(sim, max_retries=3, max_rate_limit_retries=3) as client:
         assert (await client.ping(sim.event_id)).status == "ok"
         assert sim.counters.responses_429 == 2
         sim.faults.api_429_rate, sim.faults.api_5xx_rate, sim.faults.api_fault_budget = 0.0, 1.0, 2
@@ -181,7 +180,7 @@ async def test_legacy_flat_bodies() -> None:
     cfg = SimulatorConfig(photo_count=30, legacy_flat=True, seed=5)
     async with (
         Simulator(cfg) as sim,
-        NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as c,
+        new_client(sim) as c,
     ):
         assert (await c.ping(sim.event_id)).status == "ok"
         await c.event_details(sim.event_id)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.sim import SimFactory, client_of
+from helpers.clients import new_client
+from helpers.sim import SimFactory
 
 from ninepic_async import DestinationError, RequestValidationError
 from ninepic_async._constants import MANIFEST_NAME, PART_SUFFIX
@@ -54,7 +55,7 @@ async def test_bib_with_several_pages(sim_factory: SimFactory, tmp_path: Path) -
     bib, ids = max(sim.world.bibs.items(), key=lambda kv: len(kv[1]))
     assert len(ids) > 60
     events: list[DownloadEvent] = []
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, bib=bib.lower(), concurrency=4, on_event=events.append
         )
@@ -75,7 +76,7 @@ async def test_bib_with_several_pages(sim_factory: SimFactory, tmp_path: Path) -
 async def test_selfie_request_id(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=150, seed=2)
     request_id, ids = max(sim.world.selfie_request_ids.items(), key=lambda kv: len(kv[1]))
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, selfie=request_id)
     assert report.downloaded == len(ids) and report.failed == 0
     assert sim.counters.original_photos_by_method.get("selfie", 0) >= 1
@@ -88,7 +89,7 @@ async def test_image_ids_with_missing_ones(sim_factory: SimFactory, tmp_path: Pa
     present = [p.image_id for p in sim.world.photos if p.image_id not in missing][:70]
     unknown = "00000000-0000-4000-8000-000000000000"
     wanted = [*present[:35], *missing, unknown, *present[35:], present[0]]  # duplicate dropped
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, image_ids=wanted)
     assert report.downloaded == 70 and report.failed == 5
     assert sim.counters.original_photos_by_method.get("image_ids", 0) == 2  # 75 ids -> 60 + 15
@@ -104,7 +105,7 @@ async def test_image_ids_with_missing_ones(sim_factory: SimFactory, tmp_path: Pa
 
 async def test_batch_of_only_missing_ids_fails_each_id(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=40, missing_count=3, seed=3)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, image_ids=sim.world.missing_ids)
     assert report.failed == 3 and report.downloaded == 0
     assert {e["image_id"] for e in manifest_lines(tmp_path)} == set(sim.world.missing_ids)
@@ -114,7 +115,7 @@ async def test_whole_event_then_rerun_skips_everything(sim_factory: SimFactory, 
     sim = await sim_factory(photo_count=200, missing_count=2, seed=4)
     ids = [p.image_id for p in sim.world.photos]
     events: list[DownloadEvent] = []
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, whole_event=True, concurrency=8, on_event=events.append
         )
@@ -139,7 +140,7 @@ async def test_rerun_redownloads_a_deleted_file_under_the_same_name(
     sim_factory: SimFactory, tmp_path: Path
 ) -> None:
     sim = await sim_factory(photo_count=20, seed=6)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True)
         victim = photo_files(tmp_path)[3]
         (tmp_path / victim).unlink()
@@ -163,7 +164,7 @@ async def test_a_part_file_of_an_unknown_object_version_is_restarted_never_splic
     photo = sim.world.photos[1]
     name = sanitize_filename(photo.filename, photo.image_id)
     (tmp_path / (name + PART_SUFFIX)).write_bytes(b"\0" * 25_000)  # no partial line: whose bytes?
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded == 3
     assert sim.counters.storage_ranged == 0
@@ -177,7 +178,7 @@ async def test_part_file_of_a_killed_run_is_resumed_by_range(sim_factory: SimFac
     name = sanitize_filename(photo.filename, photo.image_id)
     (tmp_path / (name + PART_SUFFIX)).write_bytes(content[:25_000])
     record_partial(tmp_path, photo.image_id, name, len(content), f'"{sim.world.md5(photo.image_id)}"')
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded == 10
     assert sim.counters.storage_ranged == 1
@@ -194,7 +195,7 @@ async def test_complete_part_file_is_renamed_without_refetching(
     name = sanitize_filename(photo.filename, photo.image_id)
     (tmp_path / (name + PART_SUFFIX)).write_bytes(sim.world.content(photo.image_id))
     record_partial(tmp_path, photo.image_id, name, photo.size, f'"{sim.world.md5(photo.image_id)}"')
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, image_ids=[photo.image_id])
     assert report.downloaded == 1
     assert sim.counters.storage_bytes_by_image.get(photo.image_id, 0) == 0
@@ -206,7 +207,7 @@ async def test_hostile_filenames_stay_inside_dest_and_never_overwrite(
 ) -> None:
     sim = await sim_factory(photo_count=60, hostile_filenames=True, seed=8)
     dest = tmp_path / "out"
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, dest, whole_event=True, concurrency=4)
         assert report.downloaded == 60
         assert os.listdir(tmp_path) == ["out"]
@@ -226,7 +227,7 @@ async def test_hostile_filenames_stay_inside_dest_and_never_overwrite(
 
 async def test_iter_download_originals_yields_each_result(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=30, missing_count=1, seed=9)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         results = [r async for r in client.iter_download_originals(sim.event_id, tmp_path, whole_event=True)]
         assert sorted(r.status for r in results).count("ok") == 29
         assert [r.status for r in results].count("failed") == 1
@@ -239,7 +240,7 @@ async def test_iter_download_originals_early_exit_stops_the_pool(
 ) -> None:
     sim = await sim_factory(photo_count=60, seed=9)
     sim.faults.storage_latency_s = 0.02
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         async with contextlib.aclosing(
             iter_download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=2)
         ) as results:
@@ -251,7 +252,7 @@ async def test_iter_download_originals_early_exit_stops_the_pool(
 
 async def test_download_url_list_without_api(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=12, seed=10)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         page = await client.original_photos(sim.event_id, "bib", next(iter(sim.world.bibs)))
     before = sim.counters.api_requests
     jobs = [UrlJob(url=item.url, filename=item.filename) for item in page.presigned_urls]
@@ -265,7 +266,7 @@ async def test_download_url_list_without_api(sim_factory: SimFactory, tmp_path: 
 async def test_plan_originals_is_a_dry_run(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=30, missing_count=2, seed=11)
     dest = tmp_path / "dry"
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         planned = [p async for p in plan_originals(client, sim.event_id, dest, whole_event=True)]
         assert not dest.exists()
         assert sim.counters.storage_requests == 0
@@ -296,7 +297,7 @@ async def test_plan_originals_is_a_dry_run(sim_factory: SimFactory, tmp_path: Pa
 async def test_bad_arguments_fail_before_any_request(
     sim: Simulator, tmp_path: Path, kwargs: dict[str, Any], field: str
 ) -> None:
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         with pytest.raises(RequestValidationError) as caught:
             await download_originals(client, sim.event_id, tmp_path, **kwargs)
         assert caught.value.field == field
@@ -309,7 +310,7 @@ async def test_bad_arguments_fail_before_any_request(
 async def test_dest_that_is_a_file_fails_before_any_request(sim: Simulator, tmp_path: Path) -> None:
     target = tmp_path / "file.txt"
     target.write_text("x")
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         with pytest.raises(DestinationError):
             await download_originals(client, sim.event_id, target, whole_event=True)
     assert sim.counters.api_requests == 0
@@ -317,7 +318,7 @@ async def test_dest_that_is_a_file_fails_before_any_request(sim: Simulator, tmp_
 
 async def test_report_shape(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=5, seed=12)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert isinstance(report, DownloadReport) and report.elapsed_s > 0
     assert report.failures == [] and report.bytes == sum(p.size for p in sim.world.photos)

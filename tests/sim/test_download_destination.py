@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from helpers.cli import conn, run_cli
+from helpers.clients import new_client
 from helpers.sim import (
     SimFactory,
     all_ids,
     check_dest,
-    client_of,
     outcome,
     settle,
 )
@@ -129,7 +129,7 @@ async def test_injected_enospc_stops_the_run_keeps_what_was_done_and_reruns(
 
     monkeypatch.setattr(os, "write", write)
     finished: list[str] = []
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         with pytest.raises(DestinationError, match="disk full"):
             await download_originals(
                 client,
@@ -146,7 +146,7 @@ async def test_injected_enospc_stops_the_run_keeps_what_was_done_and_reruns(
     assert done <= set(finished)
     assert 0 < len(done) <= 15
     assert not (tmp_path / LOCK_NAME).exists()
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.failed == 0 and report.downloaded + report.skipped == 40
     check_dest(sim, tmp_path)  # strict: no torn line was left behind
@@ -195,7 +195,7 @@ async def test_eacces_on_some_part_files_fails_those_photos_and_the_run_goes_on(
         return real_open(path, flags, mode, **kwargs)
 
     monkeypatch.setattr(os, "open", guarded_open)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
     monkeypatch.setattr(os, "open", real_open)
     assert report.failed == 40 - report.downloaded and report.failed > 0
@@ -203,7 +203,7 @@ async def test_eacces_on_some_part_files_fails_those_photos_and_the_run_goes_on(
     done = ok_ids(tmp_path)
     assert 0 < len(done) <= 12 and len(done) == report.downloaded
     check_dest(sim, tmp_path, ok=done, failed={f.image_id for f in report.failures})
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded + report.skipped, report.failed) == (40, 0)
     check_dest(sim, tmp_path)
@@ -217,7 +217,7 @@ async def test_garbage_manifest_lines_are_skipped_with_a_warning_never_a_crash(
 ) -> None:
     sim = await rsim(photo_count=30, seed=305)
     dest = tmp_path / "dest"
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, dest, whole_event=True)
     manifest = dest / MANIFEST_NAME
     lines = manifest.read_bytes().splitlines(keepends=True)
@@ -246,7 +246,7 @@ async def test_garbage_manifest_lines_are_skipped_with_a_warning_never_a_crash(
     )
     served = dict(sim.counters.storage_bytes_by_image)
     with caplog.at_level(logging.WARNING, logger="ninepic_async"):
-        async with client_of(sim) as client:
+        async with new_client(sim) as client:
             report = await download_originals(client, sim.event_id, dest, whole_event=True)
     # The victim (line lost) and the photo whose name was disputed are fetched again; the rest
     # (the two steered ones too: their bad lines are ignored) are complete and skipped.
@@ -273,7 +273,7 @@ async def test_a_second_run_on_the_same_destination_fails_fast_naming_the_first(
 ) -> None:
     sim = await rsim(photo_count=30, seed=306)
     sim.faults.storage_latency_s = 0.05
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         first = asyncio.create_task(
             download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=2)
         )
@@ -290,7 +290,7 @@ async def test_a_second_run_on_the_same_destination_fails_fast_naming_the_first(
     assert report.downloaded == 30
     check_dest(sim, tmp_path)  # the lock file is gone once the run ends
     sim.faults.storage_latency_s = 0.0
-    async with client_of(sim) as client:  # and the destination is free again
+    async with new_client(sim) as client:  # and the destination is free again
         again = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert again.skipped == 30
 
@@ -316,7 +316,7 @@ async def test_a_users_file_at_a_photos_name_is_never_overwritten(rsim: SimFacto
     mine.write_bytes(b"the user's own file, not from 9Pic")
     same = tmp_path / photos[5].filename  # identical content left by a run that lost its manifest
     same.write_bytes(sim.world.content(photos[5].image_id))
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
         assert report.downloaded == 12
         assert mine.read_bytes() == b"the user's own file, not from 9Pic"

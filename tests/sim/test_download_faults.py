@@ -10,7 +10,8 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers.sim import SimFactory, check_dest, client_of
+from helpers.clients import new_client
+from helpers.sim import SimFactory, check_dest
 
 from ninepic_async import DestinationError
 from ninepic_async._constants import MANIFEST_NAME, PART_SUFFIX
@@ -51,7 +52,7 @@ async def test_urls_expiring_mid_run_are_refreshed_in_batches_before_use(
     # (storage_expired > 0) and still finish.
     sim = await sim_factory(photo_count=120, url_lifetime_s=2.0, seed=21)
     sim.faults.storage_latency_s = 0.1
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
     assert report.downloaded == 120 and report.failed == 0
     refreshes = sim.counters.original_photos_by_method["image_ids"] - 2  # 120 ids = 2 listing batches
@@ -71,7 +72,7 @@ async def test_expired_403_refreshes_once_and_completes(sim_factory: SimFactory,
         if isinstance(event, PlannedEvent):
             sim.faults.clock_skew_s = 7200.0
 
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, bib=bib, on_event=on_event)
     assert report.downloaded == len(ids) and report.failed == 0
     assert sim.counters.storage_expired >= 1
@@ -86,7 +87,7 @@ async def test_url_still_refused_after_a_refresh_fails_the_file(
     # Every URL the API makes is already expired: refresh is tried, then the file fails (no loop).
     sim = await sim_factory(photo_count=4, seed=23, url_lifetime_s=0.0)
     sim.faults.clock_skew_s = 0.0
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         with anyio.fail_after(10):
             report = await download_originals(
                 client, sim.event_id, tmp_path, image_ids=[p.image_id for p in sim.world.photos]
@@ -101,7 +102,7 @@ async def test_cut_connections_resume_with_range(sim_factory: SimFactory, tmp_pa
     sim = await sim_factory(photo_count=30, photo_size=(60_000, 120_000), seed=24, storage_chunk_size=8192)
     sim.faults.storage_cut_rate = 0.5
     sim.faults.storage_fault_budget = 20
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
     assert report.downloaded == 30
     assert sim.counters.storage_cut >= 5
@@ -117,7 +118,7 @@ async def test_cut_connections_restart_when_the_store_ignores_range(
     sim.faults.storage_cut_rate = 0.5
     sim.faults.storage_fault_budget = 12
     sim.faults.storage_ignore_range = True
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
     assert report.downloaded == 20
     assert sim.counters.storage_range_ignored >= 1 and sim.counters.storage_ranged == 0
@@ -128,7 +129,7 @@ async def test_5xx_from_storage_is_retried(sim_factory: SimFactory, tmp_path: Pa
     sim = await sim_factory(photo_count=20, seed=26)
     sim.faults.storage_5xx_rate = 0.5
     sim.faults.storage_fault_budget = 10
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded == 20 and sim.counters.storage_5xx == 10
     assert_all_match(sim, tmp_path)
@@ -145,7 +146,7 @@ async def test_short_body_is_never_renamed(sim_factory: SimFactory, tmp_path: Pa
         if isinstance(event, FileFinished) and event.result.file:
             seen_sizes[event.result.image_id] = (tmp_path / event.result.file).stat().st_size
 
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, whole_event=True, on_event=on_event, concurrency=2
         )
@@ -163,7 +164,7 @@ async def test_short_body_is_never_renamed(sim_factory: SimFactory, tmp_path: Pa
     assert sim.world.content(victim.image_id).startswith(data)
     # Once the store behaves, a rerun resumes the part and finishes the file.
     sim.faults.clear()
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         again = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (again.downloaded, again.skipped) == (1, 7)
     assert final.read_bytes() == sim.world.content(victim.image_id)
@@ -190,7 +191,7 @@ async def test_verify_retries_a_corrupt_body_once_then_fails(sim_factory: SimFac
         return hit
 
     sim.faults.storage_roll = roll  # type: ignore[method-assign]
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, whole_event=True, verify=True, on_event=on_event
         )
@@ -210,7 +211,7 @@ async def test_without_verify_corruption_goes_unnoticed_but_multipart_etags_do_n
     sim_factory: SimFactory, tmp_path: Path
 ) -> None:
     sim = await sim_factory(photo_count=5, seed=29, etag_style="multipart")
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=True)
     assert report.downloaded == 5
     assert_all_match(sim, tmp_path)
@@ -220,7 +221,7 @@ async def test_verify_hashes_the_resumed_prefix(sim_factory: SimFactory, tmp_pat
     sim = await sim_factory(photo_count=10, photo_size=(60_000, 90_000), seed=30, storage_chunk_size=8192)
     sim.faults.storage_cut_rate = 1.0
     sim.faults.storage_fault_budget = 8
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=True)
     assert report.downloaded == 10 and sim.counters.storage_ranged >= 1
     assert_all_match(sim, tmp_path)
@@ -228,7 +229,7 @@ async def test_verify_hashes_the_resumed_prefix(sim_factory: SimFactory, tmp_pat
 
 async def test_torn_manifest_line_is_ignored_on_rerun(sim_factory: SimFactory, tmp_path: Path) -> None:
     sim = await sim_factory(photo_count=15, seed=31)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True)
         with open(tmp_path / MANIFEST_NAME, "ab") as handle:
             handle.write(b'{"v":1,"image_id":"' + sim.world.photos[0].image_id.encode() + b'","status":"fa')
@@ -259,7 +260,7 @@ async def test_cancellation_keeps_parts_and_a_consistent_manifest(
                 if len(finished) >= 5 and sum(received.values()) > 2_000_000:
                     scope.cancel()
 
-        async with client_of(sim) as client:
+        async with new_client(sim) as client:
             await download_originals(
                 client,
                 sim.event_id,
@@ -279,7 +280,7 @@ async def test_cancellation_keeps_parts_and_a_consistent_manifest(
     for name in parts:
         assert not (tmp_path / name[: -len(PART_SUFFIX)]).exists()
     # The rerun resumes the parts with Range and completes everything.
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded + report.skipped == 40 and report.skipped == len(finished)
     assert sim.counters.storage_ranged >= 1
@@ -301,7 +302,7 @@ async def test_disk_full_stops_the_run_with_destination_error(
         real_write_all(fd, chunks, hasher)
 
     monkeypatch.setattr(files_module, "_write_all", write_all)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         with pytest.raises(DestinationError, match="disk full"):
             await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=2)
     entries = [e for e in read_manifest(tmp_path / MANIFEST_NAME) if e.status != "partial"]
@@ -309,6 +310,6 @@ async def test_disk_full_stops_the_run_with_destination_error(
     assert len(entries) <= 10
     assert_all_match(sim, tmp_path, [e.image_id for e in entries])
     monkeypatch.setattr(files_module, "_write_all", real_write_all)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded + report.skipped == 30

@@ -7,7 +7,8 @@ import os
 import unicodedata
 from pathlib import Path
 
-from helpers.sim import SimFactory, check_dest, client_of
+from helpers.clients import new_client
+from helpers.sim import SimFactory, check_dest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -144,7 +145,7 @@ async def test_hostile_server_filenames_stay_inside_dest_overwrite_nothing_and_m
     (dest / "passwd").write_bytes(b"user data")
     (tmp_path / "x.jpg").write_bytes(b"outside")
     outside_before = {k: v for k, v in tree(tmp_path).items() if not k.startswith("deep/dest/")}
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, dest, whole_event=True, concurrency=6)
     assert (report.downloaded, report.failed) == (len(sim.world.photos), 0)
     assert {k: v for k, v in tree(tmp_path).items() if not k.startswith("deep/dest/")} == outside_before
@@ -161,12 +162,12 @@ async def test_hostile_server_filenames_stay_inside_dest_overwrite_nothing_and_m
     last = dest / files[victims[3]]
     last.rename(last.with_name(last.name + PART_SUFFIX))
     os.truncate(last.with_name(last.name + PART_SUFFIX), 100)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         again = await download_originals(client, sim.event_id, dest, whole_event=True, concurrency=3)
     assert (again.downloaded, again.skipped) == (4, len(files) - 4)
     assert check_dest(sim, dest) == files
     # And a fresh destination gets the very same names (deterministic, order-independent of runs).
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path / "fresh", whole_event=True, concurrency=1)
     fresh = check_dest(sim, tmp_path / "fresh")
     moved = {i for i in files if files[i] != fresh[i]}

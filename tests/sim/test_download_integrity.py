@@ -23,7 +23,8 @@ from pathlib import Path
 import anyio
 import pytest
 from aiohttp import web
-from helpers.sim import SimFactory, check_dest, client_of, expected_names, outcome
+from helpers.clients import new_client
+from helpers.sim import SimFactory, check_dest, expected_names, outcome
 
 from ninepic_async import DestinationError
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
@@ -71,7 +72,7 @@ async def test_a_verify_rerun_refetches_a_same_size_file_whose_bytes_changed(
     rsim: SimFactory, tmp_path: Path
 ) -> None:
     sim = await rsim(photo_count=6, seed=401)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True)
         victim = sim.world.photos[2].image_id
         name = expected_names(sim)[victim]
@@ -88,7 +89,7 @@ async def test_every_ok_line_records_the_sha256_of_its_file(rsim: SimFactory, tm
     import hashlib
 
     sim = await rsim(photo_count=5, photo_size=(1_500_000, 2_500_000), seed=402)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True, chunk_size=65_536)
     for entry in outcome(tmp_path).values():
         data = (tmp_path / entry["file"]).read_bytes()
@@ -104,7 +105,7 @@ async def test_a_directory_at_a_finished_photos_name_moves_that_photo_and_the_re
     sim = await rsim(photo_count=6, seed=403)
     names = expected_names(sim)
     blocked, deleted = sim.world.photos[1].image_id, sim.world.photos[4].image_id
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True)
         (tmp_path / names[blocked]).unlink()
         (tmp_path / names[blocked]).mkdir()
@@ -128,7 +129,7 @@ async def test_a_manifest_name_longer_than_a_file_name_can_be_is_ignored(
     victim = sim.world.photos[0].image_id
     line = {"v": 1, "image_id": victim, "status": "ok", "file": "A" * 300 + ".jpg", "bytes": 5, "time": 1.0}
     (tmp_path / MANIFEST_NAME).write_text(json.dumps(line) + "\n")
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 0)
     check_dest(sim, tmp_path)
@@ -147,7 +148,7 @@ async def test_a_rename_refused_for_one_name_moves_that_photo_only(
         real_replace(src, dst)
 
     monkeypatch.setattr(files_module.os, "replace", replace)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (5, 0)
     assert outcome(tmp_path)[sim.world.photos[3].image_id]["file"] != victim_name
@@ -166,7 +167,7 @@ async def test_a_206_that_contradicts_the_first_answer_restarts_from_byte_0(
     sim.faults.storage_bad_content_range = bad  # type: ignore[assignment]
     sim.faults.storage_fault_image_ids = {victim}
     sim.faults.storage_fault_budget = 1
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 0)
     assert sim.counters.storage_requests_by_image[victim] == 2  # the bad 206, then byte 0 again
@@ -180,7 +181,7 @@ async def test_a_resume_sends_if_range_and_an_object_replaced_meanwhile_restarts
     kept, _ = plant_half_part(sim, tmp_path, 0)
     replaced, _ = plant_half_part(sim, tmp_path, 2)
     sim.replace_object(replaced)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 0)
     assert sim.counters.storage_if_range_requests == 2
@@ -201,7 +202,7 @@ async def test_a_close_delimited_body_cut_half_way_is_completed_never_recorded_s
     sim.faults.storage_no_framing_cut_rate = 1.0
     sim.faults.storage_fault_image_ids = {victim}
     sim.faults.storage_fault_budget = 1
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (4, 0)
     assert sim.counters.storage_no_framing_cut == 1
@@ -213,7 +214,7 @@ async def test_a_whole_close_delimited_body_is_confirmed_by_a_ranged_probe(
 ) -> None:
     sim = await rsim(photo_count=3, seed=409)
     sim.faults.storage_no_framing = True
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 0)
     assert sim.counters.storage_ranged == 3  # one 1-byte probe per photo
@@ -226,7 +227,7 @@ async def test_a_body_of_unknown_length_nothing_can_confirm_is_not_kept(
     sim = await rsim(photo_count=3, seed=410)
     sim.faults.storage_no_framing = True
     sim.faults.storage_ignore_range = True  # the probe learns nothing
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (0, 3)
     assert all("confirm" in (f.error or "") for f in report.failures)
@@ -239,7 +240,7 @@ async def test_a_body_of_unknown_length_with_a_matching_md5_etag_is_kept_with_ve
     sim = await rsim(photo_count=3, seed=411)
     sim.faults.storage_no_framing = True
     sim.faults.storage_ignore_range = True
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=True)
     assert (report.downloaded, report.failed, report.unverified) == (3, 0, 0)
     check_dest(sim, tmp_path)
@@ -260,7 +261,7 @@ async def test_error_pages_empty_and_encoded_bodies_are_never_recorded_ok(
         sim.faults.storage_content_encoding = "gzip"
     else:
         setattr(sim.faults, knob, 1.0)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, verify=verify)
         assert (report.downloaded, report.failed) == (3, 1)
         assert report.failures[0].image_id == always
@@ -285,7 +286,7 @@ async def test_an_object_larger_than_the_free_space_fails_before_its_first_byte(
     huge = sim.world.photos[1].image_id
     sim.faults.storage_declared_length = 10**18
     sim.faults.storage_fault_image_ids = {huge}
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 1)
     assert report.failures[0].image_id == huge and "free" in (report.failures[0].error or "")
@@ -299,7 +300,7 @@ async def test_a_body_slower_than_the_floor_is_abandoned_keeping_its_bytes_and_r
     sim.faults.storage_bytes_per_s = 2_000.0
     image_id = sim.world.photos[0].image_id
     slow = DownloadOptions(low_speed_limit_bps=1_000_000, low_speed_time_s=0.2, policy=FilePolicy(attempts=2))
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, options=slow)
         assert report.failed == 1 and "slower than" in (report.failures[0].error or "")
         check_dest(sim, tmp_path, ok=set(), failed={image_id}, parts_of={image_id})
@@ -326,7 +327,7 @@ async def test_a_stopped_run_keeps_every_received_byte_in_the_part(rsim: SimFact
                 if received >= 50_000:
                     scope.cancel()
 
-        async with client_of(sim) as client:
+        async with new_client(sim) as client:
             # chunk_size 1 MiB: nothing would be flushed to disk yet without the save on stop
             await download_originals(client, sim.event_id, tmp_path, whole_event=True, on_event=on_event)
     assert scope.cancelled_caught
@@ -353,7 +354,7 @@ async def test_each_file_is_synced_to_disk_before_its_ok_line(
 
     monkeypatch.setattr(files_module.os, "fsync", fsync)
     monkeypatch.setattr(Manifest, "ok", ok)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=1)
     assert events == ["fsync", "ok"] * 5
     check_dest(sim, tmp_path)

@@ -18,7 +18,8 @@ from typing import Any
 import anyio
 import pytest
 from helpers.cli import conn, run_cli
-from helpers.sim import SimFactory, check_dest, client_of, manifest_entries, outcome
+from helpers.clients import new_client
+from helpers.sim import SimFactory, check_dest, manifest_entries, outcome
 
 from ninepic_async._constants import DOWNLOAD_MAX_KEPT_FAILURES, IMAGES_PAGE_SIZE, URL_REFRESH_BATCH
 from ninepic_async.download import DownloadEvent, DownloadReport, FileResult, FileStarted, download_originals
@@ -42,7 +43,7 @@ async def test_whole_event_listing_repeating_a_page_once_is_walked_again(
 ) -> None:
     sim = await rsim(photo_count=250, seed=71)
     sim.faults.listing_repeat_page = 2
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert sim.counters.listing_pages_repeated == 1
     assert (report.announced, report.missing, report.downloaded, report.failed) == (250, 0, 250, 0)
@@ -57,7 +58,7 @@ async def test_bib_listing_repeating_a_page_once_is_walked_again(rsim: SimFactor
     bib, ids = max(sim.world.bibs.items(), key=lambda kv: len(kv[1]))
     assert len(ids) > 2 * URL_REFRESH_BATCH  # three original-photos pages
     sim.faults.listing_repeat_page = 2
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, bib=bib)
     assert sim.counters.listing_pages_repeated == 1
     assert (report.announced, report.missing, report.downloaded, report.failed) == (len(ids), 0, len(ids), 0)
@@ -70,7 +71,7 @@ async def test_listing_short_on_both_walks_reports_the_missing_photos(
     sim = await rsim(photo_count=250, seed=72)
     sim.faults.listing_repeat_page = 2
     sim.faults.listing_repeat_budget = 100  # every walk gets page 1 twice and stops there
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     delivered = [p.image_id for p in sim.world.photos[:ALL_PHOTOS_PAGE]]
     assert sim.counters.listing_pages_repeated == 2
@@ -113,7 +114,7 @@ async def test_bib_photos_sharing_a_basename_each_land_in_their_own_file(
     bib, ids = max(sim.world.bibs.items(), key=lambda kv: (_pairs(sim, kv[1]), len(kv[1])))
     assert _pairs(sim, ids) >= 2, "the test needs photos that share a basename"
     assert len(ids) <= URL_REFRESH_BATCH
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, bib=bib, concurrency=4)
     assert (report.announced, report.downloaded, report.failed, report.missing) == (len(ids), len(ids), 0, 0)
 
@@ -135,7 +136,7 @@ async def test_bib_photos_sharing_a_basename_each_land_in_their_own_file(
     assert sorted(landed) == sorted(ids)  # every photo once: none collapsed into another
     assert sum("/" in e["image_id"] for e in entries) == _pairs(sim, ids)
 
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         again = await download_originals(client, sim.event_id, tmp_path, bib=bib)
     assert (again.downloaded, again.skipped, again.failed) == (0, len(ids), 0)
 
@@ -144,7 +145,7 @@ async def test_whole_event_with_shared_basenames_saves_every_photo_under_a_uniqu
     rsim: SimFactory, tmp_path: Path
 ) -> None:
     sim = await rsim(photo_count=60, seed=74, storage_key_layout="shared_basenames")
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
     assert (report.downloaded, report.failed, report.missing) == (60, 0, 0)
     files = check_dest(sim, tmp_path)  # each id's file holds that photo's bytes
@@ -160,7 +161,7 @@ async def test_opaque_keys_and_reordered_answers_save_each_photo_under_its_id(
 ) -> None:
     sim = await rsim(photo_count=130, seed=75, storage_key_layout="opaque")
     sim.faults.api_shuffle_image_ids = True
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, whole_event=True, concurrency=4, verify=verify
         )
@@ -177,7 +178,7 @@ async def test_opaque_keys_and_reordered_answers_for_image_ids_save_each_photo_u
     sim = await rsim(photo_count=100, seed=76, storage_key_layout="opaque")
     sim.faults.api_shuffle_image_ids = True
     wanted = [p.image_id for p in reversed(sim.world.photos[10:80])]  # 70 ids: batches of 60 and 10
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, image_ids=wanted, concurrency=4, verify=verify
         )
@@ -192,7 +193,7 @@ async def test_opaque_keys_and_reordered_answers_for_image_ids_save_each_photo_u
 async def test_opaque_key_of_a_single_id_pairs_without_asking_again(rsim: SimFactory, tmp_path: Path) -> None:
     sim = await rsim(photo_count=20, seed=77, storage_key_layout="opaque")
     wanted = sim.world.photos[7].image_id
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, image_ids=[wanted])
     assert (report.downloaded, report.failed) == (1, 0)
     assert sim.counters.original_photos_by_method == {"image_ids": 1}
@@ -216,7 +217,7 @@ async def test_expired_urls_with_opaque_keys_are_refreshed_by_id(
         if isinstance(event, FileStarted):
             sim.faults.clock_skew_s = 7200.0
 
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(
             client, sim.event_id, tmp_path, concurrency=4, on_event=on_event, **kwargs
         )
@@ -237,7 +238,7 @@ async def test_endless_listing_stops_with_the_extra_ids_bounded(
     monkeypatch.setattr(report_module, "DOWNLOAD_MAX_KEPT_FAILURES", kept)
     sim = await rsim(photo_count=150, seed=79)
     sim.faults.listing_endless = True
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         with anyio.fail_after(60):  # a hang guard only
             report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     real = {p.image_id for p in sim.world.photos}

@@ -24,7 +24,8 @@ import aiohttp
 import anyio
 import pytest
 from aiohttp import web
-from helpers.sim import SimFactory, check_dest, client_of
+from helpers.clients import new_client
+from helpers.sim import SimFactory, check_dest
 
 from ninepic_async._constants import (
     DEFAULT_CONCURRENCY,
@@ -78,7 +79,7 @@ async def test_listing_and_urls_are_fetched_only_a_bounded_way_ahead_of_the_down
                 if finished == 200:
                     scope.cancel()
 
-        async with client_of(sim) as client:
+        async with new_client(sim) as client:
             await download_originals(
                 client, sim.event_id, tmp_path, concurrency=2, on_event=on_event, **kwargs
             )
@@ -120,7 +121,7 @@ async def test_bodies_reach_the_disk_in_large_batches_never_whole_files(
         real_write_all(fd, chunks, hasher)
 
     monkeypatch.setattr(files_module, "_write_all", write_all)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=2)
     assert (report.downloaded, report.failed) == (6, 0)
     check_dest(sim, tmp_path)
@@ -179,7 +180,7 @@ async def test_one_storage_session_per_run_sized_to_concurrency_and_closed(
                 if cancel and finished == 5:
                     scope.cancel()
 
-        async with client_of(sim) as client:
+        async with new_client(sim) as client:
             await download_originals(
                 client, sim.event_id, tmp_path, whole_event=True, concurrency=5, on_event=on_event
             )
@@ -305,7 +306,7 @@ async def test_storage_retries_wait_an_exponential_backoff(
         return 0.0  # record the backoff the pool asks for, wait nothing
 
     monkeypatch.setattr(policy_module, "jitter", jitter)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (3, 0)
     assert sim.counters.storage_5xx == 3

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from helpers.sim import SimFactory, check_dest, client_of, expected_names
+from helpers.clients import new_client
+from helpers.sim import SimFactory, check_dest, expected_names
 
 from ninepic_async._constants import PART_SUFFIX
 from ninepic_async.download import download_originals
@@ -27,7 +28,7 @@ async def test_a_symlinked_part_file_is_never_followed(rsim: SimFactory, tmp_pat
     names = list(expected_names(sim).values())
     os.symlink(outside, dest / (names[0] + PART_SUFFIX))
     os.symlink(empty_outside, dest / (names[1] + PART_SUFFIX))
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, dest, whole_event=True)
     assert outside.read_bytes() == b"precious" * 10  # nothing written outside the destination
     assert empty_outside.read_bytes() == b""
@@ -42,14 +43,14 @@ async def test_a_symlink_at_a_recorded_final_name_is_not_taken_for_the_photo(
 ) -> None:
     sim = await rsim(photo_count=3, photo_size=(5_000, 9_000), seed=72)
     dest = tmp_path / "dest"
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         await download_originals(client, sim.event_id, dest, whole_event=True)
     name = next(iter(expected_names(sim).values()))
     outside = tmp_path / "same-size.bin"
     outside.write_bytes(b"x" * (dest / name).stat().st_size)  # the recorded size, other bytes
     (dest / name).unlink()
     os.symlink(outside, dest / name)
-    async with client_of(sim) as client:
+    async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, dest, whole_event=True)
     assert report.downloaded == 1  # fetched again, not skipped as complete
     assert outside.read_bytes() == b"x" * outside.stat().st_size

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, ok
+from helpers.api import EVENT, EVENT_BASE, KEY, ORG, FakeClock, ok
+from helpers.clients import new_client
 
 from ninepic_async import APIStatusError
 from ninepic_async._constants import API_KEY_HEADER, MAX_REDIRECTS
-from ninepic_async.client import NinePicClient
 
 PREFIX = f"/api/v1/ext/{ORG}/event/{EVENT}"
 PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT})
@@ -66,7 +66,7 @@ async def test_cross_origin_redirect_is_refused_and_never_gets_the_key(sites: tu
     await _start(other)
     api.route("GET", f"{PREFIX}/ping", lambda: redirect(302, f"{other.url}/steal"))
     await _start(api)
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         with pytest.raises(APIStatusError, match="another origin") as info:
             await client.ping(EVENT)
     assert info.value.status == 302
@@ -80,7 +80,7 @@ async def test_same_origin_redirect_is_followed_with_the_key(sites: tuple[Site, 
     api.route("GET", f"{PREFIX}/ping", lambda: redirect(307, f"{PREFIX}/ping2?x=1"))
     api.route("GET", f"{PREFIX}/ping2", lambda: web.json_response(PONG))
     await _start(api)
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         assert (await client.ping(EVENT)).status == "ok"
     assert [(m, p, k) for m, p, k, _ in api.seen] == [
         ("GET", f"{PREFIX}/ping", KEY),
@@ -94,7 +94,7 @@ async def test_307_keeps_the_post_body_and_303_turns_into_get(sites: tuple[Site,
     api.route("POST", f"{PREFIX}/op2", lambda: redirect(303, f"{PREFIX}/op3"))
     api.route("GET", f"{PREFIX}/op3", lambda: web.json_response(ok({"presigned_urls": []})))
     await _start(api)
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url) as client:
+    async with new_client(api.url) as client:
         result = await client.original_photos(EVENT, "bib", "12")
     assert result.presigned_urls == []
     assert [(m, b) for m, _, _, b in api.seen] == [
@@ -108,7 +108,7 @@ async def test_redirect_loops_are_bounded(sites: tuple[Site, Site]) -> None:
     api, _ = sites
     api.route("GET", f"{PREFIX}/ping", lambda: redirect(302, f"{PREFIX}/ping"))
     await _start(api)
-    async with NinePicClient(KEY, org_id=ORG, base_url=api.url, max_retries=0) as client:
+    async with new_client(api.url, max_retries=0) as client:
         with pytest.raises(APIStatusError, match="redirects"):
             await client.ping(EVENT)
     assert len(api.seen) == MAX_REDIRECTS + 1
@@ -125,7 +125,7 @@ async def test_redirect_loops_are_bounded(sites: tuple[Site, Site]) -> None:
 )
 async def test_other_hosts_schemes_and_ports_are_other_origins(mocked: Any, location: str) -> None:
     mocked.get(f"{EVENT_BASE}/ping", status=301, headers={"Location": location})
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as client:
+    async with new_client() as client:
         with pytest.raises(APIStatusError, match="another origin"):
             await client.ping(EVENT)
     assert [str(url) for (_, url) in mocked.requests] == [f"{EVENT_BASE}/ping"]

@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from helpers.api import EVENT, KEY, ORG, FakeClock
+from helpers.clients import new_client
 
 from ninepic_async import APIConnectionError
 from ninepic_async.client import NinePicClient
@@ -70,7 +71,7 @@ async def test_default_client_refuses_an_untrusted_certificate(
 ) -> None:
     clock = FakeClock().install(monkeypatch)
     url, keys = https_api
-    async with NinePicClient(KEY, org_id=ORG, base_url=url, max_retries=3) as client:
+    async with new_client(url, max_retries=3) as client:
         with anyio.fail_after(10), pytest.raises(APIConnectionError, match=r"(?i)certificate") as info:
             await client.ping(EVENT)
     assert isinstance(info.value.__cause__, aiohttp.ClientSSLError)
@@ -81,7 +82,7 @@ async def test_default_client_refuses_an_untrusted_certificate(
 
 async def test_the_owned_session_verifies(https_api: tuple[str, list[str | None]]) -> None:
     url, _ = https_api
-    async with NinePicClient(KEY, org_id=ORG, base_url=url) as client:
+    async with new_client(url) as client:
         connector = client._transport.session().connector
         assert isinstance(connector, aiohttp.TCPConnector)
         assert connector._ssl is True  # aiohttp's verifying default context, not ssl=False or a lax context
@@ -89,7 +90,7 @@ async def test_the_owned_session_verifies(https_api: tuple[str, list[str | None]
 
 async def test_verify_ssl_false_is_the_explicit_way_in(https_api: tuple[str, list[str | None]]) -> None:
     url, keys = https_api
-    async with NinePicClient(KEY, org_id=ORG, base_url=url, verify_ssl=False) as client:
+    async with new_client(url, verify_ssl=False) as client:
         with anyio.fail_after(10):
             assert (await client.ping(EVENT)).status == "ok"
     assert keys == [KEY]
@@ -101,7 +102,7 @@ async def test_a_callers_session_that_verifies_is_not_weakened(
     url, keys = https_api
     async with (
         aiohttp.ClientSession() as session,
-        NinePicClient(KEY, org_id=ORG, base_url=url, session=session, max_retries=0) as client,
+        new_client(url, session=session, max_retries=0) as client,
     ):
         with anyio.fail_after(10), pytest.raises(APIConnectionError, match=r"(?i)certificate"):
             await client.ping(EVENT)
@@ -123,7 +124,7 @@ def test_plain_http_to_another_host_warns_without_the_key(
     base_url: str, warned: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level("WARNING", logger="ninepic_async"):
-        NinePicClient(KEY, org_id=ORG, base_url=base_url)
+        new_client(base_url)
     messages = [r.getMessage() for r in caplog.records if "unencrypted" in r.getMessage()]
     assert bool(messages) is warned
     assert all(KEY not in m for m in messages)

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from helpers.api import EVENT, KEY, ORG, FakeClock, image, ok, pagination
+from helpers.clients import new_client
 
 from ninepic_async import RequestValidationError
 from ninepic_async._constants import (
@@ -88,7 +89,7 @@ async def client(
 ) -> AsyncIterator[NinePicClient]:
     srv, _ = server
     FakeClock().install(monkeypatch)  # retries never really sleep
-    async with NinePicClient(KEY, org_id=ORG, base_url=str(srv.make_url(""))) as c:
+    async with new_client(str(srv.make_url(""))) as c:
         yield c
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import msgspec
-from helpers.api import BASE, EVENT, KEY, ORG
+from helpers.api import EVENT, ORG
+from helpers.clients import new_client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from yarl import URL
@@ -77,7 +78,7 @@ class Sent:
 
 
 def recording_client() -> tuple[NinePicClient, Sent]:
-    client = NinePicClient(KEY, org_id=ORG, base_url=BASE)
+    client = new_client()
     sent = Sent()
     client._transport.call = sent.call  # type: ignore[method-assign]
     client._transport.request = sent.request  # type: ignore[method-assign]

@@ -12,7 +12,8 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok, pagination
+from helpers.api import EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok, pagination
+from helpers.clients import new_client
 
 from ninepic_async import (
     APIError,
@@ -38,7 +39,7 @@ def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=2) as c:
+    async with new_client(max_retries=2) as c:
         yield c
 
 

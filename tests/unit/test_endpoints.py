@@ -20,6 +20,7 @@ from helpers.api import (
     pagination,
     sent,
 )
+from helpers.clients import new_client
 
 from ninepic_async import (
     EventDetails,
@@ -38,7 +39,7 @@ from ninepic_async.client import NinePicClient
 
 @pytest.fixture
 async def client() -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as c:
+    async with new_client() as c:
         yield c
 
 

@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 import pytest
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok
+from helpers.api import EVENT, EVENT_BASE, KEY, FakeClock, err, ok
+from helpers.clients import new_client
 
 from ninepic_async import NinePicError
 from ninepic_async._logging import RedactingFilter, install_redaction
-from ninepic_async.client import NinePicClient
 
 
 def test_package_logger_has_the_filter_after_import() -> None:
@@ -24,7 +24,7 @@ def test_package_logger_has_the_filter_after_import() -> None:
 
 
 def test_messages_and_args_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
-    NinePicClient(KEY, org_id=ORG, base_url=BASE)  # registers the key
+    new_client()  # registers the key
     caplog.set_level(logging.DEBUG, logger="ninepic_async")
     logging.getLogger("ninepic_async").debug("key=%s", KEY)
     logging.getLogger("ninepic_async.client").info(f"inline {KEY}")
@@ -35,7 +35,7 @@ def test_messages_and_args_are_redacted(caplog: pytest.LogCaptureFixture) -> Non
 
 def test_loggers_created_later_are_covered_when_a_client_is_made(caplog: pytest.LogCaptureFixture) -> None:
     late = logging.getLogger("ninepic_async.some_late_module")
-    NinePicClient(KEY, org_id=ORG, base_url=BASE)
+    new_client()
     caplog.set_level(logging.DEBUG, logger="ninepic_async")
     late.warning("oops %s", KEY)
     assert KEY not in caplog.text
@@ -62,7 +62,7 @@ async def test_a_whole_session_at_debug_never_logs_the_key(
     mocked.get(f"{EVENT_BASE}/ping", status=500, payload=err(f"internal: {KEY}"))
     mocked.get(f"{EVENT_BASE}/ping", payload=ok({"status": "ok"}))
     mocked.get(f"{EVENT_BASE}/details", status=401, payload=err(f"X-API-Key: {KEY} missing"))
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as client:
+    async with new_client() as client:
         await client.ping(EVENT)
         with pytest.raises(NinePicError) as info:
             await client.event_details(EVENT)

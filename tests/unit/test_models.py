@@ -104,7 +104,11 @@ def test_valid_requests_encode_as_documented(method: str, identifier: object) ->
 
 _methods = st.sampled_from(["bib", "selfie", "image_id", "image_ids"])
 _anything = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
     st.lists(st.one_of(st.text(max_size=8), st.integers(), st.none()), max_size=4),
 )
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import msgspec
 import pytest
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, image_page, ok, sent
+from helpers.api import BASE, EVENT, EVENT_BASE, ORG, image_page, ok, sent
+from helpers.clients import new_client
 
-from ninepic_async.client import NinePicClient
 from ninepic_async.models import ImagePage, Pagination
 from ninepic_async.pagination import AsyncPage
 
@@ -138,7 +138,7 @@ async def test_server_that_does_not_advance_is_stopped() -> None:
 async def test_client_listing_requests_pages_lazily(mocked: Any) -> None:
     for n, ids in ((1, ["a", "b"]), (2, ["c", "d"]), (3, ["e"])):
         mocked.get(f"{EVENT_BASE}/images?page={n}&page_size=2", payload=image_page(n, 3, ids))
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as client:
+    async with new_client() as client:
         seen = []
         async for item in client.all_photos(EVENT, page_size=2):
             seen.append(item.image_id)
@@ -154,7 +154,7 @@ async def test_client_listing_stops_on_an_empty_page(mocked: Any) -> None:
         f"{EVENT_BASE}/bibs/12?page=1", payload=ok({"images": [{"image_id": "a"}], "pagination": always_next})
     )
     mocked.get(f"{EVENT_BASE}/bibs/12?page=2", payload=ok({"images": [], "pagination": always_next}))
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as client:
+    async with new_client() as client:
         assert [i.image_id async for i in client.bib_search(EVENT, "12")] == ["a"]
     assert len(sent(mocked, "GET", f"{EVENT_BASE}/bibs/12?page=2")) == 1
     assert len(mocked.requests) == 2
@@ -171,5 +171,5 @@ async def test_client_event_listing_pages(mocked: Any) -> None:
 
     mocked.get(f"{BASE}/api/v1/ext/{ORG}/events?page=1", payload=events(1))
     mocked.get(f"{BASE}/api/v1/ext/{ORG}/events?page=2", payload=events(2))
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as client:
+    async with new_client() as client:
         assert [e.event_id async for e in client.list_events()] == [1, 2]

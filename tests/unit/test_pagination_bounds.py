@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 import pytest
 from aioresponses import CallbackResult
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, image, mock_api, ok
+from helpers.api import BASE, EVENT, EVENT_BASE, ORG, FakeClock, image, mock_api, ok
+from helpers.clients import new_client
 
 from ninepic_async import pagination as pagination_module
 from ninepic_async.client import NinePicClient
@@ -33,7 +34,7 @@ def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=0) as c:
+    async with new_client(max_retries=0) as c:
         yield c
 
 

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, err, ok, pagination
+from helpers.api import EVENT, EVENT_BASE, KEY, ORG, err, ok, pagination
+from helpers.clients import new_client
 
 from ninepic_async import (
     APIResponseDecodeError,
@@ -24,7 +25,7 @@ from ninepic_async.client import NinePicClient
 
 @pytest.fixture
 async def client() -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=0, max_rate_limit_retries=0) as c:
+    async with new_client(max_retries=0, max_rate_limit_retries=0) as c:
         yield c
 
 

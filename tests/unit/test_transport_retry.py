@@ -12,7 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import CallbackResult
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok, sent
+from helpers.api import EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok, sent
+from helpers.clients import new_client
 
 from ninepic_async import (
     APIConnectionError,
@@ -38,7 +39,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 @pytest.fixture
 async def client() -> AsyncIterator[NinePicClient]:
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE, max_retries=3, max_rate_limit_retries=3) as c:
+    async with new_client(max_retries=3, max_rate_limit_retries=3) as c:
         yield c
 
 
@@ -74,9 +75,7 @@ async def test_retries_are_bounded(mocked: Any, clock: FakeClock, client: NinePi
 
 async def test_max_retries_zero_means_one_attempt(mocked: Any, clock: FakeClock) -> None:
     mocked.get(PING, status=500, payload=err("boom"), repeat=True)
-    async with NinePicClient(
-        KEY, org_id=ORG, base_url=BASE, max_retries=0, max_rate_limit_retries=0
-    ) as client:
+    async with new_client(max_retries=0, max_rate_limit_retries=0) as client:
         with pytest.raises(InternalServerError):
             await client.ping(EVENT)
     assert len(sent(mocked, "GET", PING)) == 1 and clock.sleeps == []
@@ -250,39 +249,12 @@ async def test_429_without_retry_after_shares_its_backoff(
     assert [at for _, at in log] == [start, start + 0.5, start + 0.5]
 
 
-async def test_sixteen_concurrent_tasks_wait_for_one_429(
-    mocked: Any, clock: FakeClock, client: NinePicClient
-) -> None:
-    log: list[tuple[str, float]] = []
-    throttled = {"status": 429, "payload": err("slow"), "headers": {"Retry-After": "2"}}
-    mocked.get(PING, callback=_timed(clock, log, "ping", throttled, {"payload": PONG}), repeat=True)
-    start = clock.now
-    results = await asyncio.gather(*(client.ping(EVENT) for _ in range(16)))
-    assert all(r.status == "ok" for r in results)
-    assert len(log) == 17  # one 429, then every task once: nobody else hammered meanwhile
-    assert sum(1 for _, at in log if at < start + 2.0) == 1
-
-
 async def test_pause_is_per_client(mocked: Any, clock: FakeClock, client: NinePicClient) -> None:
     mocked.get(PING, status=429, payload=err("slow"), headers={"Retry-After": "9"})
     mocked.get(PING, payload=PONG, repeat=True)
     await client.ping(EVENT)
-    async with NinePicClient(KEY, org_id=ORG, base_url=BASE) as other:
+    async with new_client() as other:
         assert other._transport.paused_for_s == 0.0
-
-
-async def test_a_final_429_still_pauses_the_client(mocked: Any, clock: FakeClock) -> None:
-    mocked.get(PING, status=429, payload=err("slow"), headers={"Retry-After": "4"})
-    mocked.get(PING, payload=PONG)
-    async with NinePicClient(
-        KEY, org_id=ORG, base_url=BASE, max_retries=0, max_rate_limit_retries=0
-    ) as client:
-        with pytest.raises(RateLimitError):
-            await client.ping(EVENT)
-        assert client._transport.paused_for_s == 4.0
-        start = clock.now
-        await client.ping(EVENT)
-        assert clock.now >= start + 4.0
 
 
 # --- logs -----------------------------------------------------------------------------------------
@@ -327,9 +299,7 @@ async def test_429s_have_their_own_budget_apart_from_5xx(mocked: Any, clock: Fak
     mocked.get(PING, status=500, payload=err("boom"))
     mocked.get(PING, status=429, payload=err("throttled"))
     mocked.get(PING, payload=PONG)
-    async with NinePicClient(
-        KEY, org_id=ORG, base_url=BASE, max_retries=1, max_rate_limit_retries=5
-    ) as client:
+    async with new_client(max_retries=1, max_rate_limit_retries=5) as client:
         assert (await client.ping(EVENT)).status == "ok"
         assert len(sent(mocked, "GET", PING)) == 7
         mocked.get(PING, status=500, payload=err("boom"), repeat=True)
@@ -342,9 +312,9 @@ def test_default_429_budget_outlasts_a_50_percent_storm() -> None:
     from ninepic_async import ConfigurationError
     from ninepic_async._constants import DEFAULT_MAX_RATE_LIMIT_RETRIES
 
-    client = NinePicClient(KEY, org_id=ORG, base_url=BASE)
+    client = new_client()
     assert client.max_rate_limit_retries == DEFAULT_MAX_RATE_LIMIT_RETRIES
     assert 0.5 ** (DEFAULT_MAX_RATE_LIMIT_RETRIES + 1) < 1e-6  # a call gives up less than once in a million
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(ConfigurationError, match="max_rate_limit_retries"):
-            NinePicClient(KEY, org_id=ORG, base_url=BASE, max_rate_limit_retries=bad)  # type: ignore[arg-type]
+            new_client(max_rate_limit_retries=bad)  # type: ignore[arg-type]
