@@ -1,4 +1,6 @@
-"""`python -m ninepic_async ...` as a real process: entry point, exit statuses, Ctrl-C."""
+"""`python -m ninepic_async ...` as a real process: entry point, exit statuses.
+
+Ctrl-C is in test_download_kill.py (download) and test_cli_shell.py (simulate)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from helpers.cli import child_env, interrupt, spawn_cli
+from helpers.cli import child_env, spawn_cli
 
 from ninepic_async.testing import Simulator
 
@@ -59,32 +61,3 @@ async def test_demo(tmp_path: Path) -> None:
     code, out, err = await ninepic("demo", "--out", str(tmp_path / "demo"), "--photos", "8")
     assert code == 0, err
     assert out.startswith("downloaded 8,")
-
-
-async def test_ctrl_c_exits_130_quickly_and_keeps_state(tmp_path: Path) -> None:
-    dest = tmp_path / "slow"
-    proc = await spawn_cli(
-        "demo",
-        "--out",
-        str(dest),
-        "--photos",
-        "200",
-        "--storage-latency",
-        "0.5",
-        "--concurrency",
-        "4",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=child_env(),
-    )
-    assert proc.stderr is not None
-    line = await asyncio.wait_for(proc.stderr.readline(), 30)
-    while b"files planned" not in line:
-        line = await asyncio.wait_for(proc.stderr.readline(), 30)
-    await asyncio.sleep(0.3)  # some downloads in flight
-    await interrupt(proc)
-    assert (dest / "manifest.jsonl").exists()
-    # the same command resumes and finishes
-    code, out_text, err_text = await ninepic("demo", "--out", str(dest), "--photos", "200")
-    assert code == 0, err_text
-    assert "failed 0" in out_text

@@ -1,4 +1,4 @@
-"""Reliability: the destination fights back — disk full, not writable, a damaged manifest,
+"""The destination fights back — disk full, not writable, a damaged manifest,
 two runs at once, files that are not ours. Clear errors, nothing lost, reruns complete."""
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ async def test_eacces_on_some_part_files_fails_those_photos_and_the_run_goes_on(
 # -- a damaged manifest ------------------------------------------------------------------
 
 
-async def test_garbage_manifest_lines_are_skipped_with_a_warning_never_a_crash(
+async def test_garbage_and_torn_manifest_lines_are_skipped_with_a_warning_never_a_crash(
     rsim: SimFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim = await rsim(photo_count=30, seed=305)
@@ -241,8 +241,15 @@ async def test_garbage_manifest_lines_are_skipped_with_a_warning_never_a_crash(
         failed_line(steered[0], "../escape.jpg"),  # a retry would write outside the destination
         failed_line(steered[1], MANIFEST_NAME),  # ... or over the manifest itself
     ]
+    # Last, a line torn by a crash mid-write (no newline): the rerun's first line must not be glued to it.
+    torn = b'{"v":1,"image_id":"' + victim.encode() + b'","status":"fa'
     manifest.write_bytes(
-        b"".join(lines[:10]) + b"{this is not json\n" + b"".join(lines[11:]) + b"\n".join(planted) + b"\n"
+        b"".join(lines[:10])
+        + b"{this is not json\n"
+        + b"".join(lines[11:])
+        + b"\n".join(planted)
+        + b"\n"
+        + torn
     )
     served = dict(sim.counters.storage_bytes_by_image)
     with caplog.at_level(logging.WARNING, logger="ninepic_async"):
@@ -258,7 +265,7 @@ async def test_garbage_manifest_lines_are_skipped_with_a_warning_never_a_crash(
         assert sim.counters.storage_bytes_by_image[image_id] == served[image_id]
     # Their files were still on disk with the same bytes: adopted, not duplicated. (The planted
     # lines are dropped first so the strict check reads the manifest as the downloader did.)
-    genuine = [line for line in manifest.read_bytes().splitlines() if line not in planted]
+    genuine = [line for line in manifest.read_bytes().splitlines() if line not in [*planted, torn]]
     manifest.write_bytes(b"".join(line + b"\n" for line in genuine if line != b"{this is not json"))
     files = check_dest(sim, dest)
     assert files[victim] == latest[victim]["file"] and files[other["image_id"]] == other["file"]
