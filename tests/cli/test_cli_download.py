@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import re
 from pathlib import Path
 
 import pytest
 from helpers.cli import conn, run_cli
+from rich.console import Console
 
+from ninepic_async.cli import output as output_module
 from ninepic_async.cli.main import main
 from ninepic_async.cli.output import DownloadProgress, Output
 from ninepic_async.download import BytesReceived, FileFinished, FileResult, FileStarted, PlannedEvent
@@ -168,28 +170,47 @@ def test_progress_reports_plain_lines_without_a_terminal(capsys: pytest.CaptureF
     )
 
 
-def test_progress_bar_renders_files_bytes_rate_and_eta() -> None:
-    import io
+class _StepClock:
+    """Stands in for the ``time`` module of cli/output.py: ``monotonic()`` is whatever the test says."""
 
-    from rich.console import Console
+    def __init__(self) -> None:
+        self.now = 100.0
 
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_progress_bar_renders_files_bytes_rate_and_eta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bar's fields at known moments (an injected clock, explicit refreshes): no real time window."""
+    clock = _StepClock()
+    monkeypatch.setattr(output_module, "time", clock)
     output = Output(stdout=io.StringIO(), stderr=io.StringIO())
     screen = io.StringIO()
     output.err = Console(file=screen, force_terminal=True, width=120, color_system=None)
+
+    def shown() -> str:
+        assert progress._progress is not None
+        progress._progress.refresh()
+        return screen.getvalue()
+
     with DownloadProgress(output, label="event 456") as progress:
         assert progress.live
         progress(PlannedEvent(total_files=4))
+        assert "ETA --:--" in shown() and "-- B/s" in shown()  # nothing received yet: no rate, no ETA
         for name in ("a", "b"):
+            clock.now += 1.0
             progress(FileStarted(image_id=name, size=1000))
             progress(BytesReceived(image_id=name, n=1000))
             progress(
                 FileFinished(result=FileResult(image_id=name, status="ok", file=f"{name}.jpg", bytes=1000))
             )
         assert progress._estimated_total_bytes() == 4000  # 2 known sizes + their average for 2 more
+        # 2,000 bytes in the 2 s since the start; 2,000 more to come at that rate: 2 s left.
+        assert progress.rate_bps(clock.now) == 1000.0
+        assert "1.0 kB/s" in shown() and "ETA 0:02" in shown() and "2/4 files" in shown()
     text = screen.getvalue()
-    assert "event 456" in text and "2/4 files" in text
-    assert "2.0/2.0 kB" in text  # the bar closes at what was received
-    assert re.search(r"[\d.]+ [kMG]?B/s", text) and "ETA --:--" in text and "done" in text
+    assert "event 456" in text
+    assert "2.0/2.0 kB" in text and "done" in text  # the bar closes at what was received
 
 
 async def test_a_fatal_api_error_leaves_no_trace_of_a_destination_it_created(
