@@ -163,10 +163,13 @@ async def test_video_job_failure_exits_1(sim_factory, capsys: pytest.CaptureFixt
 def _subcommand_parsers() -> list[list[str]]:
     parser = build_parser()
     names: list[list[str]] = []
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+    assert parser._subparsers is not None
+    for action in parser._subparsers._group_actions:
+        assert isinstance(action.choices, dict)
         for name, sub in action.choices.items():
             names.append([name])
-            for sub_action in getattr(sub, "_subparsers", None)._group_actions if sub._subparsers else []:
+            for sub_action in sub._subparsers._group_actions if sub._subparsers else []:
+                assert sub_action.choices is not None
                 names.extend([name, child] for child in sub_action.choices)
     return names
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import conn, run_cli
+from helpers.sim import SimFactory
 from rich.console import Console
 
 from ninepic_async.cli import output as output_module
@@ -76,9 +77,7 @@ async def test_dry_run_writes_nothing_and_fetches_nothing(
 
 
 async def test_failed_photos_exit_1_and_are_listed(
-    sim_factory,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sim = await sim_factory(photo_count=30, missing_count=3)
     dest = tmp_path / "partial"

@@ -51,7 +51,8 @@ class Site:
         handler = self.routes.get((request.method, request.path)) or self.routes.get(("*", request.path))
         if handler is None:
             return web.json_response(PONG)
-        return handler()
+        answer: web.StreamResponse = handler()
+        return answer
 
     def route(self, method: str, path: str, handler: Any) -> None:
         self.routes[(method, path)] = handler

@@ -37,7 +37,6 @@ from ninepic_async.download import (
     download_originals,
     download_url_list,
 )
-from ninepic_async.download import files as files_module
 from ninepic_async.download import policy as policy_module
 from ninepic_async.download.integrity import Announced
 from ninepic_async.download.lock import DestinationLock
@@ -147,7 +146,7 @@ async def test_a_rename_refused_for_one_name_moves_that_photo_only(
             raise PermissionError(errno.EPERM, "Operation not permitted", dst)
         real_replace(src, dst)
 
-    monkeypatch.setattr(files_module.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)  # the module files.py uses
     async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert (report.downloaded, report.failed) == (5, 0)
@@ -352,7 +351,7 @@ async def test_each_file_is_synced_to_disk_before_its_ok_line(
         events.append("ok")
         manifest_ok(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(files_module.os, "fsync", fsync)
+    monkeypatch.setattr(os, "fsync", fsync)  # the module files.py uses
     monkeypatch.setattr(Manifest, "ok", ok)
     async with new_client(sim) as client:
         await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=1)
@@ -402,7 +401,12 @@ async def test_a_storage_certificate_error_fails_the_photo_without_retries(
 ) -> None:
     url, served = untrusted_https_store
     backoffs: list[float] = []
-    monkeypatch.setattr(policy_module, "jitter", lambda delay: backoffs.append(delay) or 0.0)
+
+    def no_jitter(delay: float) -> float:
+        backoffs.append(delay)
+        return 0.0
+
+    monkeypatch.setattr(policy_module, "jitter", no_jitter)
     jobs = [UrlJob(url=f"{url}/p{n}.jpg", image_id=f"p{n}") for n in range(3)]
     with anyio.fail_after(30):
         report = await download_url_list(jobs, tmp_path, concurrency=3)

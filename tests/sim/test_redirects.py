@@ -31,7 +31,8 @@ class Site:
             self.seen.append(
                 (request.method, request.path_qs, request.headers.get(API_KEY_HEADER), await request.read())
             )
-            return response() if callable(response) else response
+            made: web.StreamResponse = response() if callable(response) else response
+            return made
 
         self.app.router.add_route(method, path, handler)
 

@@ -36,7 +36,7 @@ class Recorder:
     async def handle(self, request: web.Request) -> web.Response:
         fields: dict[str, Any] = {}
         reader = await request.multipart()
-        async for part in reader:
+        while (part := await reader.next()) is not None:
             assert isinstance(part, aiohttp.BodyPartReader)
             data = await part.read()
             if part.filename:

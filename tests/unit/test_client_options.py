@@ -149,7 +149,8 @@ async def test_tls_verification_is_on_by_default(mocked: Any) -> None:
 
 
 # --- argument validation (nothing is sent) -------------------------------------------------------
-BAD_CALLS: list[tuple[str, Callable[[NinePicClient], Any], str]] = [
+# The client is Any in these lambdas: each call passes a wrong type on purpose.
+BAD_CALLS: list[tuple[str, Callable[[Any], Any], str]] = [
     ("ping event str", lambda c: c.ping("456"), "event_id"),
     ("ping event negative", lambda c: c.ping(-1), "event_id"),
     ("details event bool", lambda c: c.event_details(True), "event_id"),

@@ -291,6 +291,8 @@ async def test_download_delegates_lazily(monkeypatch: pytest.MonkeyPatch, client
 
     monkeypatch.setattr(ninepic_async.download, "download_originals", fake_download)
     monkeypatch.setattr(ninepic_async.download, "iter_download_originals", fake_iter)
-    assert await client.download_originals(EVENT, "out", bib="12") == "report"
+    report: object = await client.download_originals(EVENT, "out", bib="12")  # the fake's value
+    assert report == "report"
     assert seen == [(client, EVENT, "out", {"bib": "12"})]
-    assert [r async for r in client.iter_download_originals(EVENT, "out")] == ["r1"]
+    results: list[object] = [r async for r in client.iter_download_originals(EVENT, "out")]
+    assert results == ["r1"]

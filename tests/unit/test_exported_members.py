@@ -7,8 +7,8 @@ none is listed twice.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 import types
 

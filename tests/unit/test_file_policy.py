@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from ninepic_async._retry import backoff_delay
 from ninepic_async.download import policy as policy_module
 from ninepic_async.download.policy import FilePolicy, GiveUp
 
@@ -65,7 +66,7 @@ def test_backoff_waits_only_after_failures_without_progress(monkeypatch: pytest.
         policy = policy.increment("transient")
         delays.append(policy.backoff_s())
     assert delays == [
-        policy_module.backoff_delay(0),
-        policy_module.backoff_delay(1),
-        policy_module.backoff_delay(2),
+        backoff_delay(0),
+        backoff_delay(1),
+        backoff_delay(2),
     ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from ninepic_async.download import files
+from ninepic_async.download.integrity import BodyHashes
 
 
 def _chunks() -> list[bytes]:
@@ -20,7 +22,7 @@ def test_write_all_appends_every_chunk_in_order(tmp_path: Path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     hasher = hashlib.md5(usedforsecurity=False)
     try:
-        files._write_all(fd, _chunks(), hasher)
+        files._write_all(fd, _chunks(), cast("BodyHashes", hasher))  # duck-typed: only .update()
     finally:
         os.close(fd)
     expected = b"".join(_chunks())
@@ -38,8 +40,8 @@ def test_write_all_resumes_after_short_writes(tmp_path: Path, monkeypatch: pytes
     def short_write(fd: int, data: memoryview) -> int:
         return real_write(fd, data[: max(1, len(data) // 2)])
 
-    monkeypatch.setattr(files.os, "writev", short_writev)
-    monkeypatch.setattr(files.os, "write", short_write)
+    monkeypatch.setattr(os, "writev", short_writev)  # the module files.py uses
+    monkeypatch.setattr(os, "write", short_write)
     path = tmp_path / "x.part"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import CallbackResult
-from helpers.api import EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok, sent
+from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok, sent
 from helpers.clients import new_client
 
 from ninepic_async import (
@@ -317,4 +317,4 @@ def test_default_429_budget_outlasts_a_50_percent_storm() -> None:
     assert 0.5 ** (DEFAULT_MAX_RATE_LIMIT_RETRIES + 1) < 1e-6  # a call gives up less than once in a million
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(ConfigurationError, match="max_rate_limit_retries"):
-            new_client(max_rate_limit_retries=bad)  # type: ignore[arg-type]
+            NinePicClient(KEY, org_id=ORG, base_url=BASE, max_rate_limit_retries=bad)  # type: ignore[arg-type]
