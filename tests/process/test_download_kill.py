@@ -1,4 +1,4 @@
-"""Reliability: `ninepic download` killed (SIGKILL) or interrupted (SIGINT) in a child process.
+"""`ninepic download` killed (SIGKILL) or interrupted (SIGINT) in a child process.
 
 The simulator runs in this test's event loop, so it outlives every killed child and its
 per-image served-bytes counter tells exactly what each rerun fetched again: a completed

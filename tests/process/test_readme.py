@@ -81,7 +81,7 @@ SHELL_LINES = [
     for block in SHELL_BLOCK.findall(README)
     for line in block.splitlines()
     if line.strip().startswith("ninepic ") and not line.strip().startswith("ninepic simulate")
-]  # `ninepic simulate` itself is run by tests/test_cli_audit.py
+]  # `ninepic simulate` itself is run by tests/process/test_cli_shell.py
 
 
 def test_the_shell_quick_start_is_marked() -> None:

@@ -1,4 +1,4 @@
-"""Reliability: hostile filenames from the server never escape, clash or overwrite."""
+"""Hostile filenames from the server never escape, clash or overwrite."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Audit of issue 3's pipeline requirements that no other test pinned down.
+"""The download pipeline's shape: look-ahead, write batches, the storage session, timeouts.
 
 - the producer pages lazily (bounded look-ahead) for the whole event and for a BIB;
 - bodies are written in batches of at least 256 KiB, never the whole file at once;

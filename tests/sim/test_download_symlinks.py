@@ -1,8 +1,8 @@
 """A symlink planted at a ``.part`` name (or a final name) is never followed.
 
-Before the fix, ``part_size`` (``os.stat``) and ``_open_part`` (no ``O_NOFOLLOW``) followed a
-link at ``<name>.part``: the download "resumed" after the target's size, appended the photo's
-tail to a file OUTSIDE the destination, renamed the link to the photo's name and recorded it ok.
+Following a link at ``<name>.part`` (``os.stat`` for its size, an ``open`` without
+``O_NOFOLLOW``) would "resume" after the target's size, append the photo's tail to a file
+OUTSIDE the destination, rename the link to the photo's name and record it ok.
 """
 
 from __future__ import annotations
