@@ -293,7 +293,11 @@ async def test_expired_403_refreshes_once_and_completes(rsim: SimFactory, tmp_pa
     assert report.downloaded == len(ids) and report.failed == 0
     assert sim.counters.storage_expired >= 1
     refreshes = sim.counters.original_photos_by_method.get("image_ids", 0)
-    assert 1 <= refreshes <= 4
+    # Counts, not timing: how many refused URLs share a refresh call depends on how the 403s
+    # arrive, but there is at least one call, never more calls than refused URLs, and no file
+    # is refreshed twice (one refused request, then the one that succeeds).
+    assert 1 <= refreshes <= sim.counters.storage_expired
+    assert max(sim.counters.storage_requests_by_image[i] for i in ids) <= 2
     check_dest(sim, tmp_path, ok=set(ids))
 
 
