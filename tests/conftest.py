@@ -2,8 +2,8 @@
 (``mocked``), a clean CLI environment (``clean_env``) and downloads that retry at once
 (``no_backoff_sleep``).
 
-Plain helpers live next to this file: helpers_api.py (mocked-API tests), helpers_reliability.py
-(simulator-backed download tests) and helpers_cli.py (CLI tests).
+Plain helpers live next to this file: helpers/api.py (mocked-API tests), helpers/sim.py
+(simulator-backed download tests) and helpers/cli.py (CLI tests).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from helpers_api import mock_api
-from helpers_cli import ENV_NAMES
-from helpers_reliability import SimFactory
+from helpers.api import mock_api
+from helpers.cli import ENV_NAMES
+from helpers.sim import SimFactory
 
 from ninepic_async.download import policy as policy_module
 from ninepic_async.testing import Simulator, SimulatorConfig

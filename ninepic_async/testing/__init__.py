@@ -13,9 +13,9 @@ async with simulated_api(photo_count=20) as base_url:    # just the URL; key/org
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .config import FEATURE_FLAGS, SimulatorConfig
     from .faults import API_ENDPOINTS, Counters, Faults
     from .server import Simulator, simulated_api
@@ -34,7 +34,7 @@ _HOMES = {
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

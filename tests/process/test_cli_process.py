@@ -1,0 +1,63 @@
+"""`python -m ninepic_async ...` as a real process: entry point, exit statuses.
+
+Ctrl-C is in test_download_kill.py (download) and test_cli_shell.py (simulate)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from helpers.cli import child_env, spawn_cli
+
+from ninepic_async.testing import Simulator
+
+
+async def ninepic(
+    *argv: str, env: dict[str, str] | None = None, timeout_s: float = 60.0
+) -> tuple[int, str, str]:
+    """Run the CLI as a subprocess without blocking the loop the simulator serves in."""
+    proc = await spawn_cli(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env or child_env()
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_help_and_usage_error() -> None:
+    code, out, _ = await ninepic("--help")
+    assert code == 0 and "ninepic demo --out" in out and "exit statuses" in out
+    code, _, err = await ninepic("download", "--all")
+    assert code == 2 and "the following arguments are required: --out" in err
+
+
+async def test_ping_and_photos_json_from_the_environment(sim: Simulator) -> None:
+    code, out, err = await ninepic("ping", env=child_env(sim))
+    assert code == 0, err
+    assert out.startswith("pong: ok")
+    code, out, err = await ninepic("photos", "--all-pages", "--json", env=child_env(sim))
+    assert code == 0, err
+    assert len(out.splitlines()) == len(sim.world.photos)
+    assert all(json.loads(line)["image_id"] for line in out.splitlines())
+
+
+async def test_download_and_exit_statuses(sim: Simulator, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    code, out, err = await ninepic(
+        "download", "--all", "--out", str(dest), "--concurrency", "8", env=child_env(sim)
+    )
+    assert code == 0, err
+    assert "failed 0" in out and (dest / "manifest.jsonl").is_file()
+    code, _, err = await ninepic(
+        "download", "--all", "--out", str(dest), "--concurrency", "0", env=child_env(sim)
+    )
+    assert code == 2 and err.startswith("error: --concurrency")
+    code, _, err = await ninepic("ping", "--api-key", "a-wrong-key-77", env=child_env(sim))
+    assert code == 3 and "403" in err and "a-wrong-key-77" not in err and "Traceback" not in err
+
+
+async def test_demo(tmp_path: Path) -> None:
+    code, out, err = await ninepic("demo", "--out", str(tmp_path / "demo"), "--photos", "8")
+    assert code == 0, err
+    assert out.startswith("downloaded 8,")

@@ -1,0 +1,124 @@
+"""The README's marked Python blocks run against the simulator, so the docs cannot rot.
+
+Convention: a ```python block right after a `<!-- test: quickstart -->` line is run as a
+script in a temporary directory with NINEPIC_API_KEY / NINEPIC_BASE_URL pointing at a
+simulator whose org and event ids are the README's placeholders (903, 456). The placeholder
+BIB "1234" is replaced with a BIB of the synthetic event, and a `selfie.jpg` is provided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from ninepic_async.cli.errors import EXIT_STATUSES
+from ninepic_async.testing import Simulator, SimulatorConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MARKER = "<!-- test: quickstart -->"
+BLOCK = re.compile(r"^" + re.escape(MARKER) + r"\n```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+BLOCKS = BLOCK.findall(README)
+SETUP_DEMO = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && ninepic demo --out ./demo-photos"
+)
+SETUP_TEST = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && "
+    "python -m pytest -W error -q"
+)
+
+
+def test_readme_has_the_two_setup_commands_at_the_top() -> None:
+    head = README[: README.index("## ")]
+    assert SETUP_DEMO in head and SETUP_TEST in head
+    assert "python -m pytest -W error -q" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_lists_every_exit_status() -> None:
+    for code in EXIT_STATUSES:
+        assert f"\n| {code} |" in README
+
+
+def test_every_marked_block_was_found() -> None:
+    markers = re.findall(r"^" + re.escape(MARKER) + r"$", README, re.MULTILINE)
+    assert len(BLOCKS) == len(markers) >= 3
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+async def test_quickstart_block_runs(index: int, tmp_path: Path) -> None:
+    code = BLOCKS[index]
+    async with Simulator(SimulatorConfig(photo_count=60, org_id=903, event_id=456)) as sim:
+        bib = max(sim.world.bibs.items(), key=lambda item: len(item[1]))[0]
+        (tmp_path / "selfie.jpg").write_bytes(b"a selfie for the readme test" * 50)
+        script = tmp_path / f"block_{index}.py"
+        script.write_text(code.replace('"1234"', repr(bib)), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NINEPIC_")}
+        env.update(NINEPIC_API_KEY=sim.api_key, NINEPIC_BASE_URL=sim.base_url)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-W",
+            "error",
+            str(script),
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    report = f"README block {index} failed:\n{code}\n--- stdout\n{out.decode()}\n--- stderr\n{err.decode()}"
+    assert proc.returncode == 0, report
+
+
+SHELL_MARKER = "<!-- test: shell -->"
+SHELL_BLOCK = re.compile(r"^" + re.escape(SHELL_MARKER) + r"\n```bash\n(.*?)^```", re.DOTALL | re.MULTILINE)
+SHELL_LINES = [
+    line.strip()
+    for block in SHELL_BLOCK.findall(README)
+    for line in block.splitlines()
+    if line.strip().startswith("ninepic ") and not line.strip().startswith("ninepic simulate")
+]  # `ninepic simulate` itself is run by tests/process/test_cli_shell.py
+
+
+def test_the_shell_quick_start_is_marked() -> None:
+    markers = re.findall(r"^" + re.escape(SHELL_MARKER) + r"$", README, re.MULTILINE)
+    assert len(SHELL_BLOCK.findall(README)) == len(markers) == 2
+    assert any(line.startswith("ninepic download") for line in SHELL_LINES)
+    assert len(SHELL_LINES) >= 9
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize("line", SHELL_LINES)
+async def test_shell_quick_start_line_runs(
+    line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shlex
+
+    from helpers.cli import run_cli
+
+    async with Simulator(SimulatorConfig(photo_count=60, org_id=903, event_id=456)) as sim:
+        bib = max(sim.world.bibs.items(), key=lambda item: len(item[1]))[0]
+        request_id = next(iter(sim.world.selfie_request_ids))
+        (tmp_path / "me.jpg").write_bytes(b"a selfie for the readme test" * 50)
+        monkeypatch.chdir(tmp_path)
+        for name, value in (
+            ("NINEPIC_API_KEY", sim.api_key),
+            ("NINEPIC_BASE_URL", sim.base_url),
+            ("NINEPIC_ORG_ID", "903"),
+            ("NINEPIC_EVENT_ID", "456"),
+        ):
+            monkeypatch.setenv(name, value)
+        command, _, consumer = line.partition(" | ")
+        argv = shlex.split(command, comments=True)[1:]
+        argv = [{"1234": bib, "REQUEST_ID": request_id}.get(arg, arg) for arg in argv]
+        code, out, err = await run_cli(capsys, *argv)
+    assert code == 0, f"{line}\n--- stdout\n{out}\n--- stderr\n{err}"
+    assert "error" not in err.lower()
+    if consumer.startswith("jq -r .image_id"):  # what jq reads: JSON Lines with an image_id each
+        image_ids = [json.loads(row)["image_id"] for row in out.splitlines()]
+        assert image_ids == [photo.image_id for photo in sim.world.photos]
