@@ -27,6 +27,7 @@ from .._exceptions import DestinationError, RequestValidationError
 from ._types import DownloadClient
 from .events import EventCallback
 from .files import part_size
+from .integrity import DigestName
 from .manifest import ManifestState
 from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
@@ -93,6 +94,7 @@ async def download_originals(
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
+    digest: DigestName = "crc32",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -113,6 +115,7 @@ async def download_originals(
         low_speed_limit_bps=low_speed_limit_bps,
         low_speed_time_s=low_speed_time_s,
         fsync=fsync,
+        digest=digest,
         on_event=on_event,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
@@ -143,6 +146,7 @@ async def iter_download_originals(
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
+    digest: DigestName = "crc32",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -158,6 +162,7 @@ async def iter_download_originals(
         low_speed_limit_bps=low_speed_limit_bps,
         low_speed_time_s=low_speed_time_s,
         fsync=fsync,
+        digest=digest,
         on_event=on_event,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
@@ -204,6 +209,7 @@ async def download_url_list(
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
+    digest: DigestName = "crc32",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -219,6 +225,7 @@ async def download_url_list(
         low_speed_limit_bps=low_speed_limit_bps,
         low_speed_time_s=low_speed_time_s,
         fsync=fsync,
+        digest=digest,
         on_event=on_event,
     )
     dest_path, _created = make_dest(dest)

@@ -11,9 +11,9 @@ Every ``ok`` line of ``<dest>/manifest.jsonl`` (the latest line per image id, se
 
 - ``missing``: no regular file at the recorded name (a symlink there is never followed, a
   directory does not count), or the file cannot be read;
-- ``changed``: its size differs from ``bytes``, or its SHA-256 from ``sha256``. An older
-  ``ok`` line without ``sha256`` is checked by MD5 when its ``etag`` is a plain MD5;
-- ``unverifiable``: neither a ``sha256`` nor a plain-MD5 ``etag`` is recorded (the size, when
+- ``changed``: its size differs from ``bytes``, or its digest from ``digest``. An ``ok``
+  line without a ``digest`` is checked by MD5 when its ``etag`` is a plain MD5;
+- ``unverifiable``: neither a ``digest`` nor a plain-MD5 ``etag`` is recorded (the size, when
   recorded, matches): reported and counted, but not a problem for :attr:`CheckReport.clean`;
 - ``extra``: a regular file in the destination that no ``ok`` line names. The manifest, the
   lock file ``.ninepic.lock``, ``*.part`` files, directories and symlinks are not listed.
@@ -28,7 +28,6 @@ and the manifest are read in one too, so the event loop is never blocked.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import stat
@@ -42,7 +41,7 @@ import anyio.to_thread
 
 from .._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
 from .._exceptions import DestinationError
-from .integrity import file_sha256, plain_md5
+from .integrity import digest_name, file_digest, file_md5, plain_md5
 from .manifest import ManifestState
 from .names import name_key
 
@@ -113,7 +112,8 @@ class _HashJob:
     file: str
     size: int | None
     """Recorded ``bytes`` (None when the line has none)."""
-    sha256: str | None
+    digest: str | None
+    """The recorded ``"<name>:<hex>"`` digest, of an algorithm :func:`digest_name` knows."""
     md5: str | None
 
 
@@ -223,7 +223,7 @@ def _plan(dest: Path) -> _Plan:
     claimed: dict[str, tuple[int, int] | None] = {}
     # name_key(file) -> (image_id, status) of the names ``failed``/``partial`` lines reserve
     others: dict[str, tuple[str, str]] = {}
-    for image_id, status, file, size, sha256 in state.entries():
+    for image_id, status, file, size, recorded in state.entries():
         if file is None:
             if status == "ok":
                 logger.warning("manifest of %s: the ok line of image %s names no file", dest, image_id)
@@ -248,14 +248,15 @@ def _plan(dest: Path) -> _Plan:
             detail = f"size {info.st_size} bytes, the manifest records {size}"
             plan.decided.append(CheckedFile(image_id, file, "changed", detail))
             continue
-        md5 = None if sha256 else plain_md5(state.digests(image_id)[1])
-        if not sha256 and md5 is None:
-            detail = "no SHA-256 or plain-MD5 ETag recorded" + (
+        digest = recorded if recorded and digest_name(recorded) else None
+        md5 = None if digest else plain_md5(state.digests(image_id)[1])
+        if digest is None and md5 is None:
+            detail = "no digest or plain-MD5 ETag recorded" + (
                 "; the size matches" if size is not None else "; no size recorded either"
             )
             plan.decided.append(CheckedFile(image_id, file, "unverifiable", detail))
             continue
-        plan.jobs.append(_HashJob(image_id, file, size, sha256.lower() if sha256 else None, md5))
+        plan.jobs.append(_HashJob(image_id, file, size, digest.lower() if digest else None, md5))
     for name, inode in listed.items():
         key = name_key(name)
         if name in claimed_names or (key in claimed and claimed[key] == inode):
@@ -270,27 +271,18 @@ def _plan(dest: Path) -> _Plan:
     return plan
 
 
-def _file_md5(path: str) -> tuple[str, int]:
-    """``(hex MD5, size in bytes)`` of the file at ``path`` (blocking: run in a thread)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(_HASH_READ_BYTES):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
 def _verify(dest: Path, job: _HashJob) -> CheckedFile:
     """Hash one file and compare it with its ``ok`` line (blocking: run in a worker thread)."""
     path = str(dest / job.file)
     try:
-        if job.sha256 is not None:
-            digest, size = file_sha256(path)
-            expected, what = job.sha256, "SHA-256"
+        if job.digest is not None:
+            name = digest_name(job.digest)
+            assert name is not None
+            digest, size = file_digest(path, name)
+            expected, what = job.digest, {"crc32": "CRC-32", "sha256": "SHA-256"}[name]
         else:
             assert job.md5 is not None
-            digest, size = _file_md5(path)
+            digest, size = file_md5(path), os.stat(path).st_size
             expected, what = job.md5, "MD5 (of the plain-MD5 ETag)"
     except FileNotFoundError:
         return CheckedFile(job.image_id, job.file, "missing", "no such file (removed during the check)")

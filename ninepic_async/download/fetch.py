@@ -47,8 +47,9 @@ from .integrity import (
     NotAPhotoError,
     check_photo_headers,
     content_range_total,
+    digest_name,
+    file_digest,
     file_md5,
-    file_sha256,
     plain_md5,
     range_of_206,
     unsatisfied_range_total,
@@ -224,16 +225,17 @@ class Fetcher:
         return FileResult(skip.image_id, "skipped", skip.filename, skip.size_bytes, verified=verified)
 
     def _still_intact(self, skip: Skip) -> bool | None:
-        """In a thread: whether the file on disk has the recorded SHA-256 (or the ETag's MD5);
-        None when the manifest recorded neither (a multipart ETag from before SHA-256s)."""
+        """In a thread: whether the file on disk has the recorded digest (or the ETag's MD5);
+        None when the manifest recorded neither (an older line with a multipart ETag)."""
         path = self._path(skip.filename + PART_SUFFIX if skip.from_part else skip.filename)
-        sha256, etag = self._state.digests(skip.image_id)
+        digest, etag = self._state.digests(skip.image_id)
+        name = digest_name(digest) if digest else None
         md5 = plain_md5(etag)
-        if sha256 is None and md5 is None:
+        if name is None and md5 is None:
             return None
         try:
-            if sha256 is not None:
-                return file_sha256(path) == (sha256, skip.size_bytes)
+            if digest is not None and name is not None:
+                return file_digest(path, name) == (digest, skip.size_bytes)
             return file_md5(path) == md5
         except OSError:
             return False
@@ -390,6 +392,7 @@ class Fetcher:
             flush_bytes=self._options.chunk_size,
             lanes=self._lanes,
             fsync=self._options.fsync,
+            digest=self._options.digest,
             on_create=lambda: self._persist(job, state),
         )
         image_id = job.image_id
@@ -436,15 +439,15 @@ class Fetcher:
                 raise _Transient(f"truncated body: {size} of {total} bytes")
 
             def check_and_complete() -> tuple[FileResult | None, str]:
-                sha256 = writer.hashes.sha256.hexdigest()
+                digest = writer.hashes.label()
                 if expected_md5 is not None and writer.hashes.md5.hexdigest() != expected_md5:
                     raise IntegrityError(f"MD5 mismatch for {image_id}: body does not match ETag {etag}")
-                return self._complete(job, part, size, etag, sha256), sha256
+                return self._complete(job, part, size, etag, digest), digest
 
-            done, sha256 = await writer.finish_then(check_and_complete)
+            done, digest = await writer.finish_then(check_and_complete)
         finally:
             writer.close()
-        return await self._settle(job, part, size, etag, sha256, done)
+        return await self._settle(job, part, size, etag, digest, done)
 
     async def _confirm_size(
         self,
@@ -491,21 +494,21 @@ class Fetcher:
         expected_md5 = plain_md5(etag) if self._options.verify else None
 
         def hash_and_complete() -> tuple[FileResult | None, str]:
-            sha256, actual = file_sha256(part)
+            digest, actual = file_digest(part, self._options.digest)
             if actual != size:
                 raise OSError("partial file changed size while hashing")
             if expected_md5 is not None and file_md5(part) != expected_md5:
                 raise IntegrityError(f"MD5 mismatch for {job.image_id}: body does not match ETag {etag}")
-            return self._complete(job, part, size, etag, sha256), sha256
+            return self._complete(job, part, size, etag, digest), digest
 
         try:
-            done, sha256 = await self._lanes.meta.run(hash_and_complete)
+            done, digest = await self._lanes.meta.run(hash_and_complete)
         except OSError as exc:
             raise _Transient(f"cannot read back {part!r}: {exc}") from exc
-        return await self._settle(job, part, size, etag, sha256, done)
+        return await self._settle(job, part, size, etag, digest, done)
 
     # -- completion -------------------------------------------------------------------------
-    def _complete(self, job: Job, part: str, size: int, etag: str | None, sha256: str) -> FileResult | None:
+    def _complete(self, job: Job, part: str, size: int, etag: str | None, digest: str) -> FileResult | None:
         """THE completion, in the file thread: record a complete, checked ``.part`` as ``ok``, THEN
         give it its final name (the order :mod:`.manifest` documents).
 
@@ -521,10 +524,10 @@ class Fetcher:
             if not _same_regular_file(final, part):
                 return None
             logger.info("%s is already on disk with the same content: kept", job.filename)
-            self._manifest.ok(job.image_id, job.filename, size, etag, sha256)
+            self._manifest.ok(job.image_id, job.filename, size, etag, digest)
             truncate_part(part)
         else:
-            self._manifest.ok(job.image_id, job.filename, size, etag, sha256)
+            self._manifest.ok(job.image_id, job.filename, size, etag, digest)
             try:
                 finalize(part, final)
             except FileWriteError as exc:
@@ -536,7 +539,7 @@ class Fetcher:
         return FileResult(job.image_id, "ok", job.filename, size, verified=verified)
 
     async def _settle(
-        self, job: Job, part: str, size: int, etag: str | None, sha256: str, done: FileResult | None
+        self, job: Job, part: str, size: int, etag: str | None, digest: str, done: FileResult | None
     ) -> FileResult:
         """The completion's result; when the name was unusable, the photo moves to the next free
         name (the allocator lives on the event loop) and the completion runs again there."""
@@ -552,7 +555,7 @@ class Fetcher:
             moved = self._path(job.filename + PART_SUFFIX)
             await self._lanes.meta.run(lambda old=part, new=moved: finalize(old, new))  # type: ignore[misc]
             part = moved
-            done = await self._lanes.meta.run(lambda part=part: self._complete(job, part, size, etag, sha256))  # type: ignore[misc]
+            done = await self._lanes.meta.run(lambda part=part: self._complete(job, part, size, etag, digest))  # type: ignore[misc]
         if done is not None:
             return done
         raise _Failed(f"no usable name for photo {job.image_id} after {_MAX_RELOCATIONS} tries")

@@ -26,7 +26,7 @@ from typing import TypeVar, Union
 import anyio
 
 from .._exceptions import DestinationError, DownloadError, FileWriteError
-from .integrity import BodyHashes
+from .integrity import BodyHashes, DigestName
 from .lanes import WriteLanes
 
 __all__ = ["PartWriter", "file_error", "finalize", "free_bytes", "part_size", "truncate_part"]
@@ -163,6 +163,7 @@ class PartWriter:
         flush_bytes: int,
         lanes: WriteLanes,
         fsync: bool = False,
+        digest: DigestName = "crc32",
         on_create: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
@@ -173,7 +174,7 @@ class PartWriter:
         self._flush_bytes = max(1, flush_bytes)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self.hashes = BodyHashes(md5=md5)
+        self.hashes = BodyHashes(md5=md5, digest=digest)
         self._fsync = fsync
         self._on_create = on_create if offset == 0 else None
         """Called once, on the event loop, before a fresh ``.part`` first appears outside a completion."""

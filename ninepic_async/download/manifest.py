@@ -15,7 +15,8 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
   ``partial`` the name reserved for the photo, when one was given). ``bytes``: size of the
   completed file (``ok``) or of the whole object as first announced (``partial``).
 - ``etag``: the store's ETag of the object, when sent.
-- ``sha256``: hex SHA-256 of the completed file (``ok``), computed while it streamed;
+- ``digest``: the completed file's digest (``ok``) as ``"<name>:<hex>"`` (``crc32`` by
+  default, ``sha256`` on request; see :mod:`.integrity`), computed while it streamed;
   ``ninepic check`` and ``verify`` reruns compare files against it.
 - ``partial``: written when a ``<file>.part`` is started: the size and ETag the store first
   announced, so a resume in a later run sends ``If-Range`` with that ETag and checks the
@@ -23,7 +24,7 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
 - ``synced`` (``image_id`` empty, ``covers``: a byte offset): every file whose line starts
   before ``covers`` was on the disk when the line was written (a run syncs the file system
   every ``DOWNLOAD_SYNC_INTERVAL_S``). After a power cut, the ``ok`` files of later lines are
-  re-hashed against their ``sha256`` before a rerun trusts them.
+  re-hashed against their ``digest`` before a rerun trusts them.
 - ``error``: why it failed (human text); ``path``: the API's object path of a failed_urls entry.
 - ``time``: Unix seconds when the line was written.
 Absent fields are null. URLs are never stored (they are short-lived and only bloat the file).
@@ -95,7 +96,7 @@ class ManifestEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     file: str | None = None
     bytes: int | None = None
     etag: str | None = None
-    sha256: str | None = None
+    digest: str | None = None
     error: str | None = None
     path: str | None = None
     covers: int | None = None
@@ -144,7 +145,7 @@ class _Known:
     status: str
     file: str | None
     bytes: int | None
-    sha256: str | None = None
+    digest: str | None = None
     etag: str | None = None
     announced: Announced | None = None
     """Size and ETag of the last ``partial`` line since the last ``ok`` (what a ``.part`` holds)."""
@@ -242,7 +243,7 @@ class ManifestState:
         else:
             announced = None
         self._by_id[entry.image_id] = _Known(
-            entry.status, file, entry.bytes, entry.sha256, entry.etag, announced, offset
+            entry.status, file, entry.bytes, entry.digest, entry.etag, announced, offset
         )
 
     def _forget(self, image_id: str) -> None:
@@ -271,24 +272,24 @@ class ManifestState:
 
     def on_disk_for_sure(self, image_id: str) -> bool:
         """Whether the ``ok`` file of ``image_id`` was synced to the disk (a ``synced`` line came
-        after its line), or cannot be re-checked anyway (no SHA-256 recorded): else a rerun
+        after its line), or cannot be re-checked anyway (no digest recorded): else a rerun
         re-hashes it before trusting it, since a power cut may have lost its bytes."""
         known = self._by_id.get(image_id)
         if known is None:
             return False
-        return known.sha256 is None or known.offset < self._synced_up_to
+        return known.digest is None or known.offset < self._synced_up_to
 
     def digests(self, image_id: str) -> tuple[str | None, str | None]:
-        """``(sha256, etag)`` recorded with the ``ok`` line of ``image_id`` (each None if absent)."""
+        """``(digest, etag)`` recorded with the ``ok`` line of ``image_id`` (each None if absent)."""
         known = self._by_id.get(image_id)
         if known is None or known.status != "ok":
             return None, None
-        return known.sha256, known.etag
+        return known.digest, known.etag
 
     def entries(self) -> Iterator[tuple[str, str, str | None, int | None, str | None]]:
-        """``(image_id, status, file, bytes, sha256)`` of every id's latest line."""
+        """``(image_id, status, file, bytes, digest)`` of every id's latest line."""
         for image_id, known in self._by_id.items():
-            yield image_id, known.status, known.file, known.bytes, known.sha256
+            yield image_id, known.status, known.file, known.bytes, known.digest
 
     def _ok(self, image_id: str) -> tuple[str, int] | None:
         known = self._by_id.get(image_id)
@@ -377,7 +378,7 @@ class Manifest:
             raise _write_error("write", self.path, exc) from exc
 
     def ok(
-        self, image_id: str, file: str, size_bytes: int, etag: str | None, sha256: str | None = None
+        self, image_id: str, file: str, size_bytes: int, etag: str | None, digest: str | None = None
     ) -> None:
         """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
         self.append(
@@ -389,7 +390,7 @@ class Manifest:
                 file=file,
                 bytes=size_bytes,
                 etag=etag,
-                sha256=sha256,
+                digest=digest,
             )
         )
 

@@ -17,6 +17,7 @@ from .._constants import (
 )
 from .._exceptions import RequestValidationError
 from .events import EventCallback
+from .integrity import DIGEST_NAMES, DigestName
 from .policy import FilePolicy
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class DownloadOptions:
       system every ``DOWNLOAD_SYNC_INTERVAL_S`` instead and a rerun re-hashes what the last sync
       did not cover, see :mod:`.manifest`; either way a power cut never leaves a trusted file
       whose bytes were lost). On, every ``ok`` file is durable the moment it is recorded.
+    - ``digest``: what the manifest records of each file, ``crc32`` (default, chosen by measured
+      cost) or ``sha256`` (see :mod:`.integrity`).
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
     """
@@ -77,6 +80,7 @@ class DownloadOptions:
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S
     fsync: bool = False
+    digest: DigestName = "crc32"
     policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
 
@@ -87,6 +91,10 @@ class DownloadOptions:
         _non_negative("low_speed_time_s", self.low_speed_time_s)
         if self.low_speed_limit_bps and not self.low_speed_time_s:
             raise RequestValidationError("low_speed_time_s", "must be > 0 when low_speed_limit_bps is set")
+        if self.digest not in DIGEST_NAMES:
+            raise RequestValidationError(
+                "digest", f"must be one of {', '.join(DIGEST_NAMES)}; got {self.digest!r}"
+            )
         if not isinstance(self.policy, FilePolicy):
             raise RequestValidationError("policy", f"must be a FilePolicy; got {type(self.policy).__name__}")
         if self.on_event is not None and not callable(self.on_event):
@@ -121,5 +129,6 @@ class DownloadKwargs(TypedDict, total=False):
     low_speed_limit_bps: float
     low_speed_time_s: float
     fsync: bool
+    digest: DigestName
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None

@@ -30,7 +30,7 @@ def no_timed_progress_lines(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def ok_line(image_id: str, file: str, data: bytes, **fields: object) -> str:
     line = {"v": 1, "image_id": image_id, "status": "ok", "file": file, "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(), "time": 1.0, **fields}  # fmt: skip
+            "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "time": 1.0, **fields}  # fmt: skip
     return json.dumps({k: v for k, v in line.items() if v is not None}) + "\n"
 
 
@@ -79,11 +79,11 @@ def test_unverifiable_files_are_reported_but_exit_0(capsys: pytest.CaptureFixtur
     data = b"legacy" * 100
     (dest / "legacy.jpg").write_bytes(data)
     with (dest / "manifest.jsonl").open("a") as handle:
-        handle.write(ok_line("old", "legacy.jpg", data, sha256=None, etag='"abc-2"'))
+        handle.write(ok_line("old", "legacy.jpg", data, digest=None, etag='"abc-2"'))
     code, out, err = run(capsys, "check", "--out", str(dest))
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == HEADER and lines[1].startswith("unverifiable\tlegacy.jpg\told\tno SHA-256")
+    assert lines[0] == HEADER and lines[1].startswith("unverifiable\tlegacy.jpg\told\tno digest")
     assert lines[-1] == "checked 3 files: 2 ok, 0 missing, 0 changed, 0 extra, 1 unverifiable"
 
 

@@ -42,7 +42,7 @@ from ninepic_async.download import fetch as fetch_module
 from ninepic_async.download import integrity as integrity_module
 from ninepic_async.download import policy as policy_module
 from ninepic_async.download import run as run_module
-from ninepic_async.download.integrity import Announced
+from ninepic_async.download.integrity import Announced, DigestName
 from ninepic_async.download.lock import DestinationLock
 from ninepic_async.download.manifest import Manifest
 from ninepic_async.download.names import sanitize_filename
@@ -92,15 +92,21 @@ async def test_a_verify_rerun_refetches_a_same_size_file_whose_bytes_changed(
     check_dest(sim, tmp_path)
 
 
-async def test_every_ok_line_records_the_sha256_of_its_file(rsim: SimFactory, tmp_path: Path) -> None:
+@pytest.mark.parametrize("digest", ["crc32", "sha256"])
+async def test_every_ok_line_records_the_digest_of_its_file(
+    rsim: SimFactory, tmp_path: Path, digest: str
+) -> None:
     import hashlib
+    import zlib
 
     sim = await rsim(photo_count=5, photo_size=(1_500_000, 2_500_000), seed=402)
+    options = DownloadOptions(chunk_size=65_536, digest=digest)  # type: ignore[arg-type]
     async with new_client(sim) as client:
-        await download_originals(client, sim.event_id, tmp_path, whole_event=True, chunk_size=65_536)
+        await download_originals(client, sim.event_id, tmp_path, whole_event=True, options=options)
     for entry in outcome(tmp_path).values():
         data = (tmp_path / entry["file"]).read_bytes()
-        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        expected = f"{zlib.crc32(data):08x}" if digest == "crc32" else hashlib.sha256(data).hexdigest()
+        assert entry["digest"] == f"{digest}:{expected}"
 
 
 # -- names that cannot hold a photo ----------------------------------------------------------
@@ -406,13 +412,13 @@ async def test_a_run_vouches_for_synced_files_and_a_rerun_rehashes_only_the_rest
         (tmp_path / names[image_id]).write_bytes(b"\0" * size)
     monkeypatch.setattr(run_module, "DOWNLOAD_SYNC_INTERVAL_S", 3600.0)
     hashed: list[str] = []
-    real = integrity_module.file_sha256
+    real = integrity_module.file_digest
 
-    def file_sha256(path: str) -> tuple[str, int]:
+    def file_digest(path: str, name: DigestName) -> tuple[str, int]:
         hashed.append(path)
-        return real(path)
+        return real(path, name)
 
-    monkeypatch.setattr(fetch_module, "file_sha256", file_sha256)
+    monkeypatch.setattr(fetch_module, "file_digest", file_digest)
     async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded == len(lost) and report.skipped == 6 - len(lost)

@@ -18,7 +18,7 @@ PHOTOS = {f"id{n}": (f"IMG_000{n}.jpg", bytes([n]) * (1000 + n)) for n in range(
 
 
 def ok_line(image_id: str, file: str, data: bytes, **fields: Any) -> dict[str, Any]:
-    """An ``ok`` manifest line with the correct size and SHA-256 (override or drop with ``fields``)."""
+    """An ``ok`` manifest line with the correct size and digest (override or drop with ``fields``)."""
     line: dict[str, Any] = {
         "v": 1,
         "image_id": image_id,
@@ -26,7 +26,7 @@ def ok_line(image_id: str, file: str, data: bytes, **fields: Any) -> dict[str, A
         "file": file,
         "bytes": len(data),
         "etag": None,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
         "time": 1732390000.0,
     }
     line.update(fields)
@@ -159,7 +159,7 @@ async def test_a_legacy_line_with_a_plain_md5_etag_is_verified_by_md5(dest: Path
     (dest / "old.jpg").write_bytes(data)
     etag = '"' + hashlib.md5(data).hexdigest() + '"'
     with (dest / "manifest.jsonl").open("a") as handle:
-        handle.write(json.dumps(ok_line("old", "old.jpg", data, sha256=None, etag=etag)) + "\n")
+        handle.write(json.dumps(ok_line("old", "old.jpg", data, digest=None, etag=etag)) + "\n")
     report = await check_destination(dest)
     assert report == CheckReport(checked=5, ok=5)
     (dest / "old.jpg").write_bytes(data[:-1] + b"!")
@@ -170,11 +170,11 @@ async def test_a_legacy_line_with_a_plain_md5_etag_is_verified_by_md5(dest: Path
 
 
 @pytest.mark.parametrize("etag", [None, '"0123456789abcdef0123456789abcdef-3"', 'W/"abc"'])
-async def test_a_line_with_neither_sha256_nor_plain_md5_is_unverifiable(dest: Path, etag: str | None) -> None:
+async def test_a_line_with_neither_digest_nor_plain_md5_is_unverifiable(dest: Path, etag: str | None) -> None:
     data = b"no digest recorded" * 10
     (dest / "legacy.jpg").write_bytes(data)
     with (dest / "manifest.jsonl").open("a") as handle:
-        handle.write(json.dumps(ok_line("legacy", "legacy.jpg", data, sha256=None, etag=etag)) + "\n")
+        handle.write(json.dumps(ok_line("legacy", "legacy.jpg", data, digest=None, etag=etag)) + "\n")
     report = await check_destination(dest)
     assert (report.checked, report.ok, report.unverifiable) == (5, 4, 1)
     assert report.clean  # reported, but not a problem
