@@ -367,6 +367,31 @@ def _short(listing: Listing, delivered: int) -> int:
     return max(0, (listing.announced or 0) - delivered)
 
 
+def _walk_complete(
+    listing: Listing, delivered: int, on_total: Callable[[int | None], Any], what: str, *, last: bool
+) -> bool:
+    """After a walk of a listing that delivered ``delivered`` distinct photos: whether it is done
+    (nothing announced is missing, or this was the ``last`` walk: then ``listing.missing`` says
+    how many never came)."""
+    if listing.announced is None:
+        listing.announced = delivered
+        on_total(delivered)
+    short = _short(listing, delivered)
+    if not short:
+        return True
+    if last:
+        listing.missing = short
+        logger.warning("%d announced photos never appeared in %s, even on a second walk", short, what)
+    else:
+        logger.warning(
+            "%s delivered %d of the %d photos it announced; walking it again",
+            what,
+            delivered,
+            listing.announced,
+        )
+    return last
+
+
 def _overrun(listing: Listing, delivered: int) -> bool:
     """Whether a listing delivered so many more photos than announced that it must be endless."""
     return listing.announced is not None and delivered > listing.announced + LISTING_OVERRUN_IDS
@@ -418,20 +443,8 @@ async def _event_ids(
             if ahead is not None:
                 await _drop([ahead])
             await _aclose(pages)
-        if listing.announced is None:
-            listing.announced = delivered
-            on_total(delivered)
-        if not _short(listing, delivered):
+        if _walk_complete(listing, delivered, on_total, f"the listing of event {event_id}", last=walk == 1):
             return
-        if walk == 0:
-            logger.warning(
-                "the listing of event %s delivered %d of the %d photos it announced; walking it again",
-                event_id,
-                delivered,
-                listing.announced,
-            )
-    listing.missing = _short(listing, delivered)
-    logger.warning("%d announced photos never appeared in the listing of event %s", listing.missing, event_id)
 
 
 async def _by_method(
@@ -473,20 +486,8 @@ async def _by_method(
                     return
         finally:
             await _aclose(pages)
-        if listing.announced is None:
-            listing.announced = delivered
-            on_total(delivered)
-        if not _short(listing, delivered):
+        if _walk_complete(listing, delivered, on_total, f"the {method} listing", last=walk == 1):
             return
-        if walk == 0:
-            logger.warning(
-                "the %s listing delivered %d of the %d photos it announced; walking it again",
-                method,
-                delivered,
-                listing.announced,
-            )
-    listing.missing = _short(listing, delivered)
-    logger.warning("%d announced photos never appeared in the %s listing", listing.missing, method)
 
 
 async def iter_source(
