@@ -99,6 +99,10 @@ class Faults:
     storage_fault_image_ids: set[str] | None = None
     """Restrict storage faults to these image ids; ``None`` = every object."""
     storage_fault_budget: int | None = None
+    storage_fault_times: dict[str, int | None] = field(default_factory=dict)
+    """Image id -> how many more of its requests get the first enabled rate knob (rate > 0)
+    whatever its rate (``None``: every request); other ids keep drawing at the rates. Forced
+    faults draw nothing from the RNG and spend no budget: "fail these ids N times"."""
     # clock
     clock_skew_s: float = 0.0
     """Added to the simulator's clock when signing and checking URLs (advance it to expire URLs)."""
@@ -140,7 +144,16 @@ class Faults:
 
     def storage_roll(self, rate: float, image_id: str) -> bool:
         """Whether to inject a storage fault of probability ``rate`` on ``image_id`` (consumes budget)."""
-        if rate <= 0.0 or self.storage_fault_budget == 0:
+        if rate <= 0.0:
+            return False
+        if image_id in self.storage_fault_times:
+            times = self.storage_fault_times[image_id]
+            if times is None:
+                return True
+            if times > 0:
+                self.storage_fault_times[image_id] = times - 1
+                return True
+        if self.storage_fault_budget == 0:
             return False
         if self.storage_fault_image_ids is not None and image_id not in self.storage_fault_image_ids:
             return False

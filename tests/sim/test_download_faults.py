@@ -97,15 +97,7 @@ async def test_short_bodies_are_never_renamed(
     sim.faults.storage_short_body_rate = 0.3
     sim.faults.seed = 9
     # The victim's body is always short: it must end failed with only its .part on disk.
-    real_roll = sim.faults.storage_roll
-
-    def roll(rate: float, image_id: str) -> bool:
-        if image_id == victim.image_id and rate == sim.faults.storage_short_body_rate:
-            sim.counters.storage_short_body += 0  # same accounting path as the knob
-            return True
-        return real_roll(rate, image_id)
-
-    sim.faults.storage_roll = roll  # type: ignore[method-assign]
+    sim.faults.storage_fault_times = {victim.image_id: None}
     async with new_client(sim) as client:
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=4)
     assert (report.downloaded, report.failed) == (39, 1)
@@ -127,7 +119,6 @@ async def test_short_bodies_are_never_renamed(
     for name, size in renames:
         assert size == sizes[by_name[name]], name
     # Once the store behaves, the rerun resumes the victim's .part and completes it.
-    sim.faults.storage_roll = real_roll  # type: ignore[method-assign]
     sim.faults.clear()
     async with new_client(sim) as client:
         again = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
@@ -176,19 +167,8 @@ async def test_verify_checks_md5_while_streaming_retries_once_then_fails(
     sim = await rsim(photo_count=30, photo_size=(20_000, 60_000), seed=105)
     always = sim.world.photos[4].image_id
     once = sim.world.photos[9].image_id
-    hit: set[str] = set()
-    real_roll = sim.faults.storage_roll
-
-    def roll(rate: float, image_id: str) -> bool:
-        if rate == sim.faults.storage_corrupt_rate and (
-            image_id == always or (image_id == once and once not in hit)
-        ):
-            hit.add(image_id)
-            return True
-        return real_roll(rate, image_id)
-
-    sim.faults.storage_corrupt_rate = 1e-9  # on, but only the two ids above are hit
-    sim.faults.storage_roll = roll  # type: ignore[method-assign]
+    sim.faults.storage_corrupt_rate = 1e-12  # on, but in effect only for the two ids below
+    sim.faults.storage_fault_times = {always: None, once: 1}
     # Hashing happens on the bytes as they are written, never by reading a file back.
     hashed = 0
     real_write_all = files_module._write_all

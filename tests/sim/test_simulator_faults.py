@@ -155,3 +155,15 @@ def test_fault_rng_restarts_when_seed_changes() -> None:
     faults.seed = 2
     faults.seed = 1
     assert [faults.randint(0, 1000) for _ in range(5)] == first
+
+
+def test_fault_times_force_the_first_enabled_knob_for_those_ids_only() -> None:
+    faults = Faults(storage_corrupt_rate=1e-12, storage_fault_times={"always": None, "twice": 2})
+    assert [faults.storage_roll(faults.storage_corrupt_rate, "always") for _ in range(3)] == [True] * 3
+    assert [faults.storage_roll(faults.storage_corrupt_rate, "twice") for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    assert not faults.storage_roll(faults.storage_corrupt_rate, "other")
+    assert not faults.storage_roll(0.0, "always")  # a knob that is off stays off
