@@ -2,7 +2,7 @@
 
 The callback is called synchronously from the download tasks, so keep it cheap (a progress
 bar update); :class:`BytesReceived` arrives once per network chunk. An exception raised by
-the callback aborts the run.
+the callback aborts the run and reaches the caller as itself (unwrapped).
 """
 
 from __future__ import annotations

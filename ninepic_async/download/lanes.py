@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -31,9 +32,13 @@ from typing import Any, Generic, TypeVar
 import anyio
 import anyio.lowlevel
 
+from .._exceptions import DestinationError
+
 __all__ = ["ThreadLane", "WriteLanes"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 class _Call(Generic[T]):
@@ -64,11 +69,19 @@ class ThreadLane:
         self._closed = False
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        """Start the threads; fewer when the system refuses more, :class:`DestinationError` when none
+        starts (the calls would wait forever)."""
         for i in range(self._threads):
             thread = threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True)
-            thread.start()
+            try:
+                thread.start()
+            except RuntimeError as exc:  # "can't start new thread": a process or container limit
+                if not self._started:
+                    raise DestinationError(f"cannot start a thread for the file operations: {exc}") from exc
+                logger.warning("%s runs on %d threads: the system refused more (%s)", self._name, i, exc)
+                break
             self._started.append(thread)
+        self._loop = loop
 
     async def run(self, fn: Callable[[], T]) -> T:
         """``fn()`` in one of the lane's threads; its result, or its exception raised here."""

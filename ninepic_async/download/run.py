@@ -117,17 +117,20 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 def _single_error(group: BaseException) -> BaseException | None:
-    """The one error worth raising from a task-group failure, if the group holds only our errors."""
+    """The one error worth raising from a task-group failure, unwrapped: the destination's, else
+    the first of ours, else the first other (an ``on_event`` callback's own exception: several
+    workers may have raised it at once)."""
     if not isinstance(getattr(group, "exceptions", None), tuple):
         return None
     cancelled = anyio.get_cancelled_exc_class()
     leaves = [e for e in _leaves(group) if not isinstance(e, cancelled)]
-    if not leaves or not all(isinstance(e, NinePicError) for e in leaves):
+    if not leaves:
         return None
-    for exc in leaves:
+    ours = [e for e in leaves if isinstance(e, NinePicError)]
+    for exc in ours:
         if isinstance(exc, DestinationError):
             return exc
-    return leaves[0]
+    return ours[0] if ours else leaves[0]
 
 
 class DownloadRun:

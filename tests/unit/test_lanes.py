@@ -7,6 +7,7 @@ import threading
 import anyio
 import pytest
 
+from ninepic_async import DestinationError
 from ninepic_async.download.lanes import ThreadLane, WriteLanes
 
 
@@ -75,3 +76,16 @@ def test_calls_that_create_or_close_a_file_go_to_the_meta_lane_plain_writes_to_d
         assert lanes.lane_for(opens=False, closes=False) is lanes.data
     finally:
         lanes.close()
+
+
+async def test_a_lane_whose_threads_cannot_start_raises_instead_of_waiting_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    lane = ThreadLane(2, "test-lane")
+    with anyio.fail_after(10), pytest.raises(DestinationError, match="cannot start a thread"):
+        await lane.run(lambda: None)
+    lane.close()
