@@ -1,5 +1,7 @@
 """ninepic_async: an asyncio client for the 9Pic external API with a streaming bulk downloader."""
 
+import typing as _typing
+
 from ._constants import DEFAULT_BASE_URL
 from ._exceptions import (
     APIConnectionError,
@@ -25,7 +27,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     URLExpiredError,
 )
-from .client import NinePicClient
+from ._logging import install_redaction as _install_redaction
 from .models import (
     EventDetails,
     EventList,
@@ -45,7 +47,23 @@ from .models import (
 )
 from .pagination import AsyncPage
 
+if _typing.TYPE_CHECKING:
+    from .client import NinePicClient
+
 __version__ = "0.1.0"
+
+_install_redaction()
+
+
+def __getattr__(name: str) -> object:
+    """``NinePicClient`` is imported on first use: it loads aiohttp, which `ninepic --version`,
+    `--help` and the models alone do not need."""
+    if name == "NinePicClient":
+        from .client import NinePicClient
+
+        return NinePicClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -32,12 +32,10 @@ through :func:`redact` before storing it.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 __all__ = [
-    "TIMEOUT_ERRORS",
     "APIConnectionError",
     "APIError",
     "APIResponseDecodeError",
@@ -63,9 +61,6 @@ __all__ = [
     "redact",
     "register_secret",
 ]
-
-TIMEOUT_ERRORS: tuple[type[Exception], ...] = (TimeoutError, asyncio.TimeoutError)
-"""What a timed-out operation raises: the builtin and, before Python 3.11, asyncio's own class."""
 
 _SECRETS: set[str] = set()
 _REDACTED = "[REDACTED]"

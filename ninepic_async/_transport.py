@@ -36,7 +36,6 @@ from ._constants import (
     USER_AGENT,
 )
 from ._exceptions import (
-    TIMEOUT_ERRORS,
     APIConnectionError,
     APIResponseDecodeError,
     APIStatusError,
@@ -47,7 +46,10 @@ from ._exceptions import (
 )
 from ._logging import get_logger
 
-__all__ = ["RawResponse", "Transport", "decoder_for"]
+__all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
+
+TIMEOUT_ERRORS: tuple[type[Exception], ...] = (TimeoutError, asyncio.TimeoutError)
+"""What a timed-out operation raises: the builtin and, before Python 3.11, asyncio's own class."""
 
 _NETWORK_ERRORS: tuple[type[Exception], ...] = (*TIMEOUT_ERRORS, aiohttp.ClientError)
 """A failed exchange with the API (timeouts included, whichever class raised them)."""

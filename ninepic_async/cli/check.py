@@ -10,14 +10,17 @@ one summary line. Exit 0 when nothing is missing, changed or extra, 1 otherwise,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from .._constants import CLI_MAX_CONCURRENCY, MANIFEST_NAME
-from ..download.check import CheckReport, check_destination
 from .errors import EXIT_OK, EXIT_PARTIAL, CliError
 from .output import CheckProgress
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..download.check import CheckReport
 
 __all__ = ["check_check_args", "cmd_check", "summary_line"]
 
@@ -50,6 +53,8 @@ async def cmd_check(rt: Runtime) -> int:
     """Check a destination: list missing, changed, extra (and unverifiable) files; exit 1 unless clean."""
     out = check_check_args(rt)
     with CheckProgress(rt.output, label=f"checking {out}") as progress:
+        from ..download.check import check_destination  # the downloader loads only for this command
+
         report = await check_destination(out, on_progress=progress, concurrency=rt.args.concurrency)
 
     def human() -> None:

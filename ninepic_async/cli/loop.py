@@ -13,12 +13,36 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from .._constants import CLI_INTERRUPT_GRACE_S
 from .errors import EXIT_INTERRUPTED
 
-__all__ = ["run_interruptible"]
+T = TypeVar("T")
+
+__all__ = ["loop_name", "run_interruptible"]
+
+
+def loop_name() -> str:
+    """The event loop a command runs on: ``uvloop`` when installed (it is, through an environment
+    marker, wherever it builds), else ``asyncio``; ``NINEPIC_LOOP=asyncio`` forces the stock loop."""
+    if os.environ.get("NINEPIC_LOOP", "").strip().lower() == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """``coro`` to its end on :func:`loop_name`'s loop (the CLI owns its process's loop)."""
+    if loop_name() == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
 
 
 def run_interruptible(factory: Callable[[], Awaitable[int]]) -> tuple[int | None, bool]:
@@ -59,7 +83,7 @@ def run_interruptible(factory: Callable[[], Awaitable[int]]) -> tuple[int | None
                 loop.remove_signal_handler(signal.SIGINT)
 
     try:
-        return asyncio.run(runner()), False
+        return _run(runner()), False
     except (KeyboardInterrupt, asyncio.CancelledError):
         if interrupted.is_set() or not isinstance(sys.exc_info()[1], asyncio.CancelledError):
             return None, True

@@ -10,15 +10,43 @@ budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` 
 :mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs).
 """
 
-from .api import download_originals, download_url_list, iter_download_originals, plan_originals
-from .check import CheckedFile, CheckReport, CheckStatus, check_destination
+import importlib as _importlib
+import typing as _typing
+
 from .events import BytesReceived, DownloadEvent, EventCallback, FileFinished, FileStarted, PlannedEvent
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
-from .run import make_storage_session
-from .sources import UrlJob
+
+if _typing.TYPE_CHECKING:
+    from .api import download_originals, download_url_list, iter_download_originals, plan_originals
+    from .check import CheckedFile, CheckReport, CheckStatus, check_destination
+    from .run import make_storage_session
+    from .sources import UrlJob
+
+_ON_FIRST_USE = {
+    "download_originals": ".api",
+    "download_url_list": ".api",
+    "iter_download_originals": ".api",
+    "plan_originals": ".api",
+    "CheckedFile": ".check",
+    "CheckReport": ".check",
+    "CheckStatus": ".check",
+    "check_destination": ".check",
+    "make_storage_session": ".run",
+    "UrlJob": ".sources",
+}
+"""Names whose modules load aiohttp or anyio: imported when first used, so the CLI's start-up
+and code that only reads events, reports or manifests stay light."""
+
+
+def __getattr__(name: str) -> object:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(_importlib.import_module(module, __name__), name)
+
 
 __all__ = [
     "MANIFEST_VERSION",

@@ -30,7 +30,6 @@ import yarl
 
 from .._constants import DOWNLOAD_FULL_DISK_BYTES, DOWNLOAD_READ_BUFFER_BYTES, PART_SUFFIX
 from .._exceptions import (
-    TIMEOUT_ERRORS,
     DestinationError,
     DownloadError,
     FileWriteError,
@@ -40,6 +39,7 @@ from .._exceptions import (
     redact,
 )
 from .._retry import should_retry_status
+from .._transport import TIMEOUT_ERRORS
 from .events import BytesReceived, EventCallback, FileStarted
 from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
 from .integrity import (
