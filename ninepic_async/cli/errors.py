@@ -76,8 +76,8 @@ command stops quietly, like a tool killed by SIGPIPE (128 + 13)."""
 
 EXIT_STATUSES: dict[int, str] = {
     EXIT_OK: "success: everything asked for was done",
-    EXIT_PARTIAL: "partial: some downloads failed (listed, and in the manifest), or a video job failed, "
-    "or `check` found missing, changed or extra files",
+    EXIT_PARTIAL: "partial: some downloads failed (listed, and in the manifest) or announced photos never "
+    "appeared, or a video job failed, or `check` found missing, changed or extra files",
     EXIT_USAGE: "bad command-line input or configuration; nothing was sent",
     EXIT_API_ERROR: "the API refused the request (400/401/403/404/422)",
     EXIT_UNAVAILABLE: "the API is unreachable or kept failing (connection, timeout, 429/5xx after retries)",
