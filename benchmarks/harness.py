@@ -1155,11 +1155,13 @@ def contender_stats(group: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
     mbps = [group["bytes"] / MB / w for w in walls]
     fps = [group["files"] / w for w in walls]
     cpus = [r["user_s"] + r["sys_s"] for r in runs]
+    gb = group["bytes"] / 1e9
     st.update(
         wall=(statistics.median(walls), min(walls), max(walls)),
         mbps=(statistics.median(mbps), min(mbps), max(mbps)),
         fps=statistics.median(fps),
         cpu=(statistics.median(cpus), min(cpus), max(cpus)),
+        cpu_per_gb=(statistics.median(cpus) / gb, min(cpus) / gb, max(cpus) / gb) if gb else None,
         rss_mib=max(r["maxrss_kib"] for r in runs) / 1024,
     )
     inproc = [r["inproc_s"] for r in runs if r.get("inproc_s") is not None]
@@ -1193,29 +1195,77 @@ def fmt_range(t: tuple[float, float, float] | None, digits: int = 2) -> str:
     return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
 
 
+def transport_of(group: dict[str, Any]) -> str:
+    """The group's transport; results written before HTTPS was measured are all http."""
+    return str(group.get("transport", "http"))
+
+
 def group_table(group: dict[str, Any], show_title: bool = True) -> list[str]:
     lines = []
-    head = "| Data set | Contender |" if show_title else "| Contender |"
+    head = "| Data set | Transport | Contender |" if show_title else "| Transport | Contender |"
     lines.append(
-        head + " Wall s, median (min–max) | MB/s, median (min–max) | files/s | CPU s user+sys "
+        head + " Wall s, median (min–max) | MB/s, median (min–max) | CPU s per GB | files/s | CPU s user+sys "
         "| Peak RSS MiB | Throughput ratio (min–max) | Status |"
     )
-    lines.append("|" + "---|" * (head.count("|") - 1 + 7))
+    lines.append("|" + "---|" * (head.count("|") - 1 + 8))
     for c in group["contenders"]:
         st = contender_stats(group, c)
-        prefix = f"| {group['title']} | {c['label']} |" if show_title else f"| {c['label']} |"
+        tr = transport_of(group)
+        prefix = f"| {group['title']} | {tr} | {c['label']} |" if show_title else f"| {tr} | {c['label']} |"
         if "wall" not in st:
             status = f"**FAILED** {st['failed']}/{st['n']} runs: {st['error']}" if st["n"] else "not run"
-            lines.append(prefix + " — | — | — | — | — | — | " + status + " |")
+            lines.append(prefix + " — | — | — | — | — | — | — | " + status + " |")
             continue
         ratio = st.get("ratio")
         ratio_txt = f"{fmt_range(ratio)} × {c['ref']}" if ratio else "reference"
+        per_gb = st.get("cpu_per_gb")
+        per_gb_txt = f"{per_gb[0]:.2f}" if per_gb else "—"
         lines.append(
             prefix
-            + f" {fmt_range(st['wall'], 3)} | {fmt_range(st['mbps'], 0)} | {st['fps']:,.0f} "
-            + f"| {st['cpu'][0]:.2f} "
+            + f" {fmt_range(st['wall'], 3)} | {fmt_range(st['mbps'], 0)} | {per_gb_txt} "
+            + f"| {st['fps']:,.0f} | {st['cpu'][0]:.2f} "
             + f"| {st['rss_mib']:.1f} | {ratio_txt} | ok {st['n']}/{st['n']} |"
         )
+    return lines
+
+
+def transport_table(groups: list[dict[str, Any]]) -> list[str]:
+    """Per data set and contender: MB/s and CPU s per GB over http and https side by side."""
+    by_title: dict[str, dict[str, dict[str, Any]]] = {}
+    for g in groups:
+        if g["kind"] == "throughput":
+            by_title.setdefault(g["title"], {})[transport_of(g)] = g
+    pairs = {t: d for t, d in by_title.items() if "http" in d and "https" in d}
+    if not pairs:
+        return []
+    lines = [
+        "| Data set | Contender | MB/s http | MB/s https | https ÷ http | CPU s/GB http | CPU s/GB https "
+        "| https ÷ curl (throughput, same round) | CPU s/GB https ÷ curl's |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for title, d in pairs.items():
+        h, s_ = d["http"], d["https"]
+        curl_s = next((c for c in s_["contenders"] if c["name"] == "curl"), None)
+        curl_st = contender_stats(s_, curl_s) if curl_s else {}
+        for ch in h["contenders"]:
+            cs = next((c for c in s_["contenders"] if c["name"] == ch["name"]), None)
+            if cs is None:
+                continue
+            a, b = contender_stats(h, ch), contender_stats(s_, cs)
+            if "mbps" not in a or "mbps" not in b:
+                lines.append(f"| {title} | {ch['name']} | — | — | — | — | — | — | — |")
+                continue
+            r = ratio_stats(s_, "curl", cs["name"]) if cs["name"] != "curl" else None
+            cpu_rel = (
+                f"{b['cpu_per_gb'][0] / curl_st['cpu_per_gb'][0]:.2f}"
+                if curl_st.get("cpu_per_gb") and b.get("cpu_per_gb")
+                else "—"
+            )
+            lines.append(
+                f"| {title} | {ch['name']} | {a['mbps'][0]:.0f} | {b['mbps'][0]:.0f} "
+                f"| {b['mbps'][0] / a['mbps'][0]:.2f} | {a['cpu_per_gb'][0]:.2f} | {b['cpu_per_gb'][0]:.2f} "
+                f"| {fmt_range(r) if r else ('reference' if cs['name'] == 'curl' else '—')} | {cpu_rel} |"
+            )
     return lines
 
 
@@ -1236,9 +1286,32 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
         r = ratio_stats(g, "curl", "ours") if g else None
         rows.append(
             (
-                f"ours ≥ {need:.1f}× curl on {g['title'] if g else key}",
+                f"HTTP: ours ≥ {need:.1f}× curl on {g['title'] if g else key}",
                 fmt_range(r),
                 verdict(r and r[0] >= need),
+            )
+        )
+    for key, need in (("4m", 1.0), ("256m", 1.0), ("256k", 0.9)):
+        g = find(groups, f"tput-{key}-https")
+        if g is None:
+            continue
+        r = ratio_stats(g, "curl", "ours")
+        rows.append(
+            (f"HTTPS: ours ≥ {need:.1f}× curl on {g['title']}", fmt_range(r), verdict(r and r[0] >= need))
+        )
+    for key in ("4m", "256m", "256k"):
+        g = find(groups, f"tput-{key}-https")
+        if g is None:
+            continue
+        by = {c["name"]: contender_stats(g, c) for c in g["contenders"]}
+        ours_gb = by.get("ours", {}).get("cpu_per_gb")
+        curl_gb = by.get("curl", {}).get("cpu_per_gb")
+        rel = ours_gb[0] / curl_gb[0] if ours_gb and curl_gb else None
+        rows.append(
+            (
+                f"HTTPS: ours' CPU s per GB ≤ 1.25× curl's on {g['title']}",
+                f"{rel:.2f} ({ours_gb[0]:.2f} / {curl_gb[0]:.2f})" if rel and ours_gb and curl_gb else "—",
+                verdict(rel <= 1.25 if rel else None),
             )
         )
     for key in ("4m", "256k"):
@@ -1288,6 +1361,18 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
                 verdict(inv[0] <= 1.1),
             )
         )
+    g = find(groups, "e2e-https")
+    for name, what in (("api", "download_originals"), ("cli", "the CLI")):
+        r = ratio_stats(g, "list", name) if g else None
+        if r:
+            inv = (1 / r[0], 1 / r[2], 1 / r[1])
+            rows.append(
+                (
+                    f"HTTPS end to end via {what} ≤ 1.1× the list (time)",
+                    fmt_range(inv),
+                    verdict(inv[0] <= 1.1),
+                )
+            )
     return rows
 
 
@@ -1303,6 +1388,14 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"{meta['concurrency']}. `bash benchmarks/run.sh{' --quick' if meta['quick'] else ''}` reproduces it."
     )
     out += ["", "## Throughput (nginx on 127.0.0.1, sendfile on, output to the same local disk)", ""]
+    if any(transport_of(g) == "https" for g in groups):
+        out += [
+            "Transports: http = plain HTTP/1.1; https = the same nginx and files over TLS (HTTP/1.1, "
+            "TLS 1.2/1.3 with nginx's default ciphers, ECDSA P-256 certificate from a throwaway CA). "
+            "Every contender verifies the certificate (CA via SSL_CERT_FILE; curl --cacert, "
+            "aria2c --ca-certificate). Both transports of a data set run interleaved in the same rounds.",
+            "",
+        ]
     tput = [g for g in groups if g["kind"] == "throughput"]
     for i, g in enumerate(tput):
         tbl = group_table(g)
@@ -1330,15 +1423,25 @@ def render_markdown(res: dict[str, Any]) -> str:
                 inproc.append(f"{c['name']} {g['title']}: {g['bytes'] / MB / st['inproc']:.0f} MB/s")
     if inproc:
         out.append("In-process transfer rate (excluding start-up), medians: " + "; ".join(inproc) + ".")
-    g = find(groups, "ceiling")
-    if g:
-        out += ["", "## Ceiling: one curl stream of one large file", "", *group_table(g, show_title=False)]
+    tt = transport_table(groups)
+    if tt:
+        out += ["", "## HTTP vs HTTPS (medians)", "", *tt]
+    ceil = [g for g in groups if g["kind"] == "ceiling"]
+    if ceil:
+        out += ["", "## Ceiling: one curl stream of one large file", ""]
+        for i, g in enumerate(ceil):
+            tbl = group_table(g, show_title=False)
+            out += tbl if i == 0 else tbl[2:]
     out += ["", "## Targets (measured, not asserted)", "", "| Target | Measured | Verdict |", "|---|---|---|"]
     out += [f"| {a} | {b} | {c} |" for a, b, c in targets(res)]
-    g = find(groups, "e2e")
-    if g:
-        out += ["", "## End to end: API paging + URL refresh vs a pre-resolved list", "", g["note"] + ".", ""]
-        out += group_table(g, show_title=False)
+    e2e = [g for g in groups if g["kind"] == "e2e"]
+    if e2e:
+        out += ["", "## End to end: API paging + URL refresh vs a pre-resolved list", ""]
+        out += [f"{transport_of(g)}: {g['note']}." for g in e2e]
+        out.append("")
+        for i, g in enumerate(e2e):
+            tbl = group_table(g, show_title=False)
+            out += tbl if i == 0 else tbl[2:]
         out.append("")
         out.append(
             "The ratio for the API run is the list's wall time over its own: the cost of paging "
@@ -1346,7 +1449,12 @@ def render_markdown(res: dict[str, Any]) -> str:
         )
     g = find(groups, "sweep")
     if g:
-        out += ["", f"## Concurrency sweep ({g['title']})", "", *group_table(g, show_title=False)]
+        out += [
+            "",
+            f"## Concurrency sweep ({g['title']}, {transport_of(g)})",
+            "",
+            *group_table(g, show_title=False),
+        ]
     mem = res.get("memory", [])
     if mem:
         out += ["", "## Memory: download_originals(whole_event=True) on growing events", ""]
