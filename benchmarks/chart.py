@@ -202,7 +202,7 @@ def panel_e2e(ax: Any, groups: list[dict[str, Any]]) -> None:
     ax.set_title("End to end (20 ms API latency) vs pre-resolved list" if e2e else "End to end (not run)")
     if not e2e:
         return
-    labels, colors = [], ["#9ecae1", COLORS["ours"]]
+    labels, colors = [], {"list": "#9ecae1", "api": COLORS["ours"], "cli": "#08519c"}
     notes = []
     i = 0
     for g in e2e:
@@ -216,7 +216,7 @@ def panel_e2e(ax: Any, groups: list[dict[str, Any]]) -> None:
                     st["wall"][0],
                     0.6,
                     yerr=_err(st["wall"]),
-                    color=colors[i % 2],
+                    color=colors.get(c["name"], COLORS["ours"]),
                     hatch=HATCH.get(tr),
                     capsize=3,
                 )

@@ -1318,7 +1318,11 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
         g = find(groups, f"tput-{key}")
         r = ratio_stats(g, "aria2c", "ours") if g else None
         rows.append(
-            (f"ours ≥ 2× aria2c on {g['title'] if g else key}", fmt_range(r), verdict(r and r[0] >= 2.0))
+            (
+                f"HTTP: ours ≥ 2× aria2c on {g['title'] if g else key}",
+                fmt_range(r),
+                verdict(r and r[0] >= 2.0),
+            )
         )
     peaks = []
     for g in groups:
@@ -1420,7 +1424,9 @@ def render_markdown(res: dict[str, Any]) -> str:
         for c in g["contenders"]:
             st = contender_stats(g, c)
             if "inproc" in st:
-                inproc.append(f"{c['name']} {g['title']}: {g['bytes'] / MB / st['inproc']:.0f} MB/s")
+                inproc.append(
+                    f"{c['name']} {g['title']} {transport_of(g)}: {g['bytes'] / MB / st['inproc']:.0f} MB/s"
+                )
     if inproc:
         out.append("In-process transfer rate (excluding start-up), medians: " + "; ".join(inproc) + ".")
     tt = transport_table(groups)
