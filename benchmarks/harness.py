@@ -7,6 +7,7 @@ Subcommands:
   gendata [--quick]                 make the random data sets under benchmarks/data (reused if present)
   run --base-url URL [--quick] ...  run every group, write results/<latest|quick>.{json,md,png}
   report JSON                       re-render the Markdown report and the chart from a results JSON
+  tls                               make (or reuse while valid) the throwaway CA + server cert in work/tls
 
 Every contender runs as a child process; its wall time is taken around the process, its CPU time
 (user+sys) and peak RSS come from ``os.wait4`` on that child, and its output is verified (file
@@ -500,24 +501,6 @@ class GroupSpec:
     contenders: Sequence[Contender]
     note: str = ""
     transport: str = "http"
-
-
-def run_group(
-    gid: str,
-    kind: str,
-    title: str,
-    files: int,
-    nbytes: int,
-    concurrency: int | None,
-    contenders: Sequence[Contender],
-    runs: int,
-    warmup: int,
-    timeout_s: float,
-    note: str = "",
-) -> GroupResult:
-    """Interleave the contenders (A B C A B C ...) for warmup + runs rounds; keep the last `runs`."""
-    spec = GroupSpec(gid, kind, title, files, nbytes, concurrency, contenders, note)
-    return run_interleaved([spec], runs, warmup, timeout_s)[0]
 
 
 def run_interleaved(
