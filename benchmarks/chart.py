@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from harness import MB, MiB, contender_stats, find, load_results, ratio_stats
+from harness import MB, MiB, contender_stats, find, load_results, ratio_stats, transport_of
 
 COLORS = {
     "ours": "#1f77b4",
@@ -27,6 +27,16 @@ COLORS = {
     "curl-disk": "#7f7f7f",
 }
 ORDER = ("ours", "curl", "naive", "aria2c")
+HATCH = {"http": None, "https": "//"}
+"""https bars are hatched; the x labels name the transport too."""
+
+
+def tput_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [g for g in groups if g["kind"] == "throughput"]
+
+
+def xlabel(g: dict[str, Any]) -> str:
+    return f"{g['title']}\n{transport_of(g)}"
 
 
 def _err(t: tuple[float, float, float]) -> list[list[float]]:
@@ -34,7 +44,7 @@ def _err(t: tuple[float, float, float]) -> list[list[float]]:
 
 
 def panel_throughput(ax: Any, groups: list[dict[str, Any]]) -> None:
-    tput = [g for g in groups if g["kind"] == "throughput"]
+    tput = tput_groups(groups)
     width = 0.8 / len(ORDER)
     for gi, g in enumerate(tput):
         by = {c["name"]: c for c in g["contenders"]}
@@ -53,29 +63,30 @@ def panel_throughput(ax: Any, groups: list[dict[str, Any]]) -> None:
                 width,
                 yerr=_err(st["mbps"]),
                 color=COLORS[name],
+                hatch=HATCH.get(transport_of(g)),
                 capsize=2,
                 label=name if gi == 0 else None,
             )
-    ceiling = find(groups, "ceiling")
-    if ceiling:
+    for ceiling in (g for g in groups if g["kind"] == "ceiling"):
+        color = "black" if transport_of(ceiling) == "http" else "purple"
         for c, style in zip(ceiling["contenders"], (":", "--"), strict=False):
             st = contender_stats(ceiling, c)
             if "mbps" in st:
                 ax.axhline(
                     st["mbps"][0],
-                    color="black",
+                    color=color,
                     linestyle=style,
                     linewidth=0.8,
-                    label=f"{c['label']} ({st['mbps'][0]:.0f})",
+                    label=f"{transport_of(ceiling)} {c['label']} ({st['mbps'][0]:.0f})",
                 )
-    ax.set_xticks(range(len(tput)), [g["title"] for g in tput])
+    ax.set_xticks(range(len(tput)), [xlabel(g) for g in tput], fontsize=8)
     ax.set_ylabel("MB/s (median, min–max)")
     ax.set_title("Throughput, same URL list, concurrency 16")
     ax.legend(fontsize=7, loc="upper left")
 
 
 def panel_ratio(ax: Any, groups: list[dict[str, Any]]) -> None:
-    tput = [g for g in groups if g["kind"] == "throughput"]
+    tput = tput_groups(groups)
     names = [n for n in ORDER if n != "curl"]
     width = 0.8 / len(names)
     for gi, g in enumerate(tput):
@@ -89,6 +100,7 @@ def panel_ratio(ax: Any, groups: list[dict[str, Any]]) -> None:
                     width,
                     yerr=_err(r),
                     color=COLORS[name],
+                    hatch=HATCH.get(transport_of(g)),
                     capsize=2,
                     label=name if gi == 0 else None,
                 )
@@ -97,22 +109,22 @@ def panel_ratio(ax: Any, groups: list[dict[str, Any]]) -> None:
     ax.set_ylim(0, top * 1.45)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.axhline(0.9, color="red", linestyle="--", linewidth=0.8, label="target 0.9× (256 KiB)")
-    ax.set_xticks(range(len(tput)), [g["title"] for g in tput])
+    ax.set_xticks(range(len(tput)), [xlabel(g) for g in tput], fontsize=8)
     ax.set_ylabel("throughput ÷ curl's, same round")
     ax.set_title("Ratio to curl (> 1 = faster than curl)")
     ax.legend(fontsize=7, loc="upper left", ncols=2)
 
 
 def panel_cpu(ax: Any, groups: list[dict[str, Any]]) -> None:
-    tput = [g for g in groups if g["kind"] == "throughput"]
+    tput = tput_groups(groups)
     width = 0.8 / len(ORDER)
     for gi, g in enumerate(tput):
         by = {c["name"]: c for c in g["contenders"]}
         for ci, name in enumerate(ORDER):
             c = by.get(name)
             st = contender_stats(g, c) if c else {}
-            if "cpu" in st:
-                per_gb = [v / (g["bytes"] / 1e9) for v in st["cpu"]]
+            if st.get("cpu_per_gb"):
+                per_gb = st["cpu_per_gb"]
                 x = gi + (ci - (len(ORDER) - 1) / 2) * width
                 ax.bar(
                     x,
@@ -120,18 +132,22 @@ def panel_cpu(ax: Any, groups: list[dict[str, Any]]) -> None:
                     width,
                     yerr=_err((per_gb[0], per_gb[1], per_gb[2])),
                     color=COLORS[name],
+                    hatch=HATCH.get(transport_of(g)),
                     capsize=2,
                     label=name if gi == 0 else None,
                 )
-    ax.set_xticks(range(len(tput)), [g["title"] for g in tput])
+    ax.set_xticks(range(len(tput)), [xlabel(g) for g in tput], fontsize=8)
     ax.set_ylabel("CPU s (user+sys) per GB")
     ax.set_title("Client CPU cost (lower is better)")
-    ax.legend(fontsize=7)
+    if tput:
+        ax.legend(fontsize=7)
 
 
 def panel_sweep(ax: Any, groups: list[dict[str, Any]]) -> None:
     g = find(groups, "sweep")
-    ax.set_title(f"Concurrency sweep ({g['title']})" if g else "Concurrency sweep (not run)")
+    ax.set_title(
+        f"Concurrency sweep ({g['title']}, {transport_of(g)})" if g else "Concurrency sweep (not run)"
+    )
     if not g:
         return
     series: dict[str, list[tuple[int, tuple[float, float, float]]]] = {}
@@ -182,37 +198,53 @@ E2E_LABELS = {
 
 
 def panel_e2e(ax: Any, groups: list[dict[str, Any]]) -> None:
-    g = find(groups, "e2e")
-    ax.set_title("End to end (20 ms API latency) vs pre-resolved list" if g else "End to end (not run)")
-    if not g:
+    e2e = [g for g in groups if g["kind"] == "e2e"]
+    ax.set_title("End to end (20 ms API latency) vs pre-resolved list" if e2e else "End to end (not run)")
+    if not e2e:
         return
-    labels, colors = [], ["#9ecae1", COLORS["ours"]]
-    for i, c in enumerate(g["contenders"]):
-        st = contender_stats(g, c)
-        labels.append(E2E_LABELS.get(c["name"], c["name"]))
-        if "wall" in st:
-            ax.bar(i, st["wall"][0], 0.6, yerr=_err(st["wall"]), color=colors[i % 2], capsize=3)
-            ax.text(i, st["wall"][2], f"{st['wall'][0]:.2f} s", ha="center", va="bottom", fontsize=8)
-        else:
-            ax.text(i, 0, "FAILED", ha="center", va="bottom", color="red")
-    r = ratio_stats(g, "list", "api")
-    if r:
+    labels, colors = [], {"list": "#9ecae1", "api": COLORS["ours"], "cli": "#08519c"}
+    notes = []
+    i = 0
+    for g in e2e:
+        tr = transport_of(g)
+        for c in g["contenders"]:
+            st = contender_stats(g, c)
+            labels.append(E2E_LABELS.get(c["name"], c["name"]) + (f"\n{tr}" if len(e2e) > 1 else ""))
+            if "wall" in st:
+                ax.bar(
+                    i,
+                    st["wall"][0],
+                    0.6,
+                    yerr=_err(st["wall"]),
+                    color=colors.get(c["name"], COLORS["ours"]),
+                    hatch=HATCH.get(tr),
+                    capsize=3,
+                )
+                ax.text(i, st["wall"][2], f"{st['wall'][0]:.2f} s", ha="center", va="bottom", fontsize=8)
+            else:
+                ax.text(i, 0, "FAILED", ha="center", va="bottom", color="red")
+            i += 1
+        r = ratio_stats(g, "list", "api")
+        if r:
+            notes.append(f"{tr}: time ratio {1 / r[0]:.2f}×")
+    if notes:
         ax.text(
             0.5,
             0.92,
-            f"time ratio {1 / r[0]:.2f}× (target ≤ 1.1×)",
+            "; ".join(notes) + " (target ≤ 1.1×)",
             transform=ax.transAxes,
             ha="center",
             fontsize=9,
         )
-    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xticks(range(len(labels)), labels, fontsize=7 if len(e2e) > 1 else 10)
     ax.set_ylabel("wall s (median, min–max)")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.15)
 
 
 def render(res: dict[str, Any], png: Path) -> None:
     groups = res["groups"]
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    wide = len(tput_groups(groups)) > 3
+    fig, axes = plt.subplots(2, 3, figsize=(24 if wide else 18, 10))
     panel_throughput(axes[0][0], groups)
     panel_ratio(axes[0][1], groups)
     panel_cpu(axes[0][2], groups)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """End-to-end pieces around the simulator, each a subcommand run in its own process by harness.py.
 
-serve   --photos N --size-min B --size-max B --api-latency-s S --info FILE
+serve   --photos N --size-min B --size-max B --api-latency-s S --info FILE [--tls-cert PEM --tls-key PEM]
         start ninepic_async.testing.Simulator on 127.0.0.1, write FILE (JSON: urls, ids, key)
         and FILE.expected.json (the (size, md5) of every stored photo, for the harness's check),
-        serve until SIGTERM or --max-lifetime-s.
+        serve until SIGTERM or --max-lifetime-s. With --tls-cert/--tls-key the API and the storage
+        are also served over HTTPS (second sites on the same aiohttp runners) and FILE and every
+        presigned URL name the https origins.
 resolve --info FILE --out LIST.tsv
         list every photo through the API and write its presigned URL (not timed: the
         pre-resolved list the end-to-end run is compared with).
@@ -20,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import signal
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -56,6 +59,9 @@ async def serve(args: argparse.Namespace) -> int:
     )
     async with Simulator(cfg) as sim:
         sim.faults.api_latency_s = args.api_latency_s
+        base_url = sim.base_url
+        if args.tls_cert:
+            base_url = await serve_tls(sim, args.tls_cert, args.tls_key)
         missing = set(sim.world.missing_ids)
         expected = []
         for photo in sim.world.photos:
@@ -64,7 +70,7 @@ async def serve(args: argparse.Namespace) -> int:
             data = sim.world.content(photo.image_id)
             expected.append((len(data), hashlib.md5(data).hexdigest()))
         info = {
-            "base_url": sim.base_url,
+            "base_url": base_url,
             "storage_url": sim.storage_url,
             "org_id": sim.org_id,
             "event_id": sim.event_id,
@@ -86,6 +92,27 @@ async def serve(args: argparse.Namespace) -> int:
             await asyncio.wait_for(stop.wait(), timeout=args.max_lifetime_s)
         print(f"simulator stopping; counters: {sim.counters}", flush=True)
     return 0
+
+
+async def serve_tls(sim: Any, cert: Path, key: Path) -> str:
+    """Serve the simulator's storage and API apps over TLS too; return the https API origin.
+
+    The simulator has no TLS option of its own: a second TCPSite with an SSL context is added to
+    each of its runners (storage first, then API: the order Simulator.start makes them), and the
+    storage origin the API signs URLs with is pointed at the TLS site.
+    """
+    from aiohttp import web
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    ports = []
+    for runner in sim._runners:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+        await site.start()
+        ports.append(int(runner.addresses[-1][1]))
+    storage_port, api_port = ports
+    sim.state.storage_url = f"https://127.0.0.1:{storage_port}"
+    return f"https://127.0.0.1:{api_port}"
 
 
 async def resolve(args: argparse.Namespace) -> int:
@@ -139,6 +166,8 @@ def main() -> int:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--info", type=Path, required=True)
     s.add_argument("--max-lifetime-s", type=float, default=1800.0, help="stop by itself after this long")
+    s.add_argument("--tls-cert", type=Path, default=None, help="serve API and storage over HTTPS too")
+    s.add_argument("--tls-key", type=Path, default=None)
     r = sub.add_parser("resolve")
     r.add_argument("--info", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True)

@@ -7,6 +7,7 @@ Subcommands:
   gendata [--quick]                 make the random data sets under benchmarks/data (reused if present)
   run --base-url URL [--quick] ...  run every group, write results/<latest|quick>.{json,md,png}
   report JSON                       re-render the Markdown report and the chart from a results JSON
+  tls                               make (or reuse while valid) the throwaway CA + server cert in work/tls
 
 Every contender runs as a child process; its wall time is taken around the process, its CPU time
 (user+sys) and peak RSS come from ``os.wait4`` on that child, and its output is verified (file
@@ -44,6 +45,7 @@ OUT_DIR = WORK_DIR / "out"
 LIST_DIR = WORK_DIR / "lists"
 SIM_DIR = WORK_DIR / "sim"
 RESULTS_DIR = BENCH_DIR / "results"
+TLS_DIR = WORK_DIR / "tls"
 PY = sys.executable
 
 KiB = 1024
@@ -143,6 +145,122 @@ def gendata(quick: bool) -> None:
             tmp.replace(path)
             made += 1
         log(f"data {ds.dirname}: {ds.n(quick)} x {human_size(ds.size)} ({made} generated)")
+
+
+# --------------------------------------------------------------------------------------------
+# TLS: a throwaway CA and a server certificate for 127.0.0.1 / localhost (openssl binary)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files under benchmarks/work/tls/: the CA every client trusts, nginx's cert and key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+TLS_DAYS = 30
+TLS_MIN_LEFT_S = 86400
+"""A certificate with less than this left is regenerated."""
+SERVER_EXT = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+"""
+
+
+def _openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def tls_files_valid(tls: TlsFiles) -> bool:
+    """The three files exist, the server cert chains to the CA, matches the key and is not near expiry."""
+    if not all(p.is_file() for p in (tls.ca, tls.cert, tls.key)):
+        return False
+    d = tls.ca.parent
+    if _openssl("verify", "-CAfile", str(tls.ca), str(tls.cert), cwd=d).returncode != 0:
+        return False
+    for pem in (tls.ca, tls.cert):
+        if _openssl("x509", "-noout", "-checkend", str(TLS_MIN_LEFT_S), "-in", str(pem), cwd=d).returncode:
+            return False
+    cert_pub = _openssl("x509", "-noout", "-pubkey", "-in", str(tls.cert), cwd=d).stdout
+    key_pub = _openssl("pkey", "-pubout", "-in", str(tls.key), cwd=d).stdout
+    return bool(cert_pub) and cert_pub == key_pub
+
+
+def make_tls(directory: Path = TLS_DIR) -> TlsFiles:
+    """Reuse the CA and server certificate under directory when valid, else make new ones.
+
+    Both keys are ECDSA P-256 (what Cloudflare serves to clients that support it). The server
+    certificate names IP 127.0.0.1 and DNS localhost; the CA's key never leaves directory.
+    """
+    tls = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    if tls_files_valid(tls):
+        return tls
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "server.ext").write_text(SERVER_EXT)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    steps = [
+        ("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", str(TLS_DAYS),
+         "-subj", "/CN=ninepic_async benchmark throwaway CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"),
+        ("req", "-new", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"),
+        ("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "server.pem", "-days", str(TLS_DAYS), "-extfile", "server.ext"),
+    ]  # fmt: skip
+    for step in steps:
+        p = _openssl(*step, cwd=directory)
+        if p.returncode != 0:
+            raise RuntimeError(f"openssl {step[0]} failed: {p.stderr.strip()[-400:]}")
+    os.chmod(directory / "ca.key", 0o600)
+    os.chmod(directory / "server.key", 0o600)
+    if not tls_files_valid(tls):
+        raise RuntimeError(f"the certificates just made in {directory} do not verify")
+    log(f"made a throwaway CA and a server certificate for 127.0.0.1/localhost in {directory}")
+    return tls
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How the contenders reach nginx: plain HTTP, or HTTPS with the throwaway CA trusted.
+
+    Verification stays on for every contender: Python (aiohttp's default context) and OpenSSL
+    users read the CA from SSL_CERT_FILE; curl and aria2c are also given it explicitly
+    (``--cacert``, ``--ca-certificate``) because their builds pin the system bundle.
+    """
+
+    name: str
+    base_url: str
+    ca_file: Path | None = None
+
+    @property
+    def suffix(self) -> str:
+        """Appended to group ids and list names: "" for http (the ids of earlier reports), "-https"."""
+        return "" if self.name == "http" else f"-{self.name}"
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str] | None:
+        """The child environment: base (default CHILD_ENV) plus SSL_CERT_FILE for https."""
+        if self.ca_file is None:
+            return base
+        return {
+            **(base if base is not None else (CHILD_ENV or dict(os.environ))),
+            "SSL_CERT_FILE": str(self.ca_file),
+        }
+
+    def curl_args(self) -> list[str]:
+        return ["--cacert", str(self.ca_file)] if self.ca_file else []
+
+    def aria2_args(self) -> list[str]:
+        return [f"--ca-certificate={self.ca_file}", "--check-certificate=true"] if self.ca_file else []
+
+
+TRANSPORTS = ("http", "https")
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,25 +485,39 @@ class GroupResult:
     concurrency: int | None
     contenders: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+    transport: str = "http"
 
 
-def run_group(
-    gid: str,
-    kind: str,
-    title: str,
-    files: int,
-    nbytes: int,
-    concurrency: int | None,
-    contenders: Sequence[Contender],
-    runs: int,
-    warmup: int,
-    timeout_s: float,
-    note: str = "",
-) -> GroupResult:
-    """Interleave the contenders (A B C A B C ...) for warmup + runs rounds; keep the last `runs`."""
-    records: dict[str, list[RunRecord]] = {c.name: [] for c in contenders}
+@dataclass
+class GroupSpec:
+    """A group to run: what it downloads and its contenders (results become one GroupResult)."""
+
+    id: str
+    kind: str
+    title: str
+    files: int
+    bytes: int
+    concurrency: int | None
+    contenders: Sequence[Contender]
+    note: str = ""
+    transport: str = "http"
+
+
+def run_interleaved(
+    specs: Sequence[GroupSpec], runs: int, warmup: int, timeout_s: float
+) -> list[GroupResult]:
+    """Interleave every contender of every spec (A B C A' B' C' A B C ...); one result per spec.
+
+    Used to run the same data set over http and https in the same rounds, so load on a shared
+    box falls on both transports alike.
+    """
+    records: dict[tuple[str, str], list[RunRecord]] = {
+        (sp.id, c.name): [] for sp in specs for c in sp.contenders
+    }
+    order = [(spec, c) for spec in specs for c in spec.contenders]
     for rnd in range(warmup + runs):
-        for c in contenders:
+        for sp, c in order:
+            gid = sp.id
             clean_out()
             m = measure(c.cmd, timeout_s=timeout_s, env=c.env)
             if m.timed_out:
@@ -405,7 +537,7 @@ def run_group(
                 f"rss {m.maxrss_kib / 1024:6.1f}MiB {'OK' if error is None else 'FAIL: ' + error}"
             )
             if rnd >= warmup:
-                records[c.name].append(
+                records[(sp.id, c.name)].append(
                     RunRecord(
                         round=rnd - warmup,
                         ok=error is None,
@@ -418,12 +550,16 @@ def run_group(
                     )
                 )
     clean_out()
-    result = GroupResult(gid, kind, title, files, nbytes, concurrency, note=note)
-    for c in contenders:
-        result.contenders.append(
-            {"name": c.name, "label": c.label, "ref": c.ref, "runs": [asdict(r) for r in records[c.name]]}
+    results = []
+    for sp in specs:
+        result = GroupResult(
+            sp.id, sp.kind, sp.title, sp.files, sp.bytes, sp.concurrency, note=sp.note, transport=sp.transport
         )
-    return result
+        for c in sp.contenders:
+            runs_ = [asdict(r) for r in records[(sp.id, c.name)]]
+            result.contenders.append({"name": c.name, "label": c.label, "ref": c.ref, "runs": runs_})
+        results.append(result)
+    return results
 
 
 def write_url_files(tag: str, urls: Sequence[str], names: Sequence[str]) -> dict[str, Path]:
@@ -440,9 +576,10 @@ def write_url_files(tag: str, urls: Sequence[str], names: Sequence[str]) -> dict
     return {"tsv": tsv, "curl": curl_cfg, "aria2": aria}
 
 
-def curl_cmd(cfg: Path, n: int) -> list[str]:
+def curl_cmd(cfg: Path, n: int, tr: Transport | None = None) -> list[str]:
     return [
         "curl",
+        *(tr.curl_args() if tr else []),
         "--parallel",
         "--parallel-max",
         str(n),
@@ -455,10 +592,11 @@ def curl_cmd(cfg: Path, n: int) -> list[str]:
     ]
 
 
-def aria2_cmd(inp: Path, n: int) -> list[str]:
+def aria2_cmd(inp: Path, n: int, tr: Transport | None = None) -> list[str]:
     return [
         "aria2c",
         "--no-conf",
+        *(tr.aria2_args() if tr else []),
         "--input-file",
         str(inp),
         "--dir",
@@ -508,8 +646,14 @@ def ours_available() -> str | None:
 # the simulator (end to end and memory), run by e2e.py in its own process
 # --------------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str) -> Iterator[dict[str, Any]]:
-    """Start `e2e.py serve`; yield its info (urls, ids, key) plus "expected": [(size, md5), ...]."""
+def simulator(
+    photos: int, size: tuple[int, int], api_latency_s: float, tag: str, tls: TlsFiles | None = None
+) -> Iterator[dict[str, Any]]:
+    """Start `e2e.py serve`; yield its info (urls, ids, key) plus "expected": [(size, md5), ...].
+
+    With tls, the simulator's API and storage are served over HTTPS with that certificate.
+    """
+    tls_args = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)] if tls else []
     SIM_DIR.mkdir(parents=True, exist_ok=True)
     info_path = SIM_DIR / f"{tag}.json"
     info_path.unlink(missing_ok=True)
@@ -532,6 +676,7 @@ def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str
                 str(info_path),
                 "--max-lifetime-s",
                 "1800",
+                *tls_args,
             ],
             stdin=subprocess.DEVNULL,
             env=CHILD_ENV,
@@ -560,13 +705,13 @@ def simulator(photos: int, size: tuple[int, int], api_latency_s: float, tag: str
                 proc.wait()
 
 
-def resolve_urls(info_path: Path, out_tsv: Path) -> None:
+def resolve_urls(info_path: Path, out_tsv: Path, env: dict[str, str] | None = None) -> None:
     """Pre-resolve every photo's presigned URL through the API (not timed)."""
     subprocess.run(
         [PY, str(BENCH_DIR / "e2e.py"), "resolve", "--info", str(info_path), "--out", str(out_tsv)],
         check=True,
         timeout=600,
-        env=CHILD_ENV,
+        env=env if env is not None else CHILD_ENV,
     )
 
 
@@ -624,43 +769,64 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
-def throughput_group(ds: DataSet, plan: Plan, base_url: str, with_ours: bool) -> GroupResult:
+def throughput_spec(ds: DataSet, plan: Plan, tr: Transport, with_ours: bool) -> GroupSpec:
     names = ds.names(plan.quick)
-    urls = [f"{base_url}/{ds.dirname}/{n}" for n in names]
-    files = write_url_files(f"tput-{ds.key}", urls, names)
+    urls = [f"{tr.base_url}/{ds.dirname}/{n}" for n in names]
+    files = write_url_files(f"tput-{ds.key}{tr.suffix}", urls, names)
     src = DATA_DIR / ds.dirname
     n = plan.concurrency
+    env = tr.env()
 
     def check(_m: Measurement) -> str | None:
         return verify_named(OUT_DIR, src, names, ds.size)
 
     cs = [
-        Contender("curl", f"curl --parallel --parallel-max {n}", curl_cmd(files["curl"], n), check),
-        Contender("aria2c", f"aria2c -j {n} -x1", aria2_cmd(files["aria2"], n), check, ref="curl"),
-        Contender("naive", "naive aiohttp+aiofiles gather", naive_cmd(files["tsv"], n), check, ref="curl"),
+        Contender(
+            "curl", f"curl --parallel --parallel-max {n}", curl_cmd(files["curl"], n, tr), check, env=env
+        ),
+        Contender(
+            "aria2c", f"aria2c -j {n} -x1", aria2_cmd(files["aria2"], n, tr), check, ref="curl", env=env
+        ),
+        Contender(
+            "naive", "naive aiohttp+aiofiles gather", naive_cmd(files["tsv"], n), check, ref="curl", env=env
+        ),
     ]
     if with_ours:
         cs.append(
-            Contender("ours", "ninepic_async download_url_list", ours_cmd(files["tsv"], n), check, ref="curl")
+            Contender(
+                "ours",
+                "ninepic_async download_url_list",
+                ours_cmd(files["tsv"], n),
+                check,
+                ref="curl",
+                env=env,
+            )
         )
-    return run_group(
-        f"tput-{ds.key}",
+    return GroupSpec(
+        f"tput-{ds.key}{tr.suffix}",
         "throughput",
         ds.title(plan.quick),
         len(names),
         len(names) * ds.size,
         n,
         cs,
-        plan.runs,
-        plan.warmup,
-        plan.timeout_s,
+        transport=tr.name,
     )
 
 
-def ceiling_group(plan: Plan, base_url: str) -> GroupResult:
+def throughput_groups(
+    ds: DataSet, plan: Plan, transports: Sequence[Transport], with_ours: bool
+) -> list[GroupResult]:
+    """One data set over every transport, all contenders interleaved in the same rounds."""
+    specs = [throughput_spec(ds, plan, tr, with_ours) for tr in transports]
+    return run_interleaved(specs, plan.runs, plan.warmup, plan.timeout_s)
+
+
+def ceiling_spec(plan: Plan, tr: Transport) -> GroupSpec:
     ds = DATASET_BY_KEY["256m"]
     name = ds.names(plan.quick)[0]
-    url = f"{base_url}/{ds.dirname}/{name}"
+    url = f"{tr.base_url}/{ds.dirname}/{name}"
+    env = tr.env()
 
     def check_null(m: Measurement) -> str | None:
         got = m.stdout.strip()
@@ -669,13 +835,14 @@ def ceiling_group(plan: Plan, base_url: str) -> GroupResult:
     def check_disk(_m: Measurement) -> str | None:
         return verify_named(OUT_DIR, DATA_DIR / ds.dirname, [name], ds.size)
 
-    base = ["curl", "--silent", "--show-error", "--fail"]
+    base = ["curl", *tr.curl_args(), "--silent", "--show-error", "--fail"]
     cs = [
         Contender(
             "curl-null",
             "curl, 1 stream -> /dev/null",
             [*base, "-o", "/dev/null", "-w", "%{size_download}", url],
             check_null,
+            env=env,
         ),
         Contender(
             "curl-disk",
@@ -683,27 +850,32 @@ def ceiling_group(plan: Plan, base_url: str) -> GroupResult:
             [*base, "-o", str(OUT_DIR / name), url],
             check_disk,
             ref="curl-null",
+            env=env,
         ),
     ]
-    return run_group(
-        "ceiling",
+    return GroupSpec(
+        f"ceiling{tr.suffix}",
         "ceiling",
         f"1 x {human_size(ds.size)}, one stream",
         1,
         ds.size,
         1,
         cs,
-        plan.runs,
-        plan.warmup,
-        plan.timeout_s,
+        transport=tr.name,
     )
 
 
-def sweep_group(plan: Plan, base_url: str) -> GroupResult:
+def ceiling_groups(plan: Plan, transports: Sequence[Transport]) -> list[GroupResult]:
+    specs = [ceiling_spec(plan, tr) for tr in transports]
+    return run_interleaved(specs, plan.runs, plan.warmup, plan.timeout_s)
+
+
+def sweep_group(plan: Plan, tr: Transport) -> GroupResult:
     ds = DATASET_BY_KEY["256k"]
     names = ds.names(plan.quick)
-    urls = [f"{base_url}/{ds.dirname}/{n}" for n in names]
-    files = write_url_files("sweep", urls, names)
+    urls = [f"{tr.base_url}/{ds.dirname}/{n}" for n in names]
+    files = write_url_files(f"sweep{tr.suffix}", urls, names)
+    env = tr.env()
     src = DATA_DIR / ds.dirname
 
     def check(_m: Measurement) -> str | None:
@@ -711,92 +883,104 @@ def sweep_group(plan: Plan, base_url: str) -> GroupResult:
 
     cs = []
     for n in SWEEP_LEVELS:
-        cs.append(Contender(f"curl@{n}", f"curl --parallel-max {n}", curl_cmd(files["curl"], n), check))
+        cs.append(
+            Contender(f"curl@{n}", f"curl --parallel-max {n}", curl_cmd(files["curl"], n, tr), check, env=env)
+        )
         cs.append(
             Contender(
-                f"ours@{n}", f"ours, concurrency {n}", ours_cmd(files["tsv"], n), check, ref=f"curl@{n}"
+                f"ours@{n}",
+                f"ours, concurrency {n}",
+                ours_cmd(files["tsv"], n),
+                check,
+                ref=f"curl@{n}",
+                env=env,
             )
         )
-    return run_group(
-        "sweep",
-        "sweep",
-        ds.title(plan.quick),
-        len(names),
-        len(names) * ds.size,
-        None,
+    spec = GroupSpec("sweep", "sweep", ds.title(plan.quick), len(names), len(names) * ds.size, None, cs)
+    spec.transport = tr.name
+    return run_interleaved([spec], plan.sweep_runs, 0, plan.timeout_s)[0]
+
+
+def e2e_spec(plan: Plan, tr: Transport, info: dict[str, Any]) -> GroupSpec:
+    n = plan.concurrency
+    tag = f"e2e{tr.suffix}"
+    info_path = SIM_DIR / f"{tag}.json"
+    tsv = LIST_DIR / f"{tag}.tsv"
+    LIST_DIR.mkdir(parents=True, exist_ok=True)
+    env = tr.env()
+    resolve_urls(info_path, tsv, env)
+    expected: list[tuple[int, str]] = [(int(e[0]), str(e[1])) for e in info["expected"]]
+    total = sum(s for s, _ in expected)
+
+    def check(_m: Measurement) -> str | None:
+        return verify_digests(OUT_DIR, expected)
+
+    api_cmd = [
+        PY,
+        str(BENCH_DIR / "e2e.py"),
+        "api",
+        "--info",
+        str(info_path),
+        "--dest",
+        str(OUT_DIR),
+        "--concurrency",
+        str(n),
+    ]
+    # The real command line, as a user runs it (key in the environment, not argv).
+    cli_cmd = [
+        PY,
+        "-m",
+        "ninepic_async",
+        "download",
+        "--org",
+        str(info["org_id"]),
+        "--event",
+        str(info["event_id"]),
+        "--base-url",
+        str(info["base_url"]),
+        "--all",
+        "--out",
+        str(OUT_DIR),
+        "--concurrency",
+        str(n),
+    ]
+    cli_env = {**(env or CHILD_ENV or os.environ), "NINEPIC_API_KEY": str(info["api_key"])}
+    cs = [
+        Contender("list", "pre-resolved URL list (download_url_list)", ours_cmd(tsv, n), check, env=env),
+        Contender("api", "download_originals(whole_event=True)", api_cmd, check, ref="list", env=env),
+        Contender("cli", "CLI: ninepic download --all", cli_cmd, check, ref="list", env=cli_env),
+    ]
+    note = (
+        f"simulator: {plan.e2e_photos} photos of "
+        f"{plan.e2e_size[0] // KiB}-{plan.e2e_size[1] // KiB} KiB, "
+        "20 ms added latency per API call; API and storage served by the simulator"
+        + (" over TLS (its aiohttp sites with the throwaway certificate)" if tr.ca_file else "")
+    )
+    return GroupSpec(
+        tag,
+        "e2e",
+        f"{len(expected):,} photos via the simulator",
+        len(expected),
+        total,
+        n,
         cs,
-        plan.sweep_runs,
-        0,
-        plan.timeout_s,
+        note=note,
+        transport=tr.name,
     )
 
 
-def e2e_group(plan: Plan) -> GroupResult:
-    n = plan.concurrency
-    with simulator(plan.e2e_photos, plan.e2e_size, 0.020, "e2e") as info:
-        info_path = SIM_DIR / "e2e.json"
-        tsv = LIST_DIR / "e2e.tsv"
-        LIST_DIR.mkdir(parents=True, exist_ok=True)
-        resolve_urls(info_path, tsv)
-        expected: list[tuple[int, str]] = [(int(e[0]), str(e[1])) for e in info["expected"]]
-        total = sum(s for s, _ in expected)
-
-        def check(_m: Measurement) -> str | None:
-            return verify_digests(OUT_DIR, expected)
-
-        api_cmd = [
-            PY,
-            str(BENCH_DIR / "e2e.py"),
-            "api",
-            "--info",
-            str(info_path),
-            "--dest",
-            str(OUT_DIR),
-            "--concurrency",
-            str(n),
-        ]
-        # The real command line, as a user runs it (key in the environment, not argv).
-        cli_cmd = [
-            PY,
-            "-m",
-            "ninepic_async",
-            "download",
-            "--org",
-            str(info["org_id"]),
-            "--event",
-            str(info["event_id"]),
-            "--base-url",
-            str(info["base_url"]),
-            "--all",
-            "--out",
-            str(OUT_DIR),
-            "--concurrency",
-            str(n),
-        ]
-        cli_env = {**(CHILD_ENV or os.environ), "NINEPIC_API_KEY": str(info["api_key"])}
-        cs = [
-            Contender("list", "pre-resolved URL list (download_url_list)", ours_cmd(tsv, n), check),
-            Contender("api", "download_originals(whole_event=True)", api_cmd, check, ref="list"),
-            Contender("cli", "CLI: ninepic download --all", cli_cmd, check, ref="list", env=cli_env),
-        ]
-        note = (
-            f"simulator: {plan.e2e_photos} photos of "
-            f"{plan.e2e_size[0] // KiB}-{plan.e2e_size[1] // KiB} KiB, "
-            "20 ms added latency per API call; storage served by the simulator"
-        )
-        return run_group(
-            "e2e",
-            "e2e",
-            f"{len(expected):,} photos via the simulator",
-            len(expected),
-            total,
-            n,
-            cs,
-            plan.e2e_runs,
-            0,
-            plan.timeout_s,
-            note=note,
-        )
+def e2e_groups(plan: Plan, transports: Sequence[Transport], tls: TlsFiles | None) -> list[GroupResult]:
+    """One simulator per transport (same seed, so the same photos); contenders interleaved across them."""
+    with contextlib.ExitStack() as stack:
+        specs = []
+        for tr in transports:
+            info = stack.enter_context(
+                simulator(
+                    plan.e2e_photos, plan.e2e_size, 0.020, f"e2e{tr.suffix}", tls if tr.ca_file else None
+                )
+            )
+            specs.append(e2e_spec(plan, tr, info))
+        return run_interleaved(specs, plan.e2e_runs, 0, plan.timeout_s)
 
 
 def memory_check(plan: Plan) -> list[dict[str, Any]]:
@@ -954,11 +1138,13 @@ def contender_stats(group: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
     mbps = [group["bytes"] / MB / w for w in walls]
     fps = [group["files"] / w for w in walls]
     cpus = [r["user_s"] + r["sys_s"] for r in runs]
+    gb = group["bytes"] / 1e9
     st.update(
         wall=(statistics.median(walls), min(walls), max(walls)),
         mbps=(statistics.median(mbps), min(mbps), max(mbps)),
         fps=statistics.median(fps),
         cpu=(statistics.median(cpus), min(cpus), max(cpus)),
+        cpu_per_gb=(statistics.median(cpus) / gb, min(cpus) / gb, max(cpus) / gb) if gb else None,
         rss_mib=max(r["maxrss_kib"] for r in runs) / 1024,
     )
     inproc = [r["inproc_s"] for r in runs if r.get("inproc_s") is not None]
@@ -992,29 +1178,77 @@ def fmt_range(t: tuple[float, float, float] | None, digits: int = 2) -> str:
     return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
 
 
+def transport_of(group: dict[str, Any]) -> str:
+    """The group's transport; results written before HTTPS was measured are all http."""
+    return str(group.get("transport", "http"))
+
+
 def group_table(group: dict[str, Any], show_title: bool = True) -> list[str]:
     lines = []
-    head = "| Data set | Contender |" if show_title else "| Contender |"
+    head = "| Data set | Transport | Contender |" if show_title else "| Transport | Contender |"
     lines.append(
-        head + " Wall s, median (min–max) | MB/s, median (min–max) | files/s | CPU s user+sys "
+        head + " Wall s, median (min–max) | MB/s, median (min–max) | CPU s per GB | files/s | CPU s user+sys "
         "| Peak RSS MiB | Throughput ratio (min–max) | Status |"
     )
-    lines.append("|" + "---|" * (head.count("|") - 1 + 7))
+    lines.append("|" + "---|" * (head.count("|") - 1 + 8))
     for c in group["contenders"]:
         st = contender_stats(group, c)
-        prefix = f"| {group['title']} | {c['label']} |" if show_title else f"| {c['label']} |"
+        tr = transport_of(group)
+        prefix = f"| {group['title']} | {tr} | {c['label']} |" if show_title else f"| {tr} | {c['label']} |"
         if "wall" not in st:
             status = f"**FAILED** {st['failed']}/{st['n']} runs: {st['error']}" if st["n"] else "not run"
-            lines.append(prefix + " — | — | — | — | — | — | " + status + " |")
+            lines.append(prefix + " — | — | — | — | — | — | — | " + status + " |")
             continue
         ratio = st.get("ratio")
         ratio_txt = f"{fmt_range(ratio)} × {c['ref']}" if ratio else "reference"
+        per_gb = st.get("cpu_per_gb")
+        per_gb_txt = f"{per_gb[0]:.2f}" if per_gb else "—"
         lines.append(
             prefix
-            + f" {fmt_range(st['wall'], 3)} | {fmt_range(st['mbps'], 0)} | {st['fps']:,.0f} "
-            + f"| {st['cpu'][0]:.2f} "
+            + f" {fmt_range(st['wall'], 3)} | {fmt_range(st['mbps'], 0)} | {per_gb_txt} "
+            + f"| {st['fps']:,.0f} | {st['cpu'][0]:.2f} "
             + f"| {st['rss_mib']:.1f} | {ratio_txt} | ok {st['n']}/{st['n']} |"
         )
+    return lines
+
+
+def transport_table(groups: list[dict[str, Any]]) -> list[str]:
+    """Per data set and contender: MB/s and CPU s per GB over http and https side by side."""
+    by_title: dict[str, dict[str, dict[str, Any]]] = {}
+    for g in groups:
+        if g["kind"] == "throughput":
+            by_title.setdefault(g["title"], {})[transport_of(g)] = g
+    pairs = {t: d for t, d in by_title.items() if "http" in d and "https" in d}
+    if not pairs:
+        return []
+    lines = [
+        "| Data set | Contender | MB/s http | MB/s https | https ÷ http | CPU s/GB http | CPU s/GB https "
+        "| https ÷ curl (throughput, same round) | CPU s/GB https ÷ curl's |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for title, d in pairs.items():
+        h, s_ = d["http"], d["https"]
+        curl_s = next((c for c in s_["contenders"] if c["name"] == "curl"), None)
+        curl_st = contender_stats(s_, curl_s) if curl_s else {}
+        for ch in h["contenders"]:
+            cs = next((c for c in s_["contenders"] if c["name"] == ch["name"]), None)
+            if cs is None:
+                continue
+            a, b = contender_stats(h, ch), contender_stats(s_, cs)
+            if "mbps" not in a or "mbps" not in b:
+                lines.append(f"| {title} | {ch['name']} | — | — | — | — | — | — | — |")
+                continue
+            r = ratio_stats(s_, "curl", cs["name"]) if cs["name"] != "curl" else None
+            cpu_rel = (
+                f"{b['cpu_per_gb'][0] / curl_st['cpu_per_gb'][0]:.2f}"
+                if curl_st.get("cpu_per_gb") and b.get("cpu_per_gb")
+                else "—"
+            )
+            lines.append(
+                f"| {title} | {ch['name']} | {a['mbps'][0]:.0f} | {b['mbps'][0]:.0f} "
+                f"| {b['mbps'][0] / a['mbps'][0]:.2f} | {a['cpu_per_gb'][0]:.2f} | {b['cpu_per_gb'][0]:.2f} "
+                f"| {fmt_range(r) if r else ('reference' if cs['name'] == 'curl' else '—')} | {cpu_rel} |"
+            )
     return lines
 
 
@@ -1035,16 +1269,43 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
         r = ratio_stats(g, "curl", "ours") if g else None
         rows.append(
             (
-                f"ours ≥ {need:.1f}× curl on {g['title'] if g else key}",
+                f"HTTP: ours ≥ {need:.1f}× curl on {g['title'] if g else key}",
                 fmt_range(r),
                 verdict(r and r[0] >= need),
+            )
+        )
+    for key, need in (("4m", 1.0), ("256m", 1.0), ("256k", 0.9)):
+        g = find(groups, f"tput-{key}-https")
+        if g is None:
+            continue
+        r = ratio_stats(g, "curl", "ours")
+        rows.append(
+            (f"HTTPS: ours ≥ {need:.1f}× curl on {g['title']}", fmt_range(r), verdict(r and r[0] >= need))
+        )
+    for key in ("4m", "256m", "256k"):
+        g = find(groups, f"tput-{key}-https")
+        if g is None:
+            continue
+        by = {c["name"]: contender_stats(g, c) for c in g["contenders"]}
+        ours_gb = by.get("ours", {}).get("cpu_per_gb")
+        curl_gb = by.get("curl", {}).get("cpu_per_gb")
+        rel = ours_gb[0] / curl_gb[0] if ours_gb and curl_gb else None
+        rows.append(
+            (
+                f"HTTPS: ours' CPU s per GB ≤ 1.25× curl's on {g['title']}",
+                f"{rel:.2f} ({ours_gb[0]:.2f} / {curl_gb[0]:.2f})" if rel and ours_gb and curl_gb else "—",
+                verdict(rel <= 1.25 if rel else None),
             )
         )
     for key in ("4m", "256k"):
         g = find(groups, f"tput-{key}")
         r = ratio_stats(g, "aria2c", "ours") if g else None
         rows.append(
-            (f"ours ≥ 2× aria2c on {g['title'] if g else key}", fmt_range(r), verdict(r and r[0] >= 2.0))
+            (
+                f"HTTP: ours ≥ 2× aria2c on {g['title'] if g else key}",
+                fmt_range(r),
+                verdict(r and r[0] >= 2.0),
+            )
         )
     peaks = []
     for g in groups:
@@ -1087,6 +1348,18 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
                 verdict(inv[0] <= 1.1),
             )
         )
+    g = find(groups, "e2e-https")
+    for name, what in (("api", "download_originals"), ("cli", "the CLI")):
+        r = ratio_stats(g, "list", name) if g else None
+        if r:
+            inv = (1 / r[0], 1 / r[2], 1 / r[1])
+            rows.append(
+                (
+                    f"HTTPS end to end via {what} ≤ 1.1× the list (time)",
+                    fmt_range(inv),
+                    verdict(inv[0] <= 1.1),
+                )
+            )
     return rows
 
 
@@ -1102,6 +1375,14 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"{meta['concurrency']}. `bash benchmarks/run.sh{' --quick' if meta['quick'] else ''}` reproduces it."
     )
     out += ["", "## Throughput (nginx on 127.0.0.1, sendfile on, output to the same local disk)", ""]
+    if any(transport_of(g) == "https" for g in groups):
+        out += [
+            "Transports: http = plain HTTP/1.1; https = the same nginx and files over TLS (HTTP/1.1, "
+            "TLS 1.2/1.3 with nginx's default ciphers, ECDSA P-256 certificate from a throwaway CA). "
+            "Every contender verifies the certificate (CA via SSL_CERT_FILE; curl --cacert, "
+            "aria2c --ca-certificate). Both transports of a data set run interleaved in the same rounds.",
+            "",
+        ]
     tput = [g for g in groups if g["kind"] == "throughput"]
     for i, g in enumerate(tput):
         tbl = group_table(g)
@@ -1126,18 +1407,30 @@ def render_markdown(res: dict[str, Any]) -> str:
         for c in g["contenders"]:
             st = contender_stats(g, c)
             if "inproc" in st:
-                inproc.append(f"{c['name']} {g['title']}: {g['bytes'] / MB / st['inproc']:.0f} MB/s")
+                inproc.append(
+                    f"{c['name']} {g['title']} {transport_of(g)}: {g['bytes'] / MB / st['inproc']:.0f} MB/s"
+                )
     if inproc:
         out.append("In-process transfer rate (excluding start-up), medians: " + "; ".join(inproc) + ".")
-    g = find(groups, "ceiling")
-    if g:
-        out += ["", "## Ceiling: one curl stream of one large file", "", *group_table(g, show_title=False)]
+    tt = transport_table(groups)
+    if tt:
+        out += ["", "## HTTP vs HTTPS (medians)", "", *tt]
+    ceil = [g for g in groups if g["kind"] == "ceiling"]
+    if ceil:
+        out += ["", "## Ceiling: one curl stream of one large file", ""]
+        for i, g in enumerate(ceil):
+            tbl = group_table(g, show_title=False)
+            out += tbl if i == 0 else tbl[2:]
     out += ["", "## Targets (measured, not asserted)", "", "| Target | Measured | Verdict |", "|---|---|---|"]
     out += [f"| {a} | {b} | {c} |" for a, b, c in targets(res)]
-    g = find(groups, "e2e")
-    if g:
-        out += ["", "## End to end: API paging + URL refresh vs a pre-resolved list", "", g["note"] + ".", ""]
-        out += group_table(g, show_title=False)
+    e2e = [g for g in groups if g["kind"] == "e2e"]
+    if e2e:
+        out += ["", "## End to end: API paging + URL refresh vs a pre-resolved list", ""]
+        out += [f"{transport_of(g)}: {g['note']}." for g in e2e]
+        out.append("")
+        for i, g in enumerate(e2e):
+            tbl = group_table(g, show_title=False)
+            out += tbl if i == 0 else tbl[2:]
         out.append("")
         out.append(
             "The ratio for the API run is the list's wall time over its own: the cost of paging "
@@ -1145,7 +1438,12 @@ def render_markdown(res: dict[str, Any]) -> str:
         )
     g = find(groups, "sweep")
     if g:
-        out += ["", f"## Concurrency sweep ({g['title']})", "", *group_table(g, show_title=False)]
+        out += [
+            "",
+            f"## Concurrency sweep ({g['title']}, {transport_of(g)})",
+            "",
+            *group_table(g, show_title=False),
+        ]
     mem = res.get("memory", [])
     if mem:
         out += ["", "## Memory: download_originals(whole_event=True) on growing events", ""]
@@ -1221,10 +1519,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         log(f"unknown group(s): {sorted(unknown)}; choose from {GROUPS}")
         return 2
-    for tool in ("curl", "aria2c"):
+    names = [t.strip() for t in args.transports.split(",") if t.strip()]
+    if not names or set(names) - set(TRANSPORTS):
+        log(f"--transports {args.transports!r}: choose a comma-separated subset of {','.join(TRANSPORTS)}")
+        return 2
+    for tool in ("curl", "aria2c", *(("openssl",) if "https" in names else ())):
         if not shutil.which(tool):
             log(f"{tool} not found: run benchmarks/run.sh, which installs it")
             return 2
+    tls: TlsFiles | None = None
+    if "https" in names:
+        if not args.tls_base_url:
+            log("--transports includes https but no --tls-base-url (run.sh passes nginx's TLS port)")
+            return 2
+        tls = make_tls()
+        ca = Path(args.ca_file) if args.ca_file else tls.ca
+        if ca.resolve() != tls.ca.resolve():
+            log(f"--ca-file {ca} is not the harness's CA {tls.ca}")
+            return 2
+    transports = [
+        Transport(t, args.base_url)
+        if t == "http"
+        else Transport(t, args.tls_base_url, tls.ca if tls else None)
+        for t in names
+    ]
     gendata(plan.quick)
     snapshot_package()
     t0 = time.time()
@@ -1240,6 +1558,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "runs": plan.runs,
             "warmup": plan.warmup,
             "concurrency": plan.concurrency,
+            "transports": names,
             "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": machine(),
             "memory_size": list(plan.memory_size),
@@ -1264,16 +1583,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         if "throughput" in only:
             for ds in DATASETS:
-                res["groups"].append(throughput_group(ds, plan, args.base_url, why is None).__dict__)
+                res["groups"] += [g.__dict__ for g in throughput_groups(ds, plan, transports, why is None)]
                 save()
         if "ceiling" in only:
-            res["groups"].append(ceiling_group(plan, args.base_url).__dict__)
+            res["groups"] += [g.__dict__ for g in ceiling_groups(plan, transports)]
             save()
         if why is None and "e2e" in only:
-            res["groups"].append(e2e_group(plan).__dict__)
+            res["groups"] += [g.__dict__ for g in e2e_groups(plan, transports, tls)]
             save()
         if why is None and "sweep" in only:
-            res["groups"].append(sweep_group(plan, args.base_url).__dict__)
+            # one transport only (the first given) to keep the run short
+            res["groups"].append(sweep_group(plan, transports[0]).__dict__)
             save()
         if why is None and "memory" in only:
             res["memory"] = memory_check(plan)
@@ -1296,6 +1616,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--quick", action="store_true")
     r = sub.add_parser("run", help="run the benchmark against a server of the data directory")
     r.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:PORT serving benchmarks/data")
+    r.add_argument("--tls-base-url", default="", help="e.g. https://127.0.0.1:PORT, the same data over TLS")
+    r.add_argument(
+        "--ca-file", default="", help="the CA of --tls-base-url's certificate (default: made by `tls`)"
+    )
+    r.add_argument(
+        "--transports",
+        default=",".join(TRANSPORTS),
+        help="comma-separated subset of http,https (default both; https needs --tls-base-url)",
+    )
     r.add_argument("--quick", action="store_true", help="small sets, 2 runs: a smoke test")
     r.add_argument("--runs", type=int, default=0, help="measured runs per contender (default 5, quick 2)")
     r.add_argument("--concurrency", type=int, default=16)
@@ -1303,7 +1632,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--output", default="", help="results JSON path (default results/latest.json)")
     p = sub.add_parser("report", help="re-render the Markdown report and the chart from a results JSON")
     p.add_argument("json", type=Path)
+    sub.add_parser("tls", help=f"make (or reuse while valid) the throwaway CA and server cert in {TLS_DIR}")
     args = ap.parse_args(argv)
+    if args.cmd == "tls":
+        tls = make_tls()
+        log(f"TLS: CA {tls.ca}, server certificate {tls.cert} (127.0.0.1, localhost)")
+        return 0
     if args.cmd == "gendata":
         gendata(args.quick)
         return 0

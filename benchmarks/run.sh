@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command for the whole benchmark: tools, venv, data, nginx on 127.0.0.1, contenders, report.
+# One command for the whole benchmark: tools, venv, data, nginx on 127.0.0.1 (HTTP and HTTPS),
+# contenders, report.
 #
 #   bash benchmarks/run.sh            full run (about 15-20 minutes on a 2-core box)
 #   bash benchmarks/run.sh --quick    smoke test (small sets, 2 runs each; writes results/quick.*)
@@ -7,6 +8,7 @@
 # Options (anything else is passed through to benchmarks/harness.py, see `harness.py run --help`):
 #   --venv PATH     the virtualenv to create or reuse (default: $VIRTUAL_ENV, else <repo>/.venv)
 #   --no-install    never call apt-get or pip; fail if something is missing
+#   --transports L  (harness) http,https (default both), http or https
 #
 # Nothing here talks to the internet except apt-get / pip when a tool or a package is missing.
 set -euo pipefail
@@ -29,7 +31,7 @@ done
 
 log() { printf '[run.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# --- system tools: nginx, aria2c, curl (Debian packages) ----------------------------------------
+# --- system tools: nginx, aria2c, curl, openssl (Debian packages) -------------------------------
 find_nginx() {
     command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true
 }
@@ -37,6 +39,7 @@ missing=()
 [[ -n "$(find_nginx)" ]] || missing+=(nginx)
 command -v aria2c >/dev/null 2>&1 || missing+=(aria2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [[ ${#missing[@]} -gt 0 ]]; then
     if [[ $INSTALL -eq 0 ]]; then
         log "missing tools: ${missing[*]} (and --no-install given)"; exit 1
@@ -68,7 +71,16 @@ DATA_DIR="$BENCH_DIR/data"
 WORK_DIR="$BENCH_DIR/work"
 NGINX_PREFIX="$WORK_DIR/nginx"
 mkdir -p "$DATA_DIR" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/tmp"
-PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+PORT="$(free_port)"
+TLS_PORT="$(free_port)"
+while [[ "$TLS_PORT" == "$PORT" ]]; do TLS_PORT="$(free_port)"; done
+# A throwaway CA and a server certificate for 127.0.0.1/localhost (reused while valid); every
+# contender trusts the CA (SSL_CERT_FILE, curl --cacert, aria2c --ca-certificate), none skips checks.
+"$PY" "$BENCH_DIR/harness.py" tls
+TLS_DIR="$WORK_DIR/tls"
 USER_LINE=""
 if [[ $(id -u) -eq 0 ]]; then
     # workers must read the data; run them as the invoking user rather than nobody.
@@ -103,6 +115,18 @@ http {
         root $DATA_DIR;
         location / { }
     }
+    # The same data over TLS: HTTP/1.1 only (no http2 on the listen line), TLS 1.2/1.3 with
+    # nginx's default cipher list (TLS 1.3 negotiates AES-GCM or ChaCha20), ECDSA P-256 cert.
+    server {
+        listen 127.0.0.1:$TLS_PORT ssl;
+        server_name localhost;
+        ssl_certificate $TLS_DIR/server.pem;
+        ssl_certificate_key $TLS_DIR/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:1m;
+        root $DATA_DIR;
+        location / { }
+    }
 }
 EOF
 
@@ -123,5 +147,6 @@ trap 'exit 130' INT TERM
 
 # nginx serves the data directory; the harness generates missing data before its first run.
 "$NGINX_BIN" -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" -e "$NGINX_PREFIX/logs/error.log"
-log "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*\///') on http://127.0.0.1:$PORT serving $DATA_DIR"
-"$PY" "$BENCH_DIR/harness.py" run --base-url "http://127.0.0.1:$PORT" "${PASS[@]}"
+log "nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*\///') on http://127.0.0.1:$PORT and https://127.0.0.1:$TLS_PORT serving $DATA_DIR"
+"$PY" "$BENCH_DIR/harness.py" run --base-url "http://127.0.0.1:$PORT" \
+    --tls-base-url "https://127.0.0.1:$TLS_PORT" --ca-file "$TLS_DIR/ca.pem" "${PASS[@]}"
