@@ -145,6 +145,25 @@ class _LowSpeed:
             self._since, self._bytes = time.monotonic(), 0
 
 
+class _FreeSpace:
+    """The destination's free space, read again (``statvfs``) only when it could matter: when a
+    photo is large next to the last reading, or the photos since then add up to a quarter of it."""
+
+    __slots__ = ("_dest", "_free", "_since")
+
+    def __init__(self, dest: str) -> None:
+        self._dest = dest
+        self._free: int | None = None
+        self._since = 0
+
+    def short_for(self, need: int) -> int | None:
+        """The free bytes when fewer than ``need`` are left, else None (also when unknown)."""
+        if self._free is None or need > self._free // 2 or self._since > self._free // 4:
+            self._free, self._since = free_bytes(self._dest), 0
+        self._since += need
+        return self._free if self._free is not None and need > self._free else None
+
+
 class Fetcher:
     """Fetches the photos of one run, one :meth:`fetch` call per file (shared by all workers)."""
 
@@ -174,6 +193,7 @@ class Fetcher:
         self._options = options
         self._on_event: EventCallback | None = options.on_event
         self._parts_at_start = parts_at_start
+        self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
         if options.low_speed_limit_bps and (
@@ -379,8 +399,8 @@ class Fetcher:
         if total is not None:
             if total == 0:
                 raise NotAPhotoError("the store answered with an empty body")
-            free = free_bytes(self._dest)
-            if free is not None and total - start > free:
+            free = self._free_space.short_for(total - start)
+            if free is not None:
                 if free < DOWNLOAD_FULL_DISK_BYTES:
                     raise DestinationError(f"disk full: {free} bytes free in {self._dest!r}")
                 raise _Failed(f"the photo needs {total - start} bytes and the destination has {free} free")

@@ -177,7 +177,7 @@ class PartWriter:
         self.hashes = BodyHashes(md5=md5, digest=digest)
         self._fsync = fsync
         self._on_create = on_create if offset == 0 else None
-        """Called once, on the event loop, before a fresh ``.part`` first appears outside a completion."""
+        """Called once, in the file thread, before a fresh ``.part`` first appears outside a completion."""
         self._fd: int | None = None
 
     def add(self, chunk: bytes) -> bool:
@@ -187,9 +187,12 @@ class PartWriter:
         self.size += len(chunk)
         return self._pending_bytes >= self._flush_bytes
 
-    def _sync(self, chunks: list[bytes], close: bool) -> None:
+    def _sync(self, chunks: list[bytes], close: bool, *, completing: bool = False) -> None:
         """In a worker thread: open if needed, write ``chunks`` (hashing them), close if asked."""
         if self._fd is None:
+            if self._on_create is not None and not completing:
+                on_create, self._on_create = self._on_create, None
+                on_create()
             self._fd = _open_part(self.path, self.offset, self.hashes)
         if chunks:
             _write_all(self._fd, chunks, self.hashes)
@@ -206,9 +209,6 @@ class PartWriter:
         return chunks
 
     async def _hop(self, close: bool) -> None:
-        if self._on_create is not None and self._fd is None:
-            on_create, self._on_create = self._on_create, None
-            on_create()
         chunks = self._take()
         lane = self._lanes.lane_for(opens=self._fd is None, closes=close)
         try:
@@ -234,7 +234,7 @@ class PartWriter:
 
         def work() -> T:
             try:
-                self._sync(chunks, True)
+                self._sync(chunks, True, completing=True)
             except OSError as exc:
                 raise file_error("write", self.path, exc) from exc
             return then()
