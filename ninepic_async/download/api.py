@@ -94,7 +94,7 @@ async def download_originals(
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
-    digest: DigestName = "crc32",
+    digest: DigestName = "crc32c",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -146,7 +146,7 @@ async def iter_download_originals(
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
-    digest: DigestName = "crc32",
+    digest: DigestName = "crc32c",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -209,7 +209,7 @@ async def download_url_list(
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
-    digest: DigestName = "crc32",
+    digest: DigestName = "crc32c",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:

@@ -279,7 +279,7 @@ def _verify(dest: Path, job: _HashJob) -> CheckedFile:
             name = digest_name(job.digest)
             assert name is not None
             digest, size = file_digest(path, name)
-            expected, what = job.digest, {"crc32": "CRC-32", "sha256": "SHA-256"}[name]
+            expected, what = job.digest, {"crc32c": "CRC-32C", "sha256": "SHA-256"}[name]
         else:
             assert job.md5 is not None
             digest, size = file_md5(path), os.stat(path).st_size

@@ -163,7 +163,7 @@ class PartWriter:
         flush_bytes: int,
         lanes: WriteLanes,
         fsync: bool = False,
-        digest: DigestName = "crc32",
+        digest: DigestName = "crc32c",
         on_create: Callable[[], None] | None = None,
     ) -> None:
         self.path = path

@@ -15,7 +15,7 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
   ``partial`` the name reserved for the photo, when one was given). ``bytes``: size of the
   completed file (``ok``) or of the whole object as first announced (``partial``).
 - ``etag``: the store's ETag of the object, when sent.
-- ``digest``: the completed file's digest (``ok``) as ``"<name>:<hex>"`` (``crc32`` by
+- ``digest``: the completed file's digest (``ok``) as ``"<name>:<hex>"`` (``crc32c`` by
   default, ``sha256`` on request; see :mod:`.integrity`), computed while it streamed;
   ``ninepic check`` and ``verify`` reruns compare files against it.
 - ``partial``: written when a ``<file>.part`` is started: the size and ETag the store first

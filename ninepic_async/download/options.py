@@ -68,7 +68,7 @@ class DownloadOptions:
       system every ``DOWNLOAD_SYNC_INTERVAL_S`` instead and a rerun re-hashes what the last sync
       did not cover, see :mod:`.manifest`; either way a power cut never leaves a trusted file
       whose bytes were lost). On, every ``ok`` file is durable the moment it is recorded.
-    - ``digest``: what the manifest records of each file, ``crc32`` (default, chosen by measured
+    - ``digest``: what the manifest records of each file, ``crc32c`` (default, chosen by measured
       cost) or ``sha256`` (see :mod:`.integrity`).
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
@@ -80,7 +80,7 @@ class DownloadOptions:
     low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S
     fsync: bool = False
-    digest: DigestName = "crc32"
+    digest: DigestName = "crc32c"
     policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
 

@@ -27,7 +27,9 @@ from ninepic_async._constants import MANIFEST_NAME, PART_SUFFIX
 from ninepic_async.download import (
     BytesReceived,
     DownloadEvent,
+    DownloadOptions,
     FileFinished,
+    FilePolicy,
     FileResult,
     PlannedEvent,
     download_originals,
@@ -244,8 +246,13 @@ async def test_the_key_is_in_no_storage_request_no_manifest_no_debug_log(
 
     with caplog.at_level(logging.DEBUG):
         async with new_client(sim) as client:
+            # Retries enough that 20 % 5xx and 20 % cuts never exhaust a file, whatever the
+            # order the concurrent requests draw their faults in: this test is about the key.
+            options = DownloadOptions(
+                concurrency=8, on_event=on_event, policy=FilePolicy(retries=30, attempts=60)
+            )
             report = await download_originals(
-                client, sim.event_id, tmp_path, whole_event=True, concurrency=8, on_event=on_event
+                client, sim.event_id, tmp_path, whole_event=True, options=options
             )
     assert report.downloaded == 77 and report.failed == 3
     assert sim.counters.storage_5xx and sim.counters.storage_cut and sim.counters.responses_5xx
