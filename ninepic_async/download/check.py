@@ -67,7 +67,6 @@ CheckStatus = Literal["ok", "missing", "changed", "extra", "unverifiable"]
 """What the check found for one file (see the module docstring)."""
 
 _STATUS_ORDER: Final = {"missing": 0, "changed": 1, "extra": 2, "unverifiable": 3, "ok": 4}
-_HASH_READ_BYTES: Final = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +281,7 @@ def _verify(dest: Path, job: _HashJob) -> CheckedFile:
             expected, what = job.digest, {"crc32c": "CRC-32C", "sha256": "SHA-256"}[name]
         else:
             assert job.md5 is not None
-            digest, size = file_md5(path), os.stat(path).st_size
+            digest, size = file_md5(path)
             expected, what = job.md5, "MD5 (of the plain-MD5 ETag)"
     except FileNotFoundError:
         return CheckedFile(job.image_id, job.file, "missing", "no such file (removed during the check)")

@@ -256,7 +256,7 @@ class Fetcher:
         try:
             if digest is not None and name is not None:
                 return file_digest(path, name) == (digest, skip.size_bytes)
-            return file_md5(path) == md5
+            return file_md5(path)[0] == md5
         except OSError:
             return False
 
@@ -517,7 +517,7 @@ class Fetcher:
             digest, actual = file_digest(part, self._options.digest)
             if actual != size:
                 raise OSError("partial file changed size while hashing")
-            if expected_md5 is not None and file_md5(part) != expected_md5:
+            if expected_md5 is not None and file_md5(part)[0] != expected_md5:
                 raise IntegrityError(f"MD5 mismatch for {job.image_id}: body does not match ETag {etag}")
             return self._complete(job, part, size, etag, digest), digest
 

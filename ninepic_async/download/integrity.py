@@ -185,21 +185,25 @@ def content_range_total(content_range: str) -> int | None:
     return int(match.group(3))
 
 
-def file_md5(path: str) -> str:
-    """Hex MD5 of the file at ``path`` (blocking: run in a thread); compared with plain-MD5 ETags."""
-    digest = hashlib.md5(usedforsecurity=False)
+def _hash_file(path: str, hasher: Any) -> int:
+    """Feed the whole file at ``path`` to ``hasher``; its size in bytes (blocking: run in a thread)."""
+    size = 0
     with open(path, "rb") as handle:
         while block := handle.read(_HASH_READ_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
+            hasher.update(block)
+            size += len(block)
+    return size
+
+
+def file_md5(path: str) -> tuple[str, int]:
+    """``(hex MD5, size in bytes)`` of the file at ``path``: compared with plain-MD5 ETags."""
+    digest = hashlib.md5(usedforsecurity=False)
+    size = _hash_file(path, digest)
+    return digest.hexdigest(), size
 
 
 def file_digest(path: str, name: DigestName) -> tuple[str, int]:
     """``("<name>:<hex>", size in bytes)`` of the file at ``path`` (blocking: run in a thread)."""
     digest = _new_digest(name)
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(_HASH_READ_BYTES):
-            digest.update(block)
-            size += len(block)
+    size = _hash_file(path, digest)
     return f"{name}:{digest.hexdigest()}", size
