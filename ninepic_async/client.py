@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
@@ -654,8 +654,9 @@ class NinePicClient:
 
     def iter_download_originals(
         self, event_id: int, dest: str | os.PathLike[str], **kwargs: Unpack[DownloadKwargs]
-    ) -> AsyncIterator[FileResult]:
-        """Like :meth:`download_originals`, yielding each FileResult as it finishes."""
+    ) -> AsyncGenerator[FileResult, None]:
+        """Like :meth:`download_originals`, yielding each FileResult as it finishes (an async
+        generator: ``contextlib.aclosing`` stops the run at once when the block is left)."""
         from .download import iter_download_originals
 
         install_redaction()
