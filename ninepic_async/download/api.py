@@ -57,6 +57,11 @@ def _selection_items(client: DownloadClient, event_id: int, selection: Selection
     )
 
 
+def _planner_for(dest: Path) -> Planner:
+    """In a thread: a planner over the manifest in ``dest`` (a large one takes a while to read)."""
+    return Planner(dest, ManifestState.load(dest / MANIFEST_NAME))
+
+
 async def _run(
     dest: Path,
     options: DownloadOptions,
@@ -258,8 +263,10 @@ async def plan_originals(
     dest_path = Path(dest) if dest is not None else None
     if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
-    state = ManifestState.load(dest_path / MANIFEST_NAME) if dest_path is not None else ManifestState()
-    planner = Planner(dest_path, state)
+    if dest_path is not None:
+        planner = await anyio.to_thread.run_sync(_planner_for, dest_path)
+    else:
+        planner = Planner(None, ManifestState())
     source = iter_source(client, event_id, selection, planner)
     try:
         async for item in source:

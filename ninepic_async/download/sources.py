@@ -16,10 +16,12 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar
+
+import anyio.to_thread
 
 from .._constants import (
     DOWNLOAD_URL_BATCHES_AHEAD,
@@ -51,6 +53,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_SKIP_BATCH = 512
+"""Ids checked against the destination per thread call (a stat each) on a rerun."""
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -109,6 +114,9 @@ class ApiFailure:
 
 
 SourceItem = Job | Skip | ApiFailure
+
+Offload = Callable[[Callable[[], list[Skip | None]]], Awaitable[list[Skip | None]]]
+"""Runs a blocking function off the event loop: ``await offload(fn)`` is ``fn()``'s result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +203,8 @@ class Planner:
             self.allocator.reserve(image_id, name)
         self._seen = DigestSet()
         """Digests of the ids seen: 32 bytes per photo, not the id strings themselves."""
+        self.offload: Offload = _to_thread
+        """Where :meth:`skips` stats the files (a run gives its file threads)."""
 
     def first_time(self, image_id: str) -> bool:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
@@ -220,6 +230,12 @@ class Planner:
             refreshable=refreshable,
             recheck=recheck,
         )
+
+    async def skips(self, wanted: Sequence[tuple[str, str | None, bool]]) -> list[Skip | None]:
+        """:meth:`skip` for each ``(image_id, url, refreshable)``, the files stat-ed off the event loop."""
+        if self.dest is None or not wanted:
+            return [None] * len(wanted)
+        return await self.offload(lambda: [self.skip(i, url, refreshable=r) for i, url, r in wanted])
 
     def refetch(self, skip: Skip) -> Job:
         """A :class:`Job` for a photo whose file on disk turned out changed: same name, replaced."""
@@ -248,6 +264,10 @@ class Planner:
         return ApiFailure(
             image_id, redact(error or "URL could not be generated"), path, self.allocator.name_of(image_id)
         )
+
+
+async def _to_thread(fn: Callable[[], list[Skip | None]]) -> list[Skip | None]:
+    return await anyio.to_thread.run_sync(fn)
 
 
 def _id_for(item: PresignedUrl) -> str:
@@ -324,7 +344,7 @@ def _plan_batch(ids: list[str], resolved: dict[str, Resolved], planner: Planner)
 
 
 async def _by_ids(
-    client: DownloadClient, event_id: int, ids: AsyncIterator[str], planner: Planner
+    client: DownloadClient, event_id: int, ids: AsyncIterator[list[str]], planner: Planner
 ) -> AsyncIterator[SourceItem]:
     # Up to DOWNLOAD_URL_BATCHES_AHEAD original-photos requests run while earlier jobs download
     # (bounded, so URLs are not fetched long before use); results are planned in batch order.
@@ -332,19 +352,20 @@ async def _by_ids(
     pending: collections.deque[tuple[list[str], asyncio.Future[dict[str, Resolved]]]]
     pending = collections.deque()
     try:
-        async for image_id in ids:
-            done = planner.skip(image_id)
-            if done is not None:
-                yield done
-                continue
-            batch.append(image_id)
-            if len(batch) >= URL_REFRESH_BATCH:
-                pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
-                batch = []
-                while pending and (pending[0][1].done() or len(pending) > DOWNLOAD_URL_BATCHES_AHEAD):
-                    head, task = pending.popleft()
-                    for item in _plan_batch(head, await task, planner):
-                        yield item
+        async for chunk in ids:
+            skips = await planner.skips([(image_id, None, True) for image_id in chunk])
+            for image_id, done in zip(chunk, skips, strict=True):
+                if done is not None:
+                    yield done
+                    continue
+                batch.append(image_id)
+                if len(batch) >= URL_REFRESH_BATCH:
+                    pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
+                    batch = []
+                    while pending and (pending[0][1].done() or len(pending) > DOWNLOAD_URL_BATCHES_AHEAD):
+                        head, task = pending.popleft()
+                        for item in _plan_batch(head, await task, planner):
+                            yield item
         if batch:
             pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
         while pending:
@@ -356,10 +377,12 @@ async def _by_ids(
         await _aclose(ids)
 
 
-async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[str]:
-    for image_id in ids:
-        if planner.first_time(image_id):
-            yield image_id
+async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[list[str]]:
+    """The listed ids, in batches of ``_SKIP_BATCH`` (duplicates dropped)."""
+    for start in range(0, len(ids), _SKIP_BATCH):
+        chunk = [i for i in ids[start : start + _SKIP_BATCH] if planner.first_time(i)]
+        if chunk:
+            yield chunk
 
 
 def _short(listing: Listing, delivered: int) -> int:
@@ -403,8 +426,9 @@ async def _event_ids(
     planner: Planner,
     listing: Listing,
     on_total: Callable[[int | None], Any],
-) -> AsyncIterator[str]:
-    """The event's distinct image ids from All Photos; walked a second time if it came up short."""
+) -> AsyncIterator[list[str]]:
+    """The event's distinct image ids from All Photos, a page at a time; walked a second time if
+    it came up short."""
     delivered = 0
     for walk in range(2):
         pages = client.all_photos(event_id, page_size=IMAGES_PAGE_SIZE[1]).pages()
@@ -428,10 +452,10 @@ async def _event_ids(
                 if walk == 0 and listing.announced is None:
                     listing.announced = page.pagination.total if page.pagination is not None else None
                     on_total(listing.announced)
-                for image in page.images:
-                    if planner.first_time(image.image_id):
-                        delivered += 1
-                        yield image.image_id
+                fresh = [image.image_id for image in page.images if planner.first_time(image.image_id)]
+                delivered += len(fresh)
+                if fresh:
+                    yield fresh
                 if _overrun(listing, delivered):
                     logger.warning(
                         "the listing of event %s goes on past the %s photos it announced; stopped it",
@@ -469,14 +493,15 @@ async def _by_method(
                         total = page.pagination.total
                     listing.announced = total
                     on_total(total)
+                fresh: list[tuple[str, PresignedUrl, bool]] = []
                 for item in page.presigned_urls:
                     key, image_id, refreshable = identities.of(item)
-                    if not planner.first_time(key):
-                        continue
-                    delivered += 1
-                    yield planner.skip(image_id, item.url, refreshable=refreshable) or planner.job(
-                        image_id, item.url, item.filename, refreshable=refreshable
-                    )
+                    if planner.first_time(key):
+                        fresh.append((image_id, item, refreshable))
+                delivered += len(fresh)
+                skips = await planner.skips([(i, item.url, r) for i, item, r in fresh])
+                for (image_id, item, refreshable), done in zip(fresh, skips, strict=True):
+                    yield done or planner.job(image_id, item.url, item.filename, refreshable=refreshable)
                 for entry in page.failed_urls:
                     if planner.first_time(entry.path or entry.image_id):
                         delivered += 1
@@ -522,13 +547,25 @@ async def iter_source(
 
 async def iter_url_jobs(jobs: Iterable[UrlJob], planner: Planner) -> AsyncIterator[SourceItem]:
     """Pre-resolved URL jobs as source items (skips what the manifest says is complete)."""
+    fresh: list[tuple[str, UrlJob]] = []
     for url_job in jobs:
         image_id = url_job.image_id or _id_for(PresignedUrl(url=url_job.url, filename=url_job.filename))
-        if not planner.first_time(image_id):
-            continue
+        if planner.first_time(image_id):
+            fresh.append((image_id, url_job))
+        if len(fresh) >= _SKIP_BATCH:
+            for item in await _url_items(fresh, planner):
+                yield item
+            fresh = []
+    for item in await _url_items(fresh, planner):
+        yield item
+
+
+async def _url_items(fresh: list[tuple[str, UrlJob]], planner: Planner) -> list[SourceItem]:
+    skips = await planner.skips([(image_id, url_job.url, False) for image_id, url_job in fresh])
+    items: list[SourceItem] = []
+    for (image_id, url_job), done in zip(fresh, skips, strict=True):
         filename = url_job.filename
         if filename is None:
             filename = os.path.basename(url_job.url.split("?", 1)[0]) or None
-        yield planner.skip(image_id, url_job.url, refreshable=False) or planner.job(
-            image_id, url_job.url, filename, refreshable=False
-        )
+        items.append(done or planner.job(image_id, url_job.url, filename, refreshable=False))
+    return items
