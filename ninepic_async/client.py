@@ -13,9 +13,12 @@ Requests, retries and decoding live in :mod:`ninepic_async._transport`; listings
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import ipaddress
 import mimetypes
 import os
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
@@ -88,6 +91,13 @@ Selfie: TypeAlias = bytes | str | os.PathLike[str] | BinaryIO
 
 
 # --- argument checks (raise before anything is sent) ------------------------------------
+async def _load_downloader() -> None:
+    """Import the downloader in a worker thread the first time: its modules take tens of
+    milliseconds to load, which would otherwise stall the caller's event loop."""
+    if "ninepic_async.download.api" not in sys.modules:
+        await anyio.to_thread.run_sync(importlib.import_module, "ninepic_async.download.api")
+
+
 def _is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses, where plain http does not leave the machine."""
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
@@ -647,17 +657,21 @@ class NinePicClient:
         self, event_id: int, dest: str | os.PathLike[str], **kwargs: Unpack[DownloadKwargs]
     ) -> DownloadReport:
         """Download originals to ``dest``; see :func:`ninepic_async.download.download_originals`."""
+        await _load_downloader()
         from .download import download_originals  # lazy: the downloader is optional for API-only use
 
         install_redaction()  # the downloader's loggers may have just been created
         return await download_originals(self, event_id, dest, **kwargs)
 
-    def iter_download_originals(
+    async def iter_download_originals(
         self, event_id: int, dest: str | os.PathLike[str], **kwargs: Unpack[DownloadKwargs]
     ) -> AsyncGenerator[FileResult, None]:
         """Like :meth:`download_originals`, yielding each FileResult as it finishes (an async
         generator: ``contextlib.aclosing`` stops the run at once when the block is left)."""
+        await _load_downloader()
         from .download import iter_download_originals
 
         install_redaction()
-        return iter_download_originals(self, event_id, dest, **kwargs)
+        async with contextlib.aclosing(iter_download_originals(self, event_id, dest, **kwargs)) as results:
+            async for result in results:
+                yield result
