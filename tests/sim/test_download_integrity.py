@@ -535,22 +535,3 @@ async def test_an_on_event_callbacks_own_exception_reaches_the_caller_unwrapped(
     async with new_client(sim) as client:
         with pytest.raises(ValueError, match="progress bar broke"):
             await download_originals(client, sim.event_id, tmp_path, whole_event=True, on_event=on_event)
-
-
-async def test_a_run_whose_file_threads_cannot_start_fails_with_a_library_error(
-    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import threading
-
-    sim = await rsim(photo_count=5, seed=419)
-    real_start = threading.Thread.start
-
-    def start(self: threading.Thread) -> None:
-        if self.name.startswith("ninepic-"):
-            raise RuntimeError("can't start new thread")
-        real_start(self)
-
-    monkeypatch.setattr(threading.Thread, "start", start)
-    async with new_client(sim) as client:
-        with anyio.fail_after(30), pytest.raises(DestinationError, match="cannot start a thread"):
-            await download_originals(client, sim.event_id, tmp_path, whole_event=True)
