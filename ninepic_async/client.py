@@ -97,32 +97,47 @@ _DOWNLOADER_MODULES = ("ninepic_async.download.api", "anyio._backends._asyncio")
 """What the first download imports: the downloader and anyio's asyncio backend (~80 ms here)."""
 
 
+_downloader_lock = threading.Lock()
+_downloader_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+"""Callers waiting for the one thread that imports the downloader (concurrent first downloads)."""
+
+
+def _settle(waiter: asyncio.Future[None], error: BaseException | None) -> None:
+    if not waiter.done():
+        waiter.set_result(None) if error is None else waiter.set_exception(error)
+
+
+def _import_downloader() -> None:
+    error: BaseException | None = None
+    try:
+        for name in _DOWNLOADER_MODULES:
+            importlib.import_module(name)
+    except BaseException as exc:  # handed to the awaiting tasks
+        error = exc
+    with _downloader_lock:
+        waiters = _downloader_waiters[:]
+        _downloader_waiters.clear()
+    for loop, waiter in waiters:
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, waiter, error)
+
+
 async def _load_downloader() -> None:
-    """Import the downloader in a thread of its own the first time, so its tens of milliseconds
-    of module loading do not stall the caller's event loop (on the loop if no thread starts)."""
+    """Import the downloader in a thread of its own the first time (one thread for all callers),
+    so its tens of milliseconds of module loading do not stall the caller's event loop."""
     if all(name in sys.modules for name in _DOWNLOADER_MODULES):
         return
     loop = asyncio.get_running_loop()
-    loaded: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if not loaded.done():
-            loaded.set_result(None) if error is None else loaded.set_exception(error)
-
-    def load() -> None:
+    waiter: asyncio.Future[None] = loop.create_future()
+    with _downloader_lock:
+        first = not _downloader_waiters
+        _downloader_waiters.append((loop, waiter))
+    if first:
         try:
-            for name in _DOWNLOADER_MODULES:
-                importlib.import_module(name)
-        except BaseException as exc:  # handed to the awaiting task
-            loop.call_soon_threadsafe(settle, exc)
-        else:
-            loop.call_soon_threadsafe(settle, None)
-
-    try:
-        threading.Thread(target=load, name="import-ninepic-downloader", daemon=True).start()
-    except RuntimeError:  # no thread to be had: load here
-        load()
-    await loaded
+            threading.Thread(target=_import_downloader, name="import-ninepic-downloader", daemon=True).start()
+        except RuntimeError:  # no thread to be had: load here
+            _import_downloader()
+    await waiter
 
 
 def _is_loopback(host: str) -> bool:
