@@ -38,8 +38,10 @@ from .._exceptions import (
     URLExpiredError,
     redact,
 )
+from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
+from .bandwidth import TokenBucket
 from .events import BytesReceived, EventCallback, FileStarted
 from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
 from .integrity import (
@@ -144,6 +146,10 @@ class _LowSpeed:
                 )
             self._since, self._bytes = time.monotonic(), 0
 
+    def excuse(self, seconds: float) -> None:
+        """Leave out ``seconds`` the run's own rate cap held this body back: not the network's slowness."""
+        self._since += seconds
+
 
 class _FreeSpace:
     """The destination's free space, read again (``statvfs``) only when it could matter: when a
@@ -180,7 +186,10 @@ class Fetcher:
         report: DownloadReport,
         options: DownloadOptions,
         parts_at_start: frozenset[str],
+        network: Network | None = None,
     ) -> None:
+        self._network = network or Network()
+        self._bucket = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
         self._prefix = os.path.join(dest, "")
         self._dest = dest
         self._session = session
@@ -205,6 +214,16 @@ class Fetcher:
                 sock_connect=timeout.sock_connect,
                 sock_read=options.low_speed_time_s,
             )
+
+    def _route(self, url: yarl.URL) -> dict[str, object]:
+        """The per-request proxy and TLS keywords for ``url`` (also over a caller's session)."""
+        route: dict[str, object] = {}
+        proxy = self._network.proxy_for(url)
+        if proxy is not None:
+            route["proxy"] = proxy
+        if self._network.ssl is not True:
+            route["ssl"] = self._network.ssl
+        return route
 
     def _path(self, name: str) -> str:
         """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
@@ -337,9 +356,13 @@ class Fetcher:
             assert state.announced is not None and state.announced.etag is not None
             headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = state.announced.etag
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                **self._route(target),  # type: ignore[arg-type]
             ) as resp:
                 if resp.status in (200, 206):
                     return await self._receive(job, url, resp, part, offset, state)
@@ -363,9 +386,11 @@ class Fetcher:
         except aiohttp.InvalidURL as exc:
             raise DownloadError(f"invalid storage URL: {exc}") from exc
         except aiohttp.ClientConnectorCertificateError as exc:
-            host = yarl.URL(url, encoded=True).host
+            cause = exc.certificate_error
+            reason = getattr(cause, "verify_message", None) or str(cause)
             raise _Failed(
-                f"the storage host {host}'s TLS certificate was refused (not retried): {exc}"
+                f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
+                "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
             ) from exc
         except _NETWORK_ERRORS as exc:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
@@ -418,6 +443,7 @@ class Fetcher:
         image_id = job.image_id
         on_event = self._on_event
         report = self._report
+        bucket = self._bucket
         if not state.started:
             state.started = True
             if on_event is not None:
@@ -438,6 +464,10 @@ class Fetcher:
                         report.bytes += len(chunk)
                         if on_event is not None:
                             on_event(BytesReceived(image_id, len(chunk)))
+                        if bucket is not None:
+                            held_s = await bucket.pay(len(chunk))
+                            if held_s and low_speed is not None:
+                                low_speed.excuse(held_s)
                         if low_speed is not None:
                             low_speed.add(len(chunk))
             except _NETWORK_ERRORS as exc:
@@ -499,9 +529,13 @@ class Fetcher:
     async def _probe_size(self, url: str, etag: str | None) -> int | None:
         """The object's size from a ``Range: bytes=0-0`` answer, or None when it gives none."""
         headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                **self._route(target),  # type: ignore[arg-type]
             ) as resp:
                 if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
                     return None
