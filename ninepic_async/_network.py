@@ -63,13 +63,16 @@ class NetworkOptions:
       ``ssl.SSLContext``), like curl's ``--cacert``. Without it, OpenSSL's defaults apply
       (``SSL_CERT_FILE``/``SSL_CERT_DIR`` included).
     - ``verify_ssl``: False skips certificate checks on both sessions; a warning is logged
-      each time the options are resolved (each client, each download run given its own).
+      for each client (and each download run given options of its own).
+
+    The environment and the CA file are read once, on first use (:meth:`resolve`).
     """
 
     proxy: str | None = None
     trust_env: bool = True
     ca_bundle: CaBundle | None = None
     verify_ssl: bool = True
+    _resolved: Network | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.proxy is not None:
@@ -84,8 +87,14 @@ class NetworkOptions:
             raise ConfigurationError("give ca_bundle or verify_ssl=False, not both")
 
     def resolve(self) -> Network:
-        """Read the proxy variables (when trusted) and load the CA bundle; ConfigurationError
+        """Read the proxy variables (when trusted) and load the CA bundle, once; ConfigurationError
         naming the file or variable when one is unusable."""
+        if self._resolved is None:
+            object.__setattr__(self, "_resolved", self._resolve())
+        assert self._resolved is not None
+        return self._resolved
+
+    def _resolve(self) -> Network:
         explicit = None if self.proxy is None else _proxy_url(self.proxy, "proxy")
         env_proxies: dict[str, URL] = {}
         bypass: dict[str, str] = {}

@@ -202,9 +202,9 @@ async def test_a_refused_storage_certificate_fails_the_file_naming_host_and_opti
 async def test_verify_ssl_false_covers_storage_and_warns_each_time(
     https_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    options = DownloadOptions(network=NetworkOptions(verify_ssl=False))
     with caplog.at_level("WARNING", logger="ninepic_async"):
         for run in range(2):
+            options = DownloadOptions(network=NetworkOptions(verify_ssl=False))
             with anyio.fail_after(20):
                 report = await download_url_list(
                     [UrlJob(f"{https_store}/p.jpg", "p.jpg", "p")], tmp_path / str(run), options=options
