@@ -19,7 +19,7 @@ from yarl import URL
 
 from ._exceptions import ConfigurationError, register_secret
 
-__all__ = ["Network", "NetworkOptions", "proxy_display"]
+__all__ = ["Network", "NetworkOptions", "load_ca_bundle", "parse_proxy_url", "proxy_display"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def proxy_display(proxy: URL) -> str:
     return str(proxy.with_user(None)) if proxy.host else str(proxy)
 
 
-def _proxy_url(text: str, source: str) -> URL:
+def parse_proxy_url(text: str, source: str) -> URL:
     """A proxy URL (``http://host:port``, credentials allowed); ConfigurationError names ``source``."""
     raw = text.strip()
     if "://" not in raw:
@@ -49,6 +49,23 @@ def _proxy_url(text: str, source: str) -> URL:
     if url.password:
         register_secret(url.password)
     return url
+
+
+def load_ca_bundle(bundle: str | os.PathLike[str], name: str = "ca_bundle") -> ssl.SSLContext:
+    """A verifying context that trusts only the CAs of the PEM file ``bundle``; ConfigurationError
+    (``name`` and the path first) when the file is missing or holds no certificate."""
+    path = os.fspath(bundle)
+    try:
+        return ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{name} {path!r}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"{name} {path!r} is a directory, not a PEM file") from None
+    except (ssl.SSLError, ValueError) as exc:  # before OSError: SSLError is one
+        reason = getattr(exc, "reason", None) or exc
+        raise ConfigurationError(f"{name} {path!r} holds no usable PEM certificate ({reason})") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{name} {path!r}: {exc.strerror or exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +95,7 @@ class NetworkOptions:
         if self.proxy is not None:
             if not isinstance(self.proxy, str) or not self.proxy.strip():
                 raise ConfigurationError(f"proxy must be a non-empty URL string; got {self.proxy!r}")
-            _proxy_url(self.proxy, "proxy")
+            parse_proxy_url(self.proxy, "proxy")
         if self.ca_bundle is not None and not isinstance(self.ca_bundle, (str, os.PathLike, ssl.SSLContext)):
             raise ConfigurationError(
                 f"ca_bundle must be a file path or an ssl.SSLContext; got {type(self.ca_bundle).__name__}"
@@ -95,7 +112,7 @@ class NetworkOptions:
         return self._resolved
 
     def _resolve(self) -> Network:
-        explicit = None if self.proxy is None else _proxy_url(self.proxy, "proxy")
+        explicit = None if self.proxy is None else parse_proxy_url(self.proxy, "proxy")
         env_proxies: dict[str, URL] = {}
         bypass: dict[str, str] = {}
         if self.trust_env:
@@ -104,7 +121,7 @@ class NetworkOptions:
             found = getproxies_environment()
             for scheme in ("http", "https"):
                 if found.get(scheme):
-                    env_proxies[scheme] = _proxy_url(found[scheme], f"${scheme.upper()}_PROXY")
+                    env_proxies[scheme] = parse_proxy_url(found[scheme], f"${scheme.upper()}_PROXY")
             if found.get("no"):
                 bypass["no"] = found["no"]
         if not self.verify_ssl:
@@ -127,20 +144,7 @@ class NetworkOptions:
             return True
         if isinstance(bundle, ssl.SSLContext):
             return bundle
-        path = os.fspath(bundle)
-        try:
-            return ssl.create_default_context(cafile=path)
-        except FileNotFoundError:
-            raise ConfigurationError(f"ca_bundle {path!r}: no such file") from None
-        except IsADirectoryError:
-            raise ConfigurationError(f"ca_bundle {path!r} is a directory, not a PEM file") from None
-        except (ssl.SSLError, ValueError) as exc:  # before OSError: SSLError is one
-            reason = getattr(exc, "reason", None) or exc
-            raise ConfigurationError(
-                f"ca_bundle {path!r} holds no usable PEM certificate ({reason})"
-            ) from None
-        except OSError as exc:
-            raise ConfigurationError(f"ca_bundle {path!r}: {exc.strerror or exc}") from None
+        return load_ca_bundle(bundle)
 
 
 @dataclass(frozen=True, slots=True)
