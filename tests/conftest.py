@@ -1,6 +1,7 @@
 """Shared fixtures: running 9Pic simulators (``sim``, ``sim_factory``, ``rsim``), the mocked API
 (``mocked``), a clean CLI environment (``clean_env``), downloads that retry at once
-(``no_backoff_sleep``) and, for every test, no proxy variable from outside (``no_ambient_proxy``).
+(``no_backoff_sleep``) and, for every test, no proxy variable (``no_ambient_proxy``) and no
+config file (``no_user_config``) from outside.
 
 Plain helpers live next to this file: helpers/api.py (mocked-API tests), helpers/sim.py
 (simulator-backed download tests) and helpers/cli.py (CLI tests).
@@ -88,6 +89,19 @@ def no_ambient_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture(scope="session")
+def _empty_config_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("xdg-config-home"))
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(monkeypatch: pytest.MonkeyPatch, _empty_config_home: str) -> None:
+    """No ninepic config file or profile of the user running the tests is read."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", _empty_config_home)
+    monkeypatch.delenv("NINEPIC_CONFIG", raising=False)
+    monkeypatch.delenv("NINEPIC_PROFILE", raising=False)
 
 
 @pytest.fixture

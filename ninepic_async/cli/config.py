@@ -53,10 +53,10 @@ def _text(value: object) -> str:
 
 def _integer(minimum: int, maximum: int | None = None) -> Callable[[object], int]:
     def check(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"must be an integer >= {minimum}")
-        if maximum is not None and value > maximum:
-            raise ValueError(f"must be an integer from {minimum} to {maximum}")
+        within = maximum is None or (isinstance(value, int) and value <= maximum)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or not within:
+            span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            raise ValueError(f"must be an integer {span}")
         return value
 
     return check

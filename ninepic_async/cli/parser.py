@@ -182,8 +182,8 @@ def _add_network_options(parent: argparse.ArgumentParser) -> None:
     """--proxy/--ca-bundle/--insecure and --config/--profile (see :mod:`.config`)."""
     group = parent.add_argument_group(
         "network and profiles (after the command name)",
-        "  HTTP_PROXY/HTTPS_PROXY/NO_PROXY are honoured as curl does. A profile's keys are the\n"
-        "  defaults of the options of the same name; a flag, then a NINEPIC_* variable, wins.",
+        "HTTP_PROXY/HTTPS_PROXY/NO_PROXY are honoured as curl does. A profile's keys are the\n"
+        "defaults of the options of the same name; a flag, then a NINEPIC_* variable, wins.",
     )
     sup = argparse.SUPPRESS
     group.add_argument(
