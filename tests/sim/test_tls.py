@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from helpers.api import EVENT, KEY, ORG, FakeClock
+from helpers.cli import run_cli
 from helpers.clients import new_client
 
 from ninepic_async import APIConnectionError, ConfigurationError, NetworkOptions, TLSCertificateError
@@ -232,3 +233,17 @@ def test_an_unusable_ca_bundle_is_named(tmp_path: Path, content: bytes | str | N
         path.write_bytes(content)
     with pytest.raises(ConfigurationError, match=rf"ca_bundle '.*corp-ca.pem'.*{problem}"):
         new_client("https://api.example.test", ca_bundle=path)
+
+
+async def test_the_cli_names_the_host_and_ca_bundle_then_trusts_it(
+    https_api: tuple[str, list[str | None]], cert_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = https_api
+    argv = ["ping", "--org", str(ORG), "--event", str(EVENT), "--base-url", url, "--api-key", KEY]
+    code, _, err = await run_cli(capsys, *argv)
+    assert code == 4
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: the TLS certificate of 127.0.0.1 was refused (self-signed certificate)")
+    assert "--ca-bundle FILE" in line
+    code, _, err = await run_cli(capsys, *argv, "--ca-bundle", str(cert_files[0]))
+    assert code == 0, err
