@@ -43,6 +43,8 @@ ENV_PROFILE = "NINEPIC_PROFILE"
 DEFAULT_PROFILE = "default"
 _LOCAL_COMMANDS = frozenset({"check", "simulate", "completion"})
 """Commands a profile does not reach (they work on local files or serve locally)."""
+_SECRET_KEYS = frozenset({"api_key", "proxy"})
+"""Keys whose value is never echoed in an error (a proxy URL may hold a password)."""
 
 
 def _text(value: object) -> str:
@@ -85,7 +87,7 @@ def _proxy(value: object) -> str:
     try:
         parse_proxy_url(text, "proxy")
     except ConfigurationError as exc:
-        raise ValueError(str(exc).removeprefix("proxy ")) from None
+        raise ValueError(str(exc).removeprefix("proxy ").split("; got")[0]) from None
     return text
 
 
@@ -189,7 +191,8 @@ def load_profile(path: Path, name: str | None, *, required: bool) -> Profile | N
         try:
             checked = spec.check(value)
         except ValueError as exc:
-            raise CliError(f"{where}: {raw_key} {exc}; got {value!r}") from None
+            shown = "" if key in _SECRET_KEYS else f"; got {value!r}"
+            raise CliError(f"{where}: {raw_key}: {exc}{shown}") from None
         if key == "ca_bundle":
             checked = str((path.parent / Path(checked).expanduser()).resolve())
             try:

@@ -56,4 +56,4 @@ def limit_rate_bps(rt: Runtime) -> float | None:
     try:
         return parse_rate(str(text))
     except ValueError as exc:
-        raise CliError(f"--limit-rate {exc}") from None
+        raise CliError(f"--limit-rate {text!r}: {exc}") from None

@@ -84,7 +84,7 @@ async def test_a_bad_limit_rate_is_one_line_and_exit_2(
         capsys, "download", "--all", "--out", str(tmp_path / "d"), f"--limit-rate={rate}", *conn(sim)
     )
     assert code == 2
-    assert one_error_line(err).startswith("error: --limit-rate ")
+    assert one_error_line(err).startswith(f"error: --limit-rate {rate!r}: ")
     assert sim.counters.api_requests == 0
     assert not (tmp_path / "d").exists()
 

@@ -122,3 +122,27 @@ def test_a_busy_worker_is_held_no_longer_than_the_rate_needs(rate: int, sizes: l
     for size in sizes:
         clock.now += bucket.take(size)
     assert clock.now == pytest.approx(max(0.0, (sum(sizes) - rate * 0.5) / rate), rel=1e-9, abs=1e-9)
+
+
+class FakeTime:
+    now = 0.0
+
+    @classmethod
+    def monotonic(cls) -> float:
+        return cls.now
+
+
+def test_time_held_back_by_the_cap_is_not_a_slow_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body held by --limit-rate below --low-speed-limit is not abandoned as too slow."""
+    from ninepic_async.download import fetch as fetch_module
+
+    monkeypatch.setattr(fetch_module, "time", FakeTime)
+    FakeTime.now = 0.0
+    low_speed = fetch_module._LowSpeed(1000, 10)
+    for _ in range(5):  # 100 bytes then 4 s held by the bucket: 25 B/s overall, fast on the wire
+        FakeTime.now += 4.0
+        low_speed.excuse(4.0)
+        low_speed.add(100)
+    FakeTime.now += 11.0
+    with pytest.raises(fetch_module._Transient, match="slower than"):
+        low_speed.add(100)  # a real stall still counts
