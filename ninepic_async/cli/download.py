@@ -100,7 +100,10 @@ async def cmd_demo(rt: Runtime) -> int:
                 f"{rt.args.photos} synthetic photos)"
             )
             rt.ctx.base_url, rt.ctx.org_id, rt.ctx.event_id = sim.base_url, sim.org_id, sim.event_id
-            async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
+            # The in-process simulator is on this machine: no proxy variable may route it away.
+            async with NinePicClient(
+                sim.api_key, org_id=sim.org_id, base_url=sim.base_url, trust_env=False
+            ) as client:
                 return await _download(
                     rt, client, sim.event_id, out, {"whole_event": True}, label=f"demo event {sim.event_id}"
                 )

@@ -453,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
         "download original photos concurrently, resumably, with a manifest",
         "  ninepic download --org 903 --event 456 --bib 1234 --out ./photos\n"
         "  ninepic download --selfie ddc661a7-8861-4793-9437-af42a82d12f8 --out ./photos --verify\n"
-        "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run",
+        "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run\n"
+        "  ninepic download --all --out ./event-456 --profile lab --limit-rate 20M",
     )
     selection = p.add_argument_group("what to download (exactly one)").add_mutually_exclusive_group(
         required=True

@@ -3,7 +3,8 @@ shared by every worker, and the parser of rates such as ``20M`` or ``512K``.
 
 Bytes are paid for after they arrive: a worker that takes more than the bucket holds goes into
 debt and sleeps until the debt is repaid, so its socket is not read meanwhile and TCP slows the
-sender. Over any long window the run receives at most ``rate`` bytes per second plus one burst.
+sender. From the start the run averages at most ``rate``; after an idle spell, at most one
+burst (``burst_s`` seconds' worth) more.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class TokenBucket:
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()
-        self._tokens = self._capacity
+        self._tokens = 0.0  # no head start: even a short run averages at most ``rate``
 
     @property
     def rate(self) -> float:

@@ -97,3 +97,11 @@ async def test_insecure_warns_once_per_run(
     )
     assert code == 0, err
     assert err.count("verification is OFF") == 1
+
+
+async def test_the_demo_never_sends_its_local_simulator_through_a_proxy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead_port()}")
+    code, _, err = await run_cli(capsys, "demo", "--out", str(tmp_path), "--photos", "5")
+    assert code == 0, err
