@@ -174,6 +174,17 @@ def _message_text(value: Any) -> str | None:
     return None
 
 
+def _proxy_refused(proxy: URL, status: int, reason: str) -> ProxyError:
+    """The proxy answered ``status`` instead of forwarding (407: its credentials)."""
+    if status == 407:
+        return ProxyError(
+            proxy_display(proxy),
+            "it wants credentials (HTTP 407) and refused the ones given, if any: put them in the "
+            "proxy URL, http://user:password@host:port",
+        )
+    return ProxyError(proxy_display(proxy), f"it refused to connect to the host (HTTP {status} {reason})")
+
+
 def _connection_error(
     default: type[APIConnectionError], method: str, url: URL, exc: BaseException, network: Network
 ) -> APIConnectionError:
@@ -181,13 +192,9 @@ def _connection_error(
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cause = exc.certificate_error
         return TLSCertificateError(url.host or str(url), getattr(cause, "verify_message", None) or str(cause))
-    if isinstance(exc, aiohttp.ClientConnectorSSLError):
-        return TLSCertificateError(url.host or str(url), f"TLS handshake failed: {exc}")
     proxy = network.proxy_for(url)
     if proxy is not None and isinstance(exc, aiohttp.ClientHttpProxyError):
-        return ProxyError(
-            proxy_display(proxy), f"it answered HTTP {exc.status} {exc.message} to {method} {url}"
-        )
+        return _proxy_refused(proxy, exc.status, exc.message)
     if proxy is not None and isinstance(exc, aiohttp.ClientProxyConnectionError):
         problem = exc.os_error.strerror or str(exc.os_error)
         return ProxyError(proxy_display(proxy), f"cannot connect to it ({problem})")
@@ -423,6 +430,8 @@ class Transport:
             started = _monotonic()
             log.debug("-> %s %s params=%s", current_method, current_url, dict(current_params or {}))
             async with session.request(current_method, current_url, **kwargs) as resp:
+                if resp.status == 407 and proxy is not None:  # the proxy's answer, not the API's
+                    raise _proxy_refused(proxy, resp.status, resp.reason or "")
                 location = resp.headers.get("Location")
                 if resp.status in _REDIRECT_STATUSES and location:
                     target = resp.url.join(URL(location))

@@ -215,16 +215,6 @@ class Fetcher:
                 sock_read=options.low_speed_time_s,
             )
 
-    def _route(self, url: yarl.URL) -> dict[str, object]:
-        """The per-request proxy and TLS keywords for ``url`` (also over a caller's session)."""
-        route: dict[str, object] = {}
-        proxy = self._network.proxy_for(url)
-        if proxy is not None:
-            route["proxy"] = proxy
-        if self._network.ssl is not True:
-            route["ssl"] = self._network.ssl
-        return route
-
     def _path(self, name: str) -> str:
         """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
         return self._prefix + name
@@ -362,7 +352,8 @@ class Fetcher:
                 target,
                 headers=headers,
                 timeout=self._timeout,
-                **self._route(target),  # type: ignore[arg-type]
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,  # True: the session's own (a caller's session keeps its setting)
             ) as resp:
                 if resp.status in (200, 206):
                     return await self._receive(job, url, resp, part, offset, state)
@@ -535,7 +526,8 @@ class Fetcher:
                 target,
                 headers=headers,
                 timeout=self._timeout,
-                **self._route(target),  # type: ignore[arg-type]
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,
             ) as resp:
                 if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
                     return None

@@ -149,7 +149,6 @@ class DownloadRun:
         sink: Sink | None = None,
         created_dest: bool = False,
     ) -> None:
-        self._network = (options.network or NetworkOptions()).resolve()
         self.dest = dest
         self.options = options
         self._refresher = refresher
@@ -164,6 +163,7 @@ class DownloadRun:
 
     async def __aenter__(self) -> DownloadRun:
         try:
+            self._network = (self.options.network or NetworkOptions()).resolve()
             self._lock.acquire()
         except BaseException:
             if self._refresher is not None:

@@ -129,3 +129,22 @@ def test_the_proxy_is_chosen_per_scheme_and_host(
     network = NetworkOptions().resolve()
     chosen = network.proxy_for(URL(url))
     assert (chosen.host if chosen is not None else None) == via
+
+
+async def test_proxy_credentials_travel_in_the_proxy_url_and_stay_out_of_errors(
+    rsim: SimFactory, tmp_path: Path
+) -> None:
+    sim = await rsim(photo_count=3)
+    async with forward_proxy(credentials=("me", "pr0xy-pw")) as proxy:
+        async with new_client(sim, proxy=proxy.url.replace("//", "//me:pr0xy-pw@")) as client:
+            with anyio.fail_after(30):
+                report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+        assert report.complete
+        assert all(s.headers.get("Proxy-Authorization") for s in proxy.seen)
+        async with new_client(sim, proxy=proxy.url.replace("//", "//me:wrong-pw@"), max_retries=0) as client:
+            with (
+                anyio.fail_after(30),
+                pytest.raises(ProxyError, match=r"wants credentials \(HTTP 407\)") as info,
+            ):
+                await client.ping(sim.event_id)
+    assert "wrong-pw" not in str(info.value) and info.value.proxy == proxy.url

@@ -23,8 +23,15 @@ from aiohttp.test_utils import TestServer
 from helpers.api import EVENT, KEY, ORG, FakeClock
 from helpers.cli import run_cli
 from helpers.clients import new_client
+from helpers.proxy import tunnel_proxy
 
-from ninepic_async import APIConnectionError, ConfigurationError, NetworkOptions, TLSCertificateError
+from ninepic_async import (
+    APIConnectionError,
+    ConfigurationError,
+    NetworkOptions,
+    ProxyError,
+    TLSCertificateError,
+)
 from ninepic_async.client import NinePicClient
 from ninepic_async.download import DownloadOptions, UrlJob, download_url_list
 
@@ -247,3 +254,41 @@ async def test_the_cli_names_the_host_and_ca_bundle_then_trusts_it(
     assert "--ca-bundle FILE" in line
     code, _, err = await run_cli(capsys, *argv, "--ca-bundle", str(cert_files[0]))
     assert code == 0, err
+
+
+async def test_https_through_a_connect_proxy_verifies_the_host_with_the_ca_bundle(
+    https_api: tuple[str, list[str | None]],
+    https_store: str,
+    cert_files: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    url, keys = https_api
+    async with tunnel_proxy() as proxy:
+        async with new_client(url, proxy=proxy.url, ca_bundle=cert_files[0]) as client:
+            with anyio.fail_after(10):
+                assert (await client.ping(EVENT)).status == "ok"
+        network = NetworkOptions(proxy=proxy.url, ca_bundle=cert_files[0])
+        with anyio.fail_after(20):
+            report = await download_url_list(
+                [UrlJob(f"{https_store}/p.jpg", "p.jpg", "p")],
+                tmp_path,
+                options=DownloadOptions(network=network),
+            )
+    assert report.complete
+    assert keys == [KEY]
+    assert [s.method for s in proxy.seen] == ["CONNECT", "CONNECT"]
+    assert {s.url for s in proxy.seen} == {url.replace("https", "http"), https_store.replace("https", "http")}
+
+
+async def test_a_connect_proxy_wanting_credentials_is_a_proxy_error(
+    https_api: tuple[str, list[str | None]], cert_files: tuple[Path, Path]
+) -> None:
+    url, keys = https_api
+    async with (
+        tunnel_proxy(credentials=("me", "pw")) as proxy,
+        new_client(url, proxy=proxy.url, ca_bundle=cert_files[0], max_retries=3) as client,
+    ):
+        with anyio.fail_after(10), pytest.raises(ProxyError, match=r"wants credentials \(HTTP 407\)"):
+            await client.ping(EVENT)
+    assert keys == []
+    assert len(proxy.seen) == 1  # not retried: the same credentials would be refused again
