@@ -103,6 +103,13 @@ class NetworkOptions:
         if self.ca_bundle is not None and not self.verify_ssl:
             raise ConfigurationError("give ca_bundle or verify_ssl=False, not both")
 
+    def __repr__(self) -> str:
+        proxy = None if self.proxy is None else proxy_display(parse_proxy_url(self.proxy, "proxy"))
+        return (
+            f"NetworkOptions(proxy={proxy!r}, trust_env={self.trust_env}, "
+            f"ca_bundle={self.ca_bundle!r}, verify_ssl={self.verify_ssl})"
+        )
+
     def resolve(self) -> Network:
         """Read the proxy variables (when trusted) and load the CA bundle, once; ConfigurationError
         naming the file or variable when one is unusable."""
@@ -152,8 +159,8 @@ class Network:
     """Resolved network settings: the ``ssl`` value for aiohttp and the proxy for each URL."""
 
     ssl: bool | ssl.SSLContext = True
-    explicit_proxy: URL | None = None
-    env_proxies: dict[str, URL] = field(default_factory=dict)
+    explicit_proxy: URL | None = field(default=None, repr=False)  # may hold credentials
+    env_proxies: dict[str, URL] = field(default_factory=dict, repr=False)
     no_proxy: dict[str, str] = field(default_factory=dict)
 
     def proxy_for(self, url: URL) -> URL | None:

@@ -383,6 +383,11 @@ class Fetcher:
                 f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
                 "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
             ) from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            raise _Failed(
+                f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "
+                f"{exc.message}); not retried"
+            ) from exc
         except _NETWORK_ERRORS as exc:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
 

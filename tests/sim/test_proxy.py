@@ -148,3 +148,10 @@ async def test_proxy_credentials_travel_in_the_proxy_url_and_stay_out_of_errors(
             ):
                 await client.ping(sim.event_id)
     assert "wrong-pw" not in str(info.value) and info.value.proxy == proxy.url
+
+
+def test_no_repr_shows_the_proxy_password() -> None:
+    options = NetworkOptions(proxy="http://me:pr0xy-pw@proxy.example:3128")
+    assert "pr0xy-pw" not in repr(options)
+    assert "proxy.example:3128" in repr(options)
+    assert "pr0xy-pw" not in repr(options.resolve())

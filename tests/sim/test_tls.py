@@ -292,3 +292,20 @@ async def test_a_connect_proxy_wanting_credentials_is_a_proxy_error(
             await client.ping(EVENT)
     assert keys == []
     assert len(proxy.seen) == 1  # not retried: the same credentials would be refused again
+
+
+async def test_a_connect_proxy_refusing_storage_fails_the_file_once(
+    https_store: str, cert_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    async with tunnel_proxy(credentials=("me", "pw")) as proxy:
+        network = NetworkOptions(proxy=proxy.url, ca_bundle=cert_files[0])
+        with anyio.fail_after(20):
+            report = await download_url_list(
+                [UrlJob(f"{https_store}/p.jpg", "p.jpg", "p")],
+                tmp_path,
+                options=DownloadOptions(network=network),
+            )
+    (failure,) = report.failures
+    assert failure.error is not None
+    assert "the proxy refused to connect to the storage host 127.0.0.1 (HTTP 407" in failure.error
+    assert len(proxy.seen) == 1
