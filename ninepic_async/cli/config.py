@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .._constants import CLI_MAX_CONCURRENCY, ENV_API_KEY, ENV_BASE_URL, ENV_EVENT_ID, ENV_ORG_ID
 from .._exceptions import ConfigurationError, register_secret
@@ -217,13 +217,25 @@ def _readable_by_others(path: Path) -> bool:
         return False
 
 
+class _Unparsable(Exception):
+    """argv that the real parser will refuse (and explain) anyway."""
+
+
+class _PreParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Unparsable(message)
+
+
 def _preparse(argv: Sequence[str]) -> argparse.Namespace:
     """Only ``--config`` and ``--profile`` from ``argv`` (wherever they are)."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = _PreParser(add_help=False)
     pre.add_argument("--config", default=None)
     pre.add_argument("--profile", default=None)
     pre.add_argument("command", nargs="?")
-    known, _ = pre.parse_known_args(list(argv))
+    try:
+        known, _ = pre.parse_known_args(list(argv))
+    except _Unparsable:  # e.g. --profile without a value: the real parser says so, in its words
+        return argparse.Namespace(config=None, profile=None, command=None)
     return known
 
 

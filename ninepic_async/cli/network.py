@@ -31,7 +31,10 @@ def client_network(rt: Runtime) -> dict[str, Any]:
             raise CliError(str(exc)) from None
     if ca_bundle is not None:
         if insecure:
-            raise CliError("give --ca-bundle or --insecure, not both")
+            raise CliError(
+                "--insecure turns certificate checks off, and a CA bundle (--ca-bundle or the profile's "
+                "ca_bundle) says whom to trust: give one of them"
+            )
         if not ca_bundle.strip():
             raise CliError("--ca-bundle is empty: give the path of a PEM file of CA certificates")
         try:

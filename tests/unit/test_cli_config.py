@@ -171,3 +171,11 @@ def test_a_key_in_a_file_others_can_read_is_warned_about(
     err = capsys.readouterr().err
     assert ("other users can read it: run `chmod 600" in err) is warned
     assert "profile-key-0123456789" not in err
+
+
+def test_a_profile_option_without_a_value_is_argparses_usual_error(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ping", "--profile"]) == 2
+    err = capsys.readouterr().err
+    assert "ninepic ping: error: argument --profile: expected one argument" in err
