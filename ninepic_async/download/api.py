@@ -7,6 +7,7 @@ field), builds ONE :class:`~.options.DownloadOptions` and runs a :class:`~.run.D
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
@@ -24,6 +25,7 @@ from .._constants import (
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
+from .._network import NetworkOptions
 from ._types import DownloadClient
 from .events import EventCallback
 from .files import part_size
@@ -49,6 +51,14 @@ def _selection(
     """The one place a selection is validated (the CLI calls it too, through these functions)."""
     _check_event_id(event_id)
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
+
+
+def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
+    """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
+    network = getattr(client, "network", None)
+    if options.network is None and isinstance(network, NetworkOptions):
+        return dataclasses.replace(options, network=network)
+    return options
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
@@ -95,6 +105,7 @@ async def download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -117,7 +128,9 @@ async def download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     dest_path, created = make_dest(dest)
     return await _run(
@@ -147,6 +160,7 @@ async def iter_download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -164,7 +178,9 @@ async def iter_download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
@@ -210,6 +226,7 @@ async def download_url_list(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -227,6 +244,7 @@ async def download_url_list(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
     dest_path, _created = make_dest(dest)
     return await _run(
