@@ -37,6 +37,7 @@ import threading
 from typing import Any
 
 __all__ = [
+    "REDACTED",
     "APIConnectionError",
     "APIError",
     "APIResponseDecodeError",
@@ -64,7 +65,8 @@ __all__ = [
     "register_secret",
 ]
 
-_REDACTED = "[REDACTED]"
+REDACTED = "[REDACTED]"
+"""What a secret is replaced with."""
 _KEY_PATTERN = re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+)")
 _FEW_SECRETS = 16
 """Up to this many secrets, :func:`redact` simply looks for each one in turn."""
@@ -130,7 +132,7 @@ class _SecretRegistry:
         if len(secrets) <= _FEW_SECRETS:
             for secret in tuple(secrets):
                 if secret in text:
-                    text = text.replace(secret, _REDACTED)
+                    text = text.replace(secret, REDACTED)
             return text
         lengths = sorted(tuple(self._lengths), reverse=True)
         spans: list[tuple[int, int]] = []
@@ -154,7 +156,7 @@ class _SecretRegistry:
         pieces: list[str] = []
         done = 0
         for begin, end in merged:
-            pieces += (text[done:begin], _REDACTED)
+            pieces += (text[done:begin], REDACTED)
             done = end
         pieces.append(text[done:])
         return "".join(pieces)
@@ -192,7 +194,7 @@ def forget_secret(secret: str | None) -> None:
 def redact(text: str) -> str:
     """Return ``text`` with every registered secret and any ``X-API-Key: value`` masked."""
     text = _SECRETS.redact(text)
-    return _KEY_PATTERN.sub(lambda m: m.group(1) + _REDACTED, text)
+    return _KEY_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 class NinePicError(Exception):

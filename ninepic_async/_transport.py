@@ -2,8 +2,10 @@
 
 Every call of :class:`NinePicClient` goes through :meth:`Transport.call`. The key travels per
 request in ``X-API-Key`` and only to the API's own origin: redirects are followed by hand when
-they stay on that origin and refused otherwise. A 429 pauses every task of the client (a
-monotonic "not before" time), so concurrent callers back off together instead of hammering.
+they stay on that origin and refused otherwise. It is added by a per-request aiohttp middleware,
+so trace hooks of a caller's session never see it (see :func:`_with_key`). A 429
+pauses every task of the client (a monotonic "not before" time), so concurrent callers back off
+together instead of hammering; a call may opt out (``RequestOptions.respect_shared_pause``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -21,7 +24,7 @@ from urllib.parse import quote
 import aiohttp
 import anyio
 import msgspec
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _retry
@@ -40,6 +43,7 @@ from ._constants import (
     USER_AGENT,
 )
 from ._exceptions import (
+    REDACTED,
     APIConnectionError,
     APIResponseDecodeError,
     APIStatusError,
@@ -196,6 +200,41 @@ def _message_text(value: Any) -> str | None:
                 parts.append(str(item))
         return "; ".join(parts)
     return None
+
+
+async def _with_key(
+    api_key: str, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Put the key header on ``request`` for the send only (an aiohttp client middleware).
+
+    The key is added after the trace hooks of a caller's session saw the request start, is
+    masked in what their ``on_request_headers_sent`` gets, and is gone again before the
+    response (its ``request_info``) or the end/exception hooks reach anyone.
+    """
+    traces = getattr(request, "_traces", None)
+    if traces:
+        request._traces = [_MaskedTrace(trace) for trace in traces]  # type: ignore[misc]
+    request.headers[API_KEY_HEADER] = api_key
+    try:
+        return await handler(request)
+    finally:
+        request.headers.popall(API_KEY_HEADER, None)
+
+
+class _MaskedTrace:
+    """One aiohttp trace of a request, passing the sent headers on with the key masked."""
+
+    def __init__(self, trace: Any) -> None:
+        self._trace = trace
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trace, name)
+
+    async def send_request_headers(self, method: str, url: URL, headers: CIMultiDict[str]) -> None:
+        masked = CIMultiDict(headers)
+        if API_KEY_HEADER in masked:
+            masked[API_KEY_HEADER] = REDACTED
+        await self._trace.send_request_headers(method, url, masked)
 
 
 @dataclass(frozen=True)
@@ -490,13 +529,14 @@ class Transport:
         current_method, current_url, current_params = method, url, params
         with_body = True
         for _ in range(MAX_REDIRECTS + 1):
-            headers = {API_KEY_HEADER: self._api_key, "Accept": "application/json"}
+            headers = {"Accept": "application/json"}
             kwargs: dict[str, Any] = {
                 "params": current_params,
                 "headers": headers,
                 "allow_redirects": False,
                 "raise_for_status": False,
                 "timeout": attempt_timeout,
+                "middlewares": (functools.partial(_with_key, self._api_key),),
             }
             if not self.verify_ssl:
                 kwargs["ssl"] = False
