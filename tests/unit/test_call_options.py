@@ -183,3 +183,12 @@ async def test_an_opted_out_call_sets_the_pause_for_the_others(mocked: Any, cloc
             await asyncio.sleep(0)
         assert client._transport.paused_for_s == 4.0
         await task
+
+
+async def test_a_deadline_bounds_the_wait_for_a_free_connection(mocked: Any) -> None:
+    mocked.get(PING, payload=PONG, repeat=True)
+    async with new_client() as client:
+        client._transport._slots = asyncio.Semaphore(0)  # every pooled connection is busy
+        with pytest.raises(APITimeoutError, match="waiting for a free connection"):
+            await client.with_options(deadline_s=0.01).ping(EVENT)
+    assert sent(mocked, "GET", PING) == []
