@@ -305,7 +305,9 @@ class NinePicClient:
     same setting under its short name: give one of them) bounds each attempt; ``max_retries``
     counts retries after a 5xx, a connection error or a timeout, and ``max_rate_limit_retries``
     (default DEFAULT_MAX_RATE_LIMIT_RETRIES, larger because throttling is expected under load)
-    retries after a 429.
+    retries after a 429; ``deadline_s`` (default none) bounds a whole call, retries and waits
+    included. :meth:`with_options` gives a view with other settings for some calls. One client
+    belongs to one event loop; closing it forgets its key for log and error redaction.
     """
 
     def __init__(
