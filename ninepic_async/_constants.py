@@ -51,6 +51,9 @@ DEFAULT_TIMEOUT_S: Final = 30.0
 """Total time for one API request attempt, in seconds."""
 DEFAULT_CONNECT_TIMEOUT_S: Final = 10.0
 """Seconds to establish one API connection (capped by the request timeout)."""
+API_CONNECTION_LIMIT: Final = 100
+"""Connections the client's own session keeps open to the API at most (aiohttp's default);
+calls beyond that queue for a free one, which is not a failure and costs no retry."""
 DEFAULT_MAX_RETRIES: Final = 5
 """Retries of an API request after a 5xx, a connection error or a timeout."""
 DEFAULT_MAX_RATE_LIMIT_RETRIES: Final = 20

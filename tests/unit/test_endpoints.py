@@ -19,6 +19,7 @@ from helpers.api import (
     ok,
     pagination,
     sent,
+    sent_headers,
 )
 from helpers.clients import new_client
 
@@ -43,16 +44,12 @@ async def client() -> AsyncIterator[NinePicClient]:
         yield c
 
 
-def _headers(call: Any) -> dict[str, str]:
-    return {k.lower(): v for k, v in dict(call.kwargs["headers"]).items()}
-
-
 async def test_ping(mocked: Any, client: NinePicClient) -> None:
     mocked.get(f"{EVENT_BASE}/ping", payload=ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong"))
     result = await client.ping(EVENT)
     assert result == PingResult(status="ok", org_id=ORG, event_id=EVENT)
     (call,) = sent(mocked, "GET", f"{EVENT_BASE}/ping")
-    headers = _headers(call)
+    headers = await sent_headers(call)
     assert headers[API_KEY_HEADER.lower()] == KEY
     assert headers["accept"] == "application/json"
     assert call.kwargs["allow_redirects"] is False
@@ -233,8 +230,9 @@ async def test_original_photos_body_query_and_decode(mocked: Any, client: NinePi
     assert result.failed_urls[0].image_id == "b"
     (call,) = sent(mocked, "POST", url)
     assert msgspec.json.decode(call.kwargs["data"]) == {"method": "image_ids", "identifier": ["a", "b"]}
-    assert _headers(call)["content-type"] == "application/json"
-    assert _headers(call)[API_KEY_HEADER.lower()] == KEY
+    headers = await sent_headers(call)
+    assert headers["content-type"] == "application/json"
+    assert headers[API_KEY_HEADER.lower()] == KEY
 
 
 async def test_iter_original_photos_walks_every_page(mocked: Any, client: NinePicClient) -> None:
