@@ -45,6 +45,7 @@ from ._exceptions import (
     status_error_class,
 )
 from ._logging import get_logger
+from .retry_notice import RETRY_RECORD_ATTR, APIRetry, APIRetryReason
 
 __all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
 
@@ -318,6 +319,10 @@ class Transport:
                 if not self._should_retry(attempt, exc=exc):
                     raise error_cls(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
                 delay_s = self._calculate_retry_timeout(attempt)
+                reason: APIRetryReason = "timeout" if error_cls is APITimeoutError else "unreachable"
+                notice = APIRetry(
+                    reason, attempt + 1, self.max_retries, delay_s, method, str(url), error=type(exc).__name__
+                )
                 log.info(
                     "%s %s failed (%s); retry %d of %d in %.2f s",
                     method,
@@ -326,6 +331,7 @@ class Transport:
                     attempt + 1,
                     self.max_retries,
                     delay_s,
+                    extra={RETRY_RECORD_ATTR: notice},
                 )
                 await _sleep(delay_s)
                 attempt += 1
@@ -339,6 +345,9 @@ class Transport:
                 self.pause_for(delay_s)
                 if not retry:
                     raise self._status_error(response)
+                notice = APIRetry(
+                    "throttled", throttled + 1, self.max_rate_limit_retries, delay_s, method, str(url), 429
+                )
                 log.info(
                     "%s %s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
                     method,
@@ -346,12 +355,16 @@ class Transport:
                     delay_s,
                     throttled + 1,
                     self.max_rate_limit_retries,
+                    extra={RETRY_RECORD_ATTR: notice},
                 )
                 throttled += 1
                 continue
             if not self._should_retry(attempt, status=response.status):
                 raise self._status_error(response)
             delay_s = self._calculate_retry_timeout(attempt, response.headers.get("Retry-After"))
+            notice = APIRetry(
+                "server_error", attempt + 1, self.max_retries, delay_s, method, str(url), response.status
+            )
             log.info(
                 "%s %s: HTTP %d; retry %d of %d in %.2f s",
                 method,
@@ -360,6 +373,7 @@ class Transport:
                 attempt + 1,
                 self.max_retries,
                 delay_s,
+                extra={RETRY_RECORD_ATTR: notice},
             )
             await _sleep(delay_s)
             attempt += 1

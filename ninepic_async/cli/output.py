@@ -101,11 +101,22 @@ class Output:
     """
 
     def __init__(
-        self, *, json_mode: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None
+        self,
+        *,
+        json_mode: bool = False,
+        quiet: bool = False,
+        stderr_json: bool = False,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
     ) -> None:
         self.stdout: TextIO = stdout if stdout is not None else sys.stdout
         self.stderr: TextIO = stderr if stderr is not None else sys.stderr
         self.json_mode = json_mode
+        self.quiet = quiet
+        """-q: notes (progress, retries, hints) are dropped; warnings and errors still show."""
+        self.stderr_json = stderr_json
+        """--progress json: stderr carries JSON Lines only (notes, warnings and errors become
+        ``{"type": "note"|"warning"|"error", "message": ...}``)."""
         self.out = Console(file=self.stdout, highlight=False)
         self.err = Console(file=self.stderr, highlight=False)
 
@@ -116,8 +127,13 @@ class Output:
 
     @property
     def stderr_is_terminal(self) -> bool:
-        """True when progress can be drawn as a live bar or spinner."""
-        return self.err.is_terminal
+        """True when progress can be drawn as a live bar or spinner (never with -q or JSON events)."""
+        return self.err.is_terminal and not self.quiet and not self.stderr_json
+
+    def event(self, obj: dict[str, Any]) -> None:
+        """One JSON Lines event on stderr (``--progress json``); see :mod:`.events_json`."""
+        self.stderr.write(redact(msgspec.json.encode(obj).decode()) + "\n")
+        self.stderr.flush()
 
     # --- data (stdout) ---------------------------------------------------------------
     def json(self, obj: Any) -> None:
@@ -167,25 +183,35 @@ class Output:
         self.table(("field", "value"), pairs, title=title, header=False)
 
     # --- notes (stderr) ----------------------------------------------------------------
-    def _to_stderr(self, text: str, style: str = "") -> None:
+    def _to_stderr(self, text: str, style: str = "", kind: str = "note") -> None:
+        if self.stderr_json:
+            self.event({"type": kind, "message": redact(text)})
+            return
         text = visible(redact(text))
-        if self.stderr_is_terminal:
+        if self.err.is_terminal:
             self.err.print(Text(text, style=style), soft_wrap=True)
         else:  # one message, one line: no wrapping at 80 columns when captured or piped
             self.stderr.write(text + "\n")
             self.stderr.flush()
 
     def note(self, text: str) -> None:
-        """A human note on stderr (never data)."""
-        self._to_stderr(text)
+        """A human note on stderr (never data); dropped with -q."""
+        if not self.quiet:
+            self._to_stderr(text)
 
     def error(self, text: str) -> None:
         """The one ``error: ...`` line of a failed command, on stderr."""
-        self._to_stderr("error: " + text, "bold red")
+        if self.stderr_json:
+            self._to_stderr(text, kind="error")
+        else:
+            self._to_stderr("error: " + text, "bold red")
 
     def warning(self, text: str) -> None:
-        """A ``warning: ...`` line on stderr."""
-        self._to_stderr("warning: " + text, "yellow")
+        """A ``warning: ...`` line on stderr (shown with -q too)."""
+        if self.stderr_json:
+            self._to_stderr(text, kind="warning")
+        else:
+            self._to_stderr("warning: " + text, "yellow")
 
 
 class _FilesColumn(ProgressColumn):
@@ -195,6 +221,8 @@ class _FilesColumn(ProgressColumn):
         done = task.fields.get("files_done", 0)
         total = task.fields.get("files_total")
         failed = task.fields.get("failed", 0)
+        if task.fields.get("listing") and not done:
+            return Text("listing photos…", style="progress.remaining")
         text = Text(f"{done}/{total if total is not None else '?'} files")
         if failed:
             text.append(f" ({failed} failed)", style="red")
@@ -250,6 +278,8 @@ class DownloadProgress:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._samples: deque[tuple[float, int]] = deque()
+        self._listing = True
+        """Until the selection's size is known: the bar says "listing photos…" instead of 0/?."""
 
     def __enter__(self) -> DownloadProgress:
         self._started_at = self._last_line_at = time.monotonic()
@@ -267,7 +297,11 @@ class DownloadProgress:
                 refresh_per_second=10,
             )
             self._progress.start()
-            self._task = self._progress.add_task(self.label, total=None, files_done=0, files_total=None)
+            self._task = self._progress.add_task(
+                escape(visible(self.label)), total=None, files_done=0, files_total=None, listing=True
+            )
+        else:
+            self.output.note(f"{self.label}: listing photos…")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -293,6 +327,7 @@ class DownloadProgress:
     def planned(self, total_files: int | None) -> None:
         """The selection is known to hold ``total_files`` files (``None``: not known yet)."""
         self.files_total = total_files
+        self._listing = False
         if not self.live and total_files is not None:
             self.output.note(f"{self.label}: {total_files} files planned")
         self._refresh()
@@ -363,6 +398,7 @@ class DownloadProgress:
                 total=total,
                 files_done=self.files_done,
                 files_total=self.files_total,
+                listing=self._listing,
                 failed=self.failed,
                 rate_bps=rate,
                 eta_s=eta_s,

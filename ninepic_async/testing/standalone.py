@@ -28,11 +28,26 @@ DEFAULT_STANDALONE_PORT = 8080
 
 
 def _photo_size(text: str) -> int | tuple[int, int]:
-    for sep in ("-", ",", ":"):
-        if sep in text:
-            low, high = text.split(sep, 1)
-            return int(low), int(high)
-    return int(text)
+    """argparse type of --photo-size: ``N`` bytes, or ``MIN-MAX`` (also ``MIN,MAX``, ``MIN:MAX``)."""
+    try:
+        for sep in ("-", ",", ":"):
+            if sep in text:
+                low, high = text.split(sep, 1)
+                return int(low), int(high)
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected bytes per photo as N or MIN-MAX, got {text!r}") from None
+
+
+def _port(text: str) -> int:
+    """argparse type of a TCP port: 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535 (0: any free one), got {value}")
+    return value
 
 
 def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -44,8 +59,8 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     d = SimulatorConfig()
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    add("--port", type=int, default=DEFAULT_STANDALONE_PORT, help="API port (0 = any free port)")
-    add("--storage-port", type=int, default=0, help="object store port (default: any free port)")
+    add("--port", type=_port, default=DEFAULT_STANDALONE_PORT, help="API port (0 = any free port)")
+    add("--storage-port", type=_port, default=0, help="object store port (default: any free port)")
     add("--photos", type=int, default=d.photo_count, help="photos in the big event")
     add("--photo-size", type=_photo_size, default=d.photo_size, help="bytes per photo: N or MIN-MAX")
     add("--url-lifetime", type=float, default=d.url_lifetime_s, help="presigned URL lifetime, seconds")
