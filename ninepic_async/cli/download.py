@@ -147,8 +147,6 @@ async def _download(
     if not report.elapsed_s:
         report.elapsed_s = time.monotonic() - started
     status = download_status(report)
-    if isinstance(progress, JsonProgress):
-        rt.output.event(summary_event(report, status))
     extra = ""
     if report.missing:
         extra += f", missing {report.missing} (announced but never listed)"
@@ -180,6 +178,8 @@ async def _download(
             f"{report.missing} of the {report.announced} photo(s) the selection announced never "
             "appeared in its listing, even on a second walk; run the same command again later"
         )
+    if isinstance(progress, JsonProgress):
+        rt.output.event(summary_event(report, status))
     return status
 
 

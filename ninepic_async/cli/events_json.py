@@ -11,8 +11,9 @@ fields and types may be added, existing ones keep their meaning):
 - ``{"type": "retry", "scope": "file", "image_id": ..., "delay_s": ..., "error": ...}``
 - ``{"type": "retry", "scope": "api", "reason": "unreachable"|"timeout"|"throttled"|"server_error",
   "retry": 2, "max_retries": 5, "delay_s": 1.6, "status": 503 | null, "message": "API unreachable, ..."}``
-- ``{"type": "summary", "downloaded", "skipped", "failed", "missing", "unverified", "announced",
-  "bytes", "elapsed_s", "manifest", "exit_status"}``: the last line of a run that ended (not on Ctrl-C)
+- ``{"type": "summary", "downloaded", "skipped", "failed", "not_found", "missing", "unverified",
+  "announced", "bytes", "elapsed_s", "manifest", "exit_status"}``: the last line of a run that ended
+  (none when it was interrupted or failed as a whole: then the last line is an ``error``)
 - ``{"type": "note" | "warning" | "error", "message": ...}`` and ``{"type": "log", "level", "logger",
   "message"}``: what would otherwise be human lines on stderr
 
@@ -56,6 +57,7 @@ def summary_event(report: DownloadReport, exit_status: int) -> dict[str, Any]:
         "downloaded": report.downloaded,
         "skipped": report.skipped,
         "failed": report.failed,
+        "not_found": report.not_found,
         "missing": report.missing,
         "unverified": report.unverified,
         "announced": report.announced,

@@ -120,13 +120,14 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
         if described is None:
             output.error(
                 f"internal error: {type(exc).__name__}: {redact(str(exc))} (please report it; "
-                "--verbose shows the traceback)"
+                "--verbose shows the traceback)",
+                EXIT_SOFTWARE,
             )
             if verbose:
                 log.exception("internal error")
             return EXIT_SOFTWARE
         message, status = described
-        output.error(message)
+        output.error(message, status)
         return status
 
 

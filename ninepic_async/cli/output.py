@@ -183,9 +183,9 @@ class Output:
         self.table(("field", "value"), pairs, title=title, header=False)
 
     # --- notes (stderr) ----------------------------------------------------------------
-    def _to_stderr(self, text: str, style: str = "", kind: str = "note") -> None:
+    def _to_stderr(self, text: str, style: str = "", kind: str = "note", **fields: Any) -> None:
         if self.stderr_json:
-            self.event({"type": kind, "message": redact(text)})
+            self.event({"type": kind, "message": redact(text), **fields})
             return
         text = visible(redact(text))
         if self.err.is_terminal:
@@ -199,10 +199,12 @@ class Output:
         if not self.quiet:
             self._to_stderr(text)
 
-    def error(self, text: str) -> None:
-        """The one ``error: ...`` line of a failed command, on stderr."""
+    def error(self, text: str, exit_status: int | None = None) -> None:
+        """The one ``error: ...`` line of a failed command, on stderr (the JSON event also carries
+        the ``exit_status`` the command returns, when given)."""
         if self.stderr_json:
-            self._to_stderr(text, kind="error")
+            extra: dict[str, Any] = {} if exit_status is None else {"exit_status": exit_status}
+            self._to_stderr(text, kind="error", **extra)
         else:
             self._to_stderr("error: " + text, "bold red")
 
