@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 import msgspec
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -83,6 +84,17 @@ def visible(text: str) -> str:
         ch if ch.isprintable() or unicodedata.category(ch) not in ("Cc", "Cf") else ascii(ch)[1:-1]
         for ch in text
     )
+
+
+def _numeric(values: Sequence[object]) -> bool:
+    """A column of numbers (None allowed): right-aligned."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+
+
+def _identifier(text: str) -> bool:
+    """A long value without spaces (UUID, URL, path): never broken inside a table cell."""
+    return len(text) > 12 and not any(ch.isspace() for ch in text)
 
 
 def _cell(value: object) -> str:
@@ -162,14 +174,35 @@ class Output:
 
         On a pipe the title is dropped and the caption goes to stderr, so stdout stays data.
         """
-        cells = [[_cell(v) for v in row] for row in rows]
+        raw = [list(row) for row in rows]
+        cells = [[_cell(v) for v in row] for row in raw]
         if self.stdout_is_terminal:
             table = Table(title=title, caption=caption, show_header=header, header_style="bold")
-            for column in columns:
-                table.add_column(column, overflow="fold")
+            needed = 1  # the left border; each column adds its width, 2 of padding and a border
+            for index, column in enumerate(columns):
+                values = [row[index] for row in raw if index < len(row)]
+                texts = [row[index] for row in cells if index < len(row)]
+                heading = cell_len(column) if header else 1
+                if _numeric(values):
+                    table.add_column(column, justify="right", no_wrap=True)
+                    needed += max([heading, *(cell_len(t) for t in texts)]) + 3
+                elif any(_identifier(text) for text in texts):  # a UUID or URL: kept whole, to copy it
+                    table.add_column(column, no_wrap=True, overflow="ignore")
+                    needed += max([heading, *(cell_len(t) for t in texts)]) + 3
+                else:
+                    table.add_column(column, overflow="fold")
+                    words = [cell_len(w) for t in texts for w in t.split()]
+                    needed += max([min(heading, 12), *(min(w, 12) for w in words)]) + 3
             for row in cells:
                 table.add_row(*(Text(c) for c in row))
-            self.out.print(table)
+            # Wider than the terminal when ids and URLs need it: the terminal wraps the line, the
+            # value stays in one piece (copyable), unlike a value folded inside its cell.
+            terminal_width = self.out.width
+            self.out.width = max(needed, terminal_width)  # print(width=) cannot go past the console's
+            try:
+                self.out.print(table, crop=False)
+            finally:
+                self.out.width = terminal_width
             return
         if header:
             self.line("\t".join(columns))
