@@ -582,10 +582,12 @@ class NinePicClient:
         *,
         timeout_s: float = VIDEO_POLL_TIMEOUT_S,
         interval_s: float = VIDEO_POLL_INTERVAL_S,
+        on_poll: Callable[[VideoClippingJob], object] | None = None,
     ) -> VideoClippingJob:
         """Poll until the job reaches a terminal status (success or failure; see VIDEO_*_STATUSES).
 
         Returns the terminal job (check its ``status``); raises PollTimeoutError after ``timeout_s``.
+        ``on_poll`` is called with every status polled (a progress display's hook).
         """
         for field, value in (("timeout_s", timeout_s), ("interval_s", interval_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -593,6 +595,8 @@ class NinePicClient:
         deadline = _transport._monotonic() + timeout_s
         while True:
             job = await self.video_clipping_status(event_id, request_id)
+            if on_poll is not None:
+                on_poll(job)
             if _is_terminal(job):
                 return job
             remaining = deadline - _transport._monotonic()

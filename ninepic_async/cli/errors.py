@@ -220,7 +220,7 @@ def describe_error(exc: BaseException, ctx: ErrorContext | None = None) -> tuple
         line = f"unexpected response from {base} ({exc}): is --base-url a 9Pic API?"
         status = EXIT_UNAVAILABLE
     elif isinstance(exc, PollTimeoutError):
-        line = f"{exc}; check again later with `ninepic video status REQUEST_ID`"
+        line = f"{exc}; check again later with `ninepic video status` and the job's request_id"
         status = EXIT_PARTIAL
     elif isinstance(exc, DestinationError):
         line = f"destination problem: {exc}"

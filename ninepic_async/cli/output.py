@@ -257,7 +257,7 @@ class _FilesColumn(ProgressColumn):
         total = task.fields.get("files_total")
         failed = task.fields.get("failed", 0)
         if task.fields.get("listing") and not done:
-            return Text("listing photos…", style="progress.remaining")
+            return Text(f"listing {task.fields.get('items', 'photos')}…", style="progress.remaining")
         text = Text(f"{done}/{total if total is not None else '?'} files")
         if failed:
             text.append(f" ({failed} failed)", style="red")
@@ -297,10 +297,14 @@ class DownloadProgress:
     ``CLI_PLAIN_PROGRESS_INTERVAL_S`` seconds.
     """
 
-    def __init__(self, output: Output, *, label: str = "downloading", live: bool | None = None) -> None:
+    def __init__(
+        self, output: Output, *, label: str = "downloading", live: bool | None = None, items: str = "photos"
+    ) -> None:
         self.output = output
         self.live = output.stderr_is_terminal if live is None else live
         self.label = label
+        self.items = items
+        """What is downloaded, for "listing photos…"."""
         self.files_total: int | None = None
         self.files_done = 0
         self.downloaded = 0
@@ -333,10 +337,15 @@ class DownloadProgress:
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                escape(visible(self.label)), total=None, files_done=0, files_total=None, listing=True
+                escape(visible(self.label)),
+                total=None,
+                files_done=0,
+                files_total=None,
+                listing=True,
+                items=self.items,
             )
         else:
-            self.output.note(f"{self.label}: listing photos…")
+            self.output.note(f"{self.label}: listing {self.items}…")
         return self
 
     def __exit__(self, *exc_info: object) -> None:

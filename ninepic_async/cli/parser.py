@@ -274,6 +274,14 @@ def _video_wait_parent() -> argparse.ArgumentParser:
         metavar="S",
         help=f"seconds between status polls (default: {VIDEO_POLL_INTERVAL_S:g})",
     )
+    clips = parent.add_argument_group("clips")
+    clips.add_argument(
+        "--out",
+        type=non_empty("the destination"),
+        metavar="DIR",
+        help="download the finished job's clips into DIR (streamed, resumable, checked like photos; "
+        "with a manifest)",
+    )
     return parent
 
 
@@ -440,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         "start a personalised video clipping job (9Pic Motion), or check one",
         "  ninepic video --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --wait\n"
         "  ninepic video --selfie me.jpg --org 903 --event 456\n"
-        "  ninepic video status 5f0c... --wait",
+        "  ninepic video status 5f0c... --wait --out ./clips      # then download the clips",
         [video_wait],
     )
     p.add_argument("--selfie", metavar="FILE", help="selfie image to upload")

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 from helpers.cli import PYTHON, child_env
+from helpers.sim import SimFactory
 
 from ninepic_async.testing import Simulator
 
@@ -53,3 +54,14 @@ async def test_table_cells_keep_uuids_and_urls_whole_and_right_align_numbers(sim
     width = sim.world.photos[0].width
     row = next(line for line in screen.splitlines() if sim.world.photos[0].image_id in line)
     assert re.search(rf"│ +{width} │", row), row  # right-aligned: spaces before, one after
+
+
+async def test_the_video_wait_spinner_shows_the_status_and_the_time_waited(sim_factory: SimFactory) -> None:
+    sim: Simulator = await sim_factory(video_polls_to_complete=4)
+    request_id = next(iter(sim.world.selfie_request_ids))
+    argv = ["video", "--request-id", request_id, "--wait", "--interval", "0.3"]
+    code, screen = await asyncio.to_thread(run_on_a_terminal, argv, child_env(sim), 120)
+    assert code == 0, screen
+    assert re.search(
+        r"video clipping job \S+: (queued|processing) \(gives up after 600 s\) 0:00:0\d", screen
+    ), screen
