@@ -66,7 +66,7 @@ EXIT_UNAVAILABLE = 4
 """The API could not be used right now: connection refused, timeout, 429 or 5xx after
 every retry, or a response that is not the 9Pic API's. Retrying later may work."""
 EXIT_LOCAL_ERROR = 5
-"""The destination directory cannot be written (permissions, disk full, not a directory), or
+"""The download destination cannot be written (permissions, disk full, ``--out`` names a file), or
 another download is running in it (it holds ``<dest>/.ninepic.lock``)."""
 EXIT_NOTHING_FOUND = 6
 """A download found nothing it could ever fetch: every selected photo was refused as not found
@@ -94,8 +94,8 @@ EXIT_STATUSES: dict[int, str] = {
     "is unknown); a rerun will not help",
     EXIT_SOFTWARE: "internal error (a bug)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
-    EXIT_TERMINATED: "stopped by SIGTERM (docker stop, timeout): cleaned up as for Ctrl-C",
     EXIT_PIPE_CLOSED: "stdout was closed early (e.g. `| head`); the command stopped quietly",
+    EXIT_TERMINATED: "stopped by SIGTERM (docker stop, timeout): cleaned up as for Ctrl-C",
 }
 """Every exit status of ``ninepic`` and what it means (the README's table is built from the same words)."""
 

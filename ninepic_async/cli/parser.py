@@ -368,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  export NINEPIC_API_KEY=...  NINEPIC_ORG_ID=903  NINEPIC_EVENT_ID=456\n"
         "  ninepic ping\n"
-        "  ninepic download --bib 1234 --out ./photos\n"
+        "  ninepic download --bib 107 --out ./photos\n"
         "  ninepic check --out ./photos            # re-hash the files against the manifest\n"
         "  ninepic demo --out ./demo-photos        # no account needed: built-in simulator\n\n" + _EXIT_HELP,
         formatter_class=_Formatter,
@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "bib",
         "find photos by BIB number (9Pic BibTrack)",
-        "  ninepic bib 1234 --org 903 --event 456",
+        "  ninepic bib 107 --org 903 --event 456",
         [_paging_parent(BIBS_PAGE_SIZE)],
     )
     p.add_argument("bib", metavar="BIB", help="the participant's BIB number (case-insensitive)")
@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         "faces",
         "find photos by selfie (9Pic FaceFind): upload one, or page a previous search",
         "  ninepic faces --selfie me.jpg --org 903 --event 456\n"
-        "  ninepic faces --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --page 2",
+        "  ninepic faces --request-id 41f20e9e-1cb8-4407-8f33-3bae4ef22882 --page 2",
         [_paging_parent(FACES_PAGE_SIZE)],
     )
     p.add_argument("--selfie", metavar="FILE", help="selfie image to upload (starts a search)")
@@ -446,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "video",
         "start a personalised video clipping job (9Pic Motion), or check one",
-        "  ninepic video --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --wait\n"
+        "  ninepic video --request-id 41f20e9e-1cb8-4407-8f33-3bae4ef22882 --wait\n"
         "  ninepic video --selfie me.jpg --org 903 --event 456\n"
         "  ninepic video status 5f0c... --wait --out ./clips      # then download the clips",
         [video_wait],
@@ -467,8 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "download",
         "download original photos concurrently, resumably, with a manifest",
-        "  ninepic download --org 903 --event 456 --bib 1234 --out ./photos\n"
-        "  ninepic download --selfie ddc661a7-8861-4793-9437-af42a82d12f8 --out ./photos --verify\n"
+        "  ninepic download --org 903 --event 456 --bib 107 --out ./photos\n"
+        "  ninepic download --all --out ./event-456 -q --log-file ninepic.log   # summary line only\n"
+        "  ninepic download --all --out ./event-456 --progress json 2> events.jsonl   # for programs\n"
+        "  ninepic download --selfie 41f20e9e-1cb8-4407-8f33-3bae4ef22882 --out ./photos --verify\n"
         "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run",
     )
     selection = p.add_argument_group("what to download (exactly one)").add_mutually_exclusive_group(

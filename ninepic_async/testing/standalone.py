@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -155,16 +156,36 @@ def config_from_args(ns: argparse.Namespace) -> SimulatorConfig:
     )
 
 
+EXAMPLE_COUNT = 3
+"""How many BIBs and Face Search request ids that exist the start-up lines show."""
+
+
 def describe(sim: Simulator) -> list[str]:
-    """The ``key: value`` lines printed on start."""
-    return [
+    """The lines printed on start: ``key: value`` coordinates (``photos`` is the last one readers
+    wait for), values that exist in the event (BIBs, selfie request ids), and a ready-to-paste
+    ``export`` line with ``ninepic`` commands to try."""
+    bibs = [bib for bib, _ in sorted(sim.world.bibs.items(), key=lambda item: -len(item[1]))][:EXAMPLE_COUNT]
+    request_ids = list(sim.world.selfie_request_ids)[:EXAMPLE_COUNT]
+    lines = [
         f"base_url: {sim.base_url}",
         f"storage_url: {sim.storage_url}",
         f"org_id: {sim.org_id}",
         f"event_id: {sim.event_id}",
         f"api_key: {sim.api_key}",
         f"photos: {sim.world.photo_count}",
+        f"bibs: {' '.join(bibs)}",
+        f"selfie_request_ids: {' '.join(request_ids)}",
+        "# paste into another shell:",
+        f"export NINEPIC_BASE_URL={shlex.quote(sim.base_url)} NINEPIC_API_KEY={shlex.quote(sim.api_key)} "
+        f"NINEPIC_ORG_ID={sim.org_id} NINEPIC_EVENT_ID={sim.event_id}",
     ]
+    if bibs:
+        lines.append(f"# then try: ninepic bib {shlex.quote(bibs[0])}")
+        lines.append(f"#           ninepic download --bib {shlex.quote(bibs[0])} --out ./photos")
+    if request_ids:
+        lines.append(f"#           ninepic download --selfie {request_ids[0]} --out ./photos")
+    lines.append("#           ninepic faces --selfie ANY_IMAGE_FILE   (any bytes match a few photos)")
+    return lines
 
 
 async def serve_forever(
