@@ -165,7 +165,9 @@ async def cmd_faces(rt: Runtime) -> int:
             first = await client.face_search(event, selfie, request_id=request_id, page_size=size)
             request_id = first.request_id
             rt.output.note(
-                f"request_id: {request_id}{_confidence(first)} (reuse it: --request-id, or download --selfie)"
+                f"request_id: {request_id}{_confidence(first)} "
+                "(reuse it: --request-id, or download --selfie)",
+                essential=True,
             )
         else:
             first = None
@@ -388,7 +390,8 @@ async def _download_clips(rt: Runtime, job: VideoClippingJob, out: Path) -> int:
         report = await download_url_list(jobs, out, on_event=progress)
     rt.output.note(
         f"clips: downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
-        f"failed {report.failed}; {format_bytes(report.bytes)}; manifest: {report.manifest_path}"
+        f"failed {report.failed}; {format_bytes(report.bytes)}; manifest: {report.manifest_path}",
+        essential=True,
     )
     if report.failed:
         rt.output.error(

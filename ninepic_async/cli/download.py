@@ -220,7 +220,8 @@ async def _dry_run(
         rt.output.table(("image_id", "filename", "action", "error"), rows, title=f"dry run: {out}")
     rt.output.note(
         f"dry run: {counts['download']} photo(s) would be downloaded to {out}, {counts['skip']} already on "
-        f"disk, {counts['failed']} unavailable; nothing was written"
+        f"disk, {counts['failed']} unavailable; nothing was written",
+        essential=True,
     )
     return EXIT_OK
 

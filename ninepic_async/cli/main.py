@@ -104,13 +104,16 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
         if signum:
             how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
             if args.command == "check":  # it only reads: there is nothing to resume
-                output.note(how)
+                output.note(how, essential=True)
             else:
-                output.note(f"{how}: partial files (.part) are kept; run the same command again to resume")
+                output.note(
+                    f"{how}: partial files (.part) are kept; run the same command again to resume",
+                    essential=True,
+                )
             return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
         return EXIT_OK if status is None else status
     except KeyboardInterrupt:
-        output.note("interrupted")
+        output.note("interrupted", essential=True)
         return EXIT_INTERRUPTED
     except Exception as exc:
         if any(isinstance(leaf, BrokenPipeError) for leaf in leaf_errors(exc)):

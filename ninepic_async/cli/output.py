@@ -227,9 +227,10 @@ class Output:
             self.stderr.write(text + "\n")
             self.stderr.flush()
 
-    def note(self, text: str) -> None:
-        """A human note on stderr (never data); dropped with -q."""
-        if not self.quiet:
+    def note(self, text: str, *, essential: bool = False) -> None:
+        """A human note on stderr (never data); dropped with -q unless ``essential`` (a summary,
+        an id the user needs next, why the command stopped)."""
+        if essential or not self.quiet:
             self._to_stderr(text)
 
     def error(self, text: str, exit_status: int | None = None) -> None:

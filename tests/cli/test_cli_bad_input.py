@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,35 @@ def test_bad_input_is_one_error_line_and_exit_2(
     assert "_photo_size" not in err and "invalid int value" not in err
     assert out == ""
     assert list(tmp_path.iterdir()) == []  # nothing was created, e.g. no download into "."
+
+
+_CONNECTION_OPTIONS = ("--org", "--event", "--base-url", "--api-key", "--timeout", "--max-retries")
+
+
+def _help(capsys: pytest.CaptureFixture[str], *command: str) -> str:
+    assert main([*command, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def test_help_lists_only_the_options_a_command_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    demo = _help(capsys, "demo")  # it serves and uses its own simulator
+    assert not [option for option in _CONNECTION_OPTIONS if option in demo]
+    assert "--out" in demo and "--progress" in demo and "-q, --quiet" in demo
+    events = _help(capsys, "events")  # an organisation's listing: no event
+    assert "--event" not in events and "--org" in events
+    assert "--event" in _help(capsys, "photos")
+    for command in (["ping"], ["check"], ["video", "status"], ["timeline", "days"]):
+        text = _help(capsys, *command)
+        assert "-q, --quiet" in text and "--log-file PATH" in text, command
+
+
+def test_one_set_of_connection_options_still_fits_every_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`events` accepts --event (unused, not in its help), so scripts can pass the same options everywhere."""
+    monkeypatch.setitem(importlib.import_module("ninepic_async.cli.main").COMMANDS, "events", _returns_zero)
+    assert main(["events", *_CONN]) == 0
+
+
+async def _returns_zero(rt: object) -> int:
+    return 0

@@ -189,3 +189,32 @@ async def test_planning_says_listing_photos_before_the_first_count(
     assert lines[0] == f"event {sim.event_id}: listing photos…"
     assert lines[1] == f"event {sim.event_id}: {len(sim.world.photos)} files planned"
     assert not any("0/?" in line for line in lines)
+
+
+async def test_quiet_keeps_what_the_user_needs_next(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    selfie = tmp_path / "me.jpg"
+    selfie.write_bytes(b"a selfie" * 100)
+    code, _, err = await run_cli(capsys, "faces", "--selfie", str(selfie), *conn(sim), "-q")
+    assert code == 0 and err.startswith("request_id: ") and len(err.splitlines()) == 1
+    code, _, err = await run_cli(
+        capsys, "download", *conn(sim), "--all", "--out", str(tmp_path / "d"), "--dry-run", "-q"
+    )
+    assert code == 0 and err.startswith("dry run: ") and len(err.splitlines()) == 1
+
+
+async def test_progress_json_reports_file_retries(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path, no_backoff_sleep: None
+) -> None:
+    sim = await sim_factory(photo_count=20)
+    sim.faults.storage_5xx_rate = 0.3
+    argv = ["download", *conn(sim), "--all", "--out", str(tmp_path / "d"), "--progress", "json"]
+    code, _, err = await run_cli(capsys, *argv)
+    assert code == 0, err
+    stream = events(err)
+    retries = [e for e in stream if e["type"] == "retry"]
+    assert retries and all(e["scope"] == "file" and e["image_id"] and "503" in e["error"] for e in retries), (
+        retries
+    )
+    assert stream[-1]["type"] == "summary" and stream[-1]["downloaded"] == 20
