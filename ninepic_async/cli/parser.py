@@ -591,11 +591,14 @@ def _add_simulate(sub: argparse._SubParsersAction[Any]) -> None:
         "simulate",
         help="run the 9Pic simulator in the foreground (Ctrl-C stops it)",
         description="Serve a local 9Pic API and object store with a synthetic event until Ctrl-C; "
-        "prints its base URL, org id, event id and API key.",
+        "prints its base URL, org id, event id and API key, a ready-to-paste export line, and BIBs "
+        "and Face Search request ids that exist in its event.",
         epilog="example:\n  ninepic simulate --port 8080 --photos 200\n"
-        "  # in another shell:\n"
+        "  # in another shell, paste the export line it prints:\n"
         "  export NINEPIC_BASE_URL=http://127.0.0.1:8080 NINEPIC_API_KEY=sim-key-5f0c9e2d7a41b38e \\\n"
-        "         NINEPIC_ORG_ID=903 NINEPIC_EVENT_ID=456\n  ninepic ping",
+        "         NINEPIC_ORG_ID=903 NINEPIC_EVENT_ID=456\n"
+        "  ninepic ping\n"
+        "  ninepic download --bib 107 --out ./photos   # a BIB it lists as existing",
         formatter_class=_Formatter,
     )
     add_simulator_options(simulate)
