@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from pathlib import Path
@@ -12,6 +13,7 @@ from helpers.api import FakeClock
 from helpers.cli import conn, run_cli
 from helpers.sim import SimFactory
 
+from ninepic_async.cli.output import DownloadProgress, Output, _FilesColumn
 from ninepic_async.testing import Simulator
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -218,3 +220,13 @@ async def test_progress_json_reports_file_retries(
         retries
     )
     assert stream[-1]["type"] == "summary" and stream[-1]["downloaded"] == 20
+
+
+def test_the_live_bar_says_listing_photos_until_the_plan_is_known() -> None:
+    progress = DownloadProgress(Output(stderr=io.StringIO()), label="event 1", live=True)
+    with progress:
+        assert progress._progress is not None
+        task = progress._progress.tasks[0]
+        assert str(_FilesColumn().render(task)) == "listing photos…"
+        progress.planned(3)
+        assert str(_FilesColumn().render(progress._progress.tasks[0])) == "0/3 files"
