@@ -149,7 +149,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the examples of the epilogs as written."""
 
 
-def _connection_parent(*, event: bool = True) -> argparse.ArgumentParser:
+def _shared_parent(*, event: bool = True) -> argparse.ArgumentParser:
     """Connection options every API command accepts after its name (``--event`` shown only where it
     is used); defaults SUPPRESSed so nesting never clobbers."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -360,7 +360,7 @@ def _add_command(
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``ninepic`` argument parser (subcommands, shared options, examples)."""
     output = _output_parent()
-    shared = _connection_parent()
+    shared = _shared_parent()
     parser = NinepicArgumentParser(
         prog="ninepic",
         description="Command line for the 9Pic external API: look up events and photos, search by "
@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
         "list the organisation's events",
         "  ninepic events --org 903 --page-size 50",
         [_paging_parent(EVENTS_PAGE_SIZE)],
-        connection=_connection_parent(event=False),
+        connection=_shared_parent(event=False),
     )
     add(
         "event",
