@@ -101,8 +101,6 @@ CLI_INTERRUPT_GRACE_S: Final = 1.5
 """After Ctrl-C, cleanup (cancel workers, close sessions) gets this long before a hard exit."""
 CLI_MAX_CONCURRENCY: Final = 512
 """The largest --concurrency the command line accepts."""
-CLI_MAX_LISTED_FAILURES: Final = 20
-"""How many failed image ids `ninepic download` lists before pointing at the manifest."""
 DEMO_PHOTO_COUNT: Final = 120
 """Photos in the synthetic event of `ninepic demo`."""
 DEMO_PHOTO_SIZE: Final = (50_000, 400_000)

@@ -60,6 +60,7 @@ from ._exceptions import (
 from ._logging import get_logger
 from ._network import Network, proxy_display
 from ._options import RequestOptions
+from .retry_notice import RETRY_RECORD_ATTR, RetryNotice, RetryReason
 
 __all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
 
@@ -487,6 +488,16 @@ class Transport:
                     error_cls = APITimeoutError if isinstance(exc, TIMEOUT_ERRORS) else APIConnectionError
                     raise _connection_error(error_cls, method, url, exc, self.network) from exc
                 delay_s = retry.backoff_s()
+                reason: RetryReason = "timeout" if isinstance(exc, TIMEOUT_ERRORS) else "unreachable"
+                notice = RetryNotice(
+                    reason,
+                    following.retries,
+                    retry.max_retries,
+                    delay_s,
+                    method,
+                    str(url),
+                    error=type(exc).__name__,
+                )
                 log.info(
                     "%s failed (%s); retry %d of %d in %.2f s",
                     what,
@@ -494,6 +505,7 @@ class Transport:
                     following.retries,
                     retry.max_retries,
                     delay_s,
+                    extra={RETRY_RECORD_ATTR: notice},
                 )
                 await self._back_off(retry, delay_s, what, exc)  # retry wait point: after an error
                 retry = following
@@ -508,12 +520,22 @@ class Transport:
                 self.pause_for(delay_s)
                 if following is None:
                     raise self._status_error(response)
+                notice = RetryNotice(
+                    "throttled",
+                    following.throttles,
+                    retry.max_rate_limit_retries,
+                    delay_s,
+                    method,
+                    str(url),
+                    429,
+                )
                 log.info(
                     "%s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
                     what,
                     delay_s,
                     following.throttles,
                     retry.max_rate_limit_retries,
+                    extra={RETRY_RECORD_ATTR: notice},
                 )
                 if not opts.respect_shared_pause:  # the others wait out the pause at the loop's top
                     await self._back_off(retry, delay_s, what, self._status_error(response))  # 429 wait point
@@ -523,6 +545,15 @@ class Transport:
             if following is None:
                 raise self._status_error(response)
             delay_s = retry.backoff_s(retry_after)
+            notice = RetryNotice(
+                "server_error",
+                following.retries,
+                retry.max_retries,
+                delay_s,
+                method,
+                str(url),
+                response.status,
+            )
             log.info(
                 "%s: HTTP %d; retry %d of %d in %.2f s",
                 what,
@@ -530,6 +561,7 @@ class Transport:
                 following.retries,
                 retry.max_retries,
                 delay_s,
+                extra={RETRY_RECORD_ATTR: notice},
             )
             await self._back_off(retry, delay_s, what, self._status_error(response))  # retry wait point
             retry = following

@@ -20,6 +20,7 @@ import mimetypes
 import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TypeAlias
 
@@ -130,6 +131,14 @@ def _check_int(field: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise RequestValidationError(field, f"must be an integer >= {minimum}; got {value!r}")
     return value
+
+
+def _check_time_s(field: str, value: object) -> int:
+    """Unix seconds from an int or a :class:`~datetime.datetime` (naive means UTC); whole seconds."""
+    if isinstance(value, datetime):
+        when = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return _check_int(field, int(when.timestamp()), 0)
+    return _check_int(field, value, 0)
 
 
 def _check_page_size(value: object, limits: tuple[int, int]) -> int | None:
@@ -633,18 +642,18 @@ class NinePicClient:
         self,
         event_id: int,
         *,
-        start_s: int,
-        end_s: int,
+        start_s: int | datetime,
+        end_s: int | datetime,
         page: int = 1,
         page_size: int | None = None,
     ) -> AsyncPage[ImageItem, ImagePage]:
-        """Photos captured in ``[start_s, end_s)`` (Unix seconds).
+        """Photos captured in ``[start_s, end_s)``: Unix seconds, or datetimes (naive ones are UTC).
 
         The window travels as query parameters TIMELINE_FROM_PARAM / TIMELINE_TO_PARAM (inferred).
         """
         event = _check_int("event_id", event_id, 0)
-        start = _check_int("start_s", start_s, 0)
-        end = _check_int("end_s", end_s, 0)
+        start = _check_time_s("start_s", start_s)
+        end = _check_time_s("end_s", end_s)
         if end <= start:
             raise RequestValidationError("end_s", f"must be greater than start_s ({start}); got {end}")
         url = self._event_url(event, "timeline", "images")
@@ -706,10 +715,12 @@ class NinePicClient:
         *,
         timeout_s: float = VIDEO_POLL_TIMEOUT_S,
         interval_s: float = VIDEO_POLL_INTERVAL_S,
+        on_poll: Callable[[VideoClippingJob], object] | None = None,
     ) -> VideoClippingJob:
         """Poll until the job reaches a terminal status (success or failure; see VIDEO_*_STATUSES).
 
         Returns the terminal job (check its ``status``); raises PollTimeoutError after ``timeout_s``.
+        ``on_poll`` is called with every status polled (a progress display's hook).
         """
         for field, value in (("timeout_s", timeout_s), ("interval_s", interval_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -717,6 +728,8 @@ class NinePicClient:
         deadline = _transport._monotonic() + timeout_s
         while True:
             job = await self.video_clipping_status(event_id, request_id)
+            if on_poll is not None:
+                on_poll(job)
             if _is_terminal(job):
                 return job
             remaining = deadline - _transport._monotonic()

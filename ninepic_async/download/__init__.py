@@ -13,7 +13,15 @@ budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` 
 import importlib as _importlib
 import typing as _typing
 
-from .events import BytesReceived, DownloadEvent, EventCallback, FileFinished, FileStarted, PlannedEvent
+from .events import (
+    BytesReceived,
+    DownloadEvent,
+    EventCallback,
+    FileFinished,
+    FileRetrying,
+    FileStarted,
+    PlannedEvent,
+)
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
@@ -61,6 +69,7 @@ __all__ = [
     "FileFinished",
     "FilePolicy",
     "FileResult",
+    "FileRetrying",
     "FileStarted",
     "FileStatus",
     "ManifestEntry",

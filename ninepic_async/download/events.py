@@ -13,7 +13,15 @@ from typing import Union
 
 from .report import FileResult
 
-__all__ = ["BytesReceived", "DownloadEvent", "EventCallback", "FileFinished", "FileStarted", "PlannedEvent"]
+__all__ = [
+    "BytesReceived",
+    "DownloadEvent",
+    "EventCallback",
+    "FileFinished",
+    "FileRetrying",
+    "FileStarted",
+    "PlannedEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +50,21 @@ class BytesReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRetrying:
+    """An attempt at ``image_id`` failed in a way worth another (cut body, 5xx, expired URL, ...):
+    the next starts after ``delay_s`` seconds, resuming what the ``.part`` holds."""
+
+    image_id: str
+    error: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class FileFinished:
     """A photo is done: downloaded, skipped or failed."""
 
     result: FileResult
 
 
-DownloadEvent = Union[PlannedEvent, FileStarted, BytesReceived, FileFinished]  # noqa: UP007
+DownloadEvent = Union[PlannedEvent, FileStarted, BytesReceived, FileRetrying, FileFinished]  # noqa: UP007
 EventCallback = Callable[[DownloadEvent], object]

@@ -42,7 +42,7 @@ from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
 from .bandwidth import TokenBucket
-from .events import BytesReceived, EventCallback, FileStarted
+from .events import BytesReceived, EventCallback, FileRetrying, FileStarted
 from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
 from .integrity import (
     Announced,
@@ -67,6 +67,9 @@ from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_erro
 __all__ = ["Fetcher"]
 
 logger = logging.getLogger(__name__)
+
+_GONE_STATUSES = frozenset({404, 410})
+"""Store answers that say the object does not exist: a rerun will not fetch it."""
 
 _ERROR_BODY_BYTES = 16 * 1024
 _NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, *TIMEOUT_ERRORS)
@@ -219,11 +222,13 @@ class Fetcher:
         """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
         return self._prefix + name
 
-    def _failed(self, job: Job | Skip, error: str, path: str | None = None) -> FileResult:
+    def _failed(
+        self, job: Job | Skip, error: str, path: str | None = None, *, retryable: bool = True
+    ) -> FileResult:
         error = redact(error)
         logger.info("download of %s failed: %s", job.image_id, error)
         self._manifest.failed(job.image_id, error, file=job.filename, path=path)
-        return FileResult(job.image_id, "failed", None, 0, error, path)
+        return FileResult(job.image_id, "failed", None, 0, error, path, retryable=retryable)
 
     # -- files already on disk ------------------------------------------------------------
     async def settle_skip(self, skip: Skip) -> FileResult:
@@ -309,14 +314,19 @@ class Fetcher:
                 return self._failed(job, str(exc))
             except DestinationError:
                 raise
+            except StorageStatusError as exc:
+                return self._failed(job, str(exc), retryable=exc.status not in _GONE_STATUSES)
             except DownloadError as exc:
                 return self._failed(job, str(exc))
             try:
                 policy = policy.increment(setback)
             except GiveUp as exc:
                 return self._failed(job, f"{error} ({exc})")
+            delay_s = policy.backoff_s()
             logger.debug("retrying %s after: %s", job.image_id, error)
-            await anyio.sleep(policy.backoff_s())
+            if self._on_event is not None:
+                self._on_event(FileRetrying(job.image_id, error, delay_s))
+            await anyio.sleep(delay_s)
 
     def _resume_offset(self, job: Job, part: str, state: _FileState, first: bool) -> int:
         """Bytes of ``part`` to resume after: 0 unless the object they came from is known (its

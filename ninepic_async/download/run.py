@@ -291,7 +291,9 @@ class DownloadRun:
 
     async def _api_failure(self, item: ApiFailure) -> None:
         self._manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)
-        await self._finish(FileResult(item.image_id, "failed", None, 0, item.error, item.path))
+        await self._finish(
+            FileResult(item.image_id, "failed", None, 0, item.error, item.path, retryable=False)
+        )
 
     async def _work(self, queue: JobQueue[Job | Skip], fetcher: Fetcher) -> None:
         while (item := await queue.get()) is not None:

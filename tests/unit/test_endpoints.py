@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
@@ -149,6 +150,18 @@ async def test_timeline_images_window_query(mocked: Any, client: NinePicClient) 
     )
     mocked.get(url, payload=image_page(1, 1, ["t1"]))
     page = await client.timeline_images(EVENT, start_s=1_700_000_000, end_s=1_700_003_600, page_size=10)
+    assert [i.image_id for i in page.images] == ["t1"]
+
+
+async def test_timeline_images_takes_datetimes_naive_ones_as_utc(mocked: Any, client: NinePicClient) -> None:
+    url = (
+        f"{EVENT_BASE}/timeline/images?{TIMELINE_FROM_PARAM}=1700000000&{TIMELINE_TO_PARAM}=1700003600"
+        "&page=1&page_size=10"
+    )
+    mocked.get(url, payload=image_page(1, 1, ["t1"]))
+    start = datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    end = datetime(2023, 11, 14, 23, 13, 20)  # naive: UTC
+    page = await client.timeline_images(EVENT, start_s=start, end_s=end, page_size=10)
     assert [i.image_id for i in page.images] == ["t1"]
 
 
