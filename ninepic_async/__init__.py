@@ -28,6 +28,8 @@ from ._exceptions import (
     URLExpiredError,
 )
 from ._logging import install_redaction as _install_redaction
+from ._stats import ClientStats
+from .instrumentation import ApiCallObserver, ApiRetryReason, FileObserver, Instrumentation
 from .models import (
     EventDetails,
     EventList,
@@ -72,9 +74,12 @@ __all__ = [
     "APIResponseDecodeError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiCallObserver",
+    "ApiRetryReason",
     "AsyncPage",
     "AuthenticationError",
     "BadRequestError",
+    "ClientStats",
     "ConfigurationError",
     "DestinationError",
     "DownloadError",
@@ -83,9 +88,11 @@ __all__ = [
     "EventListItem",
     "FaceSearchResult",
     "FailedUrl",
+    "FileObserver",
     "FileWriteError",
     "ImageItem",
     "ImagePage",
+    "Instrumentation",
     "IntegrityError",
     "InternalServerError",
     "NinePicClient",

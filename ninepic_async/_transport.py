@@ -45,6 +45,9 @@ from ._exceptions import (
     status_error_class,
 )
 from ._logging import get_logger
+from ._observe import note_pause_wait, note_rate_limited, note_retry, observed
+from ._stats import ApiCounters
+from .instrumentation import Instrumentation
 
 __all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
 
@@ -216,6 +219,8 @@ class Transport:
             total=timeout_s, connect=min(timeout_s, DEFAULT_CONNECT_TIMEOUT_S)
         )
         self._not_before = 0.0  # monotonic time before which no request of this client is sent
+        self.counters = ApiCounters()
+        self.instrumentation: Instrumentation | None = None
 
     def __repr__(self) -> str:
         return (
@@ -265,10 +270,14 @@ class Transport:
 
     async def wait_for_pause(self) -> None:
         """Sleep until the client-wide pause (which may grow meanwhile) is over."""
+        started = None
         while True:
             remaining = self._not_before - _monotonic()
             if remaining <= 0:
+                if started is not None:
+                    note_pause_wait(_monotonic() - started)
                 return
+            started = _monotonic() if started is None else started
             await _sleep(remaining)
 
     # --- retry policy -------------------------------------------------------------------
@@ -293,6 +302,7 @@ class Transport:
         return _retry.calculate_retry_timeout(attempt, retry_after)
 
     # --- requests -------------------------------------------------------------------------
+    @observed
     async def request(
         self,
         method: str,
@@ -327,6 +337,7 @@ class Transport:
                     self.max_retries,
                     delay_s,
                 )
+                note_retry("timeout" if error_cls is APITimeoutError else "connection", delay_s)
                 await _sleep(delay_s)
                 attempt += 1
                 continue
@@ -337,6 +348,7 @@ class Transport:
                 delay_s = self._calculate_retry_timeout(throttled, response.headers.get("Retry-After"))
                 # Every task of this client waits, even when this one gives up: the server asked us to.
                 self.pause_for(delay_s)
+                note_rate_limited()
                 if not retry:
                     raise self._status_error(response)
                 log.info(
@@ -347,6 +359,7 @@ class Transport:
                     throttled + 1,
                     self.max_rate_limit_retries,
                 )
+                note_retry("rate_limited", delay_s)
                 throttled += 1
                 continue
             if not self._should_retry(attempt, status=response.status):
@@ -361,6 +374,7 @@ class Transport:
                 self.max_retries,
                 delay_s,
             )
+            note_retry("server_error", delay_s)
             await _sleep(delay_s)
             attempt += 1
 

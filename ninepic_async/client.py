@@ -54,7 +54,9 @@ from ._constants import (
 )
 from ._exceptions import ConfigurationError, PollTimeoutError, RequestValidationError, register_secret
 from ._logging import get_logger, install_redaction
+from ._stats import ClientStats
 from ._transport import Transport
+from .instrumentation import Instrumentation
 from .models import (
     EventDetails,
     EventList,
@@ -378,6 +380,22 @@ class NinePicClient:
     def max_rate_limit_retries(self) -> int:
         """Retries after a 429 (throttling), counted apart from :attr:`max_retries`."""
         return self._transport.max_rate_limit_retries
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's API counters: calls, retries by reason, 429 pauses and the
+        time calls waited for them (see :class:`ClientStats`). Cheap: read it for metrics any time."""
+        return self._transport.counters.snapshot()
+
+    @property
+    def instrumentation(self) -> Instrumentation | None:
+        """What observes each API call and downloaded photo (a tracer; see
+        :mod:`ninepic_async.instrumentation` and ``ninepic_async.otel.instrument``), or None."""
+        return self._transport.instrumentation
+
+    @instrumentation.setter
+    def instrumentation(self, value: Instrumentation | None) -> None:
+        self._transport.instrumentation = value
 
     def __repr__(self) -> str:
         return f"NinePicClient(org_id={self._org_id}, base_url={self._base_url!r})"

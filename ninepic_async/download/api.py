@@ -24,6 +24,7 @@ from .._constants import (
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
+from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .events import EventCallback
 from .files import part_size
@@ -33,6 +34,7 @@ from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
 from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
+from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
 __all__ = ["download_originals", "download_url_list", "iter_download_originals", "plan_originals"]
@@ -51,6 +53,18 @@ def _selection(
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
 
 
+def _check_monitor(monitor: object) -> DownloadMonitor | None:
+    if monitor is not None and not isinstance(monitor, DownloadMonitor):
+        raise RequestValidationError("monitor", f"must be a DownloadMonitor; got {type(monitor).__name__}")
+    return monitor
+
+
+def _instrumentation(client: object) -> Instrumentation | None:
+    """The client's instrumentation (``NinePicClient.instrumentation``); None for other clients."""
+    instrumentation: Instrumentation | None = getattr(client, "instrumentation", None)
+    return instrumentation
+
+
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
     return lambda planner, on_total, listing: iter_source(
         client, event_id, selection, planner, on_total, listing
@@ -66,6 +80,8 @@ async def _run(
     storage_session: aiohttp.ClientSession | None,
     created_dest: bool,
     sink: Sink | None = None,
+    monitor: DownloadMonitor | None = None,
+    instrumentation: Instrumentation | None = None,
 ) -> DownloadReport:
     async with DownloadRun(
         dest,
@@ -74,6 +90,8 @@ async def _run(
         storage_session=storage_session,
         sink=sink,
         created_dest=created_dest,
+        monitor=monitor,
+        instrumentation=instrumentation,
     ) as run:
         return await run.run(items)
 
@@ -97,6 +115,7 @@ async def download_originals(
     digest: DigestName = "crc32c",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download the original photos of one selection into ``dest`` and return a report.
 
@@ -106,7 +125,9 @@ async def download_originals(
     raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
     stop the run. ``report.complete`` is True only when every announced photo is on disk.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
-    them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
+    them as one object instead. Pass a :class:`DownloadMonitor` as ``monitor`` to read the run's
+    :class:`DownloadStats` while it runs (``report.stats`` has them at the end). Bad arguments
+    raise :class:`RequestValidationError` first.
     """
     options = options or DownloadOptions(
         concurrency=concurrency,
@@ -119,6 +140,7 @@ async def download_originals(
         on_event=on_event,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     return await _run(
         dest_path,
@@ -127,6 +149,8 @@ async def download_originals(
         refresher=UrlRefresher(client, event_id),
         storage_session=storage_session,
         created_dest=created,
+        monitor=monitor,
+        instrumentation=_instrumentation(client),
     )
 
 
@@ -149,6 +173,7 @@ async def iter_download_originals(
     digest: DigestName = "crc32c",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> AsyncGenerator[FileResult, None]:
     """Like :func:`download_originals`, yielding each :class:`FileResult` as it finishes.
 
@@ -166,6 +191,7 @@ async def iter_download_originals(
         on_event=on_event,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
         max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
@@ -181,6 +207,8 @@ async def iter_download_originals(
                 storage_session=storage_session,
                 created_dest=created,
                 sink=send.send,
+                monitor=monitor,
+                instrumentation=_instrumentation(client),
             )
 
     task = asyncio.create_task(runner())
@@ -212,6 +240,7 @@ async def download_url_list(
     digest: DigestName = "crc32c",
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download pre-resolved URLs (no API calls, no URL refresh) into ``dest``; used by benchmarks.
 
@@ -228,6 +257,7 @@ async def download_url_list(
         digest=digest,
         on_event=on_event,
     )
+    _check_monitor(monitor)
     dest_path, _created = make_dest(dest)
     return await _run(
         dest_path,
@@ -236,6 +266,7 @@ async def download_url_list(
         refresher=None,
         storage_session=storage_session,
         created_dest=False,
+        monitor=monitor,
     )
 
 

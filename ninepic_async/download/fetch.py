@@ -40,7 +40,7 @@ from .._exceptions import (
 )
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
-from .events import BytesReceived, EventCallback, FileStarted
+from .events import BytesReceived, EventCallback, FileRetrying, FileStarted
 from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
 from .integrity import (
     Announced,
@@ -60,6 +60,7 @@ from .options import DownloadOptions
 from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
 from .sources import Job, Planner, Skip
+from .stats import DownloadMonitor
 from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
 
 __all__ = ["Fetcher"]
@@ -180,6 +181,7 @@ class Fetcher:
         report: DownloadReport,
         options: DownloadOptions,
         parts_at_start: frozenset[str],
+        monitor: DownloadMonitor | None = None,
     ) -> None:
         self._prefix = os.path.join(dest, "")
         self._dest = dest
@@ -193,6 +195,7 @@ class Fetcher:
         self._options = options
         self._on_event: EventCallback | None = options.on_event
         self._parts_at_start = parts_at_start
+        self._monitor = monitor or DownloadMonitor()
         self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
@@ -306,8 +309,14 @@ class Fetcher:
                 policy = policy.increment(setback)
             except GiveUp as exc:
                 return self._failed(job, f"{error} ({exc})")
+            self._retrying(job, setback, error)
             logger.debug("retrying %s after: %s", job.image_id, error)
             await anyio.sleep(policy.backoff_s())
+
+    def _retrying(self, job: Job, reason: Setback, error: str) -> None:
+        self._monitor.retries[reason] += 1
+        if self._on_event is not None:
+            self._on_event(FileRetrying(job.image_id, reason, redact(error)))
 
     def _resume_offset(self, job: Job, part: str, state: _FileState, first: bool) -> int:
         """Bytes of ``part`` to resume after: 0 unless the object they came from is known (its
@@ -420,6 +429,7 @@ class Fetcher:
         report = self._report
         if not state.started:
             state.started = True
+            self._monitor.bytes_resumed += start
             if on_event is not None:
                 on_event(FileStarted(image_id, total, start))
         low_speed = (

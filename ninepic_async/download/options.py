@@ -23,6 +23,8 @@ from .policy import FilePolicy
 if TYPE_CHECKING:
     import aiohttp
 
+    from .stats import DownloadMonitor
+
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows
@@ -132,3 +134,4 @@ class DownloadKwargs(TypedDict, total=False):
     digest: DigestName
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None
+    monitor: DownloadMonitor | None

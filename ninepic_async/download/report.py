@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .._constants import DOWNLOAD_MAX_KEPT_FAILURES
+from .stats import DownloadStats
 
 __all__ = ["DownloadReport", "FileResult", "FileStatus", "PlannedFile"]
 
@@ -41,7 +42,8 @@ class DownloadReport:
     ``announced``: photos the selection said it holds (None if it never said); ``missing``:
     announced photos the listing never delivered (counted, not in ``failures``: they have no id).
     ``unverified``: files ``verify`` could not check (no plain-MD5 ETag). :attr:`complete` is
-    True when every announced photo is on disk.
+    True when every announced photo is on disk. ``stats``: the run's final :class:`DownloadStats`
+    (retries by reason, URL refreshes, bytes resumed and skipped...).
     """
 
     downloaded: int = 0
@@ -54,6 +56,7 @@ class DownloadReport:
     elapsed_s: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
     manifest_path: str | None = None
+    stats: DownloadStats = field(default_factory=DownloadStats)
 
     @property
     def complete(self) -> bool:
