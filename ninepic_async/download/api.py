@@ -53,10 +53,12 @@ def _selection(
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
 
 
-def _check_monitor(monitor: object) -> DownloadMonitor | None:
-    if monitor is not None and not isinstance(monitor, DownloadMonitor):
+def _check_monitor(monitor: object) -> None:
+    if monitor is None:
+        return
+    if not isinstance(monitor, DownloadMonitor):
         raise RequestValidationError("monitor", f"must be a DownloadMonitor; got {type(monitor).__name__}")
-    return monitor
+    monitor.check_unused()
 
 
 def _instrumentation(client: object) -> Instrumentation | None:

@@ -120,10 +120,19 @@ class DownloadMonitor:
         state = "unused" if self._started_s is None else "running" if self._ended_s is None else "ended"
         return f"DownloadMonitor({state})"
 
-    def attach(self, report: DownloadReport, refresher: RefreshCounts | None) -> None:
-        """Called by the run as it starts: from now on the monitor reads this run's owners."""
+    @property
+    def started(self) -> bool:
+        """Whether a run has started with this monitor (it cannot watch another)."""
+        return self._started_s is not None
+
+    def check_unused(self) -> None:
+        """Raise :class:`RequestValidationError` if a run has already started with this monitor."""
         if self._started_s is not None:
             raise RequestValidationError("monitor", "already watches another download; give each run its own")
+
+    def attach(self, report: DownloadReport, refresher: RefreshCounts | None) -> None:
+        """Called by the run as it starts: from now on the monitor reads this run's owners."""
+        self.check_unused()
         self._report, self._refresher = report, refresher
         self._started_s = time.monotonic()
 
