@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import get_args
 
 from .instrumentation import ApiRetryReason
@@ -68,7 +67,7 @@ class ApiCounters:
             calls_ok=self.calls_ok,
             calls_failed=self.calls_failed,
             calls_in_flight=self.calls - self.calls_ok - self.calls_failed,
-            retries=MappingProxyType(dict(self.retries)),
+            retries=dict(self.retries),
             rate_limited=self.rate_limited,
             rate_limit_waits=self.rate_limit_waits,
             rate_limit_wait_s=self.rate_limit_wait_s,

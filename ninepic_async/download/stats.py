@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, get_args
 
 from .._exceptions import RequestValidationError
@@ -159,7 +158,7 @@ class DownloadMonitor:
             bytes_downloaded=report.bytes,
             bytes_resumed=self.bytes_resumed,
             bytes_skipped=self.bytes_skipped,
-            retries=MappingProxyType(dict(self.retries)),
+            retries=dict(self.retries),
             url_refresh_calls=0 if refresher is None else refresher.calls,
             urls_refreshed=0 if refresher is None else refresher.urls_renewed,
             url_refresh_failures=0 if refresher is None else refresher.urls_failed,
