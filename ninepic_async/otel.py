@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - exercised by a test that hides the pac
         "ninepic_async.otel needs OpenTelemetry: install the extra with pip install 'ninepic-async[otel]'"
     ) from None
 
+from . import __version__
 from ._constants import API_PREFIX
 from ._exceptions import redact
 from .instrumentation import ApiRetryReason
@@ -113,7 +114,7 @@ class OpenTelemetryInstrumentation:
         server_port: int | None = None,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
-        self._tracer = trace.get_tracer(_INSTRUMENTATION_NAME, tracer_provider=tracer_provider)
+        self._tracer = trace.get_tracer(_INSTRUMENTATION_NAME, __version__, tracer_provider=tracer_provider)
         self._server: dict[str, str | int] = {}
         if server_address is not None:
             self._server["server.address"] = server_address

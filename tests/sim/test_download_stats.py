@@ -23,6 +23,7 @@ from ninepic_async.download import (
     PlannedEvent,
     UrlsRefreshed,
     download_originals,
+    iter_download_originals,
 )
 
 
@@ -129,3 +130,18 @@ async def test_a_monitor_watches_one_run(rsim: SimFactory, tmp_path: Path) -> No
             )
     assert monitor.snapshot().files_ok == 3
     assert not (tmp_path / "b").exists()  # refused before anything was made
+
+
+async def test_a_monitor_counts_an_iterated_download_which_has_no_report(
+    rsim: SimFactory, tmp_path: Path
+) -> None:
+    sim = await rsim(photo_count=5, seed=43)
+    monitor = DownloadMonitor()
+    async with new_client(sim) as client:
+        async for result in iter_download_originals(
+            client, sim.event_id, tmp_path, whole_event=True, monitor=monitor
+        ):
+            assert monitor.snapshot().files_done >= 1 and result.status == "ok"
+    stats = monitor.snapshot()
+    assert (stats.files_ok, stats.files_announced, stats.running) == (5, 5, False)
+    assert stats.bytes_downloaded == sum(len(sim.world.content(p.image_id)) for p in sim.world.photos)
