@@ -270,14 +270,15 @@ class Transport:
 
     async def wait_for_pause(self) -> None:
         """Sleep until the client-wide pause (which may grow meanwhile) is over."""
-        started = None
+        started: float | None = None
         while True:
             remaining = self._not_before - _monotonic()
             if remaining <= 0:
                 if started is not None:
                     note_pause_wait(_monotonic() - started)
                 return
-            started = _monotonic() if started is None else started
+            if started is None:
+                started = _monotonic()
             await _sleep(remaining)
 
     # --- retry policy -------------------------------------------------------------------
