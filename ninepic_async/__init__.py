@@ -51,6 +51,7 @@ from .pagination import AsyncPage
 
 if _typing.TYPE_CHECKING:
     from .client import NinePicClient
+    from .download.stats import DownloadMonitor, DownloadStats
 
 __version__ = "0.1.0"
 
@@ -59,11 +60,15 @@ _install_redaction()
 
 def __getattr__(name: str) -> object:
     """``NinePicClient`` is imported on first use: it loads aiohttp, which `ninepic --version`,
-    `--help` and the models alone do not need."""
+    `--help` and the models alone do not need (the download stats types: the downloader's package)."""
     if name == "NinePicClient":
         from .client import NinePicClient
 
         return NinePicClient
+    if name in ("DownloadMonitor", "DownloadStats"):  # also in ninepic_async.download
+        from .download import stats
+
+        return getattr(stats, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -83,6 +88,8 @@ __all__ = [
     "ConfigurationError",
     "DestinationError",
     "DownloadError",
+    "DownloadMonitor",
+    "DownloadStats",
     "EventDetails",
     "EventList",
     "EventListItem",
