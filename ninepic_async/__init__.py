@@ -21,13 +21,16 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     PollTimeoutError,
+    ProxyError,
     RateLimitError,
     RequestValidationError,
     StorageStatusError,
+    TLSCertificateError,
     UnprocessableEntityError,
     URLExpiredError,
 )
 from ._logging import install_redaction as _install_redaction
+from ._network import NetworkOptions
 from ._stats import ClientStats
 from .instrumentation import ApiCallObserver, ApiRetryReason, FileObserver, Instrumentation
 from .models import (
@@ -102,6 +105,7 @@ __all__ = [
     "Instrumentation",
     "IntegrityError",
     "InternalServerError",
+    "NetworkOptions",
     "NinePicClient",
     "NinePicError",
     "NotFoundError",
@@ -111,9 +115,11 @@ __all__ = [
     "PingResult",
     "PollTimeoutError",
     "PresignedUrl",
+    "ProxyError",
     "RateLimitError",
     "RequestValidationError",
     "StorageStatusError",
+    "TLSCertificateError",
     "TimelineDay",
     "TimelineDays",
     "URLExpiredError",

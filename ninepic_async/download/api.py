@@ -7,6 +7,7 @@ field), builds ONE :class:`~.options.DownloadOptions` and runs a :class:`~.run.D
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
@@ -24,6 +25,7 @@ from .._constants import (
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
+from .._network import NetworkOptions
 from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .events import EventCallback
@@ -65,6 +67,14 @@ def _instrumentation(client: object) -> Instrumentation | None:
     """The client's instrumentation (``NinePicClient.instrumentation``); None for other clients."""
     instrumentation: Instrumentation | None = getattr(client, "instrumentation", None)
     return instrumentation
+
+
+def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
+    """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
+    network = getattr(client, "network", None)
+    if options.network is None and isinstance(network, NetworkOptions):
+        return dataclasses.replace(options, network=network)
+    return options
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
@@ -115,6 +125,7 @@ async def download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
     monitor: DownloadMonitor | None = None,
@@ -140,7 +151,9 @@ async def download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     _check_monitor(monitor)
     dest_path, created = make_dest(dest)
@@ -173,6 +186,7 @@ async def iter_download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
     monitor: DownloadMonitor | None = None,
@@ -191,7 +205,9 @@ async def iter_download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     _check_monitor(monitor)
     dest_path, created = make_dest(dest)
@@ -240,6 +256,7 @@ async def download_url_list(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
     monitor: DownloadMonitor | None = None,
@@ -258,6 +275,7 @@ async def download_url_list(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
     _check_monitor(monitor)
     dest_path, _created = make_dest(dest)
