@@ -59,7 +59,10 @@ from ._exceptions import (
 )
 from ._logging import get_logger
 from ._network import Network, proxy_display
+from ._observe import note_pause_wait, note_rate_limited, note_retry, observed
 from ._options import RequestOptions
+from ._stats import ApiCounters
+from .instrumentation import Instrumentation
 from .retry_notice import RETRY_RECORD_ATTR, RetryNotice, RetryReason
 
 __all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
@@ -317,6 +320,8 @@ class Transport:
         self.network = network or Network()
         self.max_response_bytes = max_response_bytes
         self._not_before = 0.0  # monotonic time before which no request of this client is sent
+        self.counters = ApiCounters()
+        self.instrumentation: Instrumentation | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={str(self.base_url)!r})"
@@ -399,16 +404,21 @@ class Transport:
 
         With a ``retry`` policy whose deadline falls inside the pause, raise APITimeoutError at once.
         """
+        started: float | None = None
         while True:
             now = _monotonic()
             remaining = self._not_before - now
             if remaining <= 0:
+                if started is not None:
+                    note_pause_wait(_monotonic() - started)
                 return
             if retry is not None and not retry.fits(now, remaining):
                 raise APITimeoutError(
                     f"{what}: the {retry.deadline_s} s deadline ends during this client's 429 pause "
                     f"({remaining:.2f} s left); pass respect_shared_pause=False to call during a pause"
                 )
+            if started is None:
+                started = _monotonic()
             await _sleep(remaining)
 
     async def _back_off(
@@ -449,6 +459,7 @@ class Transport:
             slots.release()
 
     # --- requests -------------------------------------------------------------------------
+    @observed
     async def request(
         self,
         method: str,
@@ -507,6 +518,7 @@ class Transport:
                     delay_s,
                     extra={RETRY_RECORD_ATTR: notice},
                 )
+                note_retry("timeout" if isinstance(exc, TIMEOUT_ERRORS) else "connection", delay_s)
                 await self._back_off(retry, delay_s, what, exc)  # retry wait point: after an error
                 retry = following
                 continue
@@ -518,6 +530,7 @@ class Transport:
                 delay_s = retry.backoff_s(retry_after, throttled=True)
                 # Every task of this client waits, even when this one gives up: the server asked us to.
                 self.pause_for(delay_s)
+                note_rate_limited()
                 if following is None:
                     raise self._status_error(response)
                 notice = RetryNotice(
@@ -537,6 +550,7 @@ class Transport:
                     retry.max_rate_limit_retries,
                     extra={RETRY_RECORD_ATTR: notice},
                 )
+                note_retry("rate_limited", delay_s)
                 if not opts.respect_shared_pause:  # the others wait out the pause at the loop's top
                     await self._back_off(retry, delay_s, what, self._status_error(response))  # 429 wait point
                 retry = following
@@ -563,6 +577,7 @@ class Transport:
                 delay_s,
                 extra={RETRY_RECORD_ATTR: notice},
             )
+            note_retry("server_error", delay_s)
             await self._back_off(retry, delay_s, what, self._status_error(response))  # retry wait point
             retry = following
 

@@ -60,7 +60,9 @@ from ._exceptions import ConfigurationError, PollTimeoutError, RequestValidation
 from ._logging import get_logger, install_redaction
 from ._network import NetworkOptions
 from ._options import RequestOptions
+from ._stats import ClientStats
 from ._transport import Transport
+from .instrumentation import Instrumentation
 from .models import (
     EventDetails,
     EventList,
@@ -495,6 +497,22 @@ class NinePicClient:
         view._options = dataclasses.replace(options, retry=retry)
         view._is_view = True
         return view
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's API counters: calls, retries by reason, 429 pauses and the
+        time calls waited for them (see :class:`ClientStats`). Cheap: read it for metrics any time."""
+        return self._transport.counters.snapshot()
+
+    @property
+    def instrumentation(self) -> Instrumentation | None:
+        """What observes each API call and downloaded photo (a tracer; see
+        :mod:`ninepic_async.instrumentation` and ``ninepic_async.otel.instrument``), or None."""
+        return self._transport.instrumentation
+
+    @instrumentation.setter
+    def instrumentation(self, value: Instrumentation | None) -> None:
+        self._transport.instrumentation = value
 
     def __repr__(self) -> str:
         return f"NinePicClient(org_id={self._org_id}, base_url={self._base_url!r})"

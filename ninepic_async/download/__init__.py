@@ -21,11 +21,13 @@ from .events import (
     FileRetrying,
     FileStarted,
     PlannedEvent,
+    UrlsRefreshed,
 )
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
+from .stats import DownloadMonitor, DownloadStats, FileRetryReason
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
@@ -63,12 +65,15 @@ __all__ = [
     "CheckStatus",
     "CheckedFile",
     "DownloadEvent",
+    "DownloadMonitor",
     "DownloadOptions",
     "DownloadReport",
+    "DownloadStats",
     "EventCallback",
     "FileFinished",
     "FilePolicy",
     "FileResult",
+    "FileRetryReason",
     "FileRetrying",
     "FileStarted",
     "FileStatus",
@@ -76,6 +81,7 @@ __all__ = [
     "PlannedEvent",
     "PlannedFile",
     "UrlJob",
+    "UrlsRefreshed",
     "check_destination",
     "download_originals",
     "download_url_list",

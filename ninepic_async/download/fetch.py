@@ -62,6 +62,7 @@ from .options import DownloadOptions
 from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
 from .sources import Job, Planner, Skip
+from .stats import DownloadMonitor
 from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
 
 __all__ = ["Fetcher"]
@@ -190,6 +191,7 @@ class Fetcher:
         options: DownloadOptions,
         parts_at_start: frozenset[str],
         network: Network | None = None,
+        monitor: DownloadMonitor | None = None,
     ) -> None:
         self._network = network or Network()
         self._bucket = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
@@ -205,6 +207,7 @@ class Fetcher:
         self._options = options
         self._on_event: EventCallback | None = options.on_event
         self._parts_at_start = parts_at_start
+        self._monitor = monitor or DownloadMonitor()
         self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
@@ -323,10 +326,14 @@ class Fetcher:
             except GiveUp as exc:
                 return self._failed(job, f"{error} ({exc})")
             delay_s = policy.backoff_s()
+            self._retrying(job, setback, error, delay_s)
             logger.debug("retrying %s after: %s", job.image_id, error)
-            if self._on_event is not None:
-                self._on_event(FileRetrying(job.image_id, error, delay_s))
             await anyio.sleep(delay_s)
+
+    def _retrying(self, job: Job, reason: Setback, error: str, delay_s: float) -> None:
+        self._monitor.retries[reason] += 1
+        if self._on_event is not None:
+            self._on_event(FileRetrying(job.image_id, reason, redact(error), delay_s))
 
     def _resume_offset(self, job: Job, part: str, state: _FileState, first: bool) -> int:
         """Bytes of ``part`` to resume after: 0 unless the object they came from is known (its
@@ -452,6 +459,7 @@ class Fetcher:
         bucket = self._bucket
         if not state.started:
             state.started = True
+            self._monitor.bytes_resumed += start
             if on_event is not None:
                 on_event(FileStarted(image_id, total, start))
         low_speed = (

@@ -24,6 +24,8 @@ from .policy import FilePolicy
 if TYPE_CHECKING:
     import aiohttp
 
+    from .stats import DownloadMonitor
+
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows
@@ -148,3 +150,4 @@ class DownloadKwargs(TypedDict, total=False):
     limit_rate_bps: float | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None
+    monitor: DownloadMonitor | None

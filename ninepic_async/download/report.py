@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .._constants import DOWNLOAD_MAX_KEPT_FAILURES
+from .stats import DownloadStats
 
 __all__ = ["DownloadReport", "FileResult", "FileStatus", "PlannedFile"]
 
@@ -45,7 +46,8 @@ class DownloadReport:
     announced photos the listing never delivered (counted, not in ``failures``: they have no id).
     ``not_found``: failed photos that do not exist (a rerun will not fetch them).
     ``unverified``: files ``verify`` could not check (no plain-MD5 ETag). :attr:`complete` is
-    True when every announced photo is on disk.
+    True when every announced photo is on disk. ``stats``: the run's final :class:`DownloadStats`
+    (retries by reason, URL refreshes, bytes resumed and skipped...).
     """
 
     downloaded: int = 0
@@ -60,6 +62,7 @@ class DownloadReport:
     elapsed_s: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
     manifest_path: str | None = None
+    stats: DownloadStats = field(default_factory=DownloadStats)
 
     @property
     def complete(self) -> bool:
