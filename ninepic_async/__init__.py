@@ -21,13 +21,18 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     PollTimeoutError,
+    ProxyError,
     RateLimitError,
     RequestValidationError,
     StorageStatusError,
+    TLSCertificateError,
     UnprocessableEntityError,
     URLExpiredError,
 )
 from ._logging import install_redaction as _install_redaction
+from ._network import NetworkOptions
+from ._stats import ClientStats
+from .instrumentation import ApiCallObserver, ApiRetryReason, FileObserver, Instrumentation
 from .models import (
     EventDetails,
     EventList,
@@ -46,22 +51,87 @@ from .models import (
     VideoClippingJob,
 )
 from .pagination import AsyncPage
+from .retry_notice import RetryNotice, RetryReason, retry_notice_of
 
 if _typing.TYPE_CHECKING:
     from .client import NinePicClient
+    from .download import (
+        BytesReceived,
+        CheckedFile,
+        CheckReport,
+        CheckStatus,
+        DownloadEvent,
+        DownloadMonitor,
+        DownloadOptions,
+        DownloadReport,
+        DownloadStats,
+        EventCallback,
+        FileFinished,
+        FilePolicy,
+        FileResult,
+        FileRetrying,
+        FileStarted,
+        FileStatus,
+        ManifestEntry,
+        PlannedEvent,
+        PlannedFile,
+        UrlJob,
+        check_destination,
+        download_originals,
+        download_url_list,
+        iter_download_originals,
+        plan_originals,
+        read_manifest,
+    )
 
 __version__ = "0.1.0"
 
 _install_redaction()
 
+_FROM_DOWNLOAD = frozenset(
+    {
+        "BytesReceived",
+        "CheckReport",
+        "CheckStatus",
+        "CheckedFile",
+        "DownloadEvent",
+        "DownloadMonitor",
+        "DownloadOptions",
+        "DownloadReport",
+        "DownloadStats",
+        "EventCallback",
+        "FileFinished",
+        "FilePolicy",
+        "FileResult",
+        "FileRetrying",
+        "FileStarted",
+        "FileStatus",
+        "ManifestEntry",
+        "PlannedEvent",
+        "PlannedFile",
+        "UrlJob",
+        "check_destination",
+        "download_originals",
+        "download_url_list",
+        "iter_download_originals",
+        "plan_originals",
+        "read_manifest",
+    }
+)
+"""The downloader's public names, also reachable from ``ninepic_async.download``."""
+
 
 def __getattr__(name: str) -> object:
-    """``NinePicClient`` is imported on first use: it loads aiohttp, which `ninepic --version`,
-    `--help` and the models alone do not need."""
+    """``NinePicClient`` and the downloader's names are imported on first use: they load aiohttp
+    and hashing modules, which `ninepic --version`, `--help` and the models alone do not need."""
     if name == "NinePicClient":
         from .client import NinePicClient
 
         return NinePicClient
+    if name in _FROM_DOWNLOAD:
+        from . import download
+
+        return getattr(download, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -72,22 +142,45 @@ __all__ = [
     "APIResponseDecodeError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiCallObserver",
+    "ApiRetryReason",
     "AsyncPage",
     "AuthenticationError",
     "BadRequestError",
+    "BytesReceived",
+    "CheckReport",
+    "CheckStatus",
+    "CheckedFile",
+    "ClientStats",
     "ConfigurationError",
     "DestinationError",
     "DownloadError",
+    "DownloadEvent",
+    "DownloadMonitor",
+    "DownloadOptions",
+    "DownloadReport",
+    "DownloadStats",
+    "EventCallback",
     "EventDetails",
     "EventList",
     "EventListItem",
     "FaceSearchResult",
     "FailedUrl",
+    "FileFinished",
+    "FileObserver",
+    "FilePolicy",
+    "FileResult",
+    "FileRetrying",
+    "FileStarted",
+    "FileStatus",
     "FileWriteError",
     "ImageItem",
     "ImagePage",
+    "Instrumentation",
     "IntegrityError",
     "InternalServerError",
+    "ManifestEntry",
+    "NetworkOptions",
     "NinePicClient",
     "NinePicError",
     "NotFoundError",
@@ -95,16 +188,30 @@ __all__ = [
     "Pagination",
     "PermissionDeniedError",
     "PingResult",
+    "PlannedEvent",
+    "PlannedFile",
     "PollTimeoutError",
     "PresignedUrl",
+    "ProxyError",
     "RateLimitError",
     "RequestValidationError",
+    "RetryNotice",
+    "RetryReason",
     "StorageStatusError",
+    "TLSCertificateError",
     "TimelineDay",
     "TimelineDays",
     "URLExpiredError",
     "UnprocessableEntityError",
+    "UrlJob",
     "VideoClip",
     "VideoClippingJob",
     "__version__",
+    "check_destination",
+    "download_originals",
+    "download_url_list",
+    "iter_download_originals",
+    "plan_originals",
+    "read_manifest",
+    "retry_notice_of",
 ]

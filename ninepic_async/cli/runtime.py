@@ -25,10 +25,12 @@ from .._constants import (
 )
 from .._exceptions import register_secret
 from .errors import CliError, ErrorContext
+from .network import client_network
 from .output import Output
 
 if TYPE_CHECKING:
     from ..client import NinePicClient
+    from ..retry_notice import RetryNotice
 
 __all__ = ["Runtime"]
 
@@ -40,6 +42,18 @@ class Runtime:
     args: argparse.Namespace
     output: Output
     ctx: ErrorContext = field(default_factory=ErrorContext)
+    retry_listener: Callable[[RetryNotice], None] | None = None
+    """Who hears the API's retries instead of a stderr line (the JSON events while a download runs)."""
+
+    def api_retry(self, notice: RetryNotice) -> None:
+        """Say on stderr that the API is being retried ("API unreachable, retry 2/5 in 1.6 s").
+
+        Silent with -q; with --verbose the library's own log line already says it.
+        """
+        if self.retry_listener is not None:
+            self.retry_listener(notice)
+        elif not self.opt("verbose"):
+            self.output.note(notice.describe())
 
     def opt(self, name: str, default: Any = None) -> Any:
         """A shared option's value (SUPPRESSed options are absent from the namespace)."""
@@ -100,6 +114,7 @@ class Runtime:
         throttled = self.opt("max_rate_limit_retries")
         max_rate_limit_retries = DEFAULT_MAX_RATE_LIMIT_RETRIES if throttled is None else int(throttled)
         self.ctx.max_rate_limit_retries = max_rate_limit_retries
+        network = client_network(self)
         client = NinePicClient(
             key,
             org_id=org,
@@ -107,6 +122,7 @@ class Runtime:
             timeout_s=float(self.opt("timeout") or DEFAULT_TIMEOUT_S),
             max_retries=max_retries,
             max_rate_limit_retries=max_rate_limit_retries,
+            **network,
         )
         self.ctx.base_url = client.base_url
         return client

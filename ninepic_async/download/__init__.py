@@ -13,11 +13,21 @@ budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` 
 import importlib as _importlib
 import typing as _typing
 
-from .events import BytesReceived, DownloadEvent, EventCallback, FileFinished, FileStarted, PlannedEvent
+from .events import (
+    BytesReceived,
+    DownloadEvent,
+    EventCallback,
+    FileFinished,
+    FileRetrying,
+    FileStarted,
+    PlannedEvent,
+    UrlsRefreshed,
+)
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
+from .stats import DownloadMonitor, DownloadStats, FileRetryReason
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
@@ -55,18 +65,23 @@ __all__ = [
     "CheckStatus",
     "CheckedFile",
     "DownloadEvent",
+    "DownloadMonitor",
     "DownloadOptions",
     "DownloadReport",
+    "DownloadStats",
     "EventCallback",
     "FileFinished",
     "FilePolicy",
     "FileResult",
+    "FileRetryReason",
+    "FileRetrying",
     "FileStarted",
     "FileStatus",
     "ManifestEntry",
     "PlannedEvent",
     "PlannedFile",
     "UrlJob",
+    "UrlsRefreshed",
     "check_destination",
     "download_originals",
     "download_url_list",

@@ -7,6 +7,7 @@ field), builds ONE :class:`~.options.DownloadOptions` and runs a :class:`~.run.D
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
@@ -24,6 +25,8 @@ from .._constants import (
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
+from .._network import NetworkOptions
+from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .events import EventCallback
 from .files import part_size
@@ -33,6 +36,7 @@ from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
 from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
+from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
 __all__ = ["download_originals", "download_url_list", "iter_download_originals", "plan_originals"]
@@ -49,6 +53,28 @@ def _selection(
     """The one place a selection is validated (the CLI calls it too, through these functions)."""
     _check_event_id(event_id)
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
+
+
+def _check_monitor(monitor: object) -> None:
+    if monitor is None:
+        return
+    if not isinstance(monitor, DownloadMonitor):
+        raise RequestValidationError("monitor", f"must be a DownloadMonitor; got {type(monitor).__name__}")
+    monitor.check_unused()
+
+
+def _instrumentation(client: object) -> Instrumentation | None:
+    """The client's instrumentation (``NinePicClient.instrumentation``); None for other clients."""
+    instrumentation: Instrumentation | None = getattr(client, "instrumentation", None)
+    return instrumentation
+
+
+def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
+    """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
+    network = getattr(client, "network", None)
+    if options.network is None and isinstance(network, NetworkOptions):
+        return dataclasses.replace(options, network=network)
+    return options
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
@@ -71,6 +97,8 @@ async def _run(
     storage_session: aiohttp.ClientSession | None,
     created_dest: bool,
     sink: Sink | None = None,
+    monitor: DownloadMonitor | None = None,
+    instrumentation: Instrumentation | None = None,
 ) -> DownloadReport:
     async with DownloadRun(
         dest,
@@ -79,6 +107,8 @@ async def _run(
         storage_session=storage_session,
         sink=sink,
         created_dest=created_dest,
+        monitor=monitor,
+        instrumentation=instrumentation,
     ) as run:
         return await run.run(items)
 
@@ -100,8 +130,10 @@ async def download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download the original photos of one selection into ``dest`` and return a report.
 
@@ -111,7 +143,9 @@ async def download_originals(
     raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
     stop the run. ``report.complete`` is True only when every announced photo is on disk.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
-    them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
+    them as one object instead. Pass a :class:`DownloadMonitor` as ``monitor`` to read the run's
+    :class:`DownloadStats` while it runs (``report.stats`` has them at the end). Bad arguments
+    raise :class:`RequestValidationError` first.
     """
     options = options or DownloadOptions(
         concurrency=concurrency,
@@ -122,8 +156,11 @@ async def download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     return await _run(
         dest_path,
@@ -132,6 +169,8 @@ async def download_originals(
         refresher=UrlRefresher(client, event_id),
         storage_session=storage_session,
         created_dest=created,
+        monitor=monitor,
+        instrumentation=_instrumentation(client),
     )
 
 
@@ -152,8 +191,10 @@ async def iter_download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> AsyncGenerator[FileResult, None]:
     """Like :func:`download_originals`, yielding each :class:`FileResult` as it finishes.
 
@@ -169,8 +210,11 @@ async def iter_download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
         max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
@@ -186,6 +230,8 @@ async def iter_download_originals(
                 storage_session=storage_session,
                 created_dest=created,
                 sink=send.send,
+                monitor=monitor,
+                instrumentation=_instrumentation(client),
             )
 
     task = asyncio.create_task(runner())
@@ -215,8 +261,10 @@ async def download_url_list(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download pre-resolved URLs (no API calls, no URL refresh) into ``dest``; used by benchmarks.
 
@@ -232,7 +280,9 @@ async def download_url_list(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
+    _check_monitor(monitor)
     dest_path, _created = make_dest(dest)
     return await _run(
         dest_path,
@@ -241,6 +291,7 @@ async def download_url_list(
         refresher=None,
         storage_session=storage_session,
         created_dest=False,
+        monitor=monitor,
     )
 
 

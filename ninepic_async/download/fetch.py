@@ -38,9 +38,11 @@ from .._exceptions import (
     URLExpiredError,
     redact,
 )
+from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
-from .events import BytesReceived, EventCallback, FileStarted
+from .bandwidth import TokenBucket
+from .events import BytesReceived, EventCallback, FileRetrying, FileStarted
 from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
 from .integrity import (
     Announced,
@@ -60,11 +62,15 @@ from .options import DownloadOptions
 from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
 from .sources import Job, Planner, Skip
+from .stats import DownloadMonitor
 from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
 
 __all__ = ["Fetcher"]
 
 logger = logging.getLogger(__name__)
+
+_GONE_STATUSES = frozenset({404, 410})
+"""Store answers that say the object does not exist: a rerun will not fetch it."""
 
 _ERROR_BODY_BYTES = 16 * 1024
 _NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, *TIMEOUT_ERRORS)
@@ -144,6 +150,10 @@ class _LowSpeed:
                 )
             self._since, self._bytes = time.monotonic(), 0
 
+    def excuse(self, seconds: float) -> None:
+        """Leave out ``seconds`` the run's own rate cap held this body back: not the network's slowness."""
+        self._since += seconds
+
 
 class _FreeSpace:
     """The destination's free space, read again (``statvfs``) only when it could matter: when a
@@ -180,7 +190,11 @@ class Fetcher:
         report: DownloadReport,
         options: DownloadOptions,
         parts_at_start: frozenset[str],
+        network: Network | None = None,
+        monitor: DownloadMonitor | None = None,
     ) -> None:
+        self._network = network or Network()
+        self._bucket = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
         self._prefix = os.path.join(dest, "")
         self._dest = dest
         self._session = session
@@ -193,6 +207,7 @@ class Fetcher:
         self._options = options
         self._on_event: EventCallback | None = options.on_event
         self._parts_at_start = parts_at_start
+        self._monitor = monitor or DownloadMonitor()
         self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
@@ -210,11 +225,13 @@ class Fetcher:
         """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
         return self._prefix + name
 
-    def _failed(self, job: Job | Skip, error: str, path: str | None = None) -> FileResult:
+    def _failed(
+        self, job: Job | Skip, error: str, path: str | None = None, *, retryable: bool = True
+    ) -> FileResult:
         error = redact(error)
         logger.info("download of %s failed: %s", job.image_id, error)
         self._manifest.failed(job.image_id, error, file=job.filename, path=path)
-        return FileResult(job.image_id, "failed", None, 0, error, path)
+        return FileResult(job.image_id, "failed", None, 0, error, path, retryable=retryable)
 
     # -- files already on disk ------------------------------------------------------------
     async def settle_skip(self, skip: Skip) -> FileResult:
@@ -300,14 +317,23 @@ class Fetcher:
                 return self._failed(job, str(exc))
             except DestinationError:
                 raise
+            except StorageStatusError as exc:
+                return self._failed(job, str(exc), retryable=exc.status not in _GONE_STATUSES)
             except DownloadError as exc:
                 return self._failed(job, str(exc))
             try:
                 policy = policy.increment(setback)
             except GiveUp as exc:
                 return self._failed(job, f"{error} ({exc})")
+            delay_s = policy.backoff_s()
+            self._retrying(job, setback, error, delay_s)
             logger.debug("retrying %s after: %s", job.image_id, error)
-            await anyio.sleep(policy.backoff_s())
+            await anyio.sleep(delay_s)
+
+    def _retrying(self, job: Job, reason: Setback, error: str, delay_s: float) -> None:
+        self._monitor.retries[reason] += 1
+        if self._on_event is not None:
+            self._on_event(FileRetrying(job.image_id, reason, redact(error), delay_s))
 
     def _resume_offset(self, job: Job, part: str, state: _FileState, first: bool) -> int:
         """Bytes of ``part`` to resume after: 0 unless the object they came from is known (its
@@ -337,9 +363,14 @@ class Fetcher:
             assert state.announced is not None and state.announced.etag is not None
             headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = state.announced.etag
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,  # True: the session's own (a caller's session keeps its setting)
             ) as resp:
                 if resp.status in (200, 206):
                     return await self._receive(job, url, resp, part, offset, state)
@@ -363,9 +394,16 @@ class Fetcher:
         except aiohttp.InvalidURL as exc:
             raise DownloadError(f"invalid storage URL: {exc}") from exc
         except aiohttp.ClientConnectorCertificateError as exc:
-            host = yarl.URL(url, encoded=True).host
+            cause = exc.certificate_error
+            reason = getattr(cause, "verify_message", None) or str(cause)
             raise _Failed(
-                f"the storage host {host}'s TLS certificate was refused (not retried): {exc}"
+                f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
+                "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
+            ) from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            raise _Failed(
+                f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "
+                f"{exc.message}); not retried"
             ) from exc
         except _NETWORK_ERRORS as exc:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
@@ -418,8 +456,10 @@ class Fetcher:
         image_id = job.image_id
         on_event = self._on_event
         report = self._report
+        bucket = self._bucket
         if not state.started:
             state.started = True
+            self._monitor.bytes_resumed += start
             if on_event is not None:
                 on_event(FileStarted(image_id, total, start))
         low_speed = (
@@ -438,6 +478,10 @@ class Fetcher:
                         report.bytes += len(chunk)
                         if on_event is not None:
                             on_event(BytesReceived(image_id, len(chunk)))
+                        if bucket is not None:
+                            held_s = await bucket.pay(len(chunk))
+                            if held_s and low_speed is not None:
+                                low_speed.excuse(held_s)
                         if low_speed is not None:
                             low_speed.add(len(chunk))
             except _NETWORK_ERRORS as exc:
@@ -499,9 +543,14 @@ class Fetcher:
     async def _probe_size(self, url: str, etag: str | None) -> int | None:
         """The object's size from a ``Range: bytes=0-0`` answer, or None when it gives none."""
         headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,
             ) as resp:
                 if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
                     return None
