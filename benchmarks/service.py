@@ -132,20 +132,20 @@ def complete_destination(dest: Path, photos: int) -> list[str]:
 
 async def longest_stall(
     coords: dict[str, str] | None, dest: Path, ids: list[str] | None
-) -> tuple[float, int]:
-    """The longest the loop went without running a 1 ms ticker during one rerun, and the skips;
-    without ``coords``, during one idle second (the machine's own noise)."""
+) -> tuple[list[float], int]:
+    """How late a 1 ms ticker ran each time during one rerun (sorted), and the skips; without
+    ``coords``, during one idle second (the machine's own noise)."""
     loop = asyncio.get_running_loop()
-    worst = 0.0
+    lateness: list[float] = []
     stop = False
 
     async def tick() -> None:
-        nonlocal worst
         last = loop.time()
         while not stop:
             await asyncio.sleep(0.001)
             now = loop.time()
-            worst, last = max(worst, now - last - 0.001), now
+            lateness.append(now - last - 0.001)
+            last = now
 
     ticker = asyncio.create_task(tick())
     await asyncio.sleep(0.01)
@@ -153,7 +153,7 @@ async def longest_stall(
         await asyncio.sleep(1.0)
         stop = True
         await ticker
-        return worst, 0
+        return sorted(lateness), 0
     async with client_for(coords) as client:
         if ids is None:
             report = await client.download_originals(int(coords["event_id"]), dest, whole_event=True)
@@ -161,7 +161,15 @@ async def longest_stall(
             report = await client.download_originals(int(coords["event_id"]), dest, image_ids=ids)
     stop = True
     await ticker
-    return worst, report.skipped
+    return sorted(lateness), report.skipped
+
+
+def _summary(lateness: list[float]) -> dict[str, float]:
+    """The longest stall and the 99th percentile, in ms."""
+    return {
+        "max_block_ms": round(lateness[-1] * 1000, 1),
+        "p99_block_ms": round(lateness[int(len(lateness) * 0.99)] * 1000, 1),
+    }
 
 
 def loop_block(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -171,11 +179,11 @@ def loop_block(args: argparse.Namespace) -> list[dict[str, Any]]:
         ids = complete_destination(dest, args.photos)
         with simulator(args.photos, "48") as coords:
             idle, _ = asyncio.run(longest_stall(None, dest, None))
-            rows.append({"measure": "loop_block", "selection": "idle", "max_block_ms": round(idle * 1000, 1)})
+            rows.append({"measure": "loop_block", "selection": "idle", **_summary(idle)})
             for selection in ("whole_event", "image_ids"):
                 for attempt in range(args.repeat):
                     chosen = None if selection == "whole_event" else ids
-                    worst, skipped = asyncio.run(longest_stall(coords, dest, chosen))
+                    lateness, skipped = asyncio.run(longest_stall(coords, dest, chosen))
                     rows.append(
                         {
                             "measure": "loop_block",
@@ -184,7 +192,7 @@ def loop_block(args: argparse.Namespace) -> list[dict[str, Any]]:
                             "attempt": attempt,
                             "first_use": attempt == 0 and selection == "whole_event",
                             "skipped": skipped,
-                            "max_block_ms": round(worst * 1000, 1),
+                            **_summary(lateness),
                         }
                     )
     finally:
