@@ -34,7 +34,7 @@ from .._exceptions import RequestValidationError, redact
 from ..models import ImagePage, PresignedUrl
 from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
-from .manifest import ManifestState
+from .manifest import ManifestState, regular_file_size
 from .names import NameAllocator
 from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
@@ -115,7 +115,7 @@ class ApiFailure:
 
 SourceItem = Job | Skip | ApiFailure
 
-Offload = Callable[[Callable[[], list[Skip | None]]], Awaitable[list[Skip | None]]]
+Offload = Callable[[Callable[[], list[int | None]]], Awaitable[list[int | None]]]
 """Runs a blocking function off the event loop: ``await offload(fn)`` is ``fn()``'s result."""
 
 
@@ -210,32 +210,41 @@ class Planner:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
         return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
 
-    def skip(self, image_id: str, url: str | None = None, *, refreshable: bool = True) -> Skip | None:
-        """A :class:`Skip` when an earlier run already saved ``image_id`` whole, else None (fetch it)."""
-        if self.dest is None:
-            return None
-        recheck = not self.state.on_disk_for_sure(image_id)
-        done = self.state.completed(image_id, self.dest)
-        if done is not None:
-            return Skip(image_id, done[0], done[1], url=url, refreshable=refreshable, recheck=recheck)
-        pending = self.state.awaiting_rename(image_id, self.dest)
-        if pending is None:
-            return None
-        return Skip(
-            image_id,
-            pending[0],
-            pending[1],
-            from_part=True,
-            url=url,
-            refreshable=refreshable,
-            recheck=recheck,
-        )
-
     async def skips(self, wanted: Sequence[tuple[str, str | None, bool]]) -> list[Skip | None]:
-        """:meth:`skip` for each ``(image_id, url, refreshable)``, the files stat-ed off the event loop."""
-        if self.dest is None or not wanted:
+        """For each ``(image_id, url, refreshable)``: a :class:`Skip` when an earlier run saved the
+        photo whole (its file, or a ``.part`` recorded ``ok`` that awaits its rename), else None.
+        Only the ``lstat`` calls run off the event loop: the thread holds the GIL briefly."""
+        dest = self.dest
+        if dest is None or not wanted:
             return [None] * len(wanted)
-        return await self.offload(lambda: [self.skip(i, url, refreshable=r) for i, url, r in wanted])
+        prefix = os.path.join(dest, "")
+        recorded = [self.state.recorded_ok(image_id) for image_id, _url, _refreshable in wanted]
+        files = [prefix + ok[0] for ok in recorded if ok is not None]
+        sizes = iter(await self.offload(lambda: [regular_file_size(path) for path in files]))
+        found: list[Skip | None] = [None] * len(wanted)
+        absent: list[tuple[int, tuple[str, int]]] = []
+        for n, ok in enumerate(recorded):
+            if ok is None:
+                continue
+            size = next(sizes)
+            if size == ok[1]:
+                found[n] = self._skip(wanted[n], ok, from_part=False)
+            elif size is None:
+                absent.append((n, ok))  # killed between the ok line and the rename?
+        if absent:
+            parts = [prefix + ok[0] + PART_SUFFIX for _n, ok in absent]
+            part_sizes = await self.offload(lambda: [regular_file_size(path) for path in parts])
+            for (n, ok), size in zip(absent, part_sizes, strict=True):
+                if size == ok[1]:
+                    found[n] = self._skip(wanted[n], ok, from_part=True)
+        return found
+
+    def _skip(self, wanted: tuple[str, str | None, bool], ok: tuple[str, int], *, from_part: bool) -> Skip:
+        image_id, url, refreshable = wanted
+        recheck = not self.state.on_disk_for_sure(image_id)
+        return Skip(
+            image_id, ok[0], ok[1], from_part=from_part, url=url, refreshable=refreshable, recheck=recheck
+        )
 
     def refetch(self, skip: Skip) -> Job:
         """A :class:`Job` for a photo whose file on disk turned out changed: same name, replaced."""
@@ -266,7 +275,7 @@ class Planner:
         )
 
 
-async def _to_thread(fn: Callable[[], list[Skip | None]]) -> list[Skip | None]:
+async def _to_thread(fn: Callable[[], list[int | None]]) -> list[int | None]:
     return await anyio.to_thread.run_sync(fn)
 
 
