@@ -212,3 +212,45 @@ async def test_a_run_cancelled_as_its_file_threads_start_stops_and_releases_ever
     lock.acquire()  # released by the cancelled run
     lock.release()
     await until_pool_threads_end()
+
+
+@pytest.mark.parametrize("how", ["wait_for", "task_cancel"])
+async def test_a_run_short_of_file_threads_still_stops_when_cancelled_or_timed_out(
+    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    sim = await rsim(photo_count=10, photo_size=(60_000, 90_000), seed=145, storage_chunk_size=8_192)
+    sim.faults.storage_bytes_per_s = 30_000  # no file can finish within the timeout
+    real_start = threading.Thread.start
+    started: list[str] = []
+
+    def start_one_only(self: threading.Thread) -> None:
+        if self.name.startswith("ninepic-"):
+            if started:
+                raise RuntimeError("can't start new thread")
+            started.append(self.name)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_one_only)
+    reached = asyncio.Event()
+
+    def on_event(event: DownloadEvent) -> None:
+        if isinstance(event, BytesReceived):
+            reached.set()
+
+    async with new_client(sim) as client:
+        run = download_originals(client, sim.event_id, tmp_path, whole_event=True, on_event=on_event)
+        with anyio.fail_after(30):
+            if how == "wait_for":
+                with pytest.raises((asyncio.TimeoutError, TimeoutError)):
+                    await asyncio.wait_for(run, timeout=0.5)
+            else:
+                task = asyncio.ensure_future(run)
+                await reached.wait()
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+    lock = DestinationLock(tmp_path)
+    lock.acquire()
+    lock.release()
+    monkeypatch.undo()
+    await until_pool_threads_end()
