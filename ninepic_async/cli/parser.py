@@ -42,7 +42,7 @@ from .errors import EXIT_STATUSES
 __all__ = ["build_parser", "parse_time_s"]
 
 _EXIT_HELP = "exit statuses:\n" + "\n".join(f"  {code:<4}{text}" for code, text in EXIT_STATUSES.items())
-_EXIT_HELP_COMMANDS = frozenset({"download", "demo", "check"})
+_EXIT_HELP_COMMANDS = frozenset({"download", "demo", "check", "archive"})
 """Commands whose --help ends with the exit status table (the top-level help has it too)."""
 
 
@@ -416,6 +416,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_download_options(p)
     p.add_argument("--dry-run", action="store_true", help="list what would be fetched; write nothing")
 
+    _add_archive(
+        add(
+            "archive",
+            "download every photo of whole events, each into <out>/<event_id>-<slug>/",
+            "  ninepic archive --out ./archive --all-events\n"
+            "  ninepic archive --out ./archive --events 456,457 --concurrency 32\n"
+            "  ninepic archive --out ./archive --all-events --since 2025-01-01 --until 2025-06-30",
+        )
+    )
+
     p = add(
         "demo",
         "download a synthetic event from the built-in simulator (no account needed)",
@@ -460,6 +470,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_simulate(sub)
     return parser
+
+
+def _add_archive(p: argparse.ArgumentParser) -> None:
+    """``archive``: which events (checked by the command, so bad input is one line), then the
+    options of ``download``."""
+    group = p.add_argument_group("which events (exactly one of --events, --all-events)")
+    group.add_argument(
+        "--events", metavar="ID[,ID...]", help="these event ids, comma-separated (e.g. 456,457)"
+    )
+    group.add_argument("--all-events", action="store_true", help="every event of the organisation")
+    group.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only events dated on or after DATE (YYYY-MM-DD; undated ones are left out)",
+    )
+    group.add_argument("--until", metavar="DATE", help="only events dated on or before DATE (YYYY-MM-DD)")
+    _add_download_options(p)
 
 
 def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -> None:
