@@ -398,21 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
         "download original photos concurrently, resumably, with a manifest",
         "  ninepic download --org 903 --event 456 --bib 1234 --out ./photos\n"
         "  ninepic download --selfie ddc661a7-8861-4793-9437-af42a82d12f8 --out ./photos --verify\n"
-        "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run",
+        "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run\n"
+        "  ninepic download --bib 1234 --bib 1235 --out ./photos\n"
+        "  ninepic download --selfie me.jpg --out ./photos          # face search, then its photos\n"
+        "  cat me.jpg | ninepic download --selfie - --out ./photos\n"
+        "  ninepic download --image-ids-from ids.txt --out ./photos  # one id a line; - reads stdin",
     )
-    selection = p.add_argument_group("what to download (exactly one)").add_mutually_exclusive_group(
-        required=True
-    )
-    selection.add_argument("--bib", metavar="BIB", help="every photo of this BIB number")
-    selection.add_argument("--selfie", metavar="REQUEST_ID", help="every photo of a Face Search request_id")
-    selection.add_argument(
-        "--image-id",
-        metavar="ID",
-        action="append",
-        dest="image_ids",
-        help="this photo (repeat the option for more)",
-    )
-    selection.add_argument("--all", action="store_true", dest="whole_event", help="every photo of the event")
+    _add_download_selection(p)
     _add_download_options(p)
     p.add_argument("--dry-run", action="store_true", help="list what would be fetched; write nothing")
 
@@ -470,6 +462,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_simulate(sub)
     return parser
+
+
+def _add_download_selection(p: argparse.ArgumentParser) -> None:
+    """What ``download`` downloads: exactly one of these (read and checked by the command)."""
+    selection = p.add_argument_group("what to download (exactly one)").add_mutually_exclusive_group(
+        required=True
+    )
+    selection.add_argument(
+        "--bib",
+        metavar="BIB",
+        action="append",
+        help="every photo of this BIB number (repeat for more BIBs: a photo of several is fetched once)",
+    )
+    selection.add_argument(
+        "--selfie",
+        metavar="REQUEST_ID|FILE|-",
+        help="every photo of a Face Search request_id, or of a selfie image FILE (- reads it from "
+        "stdin): the face search runs first and the request_id it used is printed",
+    )
+    selection.add_argument(
+        "--image-id",
+        metavar="ID",
+        action="append",
+        dest="image_ids",
+        help="this photo (repeat the option for more)",
+    )
+    selection.add_argument(
+        "--image-ids-from",
+        metavar="FILE",
+        help="the photos listed in FILE, one id a line (- reads stdin; blank lines are ignored)",
+    )
+    selection.add_argument("--all", action="store_true", dest="whole_event", help="every photo of the event")
 
 
 def _add_archive(p: argparse.ArgumentParser) -> None:

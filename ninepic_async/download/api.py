@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -83,7 +83,7 @@ async def download_originals(
     event_id: int,
     dest: str | os.PathLike[str],
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
@@ -100,11 +100,12 @@ async def download_originals(
 ) -> DownloadReport:
     """Download the original photos of one selection into ``dest`` and return a report.
 
-    Give exactly one of ``bib``, ``selfie`` (a Face Search request_id), ``image_ids`` or
-    ``whole_event=True``. Reruns on the same ``dest`` skip completed files, resume ``.part``
-    files and retry failures (see :mod:`.manifest`). Per-file failures are recorded, not
-    raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
-    stop the run. ``report.complete`` is True only when every announced photo is on disk.
+    Give exactly one of ``bib`` (a BIB, or a list of BIBs: a photo of several is fetched once),
+    ``selfie`` (a Face Search request_id), ``image_ids`` or ``whole_event=True``. Reruns on the
+    same ``dest`` skip completed files, resume ``.part`` files and retry failures (see
+    :mod:`.manifest`). Per-file failures are recorded, not raised; :class:`DestinationError`
+    and API errors of the listing itself (auth, 404, ...) stop the run. ``report.complete`` is
+    True only when every announced photo is on disk.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
     them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
     """
@@ -135,7 +136,7 @@ async def iter_download_originals(
     event_id: int,
     dest: str | os.PathLike[str],
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
@@ -244,7 +245,7 @@ async def plan_originals(
     event_id: int,
     dest: str | os.PathLike[str] | None = None,
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,

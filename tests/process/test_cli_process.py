@@ -80,3 +80,29 @@ async def test_archive_every_event_then_rerun(sim_factory: SimFactory, tmp_path:
     assert [e["skipped"] for e in json.loads(out)["events"]] == [5, 2, 2]
     code, out, err = await ninepic("archive", "--out", str(dest), env=child_env(sim))
     assert code == 2 and out == "" and err.startswith("error: archive needs exactly one of")
+
+
+async def test_selfie_and_image_ids_piped_into_download(sim: Simulator, tmp_path: Path) -> None:
+    request_id, image = next(iter(sim.world.selfies.items()))
+    ids = [p.image_id for p in sim.world.photos[:3]]
+    for argv, data, expected in (
+        (("--selfie", "-"), image, set(sim.world.selfie_request_ids[request_id])),
+        (("--image-ids-from", "-"), ("\n".join(ids) + "\n\n").encode(), set(ids)),
+    ):
+        dest = tmp_path / argv[0].strip("-")
+        proc = await spawn_cli(
+            "download",
+            *argv,
+            "--out",
+            str(dest),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=child_env(sim),
+        )
+        _, err = await asyncio.wait_for(proc.communicate(data), 60)
+        assert proc.returncode == 0, err
+        if argv[0] == "--selfie":
+            assert f"request_id {request_id}".encode() in err
+        lines = (dest / "manifest.jsonl").read_text().splitlines()
+        assert {json.loads(line)["image_id"] for line in lines if line.strip()} == expected
