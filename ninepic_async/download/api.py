@@ -29,6 +29,7 @@ from .events import EventCallback
 from .files import part_size
 from .integrity import DigestName
 from .manifest import ManifestState
+from .names import NameTemplate
 from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
@@ -51,6 +52,16 @@ def _selection(
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
 
 
+def _template(text: str | None, event_id: int, selection: Selection) -> NameTemplate | None:
+    """The run's name template, bound to ``event_id``; ``{bib}`` needs a BIB selection."""
+    if text is None:
+        return None
+    template = NameTemplate.parse(text)
+    if "bib" in template.fields and selection.kind != "bib":
+        raise RequestValidationError("name_template", f"{text!r}: {{bib}} needs a BIB selection (bib=...)")
+    return template.bind(event_id)
+
+
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
     return lambda planner, on_total, listing: iter_source(
         client, event_id, selection, planner, on_total, listing
@@ -66,6 +77,7 @@ async def _run(
     storage_session: aiohttp.ClientSession | None,
     created_dest: bool,
     sink: Sink | None = None,
+    template: NameTemplate | None = None,
 ) -> DownloadReport:
     async with DownloadRun(
         dest,
@@ -74,6 +86,7 @@ async def _run(
         storage_session=storage_session,
         sink=sink,
         created_dest=created_dest,
+        template=template,
     ) as run:
         return await run.run(items)
 
@@ -95,6 +108,7 @@ async def download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    name_template: str | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -118,8 +132,10 @@ async def download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        name_template=name_template,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    template = _template(options.name_template, event_id, selection)
     dest_path, created = make_dest(dest)
     return await _run(
         dest_path,
@@ -128,6 +144,7 @@ async def download_originals(
         refresher=UrlRefresher(client, event_id),
         storage_session=storage_session,
         created_dest=created,
+        template=template,
     )
 
 
@@ -148,6 +165,7 @@ async def iter_download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    name_template: str | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -165,8 +183,10 @@ async def iter_download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        name_template=name_template,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    template = _template(options.name_template, event_id, selection)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
         max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
@@ -182,6 +202,7 @@ async def iter_download_originals(
                 storage_session=storage_session,
                 created_dest=created,
                 sink=send.send,
+                template=template,
             )
 
     task = asyncio.create_task(runner())
@@ -249,6 +270,7 @@ async def plan_originals(
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
+    name_template: str | None = None,
 ) -> AsyncGenerator[PlannedFile, None]:
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
@@ -259,8 +281,9 @@ async def plan_originals(
     dest_path = Path(dest) if dest is not None else None
     if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
+    template = _template(name_template, event_id, selection)
     state = ManifestState.load(dest_path / MANIFEST_NAME) if dest_path is not None else ManifestState()
-    planner = Planner(dest_path, state)
+    planner = Planner(dest_path, state, template)
     source = iter_source(client, event_id, selection, planner)
     try:
         async for item in source:

@@ -18,6 +18,7 @@ from .._constants import (
 from .._exceptions import RequestValidationError
 from .events import EventCallback
 from .integrity import DIGEST_NAMES, DigestName
+from .names import NameTemplate
 from .policy import FilePolicy
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ class DownloadOptions:
       whose bytes were lost). On, every ``ok`` file is durable the moment it is recorded.
     - ``digest``: what the manifest records of each file, ``crc32c`` (default, chosen by measured
       cost) or ``sha256`` (see :mod:`.integrity`).
+    - ``name_template``: how files are named, e.g. ``"{bib}/{filename}"`` (``/`` makes folders;
+      fields in :data:`~.names.TEMPLATE_FIELDS`); None keeps the server's names, made safe.
+      Names an earlier run recorded in the destination's manifest are kept.
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
     """
@@ -83,6 +87,7 @@ class DownloadOptions:
     digest: DigestName = "crc32c"
     policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
+    name_template: str | None = None
 
     def __post_init__(self) -> None:
         _positive_int("concurrency", self.concurrency)
@@ -99,6 +104,8 @@ class DownloadOptions:
             raise RequestValidationError("policy", f"must be a FilePolicy; got {type(self.policy).__name__}")
         if self.on_event is not None and not callable(self.on_event):
             raise RequestValidationError("on_event", "must be callable")
+        if self.name_template is not None:
+            NameTemplate.parse(self.name_template)
 
     def effective_concurrency(self) -> int:
         """``concurrency``, capped by the open-file limit (logged once when it is)."""
@@ -130,5 +137,6 @@ class DownloadKwargs(TypedDict, total=False):
     low_speed_time_s: float
     fsync: bool
     digest: DigestName
+    name_template: str | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None

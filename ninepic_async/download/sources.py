@@ -33,7 +33,7 @@ from ..models import ImagePage, PresignedUrl
 from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
 from .manifest import ManifestState
-from .names import NameAllocator
+from .names import NameAllocator, NameTemplate
 from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
 __all__ = [
@@ -79,6 +79,8 @@ class Job:
     """The name the server suggested (to pick another one if ``filename`` is taken on disk)."""
     owned: bool = False
     """``filename`` was recorded for this id by an earlier run: a file there is ours to replace."""
+    bib: str | None = None
+    """The BIB the photo was listed under (for a name template's ``{bib}``)."""
 
 
 @dataclass(slots=True)
@@ -204,10 +206,10 @@ class Listing:
 class Planner:
     """Decides per image id: skip it, or fetch it under which name (stable across runs)."""
 
-    def __init__(self, dest: Path | None, state: ManifestState) -> None:
+    def __init__(self, dest: Path | None, state: ManifestState, template: NameTemplate | None = None) -> None:
         self.dest = dest
         self.state = state
-        self.allocator = NameAllocator()
+        self.allocator = NameAllocator(template=template)
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
         self._seen = DigestSet()
@@ -243,12 +245,18 @@ class Planner:
         return Job(skip.image_id, skip.url, skip.filename, skip.refreshable, None, owned=True)
 
     def job(
-        self, image_id: str, url: str | None, server_filename: str | None, *, refreshable: bool = True
+        self,
+        image_id: str,
+        url: str | None,
+        server_filename: str | None,
+        *,
+        refreshable: bool = True,
+        bib: str | None = None,
     ) -> Job:
         """A :class:`Job` for ``url`` under the id's recorded name, else a fresh unique one."""
         owned = self.allocator.name_of(image_id) is not None
-        filename = self.allocator.allocate(image_id, server_filename)
-        return Job(image_id, url, filename, refreshable, server_filename, owned)
+        filename = self.allocator.allocate(image_id, server_filename, bib)
+        return Job(image_id, url, filename, refreshable, server_filename, owned, bib)
 
     def relocate(self, job: Job) -> str:
         """A new name for ``job`` because its name holds a file that is not ours (free on disk too)."""
@@ -258,7 +266,7 @@ class Planner:
         def occupied(name: str) -> bool:
             return os.path.lexists(dest / name) or os.path.lexists(dest / (name + PART_SUFFIX))
 
-        return self.allocator.relocate(job.image_id, job.server_filename, occupied)
+        return self.allocator.relocate(job.image_id, job.server_filename, occupied, job.bib)
 
     def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
         """An :class:`ApiFailure` for an id the API gave no URL for; ``error`` is redacted."""
@@ -480,6 +488,7 @@ async def _by_method(
     are counted against its own announcement, and only those no earlier listing gave are yielded.
     """
     identities = _UrlIdentities()
+    bib = identifier if method == "bib" else None
     own = first_time or planner.first_time
     shared = first_time is not None
     delivered = 0
@@ -501,7 +510,7 @@ async def _by_method(
                     if shared and not planner.first_time(key):
                         continue  # an earlier listing of the selection gave it
                     yield planner.skip(image_id, item.url, refreshable=refreshable) or planner.job(
-                        image_id, item.url, item.filename, refreshable=refreshable
+                        image_id, item.url, item.filename, refreshable=refreshable, bib=bib
                     )
                 for entry in page.failed_urls:
                     failed_key = entry.path or entry.image_id
