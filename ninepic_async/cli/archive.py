@@ -25,6 +25,7 @@ from ..download import (
     EventArchiveReport,
     EventArchiveStarted,
 )
+from .download import check_name_template
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
 from .runtime import Runtime
@@ -69,7 +70,8 @@ def check_archive_args(rt: Runtime) -> tuple[Path, dict[str, Any]]:
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {args.out!r} exists and is not a directory")
-    selection: dict[str, Any] = {"since": since, "until": until}
+    check_name_template(args, bib_ok=False)
+    selection: dict[str, Any] = {"since": since, "until": until, "name_template": args.name_template}
     if args.events is not None:
         selection["events"] = _event_ids(args.events)
     else:

@@ -34,7 +34,7 @@ from .api import download_originals
 from .archive_report import ArchiveReport, EventArchiveReport
 from .events import ArchiveEventCallback, ArchivePlanned, EventArchiveFinished, EventArchiveStarted
 from .integrity import DigestName
-from .names import sanitize_segment
+from .names import NameTemplate, sanitize_segment
 from .options import DownloadOptions
 from .report import DownloadReport
 from .run import make_dest, make_storage_session
@@ -198,6 +198,7 @@ async def archive_events(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    name_template: str | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> ArchiveReport:
@@ -211,7 +212,8 @@ async def archive_events(
     (:class:`AuthenticationError`), a failed events listing or an unusable ``out`` raise.
     ``on_event`` gets :class:`ArchivePlanned`, then per event :class:`EventArchiveStarted`,
     its download events and :class:`EventArchiveFinished`. The download keywords are those of
-    :class:`DownloadOptions` (or pass ``options=``). Bad arguments raise
+    :class:`DownloadOptions` (or pass ``options=``; ``name_template`` names files inside each
+    event's folder, without ``{bib}``). Bad arguments raise
     :class:`RequestValidationError` before any request.
     """
     if (events is None) == (all_events is not True):
@@ -229,6 +231,11 @@ async def archive_events(
             fsync=fsync,
             digest=digest,
             concurrency=concurrency,
+            name_template=name_template,
+        )
+    if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
+        raise RequestValidationError(
+            "name_template", "{bib} needs a BIB selection; an archive takes whole events"
         )
     callback = on_event
     if on_event is not None:

@@ -12,7 +12,7 @@ from helpers.sim import SimFactory, outcome
 
 from ninepic_async import RequestValidationError
 from ninepic_async._constants import MANIFEST_NAME, PART_SUFFIX
-from ninepic_async.download import DownloadOptions, download_originals, plan_originals
+from ninepic_async.download import DownloadOptions, check_destination, download_originals, plan_originals
 from ninepic_async.download.integrity import Announced
 from ninepic_async.download.manifest import Manifest
 from ninepic_async.testing import Simulator
@@ -152,3 +152,17 @@ async def test_bib_field_needs_a_bib_selection(sim: Simulator, tmp_path: Path) -
                 client, sim.event_id, tmp_path, whole_event=True, name_template="{bib}/{filename}"
             )
     assert sim.counters.api_requests == 0
+
+
+async def test_check_reads_templated_names_and_finds_extras_in_their_folders(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=6, seed=17)
+    async with new_client(sim) as client:
+        await download_originals(
+            client, sim.event_id, tmp_path, whole_event=True, name_template="{event_id}/{filename}"
+        )
+    assert (await check_destination(tmp_path)).clean
+    (tmp_path / str(sim.event_id) / "stray.jpg").write_bytes(b"not ours")
+    report = await check_destination(tmp_path)
+    assert report.extra == 1 and [p.file for p in report.problems] == [f"{sim.event_id}/stray.jpg"]
