@@ -9,6 +9,7 @@ its :class:`EventArchiveReport` and the next event goes on; a wrong API key stop
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -26,6 +27,7 @@ from .._constants import (
     DOWNLOAD_CHUNK_SIZE,
     DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     DOWNLOAD_LOW_SPEED_TIME_S,
+    EVENTS_PAGE_SIZE,
 )
 from .._exceptions import AuthenticationError, NinePicError, RequestValidationError, redact
 from ..models import EventDetails, EventListItem
@@ -79,7 +81,8 @@ def event_folder_name(event: EventListItem | EventDetails) -> str:
 
 
 def parse_event_date(text: str | None) -> date | None:
-    """The calendar day of a server ``event_date`` (ISO 8601 date or date-time), or None."""
+    """The calendar day of a server ``event_date`` (ISO 8601 date or date-time: its date part,
+    as the server wrote it, no time-zone conversion), or None."""
     if not text:
         return None
     try:
@@ -124,7 +127,7 @@ def _event_ids(events: object) -> tuple[int, ...]:
 async def _listed_events(client: ArchiveClient) -> list[EventListItem]:
     seen: set[int] = set()
     listed: list[EventListItem] = []
-    async for event in client.list_events():
+    async for event in client.list_events(page_size=EVENTS_PAGE_SIZE[1]):
         if event.event_id not in seen:
             seen.add(event.event_id)
             listed.append(event)
@@ -240,13 +243,16 @@ async def archive_events(
     callback = on_event
     if on_event is not None:
         options = replace(options, on_event=on_event)
-    root, _created = make_dest(out)
+    root, created = make_dest(out)
     report = ArchiveReport(out=str(root))
-    chosen = [
-        e
-        for e in await _chosen_events(client, ids)
-        if isinstance(e, EventArchiveReport) or _in_window(e, first, last)
-    ]
+    try:
+        listed = await _chosen_events(client, ids)
+    except Exception:
+        if created:
+            with contextlib.suppress(OSError):
+                root.rmdir()  # a failed listing leaves no trace of a directory it made
+        raise
+    chosen = [e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, first, last)]
     if callback is not None:
         callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
     session = storage_session or make_storage_session(options.effective_concurrency())

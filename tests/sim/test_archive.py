@@ -203,5 +203,5 @@ async def test_bad_arguments_are_refused_before_any_request(
 async def test_a_refused_events_listing_stops_the_archive(sim: Simulator, tmp_path: Path) -> None:
     async with new_client(sim, api_key="wrong-key") as client:
         with pytest.raises(PermissionDeniedError):
-            await archive_events(client, tmp_path, events=[sim.event_id, sim.event_id + 1])
+            await archive_events(client, tmp_path / "new", events=[sim.event_id, sim.event_id + 1])
     assert os.listdir(tmp_path) == []
