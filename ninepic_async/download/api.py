@@ -26,7 +26,7 @@ from .._constants import (
 from .._exceptions import DestinationError, RequestValidationError
 from ._types import DownloadClient
 from .events import EventCallback
-from .files import part_size
+from .files import folders_are_real, part_size
 from .integrity import DigestName
 from .manifest import ManifestState
 from .names import NameTemplate
@@ -288,7 +288,9 @@ async def plan_originals(
     try:
         async for item in source:
             if isinstance(item, Job):
-                resume = part_size(dest_path / (item.filename + PART_SUFFIX)) if dest_path else 0
+                resume = 0
+                if dest_path is not None and folders_are_real(dest_path, item.filename):
+                    resume = part_size(dest_path / (item.filename + PART_SUFFIX))
                 yield PlannedFile(item.image_id, item.filename, "download", resume_from_bytes=resume)
             elif isinstance(item, Skip):
                 yield PlannedFile(item.image_id, item.filename, "skip")

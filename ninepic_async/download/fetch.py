@@ -236,6 +236,8 @@ class Fetcher:
         part = self._path(skip.filename + PART_SUFFIX)
         try:
             if skip.from_part:
+                if "/" in skip.filename:  # never a rename through a folder swapped for a symlink
+                    await self._lanes.meta.run(lambda: make_folders(self._dest, skip.filename))
                 await self._lanes.meta.run(lambda: finalize(part, self._path(skip.filename)))
                 logger.info("renamed %s: its run was interrupted after recording it", skip.filename)
             elif skip.filename + PART_SUFFIX in self._parts_at_start:
