@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +34,7 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from ..download import ArchiveEvent, ArchiveReport
 
-__all__ = ["ArchiveProgress", "check_archive_args", "cmd_archive", "event_exit_status"]
+__all__ = ["ArchiveProgress", "check_archive_args", "cmd_archive", "event_exit_status", "print_table"]
 
 
 def _date(option: str, text: str | None) -> date | None:
@@ -206,9 +207,9 @@ def _rows(report: ArchiveReport) -> list[tuple[str, ...]]:
     ]
 
 
-def _print_table(output: Output, report: ArchiveReport) -> None:
-    """One row per event: a rich table (numbers right-aligned, ids never wrapped) on a terminal,
-    tab-separated lines when piped."""
+def print_table(output: Output, report: ArchiveReport) -> None:
+    """One row per event: a rich table (numbers right-aligned and never cut, sizes for people)
+    on a terminal, tab-separated lines with exact byte counts when piped."""
     rows = [tuple(visible(cell) for cell in row) for row in _rows(report)]
     if not output.stdout_is_terminal:
         output.line("\t".join(_COLUMNS))
@@ -217,10 +218,15 @@ def _print_table(output: Output, report: ArchiveReport) -> None:
         return
     table = Table(title=f"archive: {report.out}", header_style="bold")
     for column in _COLUMNS:
-        numeric = column in _NUMERIC
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "error")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+        if column in _NUMERIC or column == "status":  # never cut: a narrow terminal folds the text columns
+            justify: JustifyMethod = "right" if column in _NUMERIC else "left"
+            table.add_column(column, justify=justify, no_wrap=True, min_width=len(column))
+        else:
+            table.add_column(column, overflow="fold")
+    size_at = _COLUMNS.index("bytes")
+    for row, event in zip(rows, report.events, strict=True):
+        cells = [*row[:size_at], format_bytes(event.bytes), *row[size_at + 1 :]]
+        table.add_row(*(Text(cell) for cell in cells))
     output.out.print(table)
 
 
@@ -281,7 +287,7 @@ async def cmd_archive(rt: Runtime) -> int:
     if rt.opt("json"):
         rt.output.json(_as_json(report))
     else:
-        _print_table(rt.output, report)
+        print_table(rt.output, report)
     rt.output.note(
         f"{len(report.events)} event(s): downloaded {report.downloaded}, skipped {report.skipped}, "
         f"failed {report.failed}; {format_bytes(report.bytes)} in {elapsed_s:.1f} s "
