@@ -274,7 +274,8 @@ async def plan_originals(
 ) -> AsyncGenerator[PlannedFile, None]:
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
-    With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names.
+    With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names;
+    ``name_template`` names the others as :func:`download_originals` would.
     The API is still asked for URLs (that is how BIB and selfie selections are listed).
     """
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
