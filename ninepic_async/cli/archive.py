@@ -28,6 +28,7 @@ from ..download import (
 )
 from .download import check_name_template
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
+from .network import limit_rate_bps
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
 from .runtime import Runtime
 
@@ -72,6 +73,7 @@ def check_archive_args(rt: Runtime) -> tuple[Path, dict[str, Any]]:
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {args.out!r} exists and is not a directory")
     check_name_template(args, bib_ok=False)
+    limit_rate_bps(rt)  # a bad --limit-rate is refused before anything is sent
     selection: dict[str, Any] = {"since": since, "until": until, "name_template": args.name_template}
     if args.events is not None:
         selection["events"] = _event_ids(args.events)
@@ -280,6 +282,7 @@ async def cmd_archive(rt: Runtime) -> int:
                 verify=rt.args.verify,
                 low_speed_limit_bps=rt.args.low_speed_limit,
                 low_speed_time_s=rt.args.low_speed_time,
+                limit_rate_bps=limit_rate_bps(rt),
                 on_event=progress,
                 **selection,
             )

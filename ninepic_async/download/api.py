@@ -7,6 +7,7 @@ field), builds ONE :class:`~.options.DownloadOptions` and runs a :class:`~.run.D
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from .._constants import (
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
+from .._network import NetworkOptions
 from ._types import DownloadClient
 from .events import EventCallback
 from .files import folders_are_real, part_size
@@ -60,6 +62,14 @@ def _template(text: str | None, event_id: int, selection: Selection) -> NameTemp
     if "bib" in template.fields and selection.kind != "bib":
         raise RequestValidationError("name_template", f"{text!r}: {{bib}} needs a BIB selection (bib=...)")
     return template.bind(event_id)
+
+
+def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
+    """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
+    network = getattr(client, "network", None)
+    if options.network is None and isinstance(network, NetworkOptions):
+        return dataclasses.replace(options, network=network)
+    return options
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
@@ -109,6 +119,7 @@ async def download_originals(
     fsync: bool = False,
     digest: DigestName = "crc32c",
     name_template: str | None = None,
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -133,7 +144,9 @@ async def download_originals(
         digest=digest,
         on_event=on_event,
         name_template=name_template,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
     dest_path, created = make_dest(dest)
@@ -166,6 +179,7 @@ async def iter_download_originals(
     fsync: bool = False,
     digest: DigestName = "crc32c",
     name_template: str | None = None,
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -184,7 +198,9 @@ async def iter_download_originals(
         digest=digest,
         on_event=on_event,
         name_template=name_template,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
     dest_path, created = make_dest(dest)
@@ -232,6 +248,7 @@ async def download_url_list(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -249,6 +266,7 @@ async def download_url_list(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        limit_rate_bps=limit_rate_bps,
     )
     dest_path, _created = make_dest(dest)
     return await _run(

@@ -30,6 +30,7 @@ from .._constants import (
     EVENTS_PAGE_SIZE,
 )
 from .._exceptions import AuthenticationError, NinePicError, RequestValidationError, redact
+from .._network import NetworkOptions
 from ..models import EventDetails, EventListItem
 from ._types import DownloadClient
 from .api import download_originals
@@ -202,6 +203,7 @@ async def archive_events(
     fsync: bool = False,
     digest: DigestName = "crc32c",
     name_template: str | None = None,
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> ArchiveReport:
@@ -235,7 +237,10 @@ async def archive_events(
             digest=digest,
             concurrency=concurrency,
             name_template=name_template,
+            limit_rate_bps=limit_rate_bps,
         )
+    if options.network is None and isinstance(getattr(client, "network", None), NetworkOptions):
+        options = replace(options, network=client.network)  # type: ignore[attr-defined]
     if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
         raise RequestValidationError(
             "name_template", "{bib} needs a BIB selection; an archive takes whole events"
@@ -255,7 +260,8 @@ async def archive_events(
     chosen = [e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, first, last)]
     if callback is not None:
         callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
-    session = storage_session or make_storage_session(options.effective_concurrency())
+    network = (options.network or NetworkOptions()).resolve()
+    session = storage_session or make_storage_session(options.effective_concurrency(), network)
     try:
         for number, event in enumerate(chosen, 1):
             if isinstance(event, EventArchiveReport):

@@ -38,8 +38,10 @@ from .._exceptions import (
     URLExpiredError,
     redact,
 )
+from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
+from .bandwidth import TokenBucket
 from .events import BytesReceived, EventCallback, FileStarted
 from .files import PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
 from .integrity import (
@@ -144,6 +146,10 @@ class _LowSpeed:
                 )
             self._since, self._bytes = time.monotonic(), 0
 
+    def excuse(self, seconds: float) -> None:
+        """Leave out ``seconds`` the run's own rate cap held this body back: not the network's slowness."""
+        self._since += seconds
+
 
 class _FreeSpace:
     """The destination's free space, read again (``statvfs``) only when it could matter: when a
@@ -180,7 +186,10 @@ class Fetcher:
         report: DownloadReport,
         options: DownloadOptions,
         parts_at_start: frozenset[str],
+        network: Network | None = None,
     ) -> None:
+        self._network = network or Network()
+        self._bucket = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
         self._prefix = os.path.join(dest, "")
         self._dest = dest
         self._session = session
@@ -344,9 +353,14 @@ class Fetcher:
             assert state.announced is not None and state.announced.etag is not None
             headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = state.announced.etag
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,  # True: the session's own (a caller's session keeps its setting)
             ) as resp:
                 if resp.status in (200, 206):
                     return await self._receive(job, url, resp, part, offset, state)
@@ -370,9 +384,16 @@ class Fetcher:
         except aiohttp.InvalidURL as exc:
             raise DownloadError(f"invalid storage URL: {exc}") from exc
         except aiohttp.ClientConnectorCertificateError as exc:
-            host = yarl.URL(url, encoded=True).host
+            cause = exc.certificate_error
+            reason = getattr(cause, "verify_message", None) or str(cause)
             raise _Failed(
-                f"the storage host {host}'s TLS certificate was refused (not retried): {exc}"
+                f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
+                "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
+            ) from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            raise _Failed(
+                f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "
+                f"{exc.message}); not retried"
             ) from exc
         except _NETWORK_ERRORS as exc:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
@@ -425,6 +446,7 @@ class Fetcher:
         image_id = job.image_id
         on_event = self._on_event
         report = self._report
+        bucket = self._bucket
         if not state.started:
             state.started = True
             if on_event is not None:
@@ -445,6 +467,10 @@ class Fetcher:
                         report.bytes += len(chunk)
                         if on_event is not None:
                             on_event(BytesReceived(image_id, len(chunk)))
+                        if bucket is not None:
+                            held_s = await bucket.pay(len(chunk))
+                            if held_s and low_speed is not None:
+                                low_speed.excuse(held_s)
                         if low_speed is not None:
                             low_speed.add(len(chunk))
             except _NETWORK_ERRORS as exc:
@@ -506,9 +532,14 @@ class Fetcher:
     async def _probe_size(self, url: str, etag: str | None) -> int | None:
         """The object's size from a ``Range: bytes=0-0`` answer, or None when it gives none."""
         headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,
             ) as resp:
                 if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
                     return None

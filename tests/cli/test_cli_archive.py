@@ -100,6 +100,7 @@ async def test_the_exit_status_is_the_worst_event_and_the_others_finish(
         (["--all-events", "--until", "2025-13-01"], "--until '2025-13-01' is not a date"),
         (["--all-events", "--since", "2025-05-02", "--until", "2025-05-01"], "is after --until"),
         (["--all-events", "--concurrency", "0"], "--concurrency must be"),
+        (["--all-events", "--limit-rate", "fast"], "--limit-rate"),
     ],
 )
 async def test_bad_archive_input_is_one_line_and_exit_2_before_any_request(
