@@ -216,7 +216,8 @@ async def archive_events(
     A failing event is recorded (``status="failed"``) and the next one runs; a wrong API key
     (:class:`AuthenticationError`), a failed events listing or an unusable ``out`` raise.
     ``on_event`` gets :class:`ArchivePlanned`, then per event :class:`EventArchiveStarted`,
-    its download events and :class:`EventArchiveFinished`. The download keywords are those of
+    its download events and :class:`EventArchiveFinished` (``options.on_event``, when
+    ``on_event`` is not given, gets the download events only). The download keywords are those of
     :class:`DownloadOptions` (or pass ``options=``; ``name_template`` names files inside each
     event's folder, without ``{bib}``). Bad arguments raise
     :class:`RequestValidationError` before any request.
@@ -248,6 +249,7 @@ async def archive_events(
     callback = on_event
     if on_event is not None:
         options = replace(options, on_event=on_event)
+    network = (options.network or NetworkOptions()).resolve()  # a bad proxy variable: before any request
     root, created = make_dest(out)
     report = ArchiveReport(out=str(root))
     try:
@@ -260,7 +262,6 @@ async def archive_events(
     chosen = [e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, first, last)]
     if callback is not None:
         callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
-    network = (options.network or NetworkOptions()).resolve()
     session = storage_session or make_storage_session(options.effective_concurrency(), network)
     try:
         for number, event in enumerate(chosen, 1):
