@@ -202,6 +202,8 @@ class Fetcher:
         self._options = options
         self._on_event: EventCallback | None = options.on_event
         self._parts_at_start = parts_at_start
+        self._folders_made: set[str] = set()
+        """Template folders this run made or found to be real directories (checked once each)."""
         self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
@@ -274,11 +276,13 @@ class Fetcher:
     # -- one file ---------------------------------------------------------------------------
     async def fetch(self, job: Job) -> FileResult:
         """Fetch ``job`` to its final name, or record why not. Raises only DestinationError."""
-        if "/" in job.filename:  # a name template's folders
+        folder = job.filename.rpartition("/")[0]
+        if folder and folder not in self._folders_made:  # a name template's folders
             try:
                 await self._lanes.meta.run(lambda: make_folders(self._dest, job.filename))
             except FileWriteError as exc:
                 return self._failed(job, str(exc))
+            self._folders_made.add(folder)
         part = self._path(job.filename + PART_SUFFIX)
         url = job.url
         can_refresh = job.refreshable and self._refresher is not None
