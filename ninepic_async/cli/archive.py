@@ -26,8 +26,9 @@ from ..download import (
     EventArchiveReport,
     EventArchiveStarted,
 )
-from .download import check_name_template
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
+from .download import check_name_template, download_status
+from .errors import EXIT_LOCAL_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
+from .events_json import JsonProgress
 from .network import limit_rate_bps
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
 from .runtime import Runtime
@@ -35,7 +36,14 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from ..download import ArchiveEvent, ArchiveReport
 
-__all__ = ["ArchiveProgress", "check_archive_args", "cmd_archive", "event_exit_status", "print_table"]
+__all__ = [
+    "ArchiveJsonProgress",
+    "ArchiveProgress",
+    "check_archive_args",
+    "cmd_archive",
+    "event_exit_status",
+    "print_table",
+]
 
 
 def _date(option: str, text: str | None) -> date | None:
@@ -71,7 +79,7 @@ def check_archive_args(rt: Runtime) -> tuple[Path, dict[str, Any]]:
         raise CliError(f"--since {since} is after --until {until}")
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
-        raise CliError(f"--out {args.out!r} exists and is not a directory")
+        raise CliError(f"--out {args.out!r} exists and is not a directory", EXIT_LOCAL_ERROR)
     check_name_template(args, bib_ok=False)
     limit_rate_bps(rt)  # a bad --limit-rate is refused before anything is sent
     selection: dict[str, Any] = {"since": since, "until": until, "name_template": args.name_template}
@@ -83,10 +91,13 @@ def check_archive_args(rt: Runtime) -> tuple[Path, dict[str, Any]]:
 
 
 def event_exit_status(event: EventArchiveReport) -> int:
-    """The exit status one event alone would give: 0 complete, 1 partial, else its error's."""
+    """The exit status one event alone would give: ``ninepic download``'s for an event that ran
+    (0 complete, 1 partial, 6 nothing found), else its error's (3, 4, 5)."""
     if event.status == "ok":
         return EXIT_OK
-    if event.status == "partial" or event.exception is None:
+    if event.download is not None:
+        return download_status(event.download)
+    if event.exception is None:
         return EXIT_PARTIAL
     described = describe_error(event.exception)
     return EXIT_SOFTWARE if described is None else described[1]
@@ -180,6 +191,33 @@ class ArchiveProgress(DownloadProgress):
         )
 
 
+class ArchiveJsonProgress(JsonProgress):
+    """``--progress json`` of ``archive``: the download's JSON Lines events (see
+    :mod:`.events_json`) framed by ``{"type": "archive_planned", "events": [ids]}``,
+    ``{"type": "event_started", "event_id", "folder", "number", "total"}`` and
+    ``{"type": "event_finished", "event_id", "folder", "status", "downloaded", "skipped",
+    "failed", "missing", "bytes", "error"}``; the last line is ``archive_summary``."""
+
+    def __call__(self, event: DownloadEvent | ArchiveEvent) -> None:
+        """``on_event`` of :func:`archive_events`: one JSON line per event but byte counts."""
+        if isinstance(event, ArchivePlanned):
+            self.output.event({"type": "archive_planned", "events": list(event.event_ids)})
+        elif isinstance(event, EventArchiveStarted):
+            self.output.event(
+                {
+                    "type": "event_started",
+                    "event_id": event.event_id,
+                    "folder": event.folder,
+                    "number": event.number,
+                    "total": event.total,
+                }
+            )
+        elif isinstance(event, EventArchiveFinished):
+            self.output.event({"type": "event_finished", **_event_json(event.report)})
+        else:
+            super().__call__(event)
+
+
 def _outcome(report: EventArchiveReport) -> str:
     if report.status == "failed":
         return f"failed: {report.error}"
@@ -240,23 +278,24 @@ def _as_json(report: ArchiveReport) -> dict[str, Any]:
         "skipped": report.skipped,
         "failed": report.failed,
         "bytes": report.bytes,
-        "events": [
-            {
-                "event_id": e.event_id,
-                "folder": e.folder,
-                "name": e.name,
-                "event_date": e.event_date,
-                "status": e.status,
-                "downloaded": e.downloaded,
-                "skipped": e.skipped,
-                "failed": e.failed,
-                "missing": e.missing,
-                "bytes": e.bytes,
-                "error": e.error,
-                "manifest": e.download.manifest_path if e.download is not None else None,
-            }
-            for e in report.events
-        ],
+        "events": [_event_json(e) for e in report.events],
+    }
+
+
+def _event_json(e: EventArchiveReport) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "folder": e.folder,
+        "name": e.name,
+        "event_date": e.event_date,
+        "status": e.status,
+        "downloaded": e.downloaded,
+        "skipped": e.skipped,
+        "failed": e.failed,
+        "missing": e.missing,
+        "bytes": e.bytes,
+        "error": e.error,
+        "manifest": e.download.manifest_path if e.download is not None else None,
     }
 
 
@@ -274,18 +313,27 @@ async def cmd_archive(rt: Runtime) -> int:
     started = time.monotonic()
     async with rt.client() as client:
         rt.ctx.subject = f"the events of org {client.org_id}"
-        with ArchiveProgress(rt.output) as progress:
-            report = await archive_events(
-                client,
-                out,
-                concurrency=concurrency,
-                verify=rt.args.verify,
-                low_speed_limit_bps=rt.args.low_speed_limit,
-                low_speed_time_s=rt.args.low_speed_time,
-                limit_rate_bps=limit_rate_bps(rt),
-                on_event=progress,
-                **selection,
-            )
+        progress: ArchiveProgress | ArchiveJsonProgress
+        if rt.opt("progress") == "json":
+            progress = ArchiveJsonProgress(rt.output, label=f"archive {out}", command="archive")
+            rt.retry_listener = progress.api_retry
+        else:
+            progress = ArchiveProgress(rt.output)
+        try:
+            with progress:
+                report = await archive_events(
+                    client,
+                    out,
+                    concurrency=concurrency,
+                    verify=rt.args.verify,
+                    low_speed_limit_bps=rt.args.low_speed_limit,
+                    low_speed_time_s=rt.args.low_speed_time,
+                    limit_rate_bps=limit_rate_bps(rt),
+                    on_event=progress,
+                    **selection,
+                )
+        finally:
+            rt.retry_listener = None
     elapsed_s = time.monotonic() - started
     if rt.opt("json"):
         rt.output.json(_as_json(report))
@@ -304,4 +352,6 @@ async def cmd_archive(rt: Runtime) -> int:
             f"{bad} of {len(statuses)} event(s) did not complete (see the table); run the same command "
             "again to retry them, finished photos are skipped"
         )
+    if isinstance(progress, ArchiveJsonProgress):
+        rt.output.event({"type": "archive_summary", **_as_json(report), "exit_status": worst})
     return worst

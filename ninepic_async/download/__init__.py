@@ -26,13 +26,16 @@ from .events import (
     EventArchiveStarted,
     EventCallback,
     FileFinished,
+    FileRetrying,
     FileStarted,
     PlannedEvent,
+    UrlsRefreshed,
 )
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
+from .stats import DownloadMonitor, DownloadStats, FileRetryReason
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
@@ -78,8 +81,10 @@ __all__ = [
     "CheckStatus",
     "CheckedFile",
     "DownloadEvent",
+    "DownloadMonitor",
     "DownloadOptions",
     "DownloadReport",
+    "DownloadStats",
     "EventArchiveFinished",
     "EventArchiveReport",
     "EventArchiveStarted",
@@ -87,12 +92,15 @@ __all__ = [
     "FileFinished",
     "FilePolicy",
     "FileResult",
+    "FileRetryReason",
+    "FileRetrying",
     "FileStarted",
     "FileStatus",
     "ManifestEntry",
     "PlannedEvent",
     "PlannedFile",
     "UrlJob",
+    "UrlsRefreshed",
     "archive_events",
     "check_destination",
     "download_originals",

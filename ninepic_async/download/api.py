@@ -26,6 +26,7 @@ from .._constants import (
 )
 from .._exceptions import DestinationError, RequestValidationError
 from .._network import NetworkOptions
+from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .events import EventCallback
 from .files import folders_are_real, part_size
@@ -36,6 +37,7 @@ from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
 from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
+from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
 __all__ = ["download_originals", "download_url_list", "iter_download_originals", "plan_originals"]
@@ -64,6 +66,20 @@ def _template(text: str | None, event_id: int, selection: Selection) -> NameTemp
     return template.bind(event_id)
 
 
+def _check_monitor(monitor: object) -> None:
+    if monitor is None:
+        return
+    if not isinstance(monitor, DownloadMonitor):
+        raise RequestValidationError("monitor", f"must be a DownloadMonitor; got {type(monitor).__name__}")
+    monitor.check_unused()
+
+
+def _instrumentation(client: object) -> Instrumentation | None:
+    """The client's instrumentation (``NinePicClient.instrumentation``); None for other clients."""
+    instrumentation: Instrumentation | None = getattr(client, "instrumentation", None)
+    return instrumentation
+
+
 def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
     """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
     network = getattr(client, "network", None)
@@ -88,6 +104,8 @@ async def _run(
     created_dest: bool,
     sink: Sink | None = None,
     template: NameTemplate | None = None,
+    monitor: DownloadMonitor | None = None,
+    instrumentation: Instrumentation | None = None,
 ) -> DownloadReport:
     async with DownloadRun(
         dest,
@@ -97,6 +115,8 @@ async def _run(
         sink=sink,
         created_dest=created_dest,
         template=template,
+        monitor=monitor,
+        instrumentation=instrumentation,
     ) as run:
         return await run.run(items)
 
@@ -122,6 +142,7 @@ async def download_originals(
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download the original photos of one selection into ``dest`` and return a report.
 
@@ -132,7 +153,9 @@ async def download_originals(
     and API errors of the listing itself (auth, 404, ...) stop the run. ``report.complete`` is
     True only when every announced photo is on disk.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
-    them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
+    them as one object instead. Pass a :class:`DownloadMonitor` as ``monitor`` to read the run's
+    :class:`DownloadStats` while it runs (``report.stats`` has them at the end). Bad arguments
+    raise :class:`RequestValidationError` first.
     """
     options = options or DownloadOptions(
         concurrency=concurrency,
@@ -149,6 +172,7 @@ async def download_originals(
     options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
+    _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     return await _run(
         dest_path,
@@ -158,6 +182,8 @@ async def download_originals(
         storage_session=storage_session,
         created_dest=created,
         template=template,
+        monitor=monitor,
+        instrumentation=_instrumentation(client),
     )
 
 
@@ -182,6 +208,7 @@ async def iter_download_originals(
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> AsyncGenerator[FileResult, None]:
     """Like :func:`download_originals`, yielding each :class:`FileResult` as it finishes.
 
@@ -203,6 +230,7 @@ async def iter_download_originals(
     options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
+    _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
         max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
@@ -219,6 +247,8 @@ async def iter_download_originals(
                 created_dest=created,
                 sink=send.send,
                 template=template,
+                monitor=monitor,
+                instrumentation=_instrumentation(client),
             )
 
     task = asyncio.create_task(runner())
@@ -251,6 +281,7 @@ async def download_url_list(
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download pre-resolved URLs (no API calls, no URL refresh) into ``dest``; used by benchmarks.
 
@@ -268,6 +299,7 @@ async def download_url_list(
         on_event=on_event,
         limit_rate_bps=limit_rate_bps,
     )
+    _check_monitor(monitor)
     dest_path, _created = make_dest(dest)
     return await _run(
         dest_path,
@@ -276,6 +308,7 @@ async def download_url_list(
         refresher=None,
         storage_session=storage_session,
         created_dest=False,
+        monitor=monitor,
     )
 
 

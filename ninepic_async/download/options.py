@@ -25,6 +25,8 @@ from .policy import FilePolicy
 if TYPE_CHECKING:
     import aiohttp
 
+    from .stats import DownloadMonitor
+
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows
@@ -156,3 +158,4 @@ class DownloadKwargs(TypedDict, total=False):
     limit_rate_bps: float | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None
+    monitor: DownloadMonitor | None
