@@ -157,10 +157,16 @@ class ArchiveProgress(DownloadProgress):
         self.downloaded = self.skipped = self.failed = self.bytes_received = 0
         self._sizes.clear()
         self._samples.clear()
+        self._listing = True
         self._started_at = self._last_line_at = time.monotonic()
         if self._progress is not None and self._task is not None:
             self._progress.reset(
-                self._task, description=escape(self.label), total=None, files_done=0, files_total=None
+                self._task,
+                description=escape(self.label),
+                total=None,
+                files_done=0,
+                files_total=None,
+                listing=True,
             )
         else:
             self.output.note(f"{self.label}: into {event.folder}")

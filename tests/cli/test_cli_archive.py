@@ -135,6 +135,7 @@ def test_progress_shows_the_archive_and_the_current_event() -> None:
         progress(EventArchiveFinished(done, 1, 2))
         progress(EventArchiveStarted(457, "457-walk", "Walk", 2, 2))
         assert "event 457 (2/2)" in shown() and "archive: 1/2 events" in shown()
+        assert "listing photos" in shown().rsplit("event 457", 1)[1]  # the new event lists anew
         assert progress.files_done == 0 and progress.archive_files == 2
 
 
