@@ -224,6 +224,14 @@ class ArchiveJsonProgress(JsonProgress):
             super().__call__(event)
 
 
+def _retryable(event: EventArchiveReport) -> bool:
+    """Whether a rerun could finish ``event``: it did not run, or photos failed that may exist."""
+    if event.status == "ok":
+        return False
+    download = event.download
+    return download is None or download.missing > 0 or download.failed > download.not_found
+
+
 def _outcome(report: EventArchiveReport) -> str:
     if report.status == "failed":
         return f"failed: {report.error}"
@@ -354,10 +362,12 @@ async def cmd_archive(rt: Runtime) -> int:
     worst = max(statuses, default=EXIT_OK)
     if worst != EXIT_OK:
         bad = sum(1 for s in statuses if s != EXIT_OK)
-        rt.output.error(
-            f"{bad} of {len(statuses)} event(s) did not complete (see the table); run the same command "
-            "again to retry them, finished photos are skipped"
+        advice = (
+            "run the same command again to retry them, finished photos are skipped"
+            if any(_retryable(e) for e in report.events)
+            else "their failed photos do not exist: running again will not fetch them"
         )
+        rt.output.error(f"{bad} of {len(statuses)} event(s) did not complete (see the table); {advice}")
     if isinstance(progress, ArchiveJsonProgress):
         rt.output.event({"type": "archive_summary", **_as_json(report), "exit_status": worst})
     return worst

@@ -192,3 +192,12 @@ async def test_quiet_keeps_the_table_and_the_errors_only(
     )
     assert code == 0 and len(out.splitlines()) == 3
     assert "planned" not in err and "event(s)" not in err
+
+
+async def test_photos_that_do_not_exist_are_not_promised_to_a_rerun(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=5, missing_count=1, extra_events=0)
+    code, _, err = await run_cli(capsys, "archive", *conn(sim), "--all-events", "--out", str(tmp_path))
+    assert code == 1
+    assert "do not exist: running again will not fetch them" in err and "run the same command" not in err
