@@ -76,6 +76,7 @@ if _typing.TYPE_CHECKING:
         PlannedEvent,
         PlannedFile,
         UrlJob,
+        UrlsRefreshed,
         check_destination,
         download_originals,
         download_url_list,
@@ -83,6 +84,9 @@ if _typing.TYPE_CHECKING:
         plan_originals,
         read_manifest,
     )
+    from .download.archive import archive_events, event_folder_name
+    from .download.archive_report import ArchiveReport, EventArchiveReport
+    from .download.events import ArchivePlanned, EventArchiveFinished, EventArchiveStarted
 
 __version__ = "0.1.0"
 
@@ -110,6 +114,7 @@ _FROM_DOWNLOAD = frozenset(
         "PlannedEvent",
         "PlannedFile",
         "UrlJob",
+        "UrlsRefreshed",
         "check_destination",
         "download_originals",
         "download_url_list",
@@ -121,6 +126,20 @@ _FROM_DOWNLOAD = frozenset(
 """The downloader's public names, also reachable from ``ninepic_async.download``."""
 
 
+_ARCHIVE_NAMES = frozenset(
+    {
+        "ArchivePlanned",
+        "ArchiveReport",
+        "EventArchiveFinished",
+        "EventArchiveReport",
+        "EventArchiveStarted",
+        "archive_events",
+        "event_folder_name",
+    }
+)
+"""Names of the archive (``ninepic archive``) exported here too, loaded on first use."""
+
+
 def __getattr__(name: str) -> object:
     """``NinePicClient`` and the downloader's names are imported on first use: they load aiohttp
     and hashing modules, which `ninepic --version`, `--help` and the models alone do not need."""
@@ -128,7 +147,7 @@ def __getattr__(name: str) -> object:
         from .client import NinePicClient
 
         return NinePicClient
-    if name in _FROM_DOWNLOAD:
+    if name in _FROM_DOWNLOAD or name in _ARCHIVE_NAMES:
         from . import download
 
         return getattr(download, name)
@@ -144,6 +163,8 @@ __all__ = [
     "APITimeoutError",
     "ApiCallObserver",
     "ApiRetryReason",
+    "ArchivePlanned",
+    "ArchiveReport",
     "AsyncPage",
     "AuthenticationError",
     "BadRequestError",
@@ -160,6 +181,9 @@ __all__ = [
     "DownloadOptions",
     "DownloadReport",
     "DownloadStats",
+    "EventArchiveFinished",
+    "EventArchiveReport",
+    "EventArchiveStarted",
     "EventCallback",
     "EventDetails",
     "EventList",
@@ -204,12 +228,15 @@ __all__ = [
     "URLExpiredError",
     "UnprocessableEntityError",
     "UrlJob",
+    "UrlsRefreshed",
     "VideoClip",
     "VideoClippingJob",
     "__version__",
+    "archive_events",
     "check_destination",
     "download_originals",
     "download_url_list",
+    "event_folder_name",
     "iter_download_originals",
     "plan_originals",
     "read_manifest",

@@ -23,14 +23,15 @@ from .events_json import JsonProgress, summary_event
 from .network import limit_rate_bps
 from .output import DownloadProgress, format_bytes, format_rate
 from .runtime import Runtime
+from .selections import SelfieImage, read_image_ids, read_selfie, resolve_selfie
 
 if TYPE_CHECKING:
     from ..client import NinePicClient
     from ..download import DownloadReport
 
-__all__ = ["check_download_args", "cmd_demo", "cmd_download", "download_status"]
+__all__ = ["check_download_args", "check_name_template", "cmd_demo", "cmd_download", "download_status"]
 
-_OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id"}
+_OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id/--image-ids-from"}
 """The option behind each selection field :func:`~ninepic_async.download.sources.make_selection` names."""
 
 
@@ -46,29 +47,45 @@ def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
         raise CliError(f"--out {args.out!r} exists and is not a directory", EXIT_LOCAL_ERROR)
     selection: dict[str, Any] = {}
     what: str
-    if getattr(args, "bib", None) is not None:
-        selection["bib"], what = args.bib, f"BIB {args.bib.strip()!r}"
+    bibs = getattr(args, "bib", None)
+    if bibs is not None:
+        bibs = [bibs] if isinstance(bibs, str) else bibs
+        selection["bib"] = bibs[0] if len(bibs) == 1 else bibs
+        what = ("BIB " if len(bibs) == 1 else "BIBs ") + ", ".join(repr(b.strip()) for b in bibs)
     elif getattr(args, "selfie", None) is not None:
-        request_id = args.selfie.strip()
-        if request_id and Path(request_id).is_file():
-            raise CliError(
-                f"--selfie takes a Face Search request_id, not a file: run "
-                f"`ninepic faces --selfie {request_id}` first and pass its request_id"
-            )
-        selection["selfie"], what = args.selfie, f"face search request_id {request_id!r}"
-    elif getattr(args, "image_ids", None):
-        selection["image_ids"] = args.image_ids
-        what = f"{len(dict.fromkeys(i.strip() for i in args.image_ids))} image id(s)"
+        selfie = read_selfie(args.selfie)
+        selection["selfie"] = selfie
+        what = f"face search request_id {selfie!r}" if isinstance(selfie, str) else "the selfie's matches"
+    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None):
+        ids = args.image_ids or read_image_ids(args.image_ids_from)
+        selection["image_ids"] = ids
+        what = f"{len(dict.fromkeys(i.strip() for i in ids))} image id(s)"
     else:
         selection["whole_event"], what = True, "the whole event"
+    check_name_template(args, bib_ok="bib" in selection)
     from ..download.sources import make_selection  # the one check of a selection, the library's
 
     try:
-        make_selection(**selection)
+        make_selection(**{k: "-" if isinstance(v, SelfieImage) else v for k, v in selection.items()})
     except RequestValidationError as exc:
         option = _OPTION_OF.get(exc.field.split("[")[0], exc.field)
         raise CliError(f"{option} {str(exc).split(': ', 1)[-1]}") from None
     return out, selection, what
+
+
+def check_name_template(args: Any, *, bib_ok: bool) -> None:
+    """``--name-template`` parsed by the library's rules; ``{bib}`` only with ``--bib``."""
+    text = getattr(args, "name_template", None)
+    if text is None:
+        return
+    from ..download.names import NameTemplate
+
+    try:
+        template = NameTemplate.parse(text)
+    except RequestValidationError as exc:
+        raise CliError(f"--name-template {str(exc).split(': ', 1)[-1]}") from None
+    if "bib" in template.fields and not bib_ok:
+        raise CliError(f"--name-template {text!r}: {{bib}} needs --bib")
 
 
 async def cmd_download(rt: Runtime) -> int:
@@ -76,6 +93,9 @@ async def cmd_download(rt: Runtime) -> int:
     out, selection, what = check_download_args(rt)
     event = rt.event_id()
     async with rt.client() as client:
+        if isinstance(selection.get("selfie"), SelfieImage):
+            request_id = await resolve_selfie(rt, client, event, selection["selfie"])
+            selection["selfie"], what = request_id, f"face search request_id {request_id!r}"
         if "whole_event" in selection:
             rt.about_event(event, client)
         else:
@@ -146,6 +166,7 @@ async def _download(
                 low_speed_time_s=rt.args.low_speed_time,
                 limit_rate_bps=limit_rate_bps(rt),
                 on_event=progress,
+                name_template=getattr(rt.args, "name_template", None),
                 **selection,
             )
     finally:
@@ -206,7 +227,8 @@ async def _dry_run(
     """List what a download would fetch (and what is already on disk); write nothing."""
     from ..download import plan_originals
 
-    planned = [p async for p in plan_originals(client, event, out, **selection)]
+    template = rt.args.name_template
+    planned = [p async for p in plan_originals(client, event, out, name_template=template, **selection)]
     counts = {a: sum(1 for p in planned if p.action == a) for a in ("download", "skip", "failed")}
     if rt.opt("json"):
         for item in planned:

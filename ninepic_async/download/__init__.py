@@ -3,9 +3,11 @@
 ```python
 from ninepic_async.download import download_originals
 report = await download_originals(client, event_id, "out/", bib="1234", concurrency=16)
+report = await archive_events(client, "archive/", all_events=True)   # every event, own folder each
 ```
 Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: attempt,
-receive, complete), :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
+receive, complete), :mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
+:mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
 budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
 :mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs).
 """
@@ -13,9 +15,15 @@ budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` 
 import importlib as _importlib
 import typing as _typing
 
+from .archive_report import ArchiveReport, ArchiveStatus, EventArchiveReport
 from .events import (
+    ArchiveEvent,
+    ArchiveEventCallback,
+    ArchivePlanned,
     BytesReceived,
     DownloadEvent,
+    EventArchiveFinished,
+    EventArchiveStarted,
     EventCallback,
     FileFinished,
     FileRetrying,
@@ -31,11 +39,14 @@ from .stats import DownloadMonitor, DownloadStats, FileRetryReason
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
+    from .archive import archive_events, event_folder_name
     from .check import CheckedFile, CheckReport, CheckStatus, check_destination
     from .run import make_storage_session
     from .sources import UrlJob
 
 _ON_FIRST_USE = {
+    "archive_events": ".archive",
+    "event_folder_name": ".archive",
     "download_originals": ".api",
     "download_url_list": ".api",
     "iter_download_originals": ".api",
@@ -60,6 +71,11 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "MANIFEST_VERSION",
+    "ArchiveEvent",
+    "ArchiveEventCallback",
+    "ArchivePlanned",
+    "ArchiveReport",
+    "ArchiveStatus",
     "BytesReceived",
     "CheckReport",
     "CheckStatus",
@@ -69,6 +85,9 @@ __all__ = [
     "DownloadOptions",
     "DownloadReport",
     "DownloadStats",
+    "EventArchiveFinished",
+    "EventArchiveReport",
+    "EventArchiveStarted",
     "EventCallback",
     "FileFinished",
     "FilePolicy",
@@ -82,9 +101,11 @@ __all__ = [
     "PlannedFile",
     "UrlJob",
     "UrlsRefreshed",
+    "archive_events",
     "check_destination",
     "download_originals",
     "download_url_list",
+    "event_folder_name",
     "iter_download_originals",
     "make_storage_session",
     "plan_originals",

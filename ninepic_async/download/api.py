@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -29,9 +29,10 @@ from .._network import NetworkOptions
 from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .events import EventCallback
-from .files import part_size
+from .files import folders_are_real, part_size
 from .integrity import DigestName
 from .manifest import ManifestState
+from .names import NameTemplate
 from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
@@ -53,6 +54,16 @@ def _selection(
     """The one place a selection is validated (the CLI calls it too, through these functions)."""
     _check_event_id(event_id)
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
+
+
+def _template(text: str | None, event_id: int, selection: Selection) -> NameTemplate | None:
+    """The run's name template, bound to ``event_id``; ``{bib}`` needs a BIB selection."""
+    if text is None:
+        return None
+    template = NameTemplate.parse(text)
+    if "bib" in template.fields and selection.kind != "bib":
+        raise RequestValidationError("name_template", f"{text!r}: {{bib}} needs a BIB selection (bib=...)")
+    return template.bind(event_id)
 
 
 def _check_monitor(monitor: object) -> None:
@@ -83,9 +94,9 @@ def _selection_items(client: DownloadClient, event_id: int, selection: Selection
     )
 
 
-def _planner_for(dest: Path) -> Planner:
+def _planner_for(dest: Path, template: NameTemplate | None) -> Planner:
     """In a thread: a planner over the manifest in ``dest`` (a large one takes a while to read)."""
-    return Planner(dest, ManifestState.load(dest / MANIFEST_NAME))
+    return Planner(dest, ManifestState.load(dest / MANIFEST_NAME), template)
 
 
 async def _run(
@@ -97,6 +108,7 @@ async def _run(
     storage_session: aiohttp.ClientSession | None,
     created_dest: bool,
     sink: Sink | None = None,
+    template: NameTemplate | None = None,
     monitor: DownloadMonitor | None = None,
     instrumentation: Instrumentation | None = None,
 ) -> DownloadReport:
@@ -107,6 +119,7 @@ async def _run(
         storage_session=storage_session,
         sink=sink,
         created_dest=created_dest,
+        template=template,
         monitor=monitor,
         instrumentation=instrumentation,
     ) as run:
@@ -118,7 +131,7 @@ async def download_originals(
     event_id: int,
     dest: str | os.PathLike[str],
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
@@ -130,6 +143,7 @@ async def download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    name_template: str | None = None,
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
@@ -137,11 +151,12 @@ async def download_originals(
 ) -> DownloadReport:
     """Download the original photos of one selection into ``dest`` and return a report.
 
-    Give exactly one of ``bib``, ``selfie`` (a Face Search request_id), ``image_ids`` or
-    ``whole_event=True``. Reruns on the same ``dest`` skip completed files, resume ``.part``
-    files and retry failures (see :mod:`.manifest`). Per-file failures are recorded, not
-    raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
-    stop the run. ``report.complete`` is True only when every announced photo is on disk.
+    Give exactly one of ``bib`` (a BIB, or a list of BIBs: a photo of several is fetched once),
+    ``selfie`` (a Face Search request_id), ``image_ids`` or ``whole_event=True``. Reruns on the
+    same ``dest`` skip completed files, resume ``.part`` files and retry failures (see
+    :mod:`.manifest`). Per-file failures are recorded, not raised; :class:`DestinationError`
+    and API errors of the listing itself (auth, 404, ...) stop the run. ``report.complete`` is
+    True only when every announced photo is on disk.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
     them as one object instead. Pass a :class:`DownloadMonitor` as ``monitor`` to read the run's
     :class:`DownloadStats` while it runs (``report.stats`` has them at the end). Bad arguments
@@ -156,10 +171,12 @@ async def download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        name_template=name_template,
         limit_rate_bps=limit_rate_bps,
     )
     options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    template = _template(options.name_template, event_id, selection)
     _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     return await _run(
@@ -169,6 +186,7 @@ async def download_originals(
         refresher=UrlRefresher(client, event_id),
         storage_session=storage_session,
         created_dest=created,
+        template=template,
         monitor=monitor,
         instrumentation=_instrumentation(client),
     )
@@ -179,7 +197,7 @@ async def iter_download_originals(
     event_id: int,
     dest: str | os.PathLike[str],
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
@@ -191,6 +209,7 @@ async def iter_download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    name_template: str | None = None,
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
@@ -210,10 +229,12 @@ async def iter_download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        name_template=name_template,
         limit_rate_bps=limit_rate_bps,
     )
     options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    template = _template(options.name_template, event_id, selection)
     _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
@@ -230,6 +251,7 @@ async def iter_download_originals(
                 storage_session=storage_session,
                 created_dest=created,
                 sink=send.send,
+                template=template,
                 monitor=monitor,
                 instrumentation=_instrumentation(client),
             )
@@ -300,29 +322,34 @@ async def plan_originals(
     event_id: int,
     dest: str | os.PathLike[str] | None = None,
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
+    name_template: str | None = None,
 ) -> AsyncGenerator[PlannedFile, None]:
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
-    With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names.
+    With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names;
+    ``name_template`` names the others as :func:`download_originals` would.
     The API is still asked for URLs (that is how BIB and selfie selections are listed).
     """
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     dest_path = Path(dest) if dest is not None else None
     if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
+    template = _template(name_template, event_id, selection)
     if dest_path is not None:
-        planner = await anyio.to_thread.run_sync(_planner_for, dest_path)
+        planner = await anyio.to_thread.run_sync(_planner_for, dest_path, template)
     else:
-        planner = Planner(None, ManifestState())
+        planner = Planner(None, ManifestState(), template)
     source = iter_source(client, event_id, selection, planner)
     try:
         async for item in source:
             if isinstance(item, Job):
-                resume = part_size(dest_path / (item.filename + PART_SUFFIX)) if dest_path else 0
+                resume = 0
+                if dest_path is not None and folders_are_real(dest_path, item.filename):
+                    resume = part_size(dest_path / (item.filename + PART_SUFFIX))
                 yield PlannedFile(item.image_id, item.filename, "download", resume_from_bytes=resume)
             elif isinstance(item, Skip):
                 yield PlannedFile(item.image_id, item.filename, "skip")

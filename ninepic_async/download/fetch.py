@@ -43,7 +43,7 @@ from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
 from .bandwidth import TokenBucket
 from .events import BytesReceived, EventCallback, FileRetrying, FileStarted
-from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
+from .files import PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
 from .integrity import (
     Announced,
     NotAPhotoError,
@@ -207,6 +207,8 @@ class Fetcher:
         self._options = options
         self._on_event: EventCallback | None = options.on_event
         self._parts_at_start = parts_at_start
+        self._folders_made: set[str] = set()
+        """Template folders this run made or found to be real directories (checked once each)."""
         self._monitor = monitor or DownloadMonitor()
         self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
@@ -253,6 +255,8 @@ class Fetcher:
         part = self._path(skip.filename + PART_SUFFIX)
         try:
             if skip.from_part:
+                if "/" in skip.filename:  # never a rename through a folder swapped for a symlink
+                    await self._lanes.meta.run(lambda: make_folders(self._dest, skip.filename))
                 await self._lanes.meta.run(lambda: finalize(part, self._path(skip.filename)))
                 logger.info("renamed %s: its run was interrupted after recording it", skip.filename)
             elif skip.filename + PART_SUFFIX in self._parts_at_start:
@@ -280,6 +284,13 @@ class Fetcher:
     # -- one file ---------------------------------------------------------------------------
     async def fetch(self, job: Job) -> FileResult:
         """Fetch ``job`` to its final name, or record why not. Raises only DestinationError."""
+        folder = job.filename.rpartition("/")[0]
+        if folder and folder not in self._folders_made:  # a name template's folders
+            try:
+                await self._lanes.meta.run(lambda: make_folders(self._dest, job.filename))
+            except FileWriteError as exc:
+                return self._failed(job, str(exc))
+            self._folders_made.add(folder)
         part = self._path(job.filename + PART_SUFFIX)
         url = job.url
         can_refresh = job.refreshable and self._refresher is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
@@ -19,6 +19,7 @@ from .._exceptions import RequestValidationError
 from .._network import NetworkOptions
 from .events import EventCallback
 from .integrity import DIGEST_NAMES, DigestName
+from .names import NameTemplate
 from .policy import FilePolicy
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class DownloadOptions:
       whose bytes were lost). On, every ``ok`` file is durable the moment it is recorded.
     - ``digest``: what the manifest records of each file, ``crc32c`` (default, chosen by measured
       cost) or ``sha256`` (see :mod:`.integrity`).
+    - ``name_template``: how files are named, e.g. ``"{bib}/{filename}"`` (``/`` makes folders;
+      fields in :data:`~.names.TEMPLATE_FIELDS`); None keeps the server's names, made safe.
+      Names an earlier run recorded in the destination's manifest are kept.
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
     - ``limit_rate_bps``: a cap on the bytes per second of the whole run, shared by every worker
@@ -90,6 +94,7 @@ class DownloadOptions:
     digest: DigestName = "crc32c"
     policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
+    name_template: str | None = None
     limit_rate_bps: float | None = None
     network: NetworkOptions | None = None
 
@@ -108,6 +113,8 @@ class DownloadOptions:
             raise RequestValidationError("policy", f"must be a FilePolicy; got {type(self.policy).__name__}")
         if self.on_event is not None and not callable(self.on_event):
             raise RequestValidationError("on_event", "must be callable")
+        if self.name_template is not None:
+            NameTemplate.parse(self.name_template)
         if self.limit_rate_bps is not None:
             rate = self.limit_rate_bps
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float("inf"):
@@ -135,7 +142,7 @@ class DownloadKwargs(TypedDict, total=False):
     """The keywords of :func:`~.api.download_originals` after ``dest``, as one type: what
     ``NinePicClient.download_originals(**kwargs)`` accepts (so a misspelt keyword is a type error)."""
 
-    bib: str | None
+    bib: str | Sequence[str] | None
     selfie: str | None
     image_ids: Iterable[str] | None
     whole_event: bool
@@ -147,6 +154,7 @@ class DownloadKwargs(TypedDict, total=False):
     low_speed_time_s: float
     fsync: bool
     digest: DigestName
+    name_template: str | None
     limit_rate_bps: float | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None

@@ -35,7 +35,7 @@ from ..models import ImagePage, PresignedUrl
 from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
 from .manifest import ManifestState, regular_file_size
-from .names import NameAllocator
+from .names import NameAllocator, NameTemplate
 from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
 __all__ = [
@@ -84,6 +84,8 @@ class Job:
     """The name the server suggested (to pick another one if ``filename`` is taken on disk)."""
     owned: bool = False
     """``filename`` was recorded for this id by an earlier run: a file there is ours to replace."""
+    bib: str | None = None
+    """The BIB the photo was listed under (for a name template's ``{bib}``)."""
 
 
 @dataclass(slots=True)
@@ -121,7 +123,8 @@ Offload = Callable[[Callable[[], list[int | None]]], Awaitable[list[int | None]]
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Exactly one way of choosing photos; ``value`` is the BIB, request id or id tuple."""
+    """Exactly one way of choosing photos; ``value`` is the BIB (a tuple for several BIBs),
+    the request id or the id tuple."""
 
     kind: SelectionKind
     value: str | tuple[str, ...] | None = None
@@ -147,11 +150,7 @@ def make_selection(
             "selection", f"give exactly one of bib=, selfie=, image_ids= or whole_event=True (got {found})"
         )
     if bib is not None:
-        if isinstance(bib, int) and not isinstance(bib, bool):
-            bib = str(bib)
-        if not isinstance(bib, str) or not bib.strip():
-            raise RequestValidationError("bib", f"must be a non-empty string; got {bib!r}")
-        return Selection("bib", bib.strip())
+        return _bib_selection(bib)
     if selfie is not None:
         if not isinstance(selfie, str) or not selfie.strip():
             raise RequestValidationError(
@@ -180,6 +179,26 @@ def make_selection(
     return Selection("whole_event")
 
 
+def _one_bib(field: str, bib: object) -> str:
+    if isinstance(bib, int) and not isinstance(bib, bool):
+        bib = str(bib)
+    if not isinstance(bib, str) or not bib.strip():
+        raise RequestValidationError(field, f"must be a non-empty string; got {bib!r}")
+    return bib.strip()
+
+
+def _bib_selection(bib: object) -> Selection:
+    """One BIB (a string), or several (a list: each listed in turn, repeats dropped)."""
+    if isinstance(bib, (str, int)):
+        return Selection("bib", _one_bib("bib", bib))
+    if not isinstance(bib, Iterable):
+        raise RequestValidationError("bib", f"must be a BIB string or a list of them; got {bib!r}")
+    bibs = tuple(dict.fromkeys(_one_bib(f"bib[{index}]", item) for index, item in enumerate(bib)))
+    if not bibs:
+        raise RequestValidationError("bib", "must not be an empty list")
+    return Selection("bib", bibs[0] if len(bibs) == 1 else bibs)
+
+
 @dataclass(slots=True)
 class Listing:
     """What a selection announced and what its listing delivered: the run's accounting.
@@ -195,10 +214,10 @@ class Listing:
 class Planner:
     """Decides per image id: skip it, or fetch it under which name (stable across runs)."""
 
-    def __init__(self, dest: Path | None, state: ManifestState) -> None:
+    def __init__(self, dest: Path | None, state: ManifestState, template: NameTemplate | None = None) -> None:
         self.dest = dest
         self.state = state
-        self.allocator = NameAllocator()
+        self.allocator = NameAllocator(template=template)
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
         self._seen = DigestSet()
@@ -251,12 +270,18 @@ class Planner:
         return Job(skip.image_id, skip.url, skip.filename, skip.refreshable, None, owned=True)
 
     def job(
-        self, image_id: str, url: str | None, server_filename: str | None, *, refreshable: bool = True
+        self,
+        image_id: str,
+        url: str | None,
+        server_filename: str | None,
+        *,
+        refreshable: bool = True,
+        bib: str | None = None,
     ) -> Job:
         """A :class:`Job` for ``url`` under the id's recorded name, else a fresh unique one."""
         owned = self.allocator.name_of(image_id) is not None
-        filename = self.allocator.allocate(image_id, server_filename)
-        return Job(image_id, url, filename, refreshable, server_filename, owned)
+        filename = self.allocator.allocate(image_id, server_filename, bib)
+        return Job(image_id, url, filename, refreshable, server_filename, owned, bib)
 
     def relocate(self, job: Job) -> str:
         """A new name for ``job`` because its name holds a file that is not ours (free on disk too)."""
@@ -266,7 +291,7 @@ class Planner:
         def occupied(name: str) -> bool:
             return os.path.lexists(dest / name) or os.path.lexists(dest / (name + PART_SUFFIX))
 
-        return self.allocator.relocate(job.image_id, job.server_filename, occupied)
+        return self.allocator.relocate(job.image_id, job.server_filename, occupied, job.bib)
 
     def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
         """An :class:`ApiFailure` for an id the API gave no URL for; ``error`` is redacted."""
@@ -488,9 +513,17 @@ async def _by_method(
     planner: Planner,
     listing: Listing,
     on_total: Callable[[int | None], Any],
+    first_time: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[SourceItem]:
-    """A BIB or selfie selection: its original-photos pages (walked again if they came up short)."""
+    """A BIB or selfie selection: its original-photos pages (walked again if they came up short).
+
+    With ``first_time`` (one listing of several, see :func:`_by_bibs`) this listing's photos
+    are counted against its own announcement, and only those no earlier listing gave are yielded.
+    """
     identities = _UrlIdentities()
+    bib = identifier if method == "bib" else None
+    own = first_time or planner.first_time
+    shared = first_time is not None
     delivered = 0
     for walk in range(2):
         pages = client.iter_original_photos(event_id, method, identifier, page_size=URL_REFRESH_BATCH)
@@ -505,16 +538,23 @@ async def _by_method(
                 fresh: list[tuple[str, PresignedUrl, bool]] = []
                 for item in page.presigned_urls:
                     key, image_id, refreshable = identities.of(item)
-                    if planner.first_time(key):
-                        fresh.append((image_id, item, refreshable))
-                delivered += len(fresh)
+                    if not own(key):
+                        continue
+                    delivered += 1
+                    if shared and not planner.first_time(key):
+                        continue  # an earlier listing of the selection gave it
+                    fresh.append((image_id, item, refreshable))
                 skips = await planner.skips([(i, item.url, r) for i, item, r in fresh])
                 for (image_id, item, refreshable), done in zip(fresh, skips, strict=True):
-                    yield done or planner.job(image_id, item.url, item.filename, refreshable=refreshable)
+                    yield done or planner.job(
+                        image_id, item.url, item.filename, refreshable=refreshable, bib=bib
+                    )
                 for entry in page.failed_urls:
-                    if planner.first_time(entry.path or entry.image_id):
+                    failed_key = entry.path or entry.image_id
+                    if own(failed_key):
                         delivered += 1
-                        yield planner.failure(entry.image_id, entry.error, entry.path)
+                        if not shared or planner.first_time(failed_key):
+                            yield planner.failure(entry.image_id, entry.error, entry.path)
                 if _overrun(listing, delivered):
                     logger.warning("the %s listing goes on past the photos it announced; stopped it", method)
                     return
@@ -522,6 +562,52 @@ async def _by_method(
             await _aclose(pages)
         if _walk_complete(listing, delivered, on_total, f"the {method} listing", last=walk == 1):
             return
+
+
+class _FirstSeen:
+    """A "first time this key comes by" test of its own (32-byte digests, not the keys)."""
+
+    def __init__(self) -> None:
+        self._seen = DigestSet()
+
+    def __call__(self, key: str) -> bool:
+        return self._seen.add(hashlib.blake2b(key.encode(), digest_size=DIGEST_BYTES).digest())
+
+
+async def _by_bibs(
+    client: DownloadClient,
+    event_id: int,
+    bibs: tuple[str, ...],
+    planner: Planner,
+    listing: Listing,
+    on_total: Callable[[int | None], Any],
+) -> AsyncIterator[SourceItem]:
+    """Several BIBs: each one's listing in turn, a photo of two BIBs fetched once (for the first).
+
+    The total is re-announced as each BIB's listing announces itself (photos given so far plus
+    that BIB's total: shared photos are counted twice until the end, when it is exact);
+    ``listing`` ends with the distinct photos plus those missing.
+    """
+    given = 0
+    missing = 0
+    for bib in bibs:
+        sub = Listing()
+        before = given
+
+        def sub_total(total: int | None, before: int = before) -> None:
+            on_total(before + (total or 0))
+
+        listed = _by_method(client, event_id, "bib", bib, planner, sub, sub_total, _FirstSeen())
+        try:
+            async for item in listed:
+                given += 1
+                yield item
+        finally:
+            await _aclose(listed)
+        missing += sub.missing
+    listing.missing = missing
+    listing.announced = given + missing
+    on_total(listing.announced)
 
 
 async def iter_source(
@@ -537,7 +623,9 @@ async def iter_source(
     ``listing`` receives what the selection announced and how many photos it never delivered.
     """
     listing = listing if listing is not None else Listing()
-    if selection.kind in ("bib", "selfie"):
+    if selection.kind == "bib" and isinstance(selection.value, tuple):
+        source = _by_bibs(client, event_id, selection.value, planner, listing, on_total)
+    elif selection.kind in ("bib", "selfie"):
         assert isinstance(selection.value, str)
         source = _by_method(client, event_id, selection.kind, selection.value, planner, listing, on_total)
     elif selection.kind == "image_ids":
