@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import shutil
 import subprocess
@@ -177,6 +178,8 @@ def loop_block(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
         ids = complete_destination(dest, args.photos)
+        gc.collect()
+        gc.freeze()  # this script's own heap (the simulated world): not the library's collections
         with simulator(args.photos, "48") as coords:
             idle, _ = asyncio.run(longest_stall(None, dest, None))
             rows.append({"measure": "loop_block", "selection": "idle", **_summary(idle)})
