@@ -132,9 +132,16 @@ LOCK_NAME: Final = ".ninepic.lock"
 """Lock file a download run holds (fcntl.flock) in its destination, so two runs never share one."""
 
 DOWNLOAD_WRITE_THREADS: Final = 8
-"""Threads per download run for the plain writes of large bodies. Creating and renaming files
-(and their manifest lines) run on ONE other thread: threads creating and renaming files in one
-directory only contend for its lock in the kernel (measured: a fifth of the CPU with 8)."""
+"""Threads one download run may use for the plain writes of large bodies (fewer with a lower
+concurrency). Creating and renaming files (and their manifest lines) run on ONE other thread per
+destination: threads creating and renaming files in one directory only contend for its lock in
+the kernel (measured: a fifth of the CPU with 8)."""
+DOWNLOAD_SHARED_WRITE_THREADS: Final = 16
+"""Write threads of the whole process at most, however many runs share them."""
+DOWNLOAD_FILE_THREADS: Final = 4
+"""Create/rename threads of the whole process at most: concurrent runs beyond this share them."""
+DOWNLOAD_LOOP_SLICE_S: Final = 0.002
+"""A download's longest stretch of work on the event loop before it lets other tasks run."""
 DOWNLOAD_URL_BATCHES_AHEAD: Final = 2
 """original-photos batch requests in flight ahead of the downloads (whole event / id lists)."""
 DOWNLOAD_LOW_SPEED_LIMIT_BPS: Final = 1024

@@ -13,13 +13,18 @@ Requests, retries and decoding live in :mod:`ninepic_async._transport`; listings
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import enum
+import importlib
 import ipaddress
 import mimetypes
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable, Sequence
+import sys
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TypeAlias
@@ -96,6 +101,53 @@ Selfie: TypeAlias = bytes | str | os.PathLike[str] | BinaryIO
 
 
 # --- argument checks (raise before anything is sent) ------------------------------------
+_DOWNLOADER_MODULES = ("ninepic_async.download.api", "anyio._backends._asyncio")
+"""What the first download imports: the downloader and anyio's asyncio backend (~80 ms here)."""
+
+
+_downloader_lock = threading.Lock()
+_downloader_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+"""Callers waiting for the one thread that imports the downloader (concurrent first downloads)."""
+
+
+def _settle(waiter: asyncio.Future[None], error: BaseException | None) -> None:
+    if not waiter.done():
+        waiter.set_result(None) if error is None else waiter.set_exception(error)
+
+
+def _import_downloader() -> None:
+    error: BaseException | None = None
+    try:
+        for name in _DOWNLOADER_MODULES:
+            importlib.import_module(name)
+    except BaseException as exc:  # handed to the awaiting tasks
+        error = exc
+    with _downloader_lock:
+        waiters = _downloader_waiters[:]
+        _downloader_waiters.clear()
+    for loop, waiter in waiters:
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, waiter, error)
+
+
+async def _load_downloader() -> None:
+    """Import the downloader in a thread of its own the first time (one thread for all callers),
+    so its tens of milliseconds of module loading do not stall the caller's event loop."""
+    if all(name in sys.modules for name in _DOWNLOADER_MODULES):
+        return
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    with _downloader_lock:
+        first = not _downloader_waiters
+        _downloader_waiters.append((loop, waiter))
+    if first:
+        try:
+            threading.Thread(target=_import_downloader, name="import-ninepic-downloader", daemon=True).start()
+        except RuntimeError:  # no thread to be had: load here
+            _import_downloader()
+    await waiter
+
+
 def _is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses, where plain http does not leave the machine."""
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
@@ -811,16 +863,21 @@ class NinePicClient:
         self, event_id: int, dest: str | os.PathLike[str], **kwargs: Unpack[DownloadKwargs]
     ) -> DownloadReport:
         """Download originals to ``dest``; see :func:`ninepic_async.download.download_originals`."""
+        await _load_downloader()
         from .download import download_originals  # lazy: the downloader is optional for API-only use
 
         install_redaction()  # the downloader's loggers may have just been created
         return await download_originals(self, event_id, dest, **kwargs)
 
-    def iter_download_originals(
+    async def iter_download_originals(
         self, event_id: int, dest: str | os.PathLike[str], **kwargs: Unpack[DownloadKwargs]
-    ) -> AsyncIterator[FileResult]:
-        """Like :meth:`download_originals`, yielding each FileResult as it finishes."""
+    ) -> AsyncGenerator[FileResult, None]:
+        """Like :meth:`download_originals`, yielding each FileResult as it finishes (an async
+        generator: ``contextlib.aclosing`` stops the run at once when the block is left)."""
+        await _load_downloader()
         from .download import iter_download_originals
 
         install_redaction()
-        return iter_download_originals(self, event_id, dest, **kwargs)
+        async with contextlib.aclosing(iter_download_originals(self, event_id, dest, **kwargs)) as results:
+            async for result in results:
+                yield result

@@ -94,6 +94,11 @@ def _selection_items(client: DownloadClient, event_id: int, selection: Selection
     )
 
 
+def _planner_for(dest: Path, template: NameTemplate | None) -> Planner:
+    """In a thread: a planner over the manifest in ``dest`` (a large one takes a while to read)."""
+    return Planner(dest, ManifestState.load(dest / MANIFEST_NAME), template)
+
+
 async def _run(
     dest: Path,
     options: DownloadOptions,
@@ -334,8 +339,10 @@ async def plan_originals(
     if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
     template = _template(name_template, event_id, selection)
-    state = ManifestState.load(dest_path / MANIFEST_NAME) if dest_path is not None else ManifestState()
-    planner = Planner(dest_path, state, template)
+    if dest_path is not None:
+        planner = await anyio.to_thread.run_sync(_planner_for, dest_path, template)
+    else:
+        planner = Planner(None, ManifestState(), template)
     source = iter_source(client, event_id, selection, planner)
     try:
         async for item in source:

@@ -12,12 +12,19 @@ __all__ = ["DIGEST_BYTES", "DigestSet"]
 DIGEST_BYTES = 16
 _EMPTY = bytes(DIGEST_BYTES)
 _MIN_SLOTS = 1024
+_MOVED_PER_ADD = 8
+"""Old slots moved per add while the table doubles (at least 2 finish before the next doubling)."""
 
 
 class DigestSet:
-    """Membership of 16-byte digests (uniformly random bytes, e.g. from ``blake2b``)."""
+    """Membership of 16-byte digests (uniformly random bytes, e.g. from ``blake2b``).
 
-    __slots__ = ("_count", "_has_empty", "_mask", "_table")
+    The table doubles when half full, moving the old entries a few slots per :meth:`add`
+    (lookups see both tables meanwhile): no single call rehashes the whole set, which took
+    tens of milliseconds of the event loop at 20k entries.
+    """
+
+    __slots__ = ("_count", "_has_empty", "_mask", "_moved", "_old", "_table")
 
     def __init__(self) -> None:
         self._table = bytearray(_MIN_SLOTS * DIGEST_BYTES)
@@ -25,6 +32,10 @@ class DigestSet:
         self._count = 0
         self._has_empty = False
         """The all-zero digest marks a free slot, so its membership is kept apart."""
+        self._old: bytearray | None = None
+        """The table before the last doubling, while its entries move (never written to)."""
+        self._moved = 0
+        """Byte offset in ``_old`` below which every entry has moved to ``_table``."""
 
     def __len__(self) -> int:
         return self._count + self._has_empty
@@ -44,12 +55,28 @@ class DigestSet:
                 return offset, False
             index = (index + 1) & mask
 
+    def _in_old(self, digest: bytes) -> bool:
+        """Whether ``digest`` waits in the old table (one not found in the new one)."""
+        old = self._old
+        if old is None:
+            return False
+        mask = len(old) // DIGEST_BYTES - 1
+        index = int.from_bytes(digest[:8], "little") & mask
+        while True:
+            offset = index * DIGEST_BYTES
+            held = old[offset : offset + DIGEST_BYTES]
+            if held == digest:
+                return True
+            if held == _EMPTY:
+                return False
+            index = (index + 1) & mask
+
     def __contains__(self, digest: object) -> bool:
         if not isinstance(digest, bytes):
             return False
         if digest == _EMPTY:
             return self._has_empty
-        return self._slot(digest)[1]
+        return self._slot(digest)[1] or self._in_old(digest)
 
     def add(self, digest: bytes) -> bool:
         """Add ``digest``; True when it was not there before."""
@@ -57,21 +84,31 @@ class DigestSet:
             added, self._has_empty = not self._has_empty, True
             return added
         offset, present = self._slot(digest)
-        if present:
+        if present or self._in_old(digest):
             return False
         self._table[offset : offset + DIGEST_BYTES] = digest
         self._count += 1
-        if self._count * 2 > self._mask + 1:
-            self._grow()
+        if self._old is not None:
+            self._move_some()
+        elif self._count * 2 > self._mask + 1:
+            self._old = self._table
+            slots = (self._mask + 1) * 2
+            self._table = bytearray(slots * DIGEST_BYTES)
+            self._mask = slots - 1
+            self._moved = 0
+            self._move_some()
         return True
 
-    def _grow(self) -> None:
-        old = self._table
-        slots = (self._mask + 1) * 2
-        self._table = bytearray(slots * DIGEST_BYTES)
-        self._mask = slots - 1
-        for offset in range(0, len(old), DIGEST_BYTES):
+    def _move_some(self) -> None:
+        """Move the next ``_MOVED_PER_ADD`` old slots: done before the new table is half full."""
+        old = self._old
+        assert old is not None
+        end = min(self._moved + _MOVED_PER_ADD * DIGEST_BYTES, len(old))
+        for offset in range(self._moved, end, DIGEST_BYTES):
             digest = bytes(old[offset : offset + DIGEST_BYTES])
             if digest != _EMPTY:
-                new_offset, _ = self._slot(digest)
+                new_offset, _present = self._slot(digest)
                 self._table[new_offset : new_offset + DIGEST_BYTES] = digest
+        self._moved = end
+        if end == len(old):
+            self._old = None

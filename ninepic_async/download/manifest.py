@@ -80,6 +80,7 @@ __all__ = [
     "ManifestState",
     "read_manifest",
     "recorded_name_problem",
+    "regular_file_size",
 ]
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class _Known:
     """Where the latest line of this id starts in the manifest (see ``synced`` lines)."""
 
 
-def _file_size(path: Path) -> int | None:
+def regular_file_size(path: str | os.PathLike[str]) -> int | None:
     """Size of the regular file at ``path``; None when absent or not a regular file (symlinks too)."""
     try:
         info = os.lstat(path)
@@ -302,20 +303,24 @@ class ManifestState:
             return None
         return known.file, known.bytes
 
+    def recorded_ok(self, image_id: str) -> tuple[str, int] | None:
+        """``(file, bytes)`` of the id's ``ok`` line, or None; the file itself is not looked at."""
+        return self._ok(image_id)
+
     def completed(self, image_id: str, dest: Path) -> tuple[str, int] | None:
         """``(file, bytes)`` when the id is recorded ok and the file exists with that size."""
         ok = self._ok(image_id)
         if ok is None:
             return None
-        return ok if _file_size(dest / ok[0]) == ok[1] else None
+        return ok if regular_file_size(dest / ok[0]) == ok[1] else None
 
     def awaiting_rename(self, image_id: str, dest: Path) -> tuple[str, int] | None:
         """``(file, bytes)`` when the id is recorded ok, its file is missing and ``<file>.part``
         has exactly the recorded bytes: the run died between the ``ok`` line and the rename."""
         ok = self._ok(image_id)
-        if ok is None or _file_size(dest / ok[0]) is not None:
+        if ok is None or regular_file_size(dest / ok[0]) is not None:
             return None
-        return ok if _file_size(dest / (ok[0] + PART_SUFFIX)) == ok[1] else None
+        return ok if regular_file_size(dest / (ok[0] + PART_SUFFIX)) == ok[1] else None
 
 
 class Manifest:

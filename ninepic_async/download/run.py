@@ -21,9 +21,12 @@ from types import TracebackType
 
 import aiohttp
 import anyio
+import anyio.lowlevel
+from anyio.lowlevel import RunVar
 
 from .._constants import (
     DOWNLOAD_CONNECT_TIMEOUT_S,
+    DOWNLOAD_LOOP_SLICE_S,
     DOWNLOAD_QUEUE_SIZE,
     DOWNLOAD_READ_BUFFER_BYTES,
     DOWNLOAD_SOCK_READ_TIMEOUT_S,
@@ -123,6 +126,34 @@ def _undo_untouched_dest(dest: Path) -> None:
         pass
 
 
+_SYNC_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("ninepic_sync_limiter")
+
+
+def _sync_limiter() -> anyio.CapacityLimiter:
+    """One ``os.sync`` at a time per event loop: it syncs every file system for every run anyway."""
+    try:
+        return _SYNC_LIMITER.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(1)
+        _SYNC_LIMITER.set(limiter)
+        return limiter
+
+
+class _Pacer:
+    """``await pace()`` in a loop that may not suspend for long (a rerun settling thousands of
+    completed photos): gives the event loop a turn once ``DOWNLOAD_LOOP_SLICE_S`` has passed."""
+
+    __slots__ = ("_since",)
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def __call__(self) -> None:
+        if time.perf_counter() - self._since >= DOWNLOAD_LOOP_SLICE_S:
+            await anyio.lowlevel.checkpoint()
+            self._since = time.perf_counter()
+
+
 def _leaves(exc: BaseException) -> list[BaseException]:
     members = getattr(exc, "exceptions", None)
     if not isinstance(members, tuple):
@@ -175,7 +206,7 @@ class DownloadRun:
         self._created_dest = created_dest
         self._lock = DestinationLock(dest)
         self._manifest = Manifest(dest)
-        self._lanes = WriteLanes(DOWNLOAD_WRITE_THREADS)
+        self._lanes: WriteLanes | None = None
         self._session: aiohttp.ClientSession | None = None
         self.report = DownloadReport(manifest_path=str(self._manifest.path))
         self.monitor = monitor or DownloadMonitor()
@@ -197,12 +228,10 @@ class DownloadRun:
                 self._refresher.close()
             raise
         try:
-            self._state = await anyio.to_thread.run_sync(ManifestState.load, self.dest / MANIFEST_NAME)
-            depth = max((name.count("/") for _, name in self._state.names()), default=0)
-            if self._template is not None:
-                depth = max(depth, len(self._template.segments) - 1)
-            self._parts_at_start = await anyio.to_thread.run_sync(_part_names, self.dest, depth)
-            self._manifest.open()
+            concurrency = self.options.effective_concurrency()
+            self._lanes = WriteLanes(min(DOWNLOAD_WRITE_THREADS, concurrency))
+            # Reading a large manifest and reserving its names takes a while: off the event loop.
+            self._planner, self._parts_at_start = await self._lanes.data.run(self._open_destination)
         except BaseException:
             await self._close()
             raise
@@ -210,6 +239,17 @@ class DownloadRun:
             self.options.effective_concurrency(), self._network
         )
         return self
+
+    def _open_destination(self) -> tuple[Planner, frozenset[str]]:
+        """In a file thread: the resume state (manifest, names, ``.part`` files); open the manifest."""
+        state = ManifestState.load(self.dest / MANIFEST_NAME)
+        planner = Planner(self.dest, state, self._template)
+        depth = max((name.count("/") for _, name in state.names()), default=0)
+        if self._template is not None:
+            depth = max(depth, len(self._template.segments) - 1)
+        parts = _part_names(self.dest, depth)
+        self._manifest.open()
+        return planner, parts
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -219,7 +259,8 @@ class DownloadRun:
             _undo_untouched_dest(self.dest)  # a fatal error, not an interruption: Ctrl-C keeps all
 
     async def _close(self) -> None:
-        self._lanes.close()  # every call was awaited to its end: the threads are idle
+        if self._lanes is not None:
+            self._lanes.close()  # every call was awaited to its end: the lease ends
         self._manifest.close()
         if self._refresher is not None:
             self._refresher.close()
@@ -245,16 +286,17 @@ class DownloadRun:
 
     async def run(self, items_factory: ItemsFactory) -> DownloadReport:
         """Download every item the factory's source yields; the report, or the run's one fatal error."""
-        assert self._session is not None, "use DownloadRun as an async context manager"
+        assert self._session is not None and self._lanes is not None, "use DownloadRun in async with"
         started_s = time.monotonic()
-        planner = Planner(self.dest, self._state, self._template)
+        planner = self._planner
+        planner.offload = self._lanes.data.run
         listing = Listing()
         queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
         fetcher = Fetcher(
             dest=str(self.dest),
             session=self._session,
             manifest=self._manifest,
-            state=self._state,
+            state=planner.state,
             planner=planner,
             refresher=self._refresher,
             lanes=self._lanes,
@@ -302,15 +344,17 @@ class DownloadRun:
             await anyio.sleep(DOWNLOAD_SYNC_INTERVAL_S)
             covers = self._manifest.size
             if covers > synced:
-                await anyio.to_thread.run_sync(os.sync)
+                await anyio.to_thread.run_sync(os.sync, limiter=_sync_limiter())
                 self._manifest.synced(covers)
                 synced = self._manifest.size
 
     async def _produce(
         self, items: AsyncIterator[SourceItem], queue: JobQueue[Job | Skip], fetcher: Fetcher
     ) -> None:
+        pace = _Pacer()
         try:
             async for item in items:
+                await pace()
                 if isinstance(item, Job):
                     await queue.put(item)
                 elif isinstance(item, Skip):

@@ -16,10 +16,12 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar
+
+import anyio.to_thread
 
 from .._constants import (
     DOWNLOAD_URL_BATCHES_AHEAD,
@@ -32,7 +34,7 @@ from .._exceptions import RequestValidationError, redact
 from ..models import ImagePage, PresignedUrl
 from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
-from .manifest import ManifestState
+from .manifest import ManifestState, regular_file_size
 from .names import NameAllocator, NameTemplate
 from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
@@ -51,6 +53,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_SKIP_BATCH = 512
+"""Ids checked against the destination per thread call (a stat each) on a rerun."""
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -111,6 +116,9 @@ class ApiFailure:
 
 
 SourceItem = Job | Skip | ApiFailure
+
+Offload = Callable[[Callable[[], list[int | None]]], Awaitable[list[int | None]]]
+"""Runs a blocking function off the event loop: ``await offload(fn)`` is ``fn()``'s result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,30 +222,47 @@ class Planner:
             self.allocator.reserve(image_id, name)
         self._seen = DigestSet()
         """Digests of the ids seen: 32 bytes per photo, not the id strings themselves."""
+        self.offload: Offload = _to_thread
+        """Where :meth:`skips` stats the files (a run gives its file threads)."""
 
     def first_time(self, image_id: str) -> bool:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
         return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
 
-    def skip(self, image_id: str, url: str | None = None, *, refreshable: bool = True) -> Skip | None:
-        """A :class:`Skip` when an earlier run already saved ``image_id`` whole, else None (fetch it)."""
-        if self.dest is None:
-            return None
+    async def skips(self, wanted: Sequence[tuple[str, str | None, bool]]) -> list[Skip | None]:
+        """For each ``(image_id, url, refreshable)``: a :class:`Skip` when an earlier run saved the
+        photo whole (its file, or a ``.part`` recorded ``ok`` that awaits its rename), else None.
+        Only the ``lstat`` calls run off the event loop: the thread holds the GIL briefly."""
+        dest = self.dest
+        if dest is None or not wanted:
+            return [None] * len(wanted)
+        prefix = os.path.join(dest, "")
+        recorded = [self.state.recorded_ok(image_id) for image_id, _url, _refreshable in wanted]
+        files = [prefix + ok[0] for ok in recorded if ok is not None]
+        sizes = iter(await self.offload(lambda: [regular_file_size(path) for path in files]))
+        found: list[Skip | None] = [None] * len(wanted)
+        absent: list[tuple[int, tuple[str, int]]] = []
+        for n, ok in enumerate(recorded):
+            if ok is None:
+                continue
+            size = next(sizes)
+            if size == ok[1]:
+                found[n] = self._skip(wanted[n], ok, from_part=False)
+            elif size is None:
+                absent.append((n, ok))  # killed between the ok line and the rename?
+        if absent:
+            parts = [prefix + ok[0] + PART_SUFFIX for _n, ok in absent]
+            part_sizes = await self.offload(lambda: [regular_file_size(path) for path in parts])
+            for (n, ok), size in zip(absent, part_sizes, strict=True):
+                if size == ok[1]:
+                    found[n] = self._skip(wanted[n], ok, from_part=True)
+        return found
+
+    def _skip(self, wanted: tuple[str, str | None, bool], ok: tuple[str, int], *, from_part: bool) -> Skip:
+        image_id, url, refreshable = wanted
         recheck = not self.state.on_disk_for_sure(image_id)
-        done = self.state.completed(image_id, self.dest)
-        if done is not None:
-            return Skip(image_id, done[0], done[1], url=url, refreshable=refreshable, recheck=recheck)
-        pending = self.state.awaiting_rename(image_id, self.dest)
-        if pending is None:
-            return None
         return Skip(
-            image_id,
-            pending[0],
-            pending[1],
-            from_part=True,
-            url=url,
-            refreshable=refreshable,
-            recheck=recheck,
+            image_id, ok[0], ok[1], from_part=from_part, url=url, refreshable=refreshable, recheck=recheck
         )
 
     def refetch(self, skip: Skip) -> Job:
@@ -273,6 +298,10 @@ class Planner:
         return ApiFailure(
             image_id, redact(error or "URL could not be generated"), path, self.allocator.name_of(image_id)
         )
+
+
+async def _to_thread(fn: Callable[[], list[int | None]]) -> list[int | None]:
+    return await anyio.to_thread.run_sync(fn)
 
 
 def _id_for(item: PresignedUrl) -> str:
@@ -349,7 +378,7 @@ def _plan_batch(ids: list[str], resolved: dict[str, Resolved], planner: Planner)
 
 
 async def _by_ids(
-    client: DownloadClient, event_id: int, ids: AsyncIterator[str], planner: Planner
+    client: DownloadClient, event_id: int, ids: AsyncIterator[list[str]], planner: Planner
 ) -> AsyncIterator[SourceItem]:
     # Up to DOWNLOAD_URL_BATCHES_AHEAD original-photos requests run while earlier jobs download
     # (bounded, so URLs are not fetched long before use); results are planned in batch order.
@@ -357,19 +386,20 @@ async def _by_ids(
     pending: collections.deque[tuple[list[str], asyncio.Future[dict[str, Resolved]]]]
     pending = collections.deque()
     try:
-        async for image_id in ids:
-            done = planner.skip(image_id)
-            if done is not None:
-                yield done
-                continue
-            batch.append(image_id)
-            if len(batch) >= URL_REFRESH_BATCH:
-                pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
-                batch = []
-                while pending and (pending[0][1].done() or len(pending) > DOWNLOAD_URL_BATCHES_AHEAD):
-                    head, task = pending.popleft()
-                    for item in _plan_batch(head, await task, planner):
-                        yield item
+        async for chunk in ids:
+            skips = await planner.skips([(image_id, None, True) for image_id in chunk])
+            for image_id, done in zip(chunk, skips, strict=True):
+                if done is not None:
+                    yield done
+                    continue
+                batch.append(image_id)
+                if len(batch) >= URL_REFRESH_BATCH:
+                    pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
+                    batch = []
+                    while pending and (pending[0][1].done() or len(pending) > DOWNLOAD_URL_BATCHES_AHEAD):
+                        head, task = pending.popleft()
+                        for item in _plan_batch(head, await task, planner):
+                            yield item
         if batch:
             pending.append((batch, _ahead(resolve_urls(client, event_id, batch))))
         while pending:
@@ -381,10 +411,12 @@ async def _by_ids(
         await _aclose(ids)
 
 
-async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[str]:
-    for image_id in ids:
-        if planner.first_time(image_id):
-            yield image_id
+async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[list[str]]:
+    """The listed ids, in batches of ``_SKIP_BATCH`` (duplicates dropped)."""
+    for start in range(0, len(ids), _SKIP_BATCH):
+        chunk = [i for i in ids[start : start + _SKIP_BATCH] if planner.first_time(i)]
+        if chunk:
+            yield chunk
 
 
 def _short(listing: Listing, delivered: int) -> int:
@@ -428,8 +460,9 @@ async def _event_ids(
     planner: Planner,
     listing: Listing,
     on_total: Callable[[int | None], Any],
-) -> AsyncIterator[str]:
-    """The event's distinct image ids from All Photos; walked a second time if it came up short."""
+) -> AsyncIterator[list[str]]:
+    """The event's distinct image ids from All Photos, a page at a time; walked a second time if
+    it came up short."""
     delivered = 0
     for walk in range(2):
         pages = client.all_photos(event_id, page_size=IMAGES_PAGE_SIZE[1]).pages()
@@ -453,10 +486,10 @@ async def _event_ids(
                 if walk == 0 and listing.announced is None:
                     listing.announced = page.pagination.total if page.pagination is not None else None
                     on_total(listing.announced)
-                for image in page.images:
-                    if planner.first_time(image.image_id):
-                        delivered += 1
-                        yield image.image_id
+                fresh = [image.image_id for image in page.images if planner.first_time(image.image_id)]
+                delivered += len(fresh)
+                if fresh:
+                    yield fresh
                 if _overrun(listing, delivered):
                     logger.warning(
                         "the listing of event %s goes on past the %s photos it announced; stopped it",
@@ -502,6 +535,7 @@ async def _by_method(
                         total = page.pagination.total
                     listing.announced = total
                     on_total(total)
+                fresh: list[tuple[str, PresignedUrl, bool]] = []
                 for item in page.presigned_urls:
                     key, image_id, refreshable = identities.of(item)
                     if not own(key):
@@ -509,7 +543,10 @@ async def _by_method(
                     delivered += 1
                     if shared and not planner.first_time(key):
                         continue  # an earlier listing of the selection gave it
-                    yield planner.skip(image_id, item.url, refreshable=refreshable) or planner.job(
+                    fresh.append((image_id, item, refreshable))
+                skips = await planner.skips([(i, item.url, r) for i, item, r in fresh])
+                for (image_id, item, refreshable), done in zip(fresh, skips, strict=True):
+                    yield done or planner.job(
                         image_id, item.url, item.filename, refreshable=refreshable, bib=bib
                     )
                 for entry in page.failed_urls:
@@ -607,13 +644,25 @@ async def iter_source(
 
 async def iter_url_jobs(jobs: Iterable[UrlJob], planner: Planner) -> AsyncIterator[SourceItem]:
     """Pre-resolved URL jobs as source items (skips what the manifest says is complete)."""
+    fresh: list[tuple[str, UrlJob]] = []
     for url_job in jobs:
         image_id = url_job.image_id or _id_for(PresignedUrl(url=url_job.url, filename=url_job.filename))
-        if not planner.first_time(image_id):
-            continue
+        if planner.first_time(image_id):
+            fresh.append((image_id, url_job))
+        if len(fresh) >= _SKIP_BATCH:
+            for item in await _url_items(fresh, planner):
+                yield item
+            fresh = []
+    for item in await _url_items(fresh, planner):
+        yield item
+
+
+async def _url_items(fresh: list[tuple[str, UrlJob]], planner: Planner) -> list[SourceItem]:
+    skips = await planner.skips([(image_id, url_job.url, False) for image_id, url_job in fresh])
+    items: list[SourceItem] = []
+    for (image_id, url_job), done in zip(fresh, skips, strict=True):
         filename = url_job.filename
         if filename is None:
             filename = os.path.basename(url_job.url.split("?", 1)[0]) or None
-        yield planner.skip(image_id, url_job.url, refreshable=False) or planner.job(
-            image_id, url_job.url, filename, refreshable=False
-        )
+        items.append(done or planner.job(image_id, url_job.url, filename, refreshable=False))
+    return items

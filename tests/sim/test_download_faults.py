@@ -7,6 +7,8 @@ request carried the API key.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -352,4 +354,48 @@ async def test_cancellation_keeps_parts_and_a_consistent_manifest(rsim: SimFacto
         report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
     assert report.downloaded + report.skipped == 40 and report.skipped == len(finished)
     assert sim.counters.storage_ranged >= 1
+    check_dest(sim, tmp_path)
+
+
+@pytest.mark.parametrize("stop", ["task_cancel", "aclosing_scope"])
+async def test_a_cancelled_file_smaller_than_a_chunk_keeps_its_part_and_resumes_by_range(
+    rsim: SimFactory, tmp_path: Path, stop: str
+) -> None:
+    sim = await rsim(photo_count=3, photo_size=300_000, seed=33, storage_chunk_size=16_384)
+    sim.faults.storage_bytes_per_s = 100_000  # every body is caught mid-way (default 1 MiB chunks)
+    received: dict[str, int] = {}
+    enough = asyncio.Event()
+
+    def on_event(event: DownloadEvent) -> None:
+        if isinstance(event, BytesReceived):
+            received[event.image_id] = received.get(event.image_id, 0) + event.n
+            if len(received) == 3 and min(received.values()) >= 32_768:
+                enough.set()
+
+    async with new_client(sim) as client:
+        if stop == "task_cancel":
+            task = asyncio.create_task(
+                client.download_originals(sim.event_id, tmp_path, whole_event=True, on_event=on_event)
+            )
+            await enough.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            with anyio.CancelScope() as scope:
+                results = client.iter_download_originals(
+                    sim.event_id, tmp_path, whole_event=True, on_event=on_event
+                )
+                async with contextlib.aclosing(results) as stream:  # what the docstring recommends
+                    waiter = asyncio.ensure_future(enough.wait())
+                    waiter.add_done_callback(lambda _: scope.cancel())
+                    async for _result in stream:
+                        pass
+            assert scope.cancelled_caught
+        parts = {n for n in os.listdir(tmp_path) if n.endswith(PART_SUFFIX)}
+        assert len(parts) == 3
+        assert all((tmp_path / n).stat().st_size >= 32_768 for n in parts)  # received bytes kept
+        sim.faults.storage_bytes_per_s = 0.0
+        report = await client.download_originals(sim.event_id, tmp_path, whole_event=True)
+    assert report.downloaded == 3 and sim.counters.storage_ranged == 3
     check_dest(sim, tmp_path)

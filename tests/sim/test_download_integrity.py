@@ -9,6 +9,7 @@ certificate errors; the per-file durability (fsync) and the directory lock.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -33,7 +34,10 @@ from ninepic_async.download import (
     BytesReceived,
     DownloadEvent,
     DownloadOptions,
+    FileFinished,
     FilePolicy,
+    FileStarted,
+    PlannedEvent,
     UrlJob,
     download_originals,
     download_url_list,
@@ -523,34 +527,37 @@ def test_concurrency_is_capped_by_the_open_file_limit_with_a_message(
     assert any("open-file limit" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("raised_on", ["planned", "started", "bytes", "finished", "skipped"])
+@pytest.mark.parametrize("api", ["download_originals", "iter_download_originals"])
 async def test_an_on_event_callbacks_own_exception_reaches_the_caller_unwrapped(
-    rsim: SimFactory, tmp_path: Path
+    rsim: SimFactory, tmp_path: Path, raised_on: str, api: str
 ) -> None:
     sim = await rsim(photo_count=5, seed=418)
-
-    def on_event(event: DownloadEvent) -> None:
-        if isinstance(event, BytesReceived):
-            raise ValueError("the progress bar broke")
-
+    kinds = {
+        "planned": PlannedEvent,
+        "started": FileStarted,
+        "bytes": BytesReceived,
+        "finished": FileFinished,
+        "skipped": FileFinished,
+    }
     async with new_client(sim) as client:
-        with pytest.raises(ValueError, match="progress bar broke"):
-            await download_originals(client, sim.event_id, tmp_path, whole_event=True, on_event=on_event)
-
-
-async def test_a_run_whose_file_threads_cannot_start_fails_with_a_library_error(
-    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import threading
-
-    sim = await rsim(photo_count=5, seed=419)
-    real_start = threading.Thread.start
-
-    def start(self: threading.Thread) -> None:
-        if self.name.startswith("ninepic-"):
-            raise RuntimeError("can't start new thread")
-        real_start(self)
-
-    monkeypatch.setattr(threading.Thread, "start", start)
-    async with new_client(sim) as client:
-        with anyio.fail_after(30), pytest.raises(DestinationError, match="cannot start a thread"):
+        if raised_on == "skipped":  # raised while the producer settles files already on disk
             await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+
+        def on_event(event: DownloadEvent) -> None:
+            if isinstance(event, kinds[raised_on]):
+                raise ValueError("the progress bar broke")
+
+        with anyio.fail_after(30), pytest.raises(ValueError, match="progress bar broke"):
+            if api == "download_originals":
+                await download_originals(client, sim.event_id, tmp_path, whole_event=True, on_event=on_event)
+            else:
+                results = client.iter_download_originals(
+                    sim.event_id, tmp_path, whole_event=True, on_event=on_event
+                )
+                async with contextlib.aclosing(results) as stream:
+                    async for _result in stream:
+                        pass
+    lock = DestinationLock(tmp_path)
+    lock.acquire()  # released by the failed run
+    lock.release()

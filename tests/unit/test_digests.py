@@ -46,3 +46,15 @@ def test_rejects_digests_of_the_wrong_size() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         DigestSet().add(b"short")
     assert "not bytes" not in DigestSet()
+
+
+def test_members_stay_found_while_the_table_doubles_a_few_slots_at_a_time() -> None:
+    packed = DigestSet()
+    keys = [hashlib.blake2b(str(i).encode(), digest_size=16).digest() for i in range(3_000)]
+    for n, key in enumerate(keys):
+        assert packed.add(key)
+        # Every earlier member is found whichever table holds it, and none is added twice.
+        probe = keys[n // 2]
+        assert probe in packed and not packed.add(probe)
+    assert all(k in packed for k in keys) and len(packed) == 3_000
+    assert packed._old is None  # every old slot moved before the next doubling
