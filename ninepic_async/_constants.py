@@ -76,8 +76,10 @@ MAX_PAGES: Final = 100_000
 
 # --- downloads ----------------------------------------------------------------------
 DEFAULT_CONCURRENCY: Final = 16
-DOWNLOAD_CHUNK_SIZE: Final = 1024 * 1024
-"""Bytes read from the socket and written to disk per step."""
+DOWNLOAD_CHUNK_SIZE: Final = 256 * 1024
+"""Bytes collected per write to disk (received pieces are taken as they come). With 1 MiB the
+page-cache copy of each write read memory gone cold and doubled the system time on a loaded box
+(benchmarks/results/https-profile.md); 256 KiB matches the read buffer."""
 DOWNLOAD_SOCK_READ_TIMEOUT_S: Final = 60.0
 """Idle timeout of a storage download: no byte for this long aborts the attempt."""
 DOWNLOAD_CONNECT_TIMEOUT_S: Final = 30.0

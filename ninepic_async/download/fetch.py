@@ -484,7 +484,8 @@ class Fetcher:
                     _received_chunks(resp.content, self._options.chunk_size)
                 ) as chunks:
                     async for chunk in chunks:
-                        if writer.add(chunk):
+                        # A complete body's last batch is written by the completion's thread hop.
+                        if writer.add(chunk) and writer.size != total:
                             await writer.flush()
                         report.bytes += len(chunk)
                         if on_event is not None:

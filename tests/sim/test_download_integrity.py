@@ -359,7 +359,7 @@ async def test_a_stopped_run_keeps_every_received_byte_in_the_part(rsim: SimFact
                     scope.cancel()
 
         async with new_client(sim) as client:
-            # chunk_size 1 MiB: nothing would be flushed to disk yet without the save on stop
+            # chunk_size 256 KiB: nothing would be flushed to disk yet without the save on stop
             await download_originals(client, sim.event_id, tmp_path, whole_event=True, on_event=on_event)
     assert scope.cancelled_caught
     part = tmp_path / (expected_names(sim)[image_id] + PART_SUFFIX)

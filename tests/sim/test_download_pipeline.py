@@ -135,6 +135,29 @@ async def test_bodies_reach_the_disk_in_large_batches_never_whole_files(
     assert len(sizes) >= 3 * len(sim.world.photos)
 
 
+async def test_a_body_ending_on_a_full_batch_is_written_and_completed_in_one_thread_hop(
+    sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = await sim_factory(photo_count=3, photo_size=MIN_CHUNK, seed=43, storage_chunk_size=65_536)
+    hops: dict[str, int] = defaultdict(int)
+    real_sync = files_module.PartWriter._sync
+
+    def sync(
+        writer: files_module.PartWriter, chunks: list[bytes], close: bool, *, completing: bool = False
+    ) -> None:
+        hops[writer.path] += 1
+        real_sync(writer, chunks, close, completing=completing)
+
+    monkeypatch.setattr(files_module.PartWriter, "_sync", sync)
+    async with new_client(sim) as client:
+        report = await download_originals(
+            client, sim.event_id, tmp_path, whole_event=True, chunk_size=MIN_CHUNK
+        )
+    assert (report.downloaded, report.failed) == (3, 0)
+    check_dest(sim, tmp_path)
+    assert sorted(hops.values()) == [1, 1, 1], hops
+
+
 # -- one storage session: pool size, idle timeouts, closed ---------------------------------
 
 
