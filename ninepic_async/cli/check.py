@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .._constants import CLI_MAX_CONCURRENCY, MANIFEST_NAME
+from ..download.shard import manifest_paths
 from .errors import EXIT_OK, EXIT_PARTIAL, CliError
 from .output import CheckProgress
 from .runtime import Runtime
@@ -35,7 +36,7 @@ def check_check_args(rt: Runtime) -> Path:
         raise CliError(f"--out {args.out!r} does not exist")
     if not out.is_dir():
         raise CliError(f"--out {args.out!r} is not a directory")
-    if not (out / MANIFEST_NAME).is_file():
+    if not any(path.is_file() for path in manifest_paths(out)):
         raise CliError(f"--out {args.out!r} has no {MANIFEST_NAME}: it is not a ninepic download destination")
     return out
 

@@ -40,6 +40,13 @@ def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {args.out!r} exists and is not a directory")
     selection: dict[str, Any] = {}
+    if getattr(args, "shard", None) is not None:
+        from ..download.shard import Shard
+
+        try:
+            selection["shard"] = Shard.parse(args.shard)
+        except RequestValidationError as exc:
+            raise CliError(f"--shard {str(exc).split(': ', 1)[-1]}") from None
     what: str
     if getattr(args, "bib", None) is not None:
         selection["bib"], what = args.bib, f"BIB {args.bib.strip()!r}"
@@ -56,10 +63,12 @@ def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
         what = f"{len(dict.fromkeys(i.strip() for i in args.image_ids))} image id(s)"
     else:
         selection["whole_event"], what = True, "the whole event"
+    if "shard" in selection:
+        what += f", shard {selection['shard']}"
     from ..download.sources import make_selection  # the one check of a selection, the library's
 
     try:
-        make_selection(**selection)
+        make_selection(**{k: v for k, v in selection.items() if k != "shard"})
     except RequestValidationError as exc:
         option = _OPTION_OF.get(exc.field.split("[")[0], exc.field)
         raise CliError(f"{option} {str(exc).split(': ', 1)[-1]}") from None

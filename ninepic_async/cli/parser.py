@@ -268,6 +268,12 @@ def _add_download_options(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"window of --low-speed-limit (default: {DOWNLOAD_LOW_SPEED_TIME_S:g})",
     )
+    group.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="download only shard K of N (K counted from 0: 0/4 .. 3/4), chosen by a stable hash of "
+        "each photo's id; N runs, on one machine or several, can share --out at once",
+    )
 
 
 def _add_command(

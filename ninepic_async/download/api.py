@@ -20,7 +20,6 @@ from .._constants import (
     DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     DOWNLOAD_LOW_SPEED_TIME_S,
     DOWNLOAD_QUEUE_SIZE,
-    MANIFEST_NAME,
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
@@ -32,6 +31,7 @@ from .manifest import ManifestState
 from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
+from .shard import Shard
 from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
 from .urls import UrlRefresher
 
@@ -95,6 +95,7 @@ async def download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    shard: Shard | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -107,6 +108,8 @@ async def download_originals(
     stop the run. ``report.complete`` is True only when every announced photo is on disk.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
     them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
+    With ``shard=Shard(K, N)`` only the photos of shard K are downloaded, and N such runs
+    (processes or machines) can share ``dest`` at once (see :mod:`.shard`).
     """
     options = options or DownloadOptions(
         concurrency=concurrency,
@@ -117,6 +120,7 @@ async def download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        shard=shard,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     dest_path, created = make_dest(dest)
@@ -147,6 +151,7 @@ async def iter_download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    shard: Shard | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -164,6 +169,7 @@ async def iter_download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        shard=shard,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     dest_path, created = make_dest(dest)
@@ -210,6 +216,7 @@ async def download_url_list(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    shard: Shard | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -227,6 +234,7 @@ async def download_url_list(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        shard=shard,
     )
     dest_path, _created = make_dest(dest)
     return await _run(
@@ -248,18 +256,22 @@ async def plan_originals(
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
+    shard: Shard | None = None,
 ) -> AsyncGenerator[PlannedFile, None]:
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
-    With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names.
+    With ``dest``, its manifests (read only) mark completed photos ``skip`` and fix names;
+    with ``shard``, only that shard's photos are planned.
     The API is still asked for URLs (that is how BIB and selfie selections are listed).
     """
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     dest_path = Path(dest) if dest is not None else None
     if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
-    state = ManifestState.load(dest_path / MANIFEST_NAME) if dest_path is not None else ManifestState()
-    planner = Planner(dest_path, state)
+    if shard is not None and not isinstance(shard, Shard):
+        raise RequestValidationError("shard", f"must be a Shard; got {type(shard).__name__}")
+    state = ManifestState.load_dest(dest_path) if dest_path is not None else ManifestState()
+    planner = Planner(dest_path, state, shard)
     source = iter_source(client, event_id, selection, planner)
     try:
         async for item in source:

@@ -49,12 +49,17 @@ comes from a manifest that lost lines): it is never overwritten. After the downl
 same content there is adopted as the photo's file; different content makes the photo take
 the next free name. Only files whose name the manifest records for that very photo are
 replaced (a damaged copy of ours). One run at a time holds the lock of ``<dest>``.
+
+Sharded runs (``--shard K/N``, :mod:`.shard`) each append to their own
+``manifest.K-of-N.jsonl`` and may run at once; a destination's state is read from all of its
+manifests (:meth:`ManifestState.load_dest`), merged by ``time``, the latest line per photo winning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
 import logging
 import os
 import stat
@@ -67,10 +72,11 @@ from typing import Literal
 
 import msgspec
 
-from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
+from .._constants import MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
 from .._exceptions import DestinationError, redact
 from .integrity import Announced
 from .names import name_key
+from .shard import is_own_name, manifest_paths
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -151,6 +157,8 @@ class _Known:
     """Size and ETag of the last ``partial`` line since the last ``ok`` (what a ``.part`` holds)."""
     offset: int = 0
     """Where the latest line of this id starts in the manifest (see ``synced`` lines)."""
+    source: int = 0
+    """Which of the loaded manifest files that line is in."""
 
 
 def _file_size(path: Path) -> int | None:
@@ -172,7 +180,7 @@ def recorded_name_problem(name: str) -> str | None:
         return "is not a single file name"
     if len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
         return f"is longer than {MAX_FILENAME_BYTES} bytes"
-    if name_key(name) in (name_key(MANIFEST_NAME), name_key(LOCK_NAME)) or name.endswith(PART_SUFFIX):
+    if is_own_name(name) or name.endswith(PART_SUFFIX):
         return "names a file the downloader keeps for itself"
     return None
 
@@ -184,17 +192,27 @@ class ManifestState:
         self._by_id: dict[str, _Known] = {}
         self._owner: dict[str, str] = {}
         """name_key(file) -> the image id that owns the name (two ids never share a file)."""
-        self._synced_up_to = 0
-        """Lines starting before this byte offset describe files known to be on the disk."""
+        self._synced_up_to: dict[int, int] = {}
+        """Per manifest file: lines starting before this byte offset describe files known to be
+        on the disk."""
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ManifestState:
-        """The state a manifest file records; lines with unsafe or shared file names are skipped."""
+    def load(cls, *paths: str | os.PathLike[str]) -> ManifestState:
+        """The state manifest files record; lines with unsafe or shared file names are skipped.
+
+        Several files (the manifests of a sharded destination, :mod:`.shard`) are merged by
+        each line's ``time``, keeping every file's own order: the latest line per photo wins.
+        """
         state = cls()
         disputed: set[str] = set()
-        for offset, entry in _entries_at(path):
+        sources = [
+            ((entry.time, source, offset, entry) for offset, entry in _entries_at(p))
+            for source, p in enumerate(paths)
+        ]
+        for _time, source, offset, entry in heapq.merge(*sources, key=lambda line: line[0]):
+            path = paths[source]
             if entry.status == "synced":
-                state._synced_up_to = max(state._synced_up_to, entry.covers or 0)
+                state._synced_up_to[source] = max(state._synced_up_to.get(source, 0), entry.covers or 0)
                 continue
             if entry.file is not None:
                 problem = recorded_name_problem(entry.file)
@@ -224,10 +242,15 @@ class ManifestState:
                     if owner is not None:
                         state._forget(owner)
                     continue
-            state.record(entry, offset)
+            state.record(entry, offset, source)
         return state
 
-    def record(self, entry: ManifestEntry, offset: int = 0) -> None:
+    @classmethod
+    def load_dest(cls, dest: str | os.PathLike[str]) -> ManifestState:
+        """The state every manifest of the destination ``dest`` records (sharded or not)."""
+        return cls.load(*manifest_paths(dest))
+
+    def record(self, entry: ManifestEntry, offset: int = 0, source: int = 0) -> None:
         """Take ``entry`` (its line at ``offset``) as its id's latest status; a line without ``file``
         keeps the earlier name."""
         previous = self._by_id.get(entry.image_id)
@@ -243,7 +266,7 @@ class ManifestState:
         else:
             announced = None
         self._by_id[entry.image_id] = _Known(
-            entry.status, file, entry.bytes, entry.digest, entry.etag, announced, offset
+            entry.status, file, entry.bytes, entry.digest, entry.etag, announced, offset, source
         )
 
     def _forget(self, image_id: str) -> None:
@@ -277,7 +300,7 @@ class ManifestState:
         known = self._by_id.get(image_id)
         if known is None:
             return False
-        return known.digest is None or known.offset < self._synced_up_to
+        return known.digest is None or known.offset < self._synced_up_to.get(known.source, 0)
 
     def digests(self, image_id: str) -> tuple[str | None, str | None]:
         """``(digest, etag)`` recorded with the ``ok`` line of ``image_id`` (each None if absent)."""
@@ -320,8 +343,8 @@ class Manifest:
     in one): a lock keeps each line whole and the cut-back size consistent.
     """
 
-    def __init__(self, dest: Path) -> None:
-        self.path = dest / MANIFEST_NAME
+    def __init__(self, dest: Path, name: str = MANIFEST_NAME) -> None:
+        self.path = dest / name
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._size = 0

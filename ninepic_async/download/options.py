@@ -19,6 +19,7 @@ from .._exceptions import RequestValidationError
 from .events import EventCallback
 from .integrity import DIGEST_NAMES, DigestName
 from .policy import FilePolicy
+from .shard import Shard
 
 if TYPE_CHECKING:
     import aiohttp
@@ -72,6 +73,7 @@ class DownloadOptions:
       cost) or ``sha256`` (see :mod:`.integrity`).
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
+    - ``shard``: download only this shard's photos, with its own manifest (see :mod:`.shard`).
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -83,6 +85,7 @@ class DownloadOptions:
     digest: DigestName = "crc32c"
     policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
+    shard: Shard | None = None
 
     def __post_init__(self) -> None:
         _positive_int("concurrency", self.concurrency)
@@ -99,6 +102,8 @@ class DownloadOptions:
             raise RequestValidationError("policy", f"must be a FilePolicy; got {type(self.policy).__name__}")
         if self.on_event is not None and not callable(self.on_event):
             raise RequestValidationError("on_event", "must be callable")
+        if self.shard is not None and not isinstance(self.shard, Shard):
+            raise RequestValidationError("shard", f"must be a Shard; got {type(self.shard).__name__}")
 
     def effective_concurrency(self) -> int:
         """``concurrency``, capped by the open-file limit (logged once when it is)."""
@@ -130,5 +135,6 @@ class DownloadKwargs(TypedDict, total=False):
     low_speed_time_s: float
     fsync: bool
     digest: DigestName
+    shard: Shard | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None

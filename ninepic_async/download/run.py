@@ -94,10 +94,9 @@ def _part_names(dest: Path) -> frozenset[str]:
         raise DestinationError(f"cannot list the destination {str(dest)!r}: {exc.strerror or exc}") from exc
 
 
-def _undo_untouched_dest(dest: Path) -> None:
+def _undo_untouched_dest(dest: Path, manifest: Path) -> None:
     """After a run that stopped before recording anything: drop its empty manifest and the
     directory it created, so a typo'd event id leaves no trace. Anything else there stays."""
-    manifest = dest / MANIFEST_NAME
     try:
         if manifest.stat().st_size == 0:
             manifest.unlink()
@@ -152,8 +151,8 @@ class DownloadRun:
         self._given_session = storage_session
         self._sink = sink
         self._created_dest = created_dest
-        self._lock = DestinationLock(dest)
-        self._manifest = Manifest(dest)
+        self._lock = DestinationLock(dest, options.shard)
+        self._manifest = Manifest(dest, options.shard.manifest_name if options.shard else MANIFEST_NAME)
         self._lanes = WriteLanes(DOWNLOAD_WRITE_THREADS)
         self._session: aiohttp.ClientSession | None = None
         self.report = DownloadReport(manifest_path=str(self._manifest.path))
@@ -166,7 +165,7 @@ class DownloadRun:
                 self._refresher.close()
             raise
         try:
-            self._state = await anyio.to_thread.run_sync(ManifestState.load, self.dest / MANIFEST_NAME)
+            self._state = await anyio.to_thread.run_sync(ManifestState.load_dest, self.dest)
             self._parts_at_start = await anyio.to_thread.run_sync(_part_names, self.dest)
             self._manifest.open()
         except BaseException:
@@ -180,7 +179,8 @@ class DownloadRun:
     ) -> None:
         await self._close()
         if exc is not None and isinstance(exc, Exception) and self._created_dest:
-            _undo_untouched_dest(self.dest)  # a fatal error, not an interruption: Ctrl-C keeps all
+            # a fatal error, not an interruption: Ctrl-C keeps all
+            _undo_untouched_dest(self.dest, self._manifest.path)
 
     async def _close(self) -> None:
         self._lanes.close()  # every call was awaited to its end: the threads are idle
@@ -193,6 +193,8 @@ class DownloadRun:
         self._lock.release()
 
     def _planned(self, total: int | None) -> None:
+        if self.options.shard is not None:
+            total = None  # the selection's total, not this shard's: known when the listing ends
         self.report.announced = total
         if self.options.on_event is not None:
             self.options.on_event(PlannedEvent(total))
@@ -208,7 +210,7 @@ class DownloadRun:
         """Download every item the factory's source yields; the report, or the run's one fatal error."""
         assert self._session is not None, "use DownloadRun as an async context manager"
         started_s = time.monotonic()
-        planner = Planner(self.dest, self._state)
+        planner = Planner(self.dest, self._state, self.options.shard)
         listing = Listing()
         queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
         fetcher = Fetcher(
@@ -244,7 +246,9 @@ class DownloadRun:
         finally:
             queue.close()
         self.report.missing = listing.missing
-        if self.report.announced is None:
+        if self.options.shard is not None:
+            self.report.announced = planner.owned
+        elif self.report.announced is None:
             self.report.announced = listing.announced
         self.report.elapsed_s = time.monotonic() - started_s
         return self.report

@@ -34,6 +34,7 @@ from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
 from .manifest import ManifestState
 from .names import NameAllocator
+from .shard import Shard
 from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 SelectionKind = Literal["bib", "selfie", "image_ids", "whole_event"]
@@ -187,9 +189,12 @@ class Listing:
 class Planner:
     """Decides per image id: skip it, or fetch it under which name (stable across runs)."""
 
-    def __init__(self, dest: Path | None, state: ManifestState) -> None:
+    def __init__(self, dest: Path | None, state: ManifestState, shard: Shard | None = None) -> None:
         self.dest = dest
         self.state = state
+        self.shard = shard
+        self.owned = 0
+        """Distinct photos this run's shard owns among those listed so far (all without a shard)."""
         self.allocator = NameAllocator()
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
@@ -199,6 +204,29 @@ class Planner:
     def first_time(self, image_id: str) -> bool:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
         return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
+
+    def mine(self, image_id: str) -> bool:
+        """Whether this run's shard owns the (first-time) photo ``image_id``; counts it if so."""
+        if self.shard is not None and not self.shard.owns(image_id):
+            return False
+        self.owned += 1
+        return True
+
+    def _claim(self, name: str) -> bool:
+        """For a sharded run: True when ``name`` is in use on disk, else claim it by creating its
+        ``.part`` exclusively, so a shard running at once in another process never picks it."""
+        assert self.dest is not None
+        part = self.dest / (name + PART_SUFFIX)
+        try:
+            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o644))
+        except FileExistsError:
+            return True
+        except OSError:
+            return True  # unusable (too long, a directory...): the next candidate
+        if os.path.lexists(self.dest / name):
+            os.unlink(part)
+            return True
+        return False
 
     def skip(self, image_id: str, url: str | None = None, *, refreshable: bool = True) -> Skip | None:
         """A :class:`Skip` when an earlier run already saved ``image_id`` whole, else None (fetch it)."""
@@ -230,7 +258,10 @@ class Planner:
     ) -> Job:
         """A :class:`Job` for ``url`` under the id's recorded name, else a fresh unique one."""
         owned = self.allocator.name_of(image_id) is not None
-        filename = self.allocator.allocate(image_id, server_filename)
+        if owned or self.shard is None or self.dest is None:
+            filename = self.allocator.allocate(image_id, server_filename)
+        else:
+            filename = self.allocator.relocate(image_id, server_filename, self._claim)
         return Job(image_id, url, filename, refreshable, server_filename, owned)
 
     def relocate(self, job: Job) -> str:
@@ -241,7 +272,9 @@ class Planner:
         def occupied(name: str) -> bool:
             return os.path.lexists(dest / name) or os.path.lexists(dest / (name + PART_SUFFIX))
 
-        return self.allocator.relocate(job.image_id, job.server_filename, occupied)
+        return self.allocator.relocate(
+            job.image_id, job.server_filename, occupied if self.shard is None else self._claim
+        )
 
     def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
         """An :class:`ApiFailure` for an id the API gave no URL for; ``error`` is redacted."""
@@ -358,7 +391,7 @@ async def _by_ids(
 
 async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[str]:
     for image_id in ids:
-        if planner.first_time(image_id):
+        if planner.first_time(image_id) and planner.mine(image_id):
             yield image_id
 
 
@@ -431,7 +464,8 @@ async def _event_ids(
                 for image in page.images:
                     if planner.first_time(image.image_id):
                         delivered += 1
-                        yield image.image_id
+                        if planner.mine(image.image_id):
+                            yield image.image_id
                 if _overrun(listing, delivered):
                     logger.warning(
                         "the listing of event %s goes on past the %s photos it announced; stopped it",
@@ -474,13 +508,16 @@ async def _by_method(
                     if not planner.first_time(key):
                         continue
                     delivered += 1
+                    if not planner.mine(image_id):
+                        continue
                     yield planner.skip(image_id, item.url, refreshable=refreshable) or planner.job(
                         image_id, item.url, item.filename, refreshable=refreshable
                     )
                 for entry in page.failed_urls:
                     if planner.first_time(entry.path or entry.image_id):
                         delivered += 1
-                        yield planner.failure(entry.image_id, entry.error, entry.path)
+                        if planner.mine(entry.image_id):
+                            yield planner.failure(entry.image_id, entry.error, entry.path)
                 if _overrun(listing, delivered):
                     logger.warning("the %s listing goes on past the photos it announced; stopped it", method)
                     return
@@ -524,7 +561,7 @@ async def iter_url_jobs(jobs: Iterable[UrlJob], planner: Planner) -> AsyncIterat
     """Pre-resolved URL jobs as source items (skips what the manifest says is complete)."""
     for url_job in jobs:
         image_id = url_job.image_id or _id_for(PresignedUrl(url=url_job.url, filename=url_job.filename))
-        if not planner.first_time(image_id):
+        if not planner.first_time(image_id) or not planner.mine(image_id):
             continue
         filename = url_job.filename
         if filename is None:
