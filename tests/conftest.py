@@ -1,6 +1,6 @@
 """Shared fixtures: running 9Pic simulators (``sim``, ``sim_factory``, ``rsim``), the mocked API
-(``mocked``), a clean CLI environment (``clean_env``) and downloads that retry at once
-(``no_backoff_sleep``).
+(``mocked``), a clean CLI environment (``clean_env``), downloads that retry at once
+(``no_backoff_sleep``) and buckets on a local S3 server (``bucket``).
 
 Plain helpers live next to this file: helpers/api.py (mocked-API tests), helpers/sim.py
 (simulator-backed download tests) and helpers/cli.py (CLI tests).
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from helpers.api import mock_api
+from helpers.buckets import S3Server, TestBucket, s3_server
 from helpers.cli import ENV_NAMES
 from helpers.sim import SimFactory
 
@@ -77,6 +78,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No NINEPIC_* variable of the outer environment reaches the CLI under test."""
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """One moto S3 server for the whole session (started at its first use)."""
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> TestBucket:
+    """A fresh bucket on the session's S3 server, with AWS_* pointing at it for obstore."""
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    return TestBucket(s3)
 
 
 @pytest.fixture

@@ -31,14 +31,29 @@ _OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id"}
 """The option behind each selection field :func:`~ninepic_async.download.sources.make_selection` names."""
 
 
-def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
+def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
     """Validate download input before anything is sent: (destination, selection kwargs, description)."""
     args = rt.args
     if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
         raise CliError(f"--concurrency must be from 1 to {CLI_MAX_CONCURRENCY}, got {args.concurrency}")
-    out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {args.out!r} exists and is not a directory")
+    from ..download.bucket import is_bucket_url
+
+    out: Path | str
+    if is_bucket_url(args.out):
+        from .._exceptions import DestinationError
+        from ..download.bucket import open_bucket
+
+        if getattr(args, "dry_run", False):
+            raise CliError("--dry-run needs a directory --out, not a bucket")
+        try:
+            open_bucket(args.out)  # obstore there, the URL usable: checked before any request
+        except DestinationError as exc:
+            raise CliError(f"--out: {exc}") from None
+        out = args.out
+    else:
+        out = Path(args.out).expanduser()
+        if out.exists() and not out.is_dir():
+            raise CliError(f"--out {args.out!r} exists and is not a directory")
     selection: dict[str, Any] = {}
     if getattr(args, "shard", None) is not None:
         from ..download.shard import Shard
@@ -114,7 +129,7 @@ async def cmd_demo(rt: Runtime) -> int:
 
 
 async def _download(
-    rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any], *, label: str
+    rt: Runtime, client: NinePicClient, event: int, out: Path | str, selection: dict[str, Any], *, label: str
 ) -> int:
     """Run the download with a progress display, then print the summary and the failures."""
     from ..download import download_originals
@@ -177,7 +192,7 @@ async def _download(
 
 
 async def _dry_run(
-    rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any]
+    rt: Runtime, client: NinePicClient, event: int, out: Path | str, selection: dict[str, Any]
 ) -> int:
     """List what a download would fetch (and what is already on disk); write nothing."""
     from ..download import plan_originals

@@ -24,6 +24,8 @@ from .._constants import (
 )
 from .._exceptions import DestinationError, RequestValidationError
 from ._types import DownloadClient
+from .bucket import is_bucket_url, open_bucket
+from .bucket_run import run_into_bucket
 from .events import EventCallback
 from .files import part_size
 from .integrity import DigestName
@@ -49,6 +51,11 @@ def _selection(
     """The one place a selection is validated (the CLI calls it too, through these functions)."""
     _check_event_id(event_id)
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
+
+
+def _no_bucket(dest: object) -> None:
+    if is_bucket_url(dest):
+        raise RequestValidationError("dest", "a bucket URL is a destination of download_originals only")
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
@@ -102,7 +109,9 @@ async def download_originals(
     """Download the original photos of one selection into ``dest`` and return a report.
 
     Give exactly one of ``bib``, ``selfie`` (a Face Search request_id), ``image_ids`` or
-    ``whole_event=True``. Reruns on the same ``dest`` skip completed files, resume ``.part``
+    ``whole_event=True``. ``dest`` may be a bucket URL (``s3://bucket/prefix``, ``gs://``,
+    ``az://``; extra ``ninepic-async[s3]``): each photo then streams into its object, see
+    :mod:`.bucket`. Reruns on the same ``dest`` skip completed files, resume ``.part``
     files and retry failures (see :mod:`.manifest`). Per-file failures are recorded, not
     raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
     stop the run. ``report.complete`` is True only when every announced photo is on disk.
@@ -123,6 +132,15 @@ async def download_originals(
         shard=shard,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    if is_bucket_url(dest):
+        assert isinstance(dest, str)
+        return await run_into_bucket(
+            open_bucket(dest),
+            options,
+            _selection_items(client, event_id, selection),
+            refresher=UrlRefresher(client, event_id),
+            storage_session=storage_session,
+        )
     dest_path, created = make_dest(dest)
     return await _run(
         dest_path,
@@ -172,6 +190,7 @@ async def iter_download_originals(
         shard=shard,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _no_bucket(dest)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
         max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
@@ -265,6 +284,7 @@ async def plan_originals(
     The API is still asked for URLs (that is how BIB and selfie selections are listed).
     """
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _no_bucket(dest)
     dest_path = Path(dest) if dest is not None else None
     if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")

@@ -65,7 +65,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -132,18 +132,23 @@ def _entries_at(path: str | os.PathLike[str]) -> Iterator[tuple[int, ManifestEnt
     except OSError as exc:
         raise DestinationError(f"cannot read the manifest {os.fspath(path)!r}: {exc}") from exc
     with handle:
-        offset = 0
-        for number, line in enumerate(handle, start=1):
-            start, offset = offset, offset + len(line)
-            stripped = line.strip()
-            if not stripped:
-                continue
-            try:
-                entry = _decoder.decode(stripped)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                logger.warning("manifest %s line %d is unreadable and was skipped: %s", path, number, exc)
-                continue
-            yield start, entry
+        yield from _entries_in(handle, os.fspath(path))
+
+
+def _entries_in(lines: Iterable[bytes], label: str) -> Iterator[tuple[int, ManifestEntry]]:
+    """``(byte offset, entry)`` of every readable line of ``lines`` (a manifest named ``label``)."""
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        start, offset = offset, offset + len(line)
+        stripped = line.strip()
+        if not stripped:
+            continue
+        try:
+            entry = _decoder.decode(stripped)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            logger.warning("manifest %s line %d is unreadable and was skipped: %s", label, number, exc)
+            continue
+        yield start, entry
 
 
 @dataclass(slots=True)
@@ -203,14 +208,29 @@ class ManifestState:
         Several files (the manifests of a sharded destination, :mod:`.shard`) are merged by
         each line's ``time``, keeping every file's own order: the latest line per photo wins.
         """
+        return cls._merged([_entries_at(p) for p in paths], [os.fspath(p) for p in paths])
+
+    @classmethod
+    def from_segments(cls, segments: Sequence[tuple[str, bytes]]) -> ManifestState:
+        """The state manifest segments record (``(name, content)``, e.g. objects of a bucket),
+        merged as :meth:`load` merges files."""
+        return cls._merged(
+            [_entries_in(data.splitlines(keepends=True), name) for name, data in segments],
+            [name for name, _data in segments],
+        )
+
+    @classmethod
+    def _merged(
+        cls, sources: Sequence[Iterator[tuple[int, ManifestEntry]]], labels: Sequence[str]
+    ) -> ManifestState:
         state = cls()
         disputed: set[str] = set()
-        sources = [
-            ((entry.time, source, offset, entry) for offset, entry in _entries_at(p))
-            for source, p in enumerate(paths)
+        tagged = [
+            ((entry.time, source, offset, entry) for offset, entry in lines)
+            for source, lines in enumerate(sources)
         ]
-        for _time, source, offset, entry in heapq.merge(*sources, key=lambda line: line[0]):
-            path = paths[source]
+        for _time, source, offset, entry in heapq.merge(*tagged, key=lambda line: line[0]):
+            path = labels[source]
             if entry.status == "synced":
                 state._synced_up_to[source] = max(state._synced_up_to.get(source, 0), entry.covers or 0)
                 continue
@@ -313,6 +333,10 @@ class ManifestState:
         """``(image_id, status, file, bytes, digest)`` of every id's latest line."""
         for image_id, known in self._by_id.items():
             yield image_id, known.status, known.file, known.bytes, known.digest
+
+    def recorded_ok(self, image_id: str) -> tuple[str, int] | None:
+        """``(file, bytes)`` of the id's latest line when it is ``ok``, else None."""
+        return self._ok(image_id)
 
     def _ok(self, image_id: str) -> tuple[str, int] | None:
         known = self._by_id.get(image_id)
