@@ -49,10 +49,16 @@ from .pagination import AsyncPage
 
 if _typing.TYPE_CHECKING:
     from .client import NinePicClient
+    from .download.archive import archive_events, event_folder_name
+    from .download.archive_report import ArchiveReport, EventArchiveReport
 
 __version__ = "0.1.0"
 
 _install_redaction()
+
+
+_ARCHIVE_NAMES = frozenset({"ArchiveReport", "EventArchiveReport", "archive_events", "event_folder_name"})
+"""Names of the archive (``ninepic archive``) exported here too, loaded on first use."""
 
 
 def __getattr__(name: str) -> object:
@@ -62,6 +68,10 @@ def __getattr__(name: str) -> object:
         from .client import NinePicClient
 
         return NinePicClient
+    if name in _ARCHIVE_NAMES:
+        from . import download
+
+        return getattr(download, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -72,12 +82,14 @@ __all__ = [
     "APIResponseDecodeError",
     "APIStatusError",
     "APITimeoutError",
+    "ArchiveReport",
     "AsyncPage",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
     "DestinationError",
     "DownloadError",
+    "EventArchiveReport",
     "EventDetails",
     "EventList",
     "EventListItem",
@@ -107,4 +119,6 @@ __all__ = [
     "VideoClip",
     "VideoClippingJob",
     "__version__",
+    "archive_events",
+    "event_folder_name",
 ]

@@ -21,14 +21,45 @@ from .._exceptions import RequestValidationError
 from .errors import EXIT_OK, EXIT_PARTIAL, CliError
 from .output import DownloadProgress, format_bytes, format_rate
 from .runtime import Runtime
+from .selections import SelfieImage, read_image_ids, read_selfie, resolve_selfie
 
 if TYPE_CHECKING:
     from ..client import NinePicClient
+    from ..download.shard import Shard
 
-__all__ = ["check_download_args", "cmd_demo", "cmd_download"]
+__all__ = ["check_download_args", "checked_out", "checked_shard", "cmd_demo", "cmd_download"]
 
-_OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id"}
+_OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id/--image-ids-from"}
 """The option behind each selection field :func:`~ninepic_async.download.sources.make_selection` names."""
+
+
+def checked_out(text: str) -> Path | str:
+    """``--out`` as a directory, or a bucket URL whose extra is installed (checked before any request)."""
+    from ..download.bucket import is_bucket_url
+
+    if is_bucket_url(text):
+        from .._exceptions import DestinationError
+        from ..download.bucket import open_bucket
+
+        try:
+            open_bucket(text)
+        except DestinationError as exc:
+            raise CliError(f"--out: {exc}") from None
+        return text
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {text!r} exists and is not a directory")
+    return out
+
+
+def checked_shard(text: str) -> Shard:
+    """``--shard K/N`` as a :class:`Shard`; one line naming the problem otherwise."""
+    from ..download.shard import Shard
+
+    try:
+        return Shard.parse(text)
+    except RequestValidationError as exc:
+        raise CliError(f"--shard {str(exc).split(': ', 1)[-1]}") from None
 
 
 def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
@@ -36,46 +67,26 @@ def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
     args = rt.args
     if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
         raise CliError(f"--concurrency must be from 1 to {CLI_MAX_CONCURRENCY}, got {args.concurrency}")
-    from ..download.bucket import is_bucket_url
-
-    out: Path | str
-    if is_bucket_url(args.out):
-        from .._exceptions import DestinationError
-        from ..download.bucket import open_bucket
-
-        if getattr(args, "dry_run", False):
-            raise CliError("--dry-run needs a directory --out, not a bucket")
-        try:
-            open_bucket(args.out)  # obstore there, the URL usable: checked before any request
-        except DestinationError as exc:
-            raise CliError(f"--out: {exc}") from None
-        out = args.out
-    else:
-        out = Path(args.out).expanduser()
-        if out.exists() and not out.is_dir():
-            raise CliError(f"--out {args.out!r} exists and is not a directory")
+    out = checked_out(args.out)
+    if getattr(args, "dry_run", False) and isinstance(out, str):
+        raise CliError("--dry-run needs a directory --out, not a bucket")
     selection: dict[str, Any] = {}
     if getattr(args, "shard", None) is not None:
-        from ..download.shard import Shard
-
-        try:
-            selection["shard"] = Shard.parse(args.shard)
-        except RequestValidationError as exc:
-            raise CliError(f"--shard {str(exc).split(': ', 1)[-1]}") from None
+        selection["shard"] = checked_shard(args.shard)
     what: str
-    if getattr(args, "bib", None) is not None:
-        selection["bib"], what = args.bib, f"BIB {args.bib.strip()!r}"
+    bibs = getattr(args, "bib", None)
+    if bibs is not None:
+        bibs = [bibs] if isinstance(bibs, str) else bibs
+        selection["bib"] = bibs[0] if len(bibs) == 1 else bibs
+        what = ("BIB " if len(bibs) == 1 else "BIBs ") + ", ".join(repr(b.strip()) for b in bibs)
     elif getattr(args, "selfie", None) is not None:
-        request_id = args.selfie.strip()
-        if request_id and Path(request_id).is_file():
-            raise CliError(
-                f"--selfie takes a Face Search request_id, not a file: run "
-                f"`ninepic faces --selfie {request_id}` first and pass its request_id"
-            )
-        selection["selfie"], what = args.selfie, f"face search request_id {request_id!r}"
-    elif getattr(args, "image_ids", None):
-        selection["image_ids"] = args.image_ids
-        what = f"{len(dict.fromkeys(i.strip() for i in args.image_ids))} image id(s)"
+        selfie = read_selfie(args.selfie)
+        selection["selfie"] = selfie
+        what = f"face search request_id {selfie!r}" if isinstance(selfie, str) else "the selfie's matches"
+    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None):
+        ids = args.image_ids or read_image_ids(args.image_ids_from)
+        selection["image_ids"] = ids
+        what = f"{len(dict.fromkeys(i.strip() for i in ids))} image id(s)"
     else:
         selection["whole_event"], what = True, "the whole event"
     if "shard" in selection:
@@ -83,7 +94,9 @@ def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
     from ..download.sources import make_selection  # the one check of a selection, the library's
 
     try:
-        make_selection(**{k: v for k, v in selection.items() if k != "shard"})
+        make_selection(
+            **{k: "-" if isinstance(v, SelfieImage) else v for k, v in selection.items() if k != "shard"}
+        )
     except RequestValidationError as exc:
         option = _OPTION_OF.get(exc.field.split("[")[0], exc.field)
         raise CliError(f"{option} {str(exc).split(': ', 1)[-1]}") from None
@@ -95,6 +108,9 @@ async def cmd_download(rt: Runtime) -> int:
     out, selection, what = check_download_args(rt)
     event = rt.event_id()
     async with rt.client() as client:
+        if isinstance(selection.get("selfie"), SelfieImage):
+            request_id = await resolve_selfie(rt, client, event, selection["selfie"])
+            selection["selfie"], what = request_id, f"face search request_id {request_id!r}"
         if "whole_event" in selection:
             rt.about_event(event, client)
         else:

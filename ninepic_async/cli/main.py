@@ -6,8 +6,8 @@ cancels the running command, lets it close its sessions (``.part`` files stay fo
 and returns 130 (see :mod:`.loop`).
 
 Where things are: the argument tree in :mod:`.parser`, the API commands in :mod:`.commands`,
-``download``/``demo`` in :mod:`.download`, ``check`` in :mod:`.check`, ``simulate`` in
-:mod:`.simulate`, printing in :mod:`.output`.
+``download``/``demo`` in :mod:`.download`, ``archive`` in :mod:`.archive`, ``check`` in
+:mod:`.check`, ``simulate`` in :mod:`.simulate`, printing in :mod:`.output`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from .._exceptions import redact
+from .archive import cmd_archive
 from .check import cmd_check
 from .commands import cmd_bib, cmd_event, cmd_events, cmd_faces, cmd_photos, cmd_ping, cmd_timeline, cmd_video
 from .download import cmd_demo, cmd_download
@@ -53,6 +54,7 @@ COMMANDS: dict[str, Callable[[Runtime], Awaitable[int]]] = {
     "download": cmd_download,
     "demo": cmd_demo,
     "check": cmd_check,
+    "archive": cmd_archive,
 }
 """Every command that runs in an event loop, by name; ``simulate`` runs its own loop."""
 

@@ -42,7 +42,7 @@ from .errors import EXIT_STATUSES
 __all__ = ["build_parser", "parse_time_s"]
 
 _EXIT_HELP = "exit statuses:\n" + "\n".join(f"  {code:<4}{text}" for code, text in EXIT_STATUSES.items())
-_EXIT_HELP_COMMANDS = frozenset({"download", "demo", "check"})
+_EXIT_HELP_COMMANDS = frozenset({"download", "demo", "check", "archive"})
 """Commands whose --help ends with the exit status table (the top-level help has it too)."""
 
 
@@ -404,23 +404,25 @@ def build_parser() -> argparse.ArgumentParser:
         "download original photos concurrently, resumably, with a manifest",
         "  ninepic download --org 903 --event 456 --bib 1234 --out ./photos\n"
         "  ninepic download --selfie ddc661a7-8861-4793-9437-af42a82d12f8 --out ./photos --verify\n"
-        "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run",
+        "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run\n"
+        "  ninepic download --bib 1234 --bib 1235 --out ./photos\n"
+        "  ninepic download --selfie me.jpg --out ./photos          # face search, then its photos\n"
+        "  cat me.jpg | ninepic download --selfie - --out ./photos\n"
+        "  ninepic download --image-ids-from ids.txt --out ./photos  # one id a line; - reads stdin",
     )
-    selection = p.add_argument_group("what to download (exactly one)").add_mutually_exclusive_group(
-        required=True
-    )
-    selection.add_argument("--bib", metavar="BIB", help="every photo of this BIB number")
-    selection.add_argument("--selfie", metavar="REQUEST_ID", help="every photo of a Face Search request_id")
-    selection.add_argument(
-        "--image-id",
-        metavar="ID",
-        action="append",
-        dest="image_ids",
-        help="this photo (repeat the option for more)",
-    )
-    selection.add_argument("--all", action="store_true", dest="whole_event", help="every photo of the event")
+    _add_download_selection(p)
     _add_download_options(p)
     p.add_argument("--dry-run", action="store_true", help="list what would be fetched; write nothing")
+
+    _add_archive(
+        add(
+            "archive",
+            "download every photo of whole events, each into <out>/<event_id>-<slug>/",
+            "  ninepic archive --out ./archive --all-events\n"
+            "  ninepic archive --out ./archive --events 456,457 --concurrency 32\n"
+            "  ninepic archive --out ./archive --all-events --since 2025-01-01 --until 2025-06-30",
+        )
+    )
 
     p = add(
         "demo",
@@ -466,6 +468,69 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_simulate(sub)
     return parser
+
+
+def _add_download_selection(p: argparse.ArgumentParser) -> None:
+    """What ``download`` downloads: exactly one of these (read and checked by the command)."""
+    selection = p.add_argument_group("what to download (exactly one)").add_mutually_exclusive_group(
+        required=True
+    )
+    selection.add_argument(
+        "--bib",
+        metavar="BIB",
+        action="append",
+        help="every photo of this BIB number (repeat for more BIBs: a photo of several is fetched once)",
+    )
+    selection.add_argument(
+        "--selfie",
+        metavar="REQUEST_ID|FILE|-",
+        help="every photo of a Face Search request_id, or of a selfie image FILE (- reads it from "
+        "stdin): the face search runs first and the request_id it used is printed",
+    )
+    selection.add_argument(
+        "--image-id",
+        metavar="ID",
+        action="append",
+        dest="image_ids",
+        help="this photo (repeat the option for more)",
+    )
+    selection.add_argument(
+        "--image-ids-from",
+        metavar="FILE",
+        help="the photos listed in FILE, one id a line (- reads stdin; blank lines are ignored)",
+    )
+    selection.add_argument("--all", action="store_true", dest="whole_event", help="every photo of the event")
+
+
+def _add_archive(p: argparse.ArgumentParser) -> None:
+    """``archive``: which events (checked by the command, so bad input is one line), then the
+    options of ``download``."""
+    group = p.add_argument_group("which events (exactly one of --events, --all-events)")
+    group.add_argument(
+        "--events", metavar="ID[,ID...]", help="these event ids, comma-separated (e.g. 456,457)"
+    )
+    group.add_argument("--all-events", action="store_true", help="every event of the organisation")
+    group.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only events dated on or after DATE (YYYY-MM-DD; undated ones are left out)",
+    )
+    group.add_argument("--until", metavar="DATE", help="only events dated on or before DATE (YYYY-MM-DD)")
+    _add_download_options(p)
+    cluster = p.add_argument_group("running on Dask (the extra ninepic-async[dask])")
+    cluster.add_argument(
+        "--cluster",
+        metavar="local:N|tcp://HOST:PORT",
+        help="run one task per event and shard on Dask: local:N starts N worker processes here, "
+        "tcp://HOST:8786 uses a running scheduler (its workers need --out at the same path, "
+        "or a bucket)",
+    )
+    cluster.add_argument(
+        "--shards",
+        type=_int_arg,
+        metavar="N",
+        help="shards per event with --cluster (default: the cluster's worker threads)",
+    )
 
 
 def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -> None:

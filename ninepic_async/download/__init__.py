@@ -3,9 +3,11 @@
 ```python
 from ninepic_async.download import download_originals
 report = await download_originals(client, event_id, "out/", bib="1234", concurrency=16)
+report = await archive_events(client, "archive/", all_events=True)   # every event, own folder each
 ```
 Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: attempt,
-receive, complete), :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
+receive, complete), :mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
+:mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
 budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
 :mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs).
 """
@@ -13,7 +15,20 @@ budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` 
 import importlib as _importlib
 import typing as _typing
 
-from .events import BytesReceived, DownloadEvent, EventCallback, FileFinished, FileStarted, PlannedEvent
+from .archive_report import ArchiveReport, ArchiveStatus, EventArchiveReport
+from .events import (
+    ArchiveEvent,
+    ArchiveEventCallback,
+    ArchivePlanned,
+    BytesReceived,
+    DownloadEvent,
+    EventArchiveFinished,
+    EventArchiveStarted,
+    EventCallback,
+    FileFinished,
+    FileStarted,
+    PlannedEvent,
+)
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
@@ -21,11 +36,14 @@ from .report import DownloadReport, FileResult, FileStatus, PlannedFile
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
+    from .archive import archive_events, event_folder_name
     from .check import CheckedFile, CheckReport, CheckStatus, check_destination
     from .run import make_storage_session
     from .sources import UrlJob
 
 _ON_FIRST_USE = {
+    "archive_events": ".archive",
+    "event_folder_name": ".archive",
     "download_originals": ".api",
     "download_url_list": ".api",
     "iter_download_originals": ".api",
@@ -50,6 +68,11 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "MANIFEST_VERSION",
+    "ArchiveEvent",
+    "ArchiveEventCallback",
+    "ArchivePlanned",
+    "ArchiveReport",
+    "ArchiveStatus",
     "BytesReceived",
     "CheckReport",
     "CheckStatus",
@@ -57,6 +80,9 @@ __all__ = [
     "DownloadEvent",
     "DownloadOptions",
     "DownloadReport",
+    "EventArchiveFinished",
+    "EventArchiveReport",
+    "EventArchiveStarted",
     "EventCallback",
     "FileFinished",
     "FilePolicy",
@@ -67,9 +93,11 @@ __all__ = [
     "PlannedEvent",
     "PlannedFile",
     "UrlJob",
+    "archive_events",
     "check_destination",
     "download_originals",
     "download_url_list",
+    "event_folder_name",
     "iter_download_originals",
     "make_storage_session",
     "plan_originals",

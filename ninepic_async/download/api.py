@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -90,7 +90,7 @@ async def download_originals(
     event_id: int,
     dest: str | os.PathLike[str],
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
@@ -108,13 +108,14 @@ async def download_originals(
 ) -> DownloadReport:
     """Download the original photos of one selection into ``dest`` and return a report.
 
-    Give exactly one of ``bib``, ``selfie`` (a Face Search request_id), ``image_ids`` or
-    ``whole_event=True``. ``dest`` may be a bucket URL (``s3://bucket/prefix``, ``gs://``,
-    ``az://``; extra ``ninepic-async[s3]``): each photo then streams into its object, see
-    :mod:`.bucket`. Reruns on the same ``dest`` skip completed files, resume ``.part``
-    files and retry failures (see :mod:`.manifest`). Per-file failures are recorded, not
-    raised; :class:`DestinationError` and API errors of the listing itself (auth, 404, ...)
-    stop the run. ``report.complete`` is True only when every announced photo is on disk.
+    Give exactly one of ``bib`` (a BIB, or a list of BIBs: a photo of several is fetched once),
+    ``selfie`` (a Face Search request_id), ``image_ids`` or ``whole_event=True``. Reruns on the
+    same ``dest`` skip completed files, resume ``.part`` files and retry failures (see
+    :mod:`.manifest`). Per-file failures are recorded, not raised; :class:`DestinationError`
+    and API errors of the listing itself (auth, 404, ...) stop the run. ``report.complete`` is
+    True only when every announced photo is on disk. ``dest`` may be a bucket URL
+    (``s3://bucket/prefix``, ``gs://``, ``az://``; extra ``ninepic-async[s3]``): each photo
+    then streams into its object, see :mod:`.bucket`.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
     them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
     With ``shard=Shard(K, N)`` only the photos of shard K are downloaded, and N such runs
@@ -157,7 +158,7 @@ async def iter_download_originals(
     event_id: int,
     dest: str | os.PathLike[str],
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
@@ -271,7 +272,7 @@ async def plan_originals(
     event_id: int,
     dest: str | os.PathLike[str] | None = None,
     *,
-    bib: str | None = None,
+    bib: str | Sequence[str] | None = None,
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,

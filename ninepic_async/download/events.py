@@ -11,9 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Union
 
+from .archive_report import EventArchiveReport
 from .report import FileResult
 
-__all__ = ["BytesReceived", "DownloadEvent", "EventCallback", "FileFinished", "FileStarted", "PlannedEvent"]
+__all__ = [
+    "ArchiveEvent",
+    "ArchiveEventCallback",
+    "ArchivePlanned",
+    "BytesReceived",
+    "DownloadEvent",
+    "EventArchiveFinished",
+    "EventArchiveStarted",
+    "EventCallback",
+    "FileFinished",
+    "FileStarted",
+    "PlannedEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +63,40 @@ class FileFinished:
 
 DownloadEvent = Union[PlannedEvent, FileStarted, BytesReceived, FileFinished]  # noqa: UP007
 EventCallback = Callable[[DownloadEvent], object]
+
+
+# --- an archive's events (archive_events: around each event's own download events) ---------
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePlanned:
+    """The events the archive will download, in order (after the date filter)."""
+
+    event_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventArchiveStarted:
+    """Event ``event_id`` (``number`` of ``total``, from 1) starts downloading into ``folder``;
+    its per-file events follow until :class:`EventArchiveFinished`."""
+
+    event_id: int
+    folder: str
+    name: str | None
+    number: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventArchiveFinished:
+    """Event ``report.event_id`` is done (ok, partial or failed: see ``report.status``)."""
+
+    report: EventArchiveReport
+    number: int
+    total: int
+
+
+ArchiveEvent = Union[ArchivePlanned, EventArchiveStarted, EventArchiveFinished]  # noqa: UP007
+ArchiveEventCallback = Callable[[Union[DownloadEvent, ArchiveEvent]], object]  # noqa: UP007
+"""``on_event`` of :func:`archive_events`: archive events and, between an event's start and
+finish, that event's per-file download events."""

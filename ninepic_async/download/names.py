@@ -20,7 +20,7 @@ from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFF
 from .digests import DIGEST_BYTES, DigestSet
 from .shard import is_own_name
 
-__all__ = ["NameAllocator", "fallback_filename", "name_key", "sanitize_filename"]
+__all__ = ["NameAllocator", "fallback_filename", "name_key", "sanitize_filename", "sanitize_segment"]
 
 _WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
@@ -114,6 +114,23 @@ def sanitize_filename(name: str | None, image_id: str, *, max_bytes: int = MAX_F
     result = _fit(stem, ext, max_bytes)
     if is_own_name(result):
         result = _fit("_" + stem, ext, max_bytes)
+    return result
+
+
+def sanitize_segment(text: str | None, fallback: str, *, max_bytes: int = MAX_FILENAME_BYTES) -> str:
+    """One safe path component (a folder name) from server text, by the file-name rules above.
+
+    Separators, ``..``, control and format characters, reserved device names and the
+    download's own file names cannot survive; when nothing usable is left, ``fallback``
+    (sanitised too) is used instead.
+    """
+    cleaned = _clean_component(text) if text else ""
+    if not cleaned or set(cleaned) <= {"_", ".", " "}:
+        cleaned = _clean_component(fallback) or "_"
+    stem, ext = _split_ext(cleaned)
+    result = _fit(_unreserved(stem), ext, max_bytes)
+    if name_key(result) in (name_key(MANIFEST_NAME), name_key(LOCK_NAME)):
+        result = _fit("_" + result, "", max_bytes)
     return result
 
 

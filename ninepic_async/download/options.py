@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
@@ -123,7 +123,7 @@ class DownloadKwargs(TypedDict, total=False):
     """The keywords of :func:`~.api.download_originals` after ``dest``, as one type: what
     ``NinePicClient.download_originals(**kwargs)`` accepts (so a misspelt keyword is a type error)."""
 
-    bib: str | None
+    bib: str | Sequence[str] | None
     selfie: str | None
     image_ids: Iterable[str] | None
     whole_event: bool

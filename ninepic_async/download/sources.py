@@ -115,7 +115,8 @@ SourceItem = Job | Skip | ApiFailure
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Exactly one way of choosing photos; ``value`` is the BIB, request id or id tuple."""
+    """Exactly one way of choosing photos; ``value`` is the BIB (a tuple for several BIBs),
+    the request id or the id tuple."""
 
     kind: SelectionKind
     value: str | tuple[str, ...] | None = None
@@ -141,11 +142,7 @@ def make_selection(
             "selection", f"give exactly one of bib=, selfie=, image_ids= or whole_event=True (got {found})"
         )
     if bib is not None:
-        if isinstance(bib, int) and not isinstance(bib, bool):
-            bib = str(bib)
-        if not isinstance(bib, str) or not bib.strip():
-            raise RequestValidationError("bib", f"must be a non-empty string; got {bib!r}")
-        return Selection("bib", bib.strip())
+        return _bib_selection(bib)
     if selfie is not None:
         if not isinstance(selfie, str) or not selfie.strip():
             raise RequestValidationError(
@@ -172,6 +169,26 @@ def make_selection(
     if whole_event is not True:
         raise RequestValidationError("whole_event", f"must be True or False; got {whole_event!r}")
     return Selection("whole_event")
+
+
+def _one_bib(field: str, bib: object) -> str:
+    if isinstance(bib, int) and not isinstance(bib, bool):
+        bib = str(bib)
+    if not isinstance(bib, str) or not bib.strip():
+        raise RequestValidationError(field, f"must be a non-empty string; got {bib!r}")
+    return bib.strip()
+
+
+def _bib_selection(bib: object) -> Selection:
+    """One BIB (a string), or several (a list: each listed in turn, repeats dropped)."""
+    if isinstance(bib, (str, int)):
+        return Selection("bib", _one_bib("bib", bib))
+    if not isinstance(bib, Iterable):
+        raise RequestValidationError("bib", f"must be a BIB string or a list of them; got {bib!r}")
+    bibs = tuple(dict.fromkeys(_one_bib(f"bib[{index}]", item) for index, item in enumerate(bib)))
+    if not bibs:
+        raise RequestValidationError("bib", "must not be an empty list")
+    return Selection("bib", bibs[0] if len(bibs) == 1 else bibs)
 
 
 @dataclass(slots=True)
@@ -489,9 +506,16 @@ async def _by_method(
     planner: Planner,
     listing: Listing,
     on_total: Callable[[int | None], Any],
+    first_time: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[SourceItem]:
-    """A BIB or selfie selection: its original-photos pages (walked again if they came up short)."""
+    """A BIB or selfie selection: its original-photos pages (walked again if they came up short).
+
+    With ``first_time`` (one listing of several, see :func:`_by_bibs`) this listing's photos
+    are counted against its own announcement, and only those no earlier listing gave are yielded.
+    """
     identities = _UrlIdentities()
+    own = first_time or planner.first_time
+    shared = first_time is not None
     delivered = 0
     for walk in range(2):
         pages = client.iter_original_photos(event_id, method, identifier, page_size=URL_REFRESH_BATCH)
@@ -505,18 +529,21 @@ async def _by_method(
                     on_total(total)
                 for item in page.presigned_urls:
                     key, image_id, refreshable = identities.of(item)
-                    if not planner.first_time(key):
+                    if not own(key):
                         continue
                     delivered += 1
+                    if shared and not planner.first_time(key):
+                        continue  # an earlier listing of the selection gave it
                     if not planner.mine(image_id):
                         continue
                     yield planner.skip(image_id, item.url, refreshable=refreshable) or planner.job(
                         image_id, item.url, item.filename, refreshable=refreshable
                     )
                 for entry in page.failed_urls:
-                    if planner.first_time(entry.path or entry.image_id):
+                    failed_key = entry.path or entry.image_id
+                    if own(failed_key):
                         delivered += 1
-                        if planner.mine(entry.image_id):
+                        if (not shared or planner.first_time(failed_key)) and planner.mine(entry.image_id):
                             yield planner.failure(entry.image_id, entry.error, entry.path)
                 if _overrun(listing, delivered):
                     logger.warning("the %s listing goes on past the photos it announced; stopped it", method)
@@ -525,6 +552,48 @@ async def _by_method(
             await _aclose(pages)
         if _walk_complete(listing, delivered, on_total, f"the {method} listing", last=walk == 1):
             return
+
+
+class _FirstSeen:
+    """A "first time this key comes by" test of its own (32-byte digests, not the keys)."""
+
+    def __init__(self) -> None:
+        self._seen = DigestSet()
+
+    def __call__(self, key: str) -> bool:
+        return self._seen.add(hashlib.blake2b(key.encode(), digest_size=DIGEST_BYTES).digest())
+
+
+async def _by_bibs(
+    client: DownloadClient,
+    event_id: int,
+    bibs: tuple[str, ...],
+    planner: Planner,
+    listing: Listing,
+    on_total: Callable[[int | None], Any],
+) -> AsyncIterator[SourceItem]:
+    """Several BIBs: each one's listing in turn, a photo of two BIBs fetched once (for the first).
+
+    The total is re-announced as each BIB's listing announces itself (photos given so far plus
+    that BIB's total: shared photos are counted twice until the end, when it is exact);
+    ``listing`` ends with the distinct photos plus those missing.
+    """
+    given = 0
+    missing = 0
+    for bib in bibs:
+        sub = Listing()
+        before = given
+
+        def sub_total(total: int | None, before: int = before) -> None:
+            on_total(before + (total or 0))
+
+        async for item in _by_method(client, event_id, "bib", bib, planner, sub, sub_total, _FirstSeen()):
+            given += 1
+            yield item
+        missing += sub.missing
+    listing.missing = missing
+    listing.announced = given + missing
+    on_total(listing.announced)
 
 
 async def iter_source(
@@ -540,7 +609,9 @@ async def iter_source(
     ``listing`` receives what the selection announced and how many photos it never delivered.
     """
     listing = listing if listing is not None else Listing()
-    if selection.kind in ("bib", "selfie"):
+    if selection.kind == "bib" and isinstance(selection.value, tuple):
+        source = _by_bibs(client, event_id, selection.value, planner, listing, on_total)
+    elif selection.kind in ("bib", "selfie"):
         assert isinstance(selection.value, str)
         source = _by_method(client, event_id, selection.kind, selection.value, planner, listing, on_total)
     elif selection.kind == "image_ids":

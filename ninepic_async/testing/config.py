@@ -57,7 +57,9 @@ class SimulatorConfig:
     org_id: int = 903
     event_id: int = 456
     extra_events: int = 3
-    """Small photo-less events listed beside the big one."""
+    """Small events listed beside the big one (each on its own date, with its own name)."""
+    extra_event_photos: int = 4
+    """Photos in each extra event (same ``photo_size``); ``0`` makes them empty."""
     video_polls_to_complete: int = 2
     """Status polls after which a video job is completed (first poll: queued, then processing)."""
     video_complete_after_s: float | None = None
@@ -79,6 +81,8 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.photo_count < 0:
             raise ValueError("photo_count must be >= 0")
+        if self.extra_events < 0 or self.extra_event_photos < 0:
+            raise ValueError("extra_events and extra_event_photos must be >= 0")
         if isinstance(self.photo_size, tuple):
             low, high = self.photo_size
             if low < 0 or high < low:

@@ -10,7 +10,10 @@ from .faults import Counters, Faults
 from .signing import Signer
 from .world import World
 
-__all__ = ["EventMeta", "SimState", "VideoJob"]
+__all__ = ["HOSTILE_EVENT_NAMES", "EventMeta", "SimState", "VideoJob"]
+
+HOSTILE_EVENT_NAMES: tuple[str, ...] = ("../../escape", "/etc", "", "CON", "a/../b\\c", "..")
+"""Names and slugs of the extra events when ``hostile_filenames`` is on (folder-name tests)."""
 
 
 @dataclass
@@ -80,11 +83,20 @@ class SimState:
         )
         for n in range(cfg.extra_events):
             event_id = cfg.event_id + 1 + n
-            world = World(seed=cfg.seed, event_id=event_id, photo_count=0)
+            world = World(
+                seed=cfg.seed,
+                event_id=event_id,
+                photo_count=cfg.extra_event_photos,
+                photo_size=cfg.photo_size,
+                hostile_filenames=cfg.hostile_filenames,
+            )
+            name, slug = f"Simulated Fun Run {n + 1}", f"simulated-fun-run-{n + 1}"
+            if cfg.hostile_filenames:
+                name = slug = HOSTILE_EVENT_NAMES[n % len(HOSTILE_EVENT_NAMES)]
             self.events[event_id] = EventMeta(
                 event_id,
-                f"Simulated Fun Run {n + 1}",
-                f"simulated-fun-run-{n + 1}",
+                name,
+                slug,
                 world.event_date,
                 "draft" if n % 2 else "published",
                 dict.fromkeys(FEATURE_FLAGS, True),

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 from helpers.cli import child_env, spawn_cli
+from helpers.sim import SimFactory
 
 from ninepic_async.testing import Simulator
 
@@ -61,3 +63,46 @@ async def test_demo(tmp_path: Path) -> None:
     code, out, err = await ninepic("demo", "--out", str(tmp_path / "demo"), "--photos", "8")
     assert code == 0, err
     assert out.startswith("downloaded 8,")
+
+
+async def test_archive_every_event_then_rerun(sim_factory: SimFactory, tmp_path: Path) -> None:
+    sim = await sim_factory(photo_count=5, extra_events=2, extra_event_photos=2)
+    dest = tmp_path / "archive"
+    argv = ("archive", "--all-events", "--out", str(dest), "--concurrency", "4")
+    code, out, err = await ninepic(*argv, env=child_env(sim))
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.split("\t")[:4] == ["event", "folder", "status", "downloaded"]
+    assert [row.split("\t")[2:4] for row in rows] == [["ok", "5"], ["ok", "2"], ["ok", "2"]]
+    assert len(os.listdir(dest)) == 3
+    code, out, err = await ninepic(*argv, "--json", env=child_env(sim))
+    assert code == 0, err
+    assert [e["skipped"] for e in json.loads(out)["events"]] == [5, 2, 2]
+    code, out, err = await ninepic("archive", "--out", str(dest), env=child_env(sim))
+    assert code == 2 and out == "" and err.startswith("error: archive needs exactly one of")
+
+
+async def test_selfie_and_image_ids_piped_into_download(sim: Simulator, tmp_path: Path) -> None:
+    request_id, image = next(iter(sim.world.selfies.items()))
+    ids = [p.image_id for p in sim.world.photos[:3]]
+    for argv, data, expected in (
+        (("--selfie", "-"), image, set(sim.world.selfie_request_ids[request_id])),
+        (("--image-ids-from", "-"), ("\n".join(ids) + "\n\n").encode(), set(ids)),
+    ):
+        dest = tmp_path / argv[0].strip("-")
+        proc = await spawn_cli(
+            "download",
+            *argv,
+            "--out",
+            str(dest),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=child_env(sim),
+        )
+        _, err = await asyncio.wait_for(proc.communicate(data), 60)
+        assert proc.returncode == 0, err
+        if argv[0] == "--selfie":
+            assert f"request_id {request_id}".encode() in err
+        lines = (dest / "manifest.jsonl").read_text().splitlines()
+        assert {json.loads(line)["image_id"] for line in lines if line.strip()} == expected

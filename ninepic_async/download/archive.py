@@ -1,0 +1,314 @@
+"""Archive whole events: every photo of each event into ``<out>/<event_id>-<slug>/``, resumably.
+
+:func:`archive_events` lists the organisation's events, keeps those asked for (ids, or all,
+within ``since``/``until``) and runs the whole-event download of each into its own folder with
+its own manifest, one event after another, so a rerun fetches only what is new or unfinished.
+One event's failure (an API error for that event, a problem with its folder) is recorded in
+its :class:`EventArchiveReport` and the next event goes on; a wrong API key stops the archive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import AsyncIterable, Iterable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+import aiohttp
+import anyio
+
+from .._constants import (
+    DEFAULT_CONCURRENCY,
+    DOWNLOAD_CHUNK_SIZE,
+    DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    DOWNLOAD_LOW_SPEED_TIME_S,
+)
+from .._exceptions import AuthenticationError, NinePicError, RequestValidationError, redact
+from ..models import EventDetails, EventListItem
+from ._types import DownloadClient
+from .api import download_originals
+from .archive_report import ArchiveReport, EventArchiveReport
+from .bucket import is_bucket_url, open_bucket
+from .events import ArchiveEventCallback, ArchivePlanned, EventArchiveFinished, EventArchiveStarted
+from .integrity import DigestName
+from .names import sanitize_segment
+from .options import DownloadOptions
+from .report import DownloadReport
+from .run import make_dest, make_storage_session
+from .shard import Shard
+
+__all__ = [
+    "ArchiveClient",
+    "archive_events",
+    "event_folder_name",
+    "parse_event_date",
+]
+
+logger = logging.getLogger(__name__)
+
+_NOT_SLUG = re.compile(r"[^\w]+")
+
+
+class ArchiveClient(DownloadClient, Protocol):
+    """The API calls :func:`archive_events` makes: the downloader's, plus the events."""
+
+    def list_events(self, *, page: int = 1, page_size: int | None = None) -> AsyncIterable[EventListItem]:
+        """The organisation's events, fetched page by page as they are iterated."""
+
+    async def event_details(self, event_id: int) -> EventDetails:
+        """One event's metadata: for an asked-for id the listing did not show."""
+
+
+# --- names and dates ---------------------------------------------------------------------------
+
+
+def event_folder_name(event: EventListItem | EventDetails) -> str:
+    """The folder of ``event`` inside an archive: ``<event_id>-<slug>`` (``<event_id>`` alone
+    when the server gives no slug nor name).
+
+    The slug is the server's ``event_slug`` (else ``event_name``) lower-cased, every run of
+    characters other than letters and digits turned into one ``-``; the whole name then goes
+    through the file-name rules of :mod:`.names`, so server text can never make a path.
+    """
+    raw = event.event_slug or event.event_name or ""
+    slug = _NOT_SLUG.sub("-", raw.casefold()).strip("-_")
+    fallback = str(event.event_id)
+    return sanitize_segment(f"{fallback}-{slug}" if slug else fallback, fallback)
+
+
+def parse_event_date(text: str | None) -> date | None:
+    """The calendar day of a server ``event_date`` (ISO 8601 date or date-time), or None."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
+
+
+def _as_date(name: str, value: object) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise RequestValidationError(name, f"must be a date like 2025-05-01; got {value!r}")
+
+
+def _event_ids(events: object) -> tuple[int, ...]:
+    if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
+        raise RequestValidationError("events", "must be a list of event ids")
+    ids: list[int] = []
+    for index, item in enumerate(events):
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise RequestValidationError(f"events[{index}]", f"must be a non-negative integer; got {item!r}")
+        if item not in ids:
+            ids.append(item)
+    if not ids:
+        raise RequestValidationError("events", "must not be empty")
+    return tuple(ids)
+
+
+# --- events and reports --------------------------------------------------------------------------
+
+
+# --- the archive ---------------------------------------------------------------------------------
+
+
+async def _listed_events(client: ArchiveClient) -> list[EventListItem]:
+    seen: set[int] = set()
+    listed: list[EventListItem] = []
+    async for event in client.list_events():
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            listed.append(event)
+    return listed
+
+
+async def _chosen_events(
+    client: ArchiveClient, ids: tuple[int, ...] | None
+) -> list[EventListItem | EventDetails | EventArchiveReport]:
+    """The events to archive, in order: the listing's, or each asked-for id (from the listing,
+    else its details; an id whose details fail becomes a failed report)."""
+    listed = await _listed_events(client)
+    if ids is None:
+        return list(listed)
+    by_id = {e.event_id: e for e in listed}
+    chosen: list[EventListItem | EventDetails | EventArchiveReport] = []
+    for event_id in ids:
+        known = by_id.get(event_id)
+        if known is not None:
+            chosen.append(known)
+            continue
+        try:
+            chosen.append(await client.event_details(event_id))
+        except AuthenticationError:
+            raise
+        except NinePicError as exc:
+            chosen.append(_failed(EventArchiveReport(event_id, str(event_id)), exc))
+    return chosen
+
+
+def _in_window(event: EventListItem | EventDetails, since: date | None, until: date | None) -> bool:
+    if since is None and until is None:
+        return True
+    day = parse_event_date(event.event_date)
+    if day is None:
+        logger.info(
+            "event %s has no usable date (%r): left out by since/until", event.event_id, event.event_date
+        )
+        return False
+    return (since is None or day >= since) and (until is None or day <= until)
+
+
+def _failed(report: EventArchiveReport, exc: NinePicError) -> EventArchiveReport:
+    report.status = "failed"
+    report.error = redact(str(exc))
+    report.exception = exc
+    return report
+
+
+def _counted(report: EventArchiveReport, download: DownloadReport) -> EventArchiveReport:
+    report.download = download
+    report.downloaded, report.skipped = download.downloaded, download.skipped
+    report.failed, report.missing, report.bytes = download.failed, download.missing, download.bytes
+    report.status = "ok" if download.complete else "partial"
+    return report
+
+
+async def archive_events(
+    client: ArchiveClient,
+    out: str | os.PathLike[str],
+    *,
+    events: Iterable[int] | None = None,
+    all_events: bool = False,
+    since: date | str | None = None,
+    until: date | str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    verify: bool = False,
+    on_event: ArchiveEventCallback | None = None,
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+    low_speed_limit_bps: float = DOWNLOAD_LOW_SPEED_LIMIT_BPS,
+    low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
+    fsync: bool = False,
+    digest: DigestName = "crc32c",
+    shard: Shard | None = None,
+    options: DownloadOptions | None = None,
+    storage_session: aiohttp.ClientSession | None = None,
+) -> ArchiveReport:
+    """Download every photo of each chosen event into ``out/<event_id>-<slug>/`` and report per event.
+
+    Give ``events=[ids]`` or ``all_events=True``; ``since``/``until`` (dates, inclusive) keep
+    the events whose ``event_date`` falls between them (undated events are then left out).
+    Each event gets its own folder (:func:`event_folder_name`) and manifest, exactly as
+    ``download_originals(..., whole_event=True)`` would make it, so reruns skip what is done.
+    A failing event is recorded (``status="failed"``) and the next one runs; a wrong API key
+    (:class:`AuthenticationError`), a failed events listing or an unusable ``out`` raise.
+    ``on_event`` gets :class:`ArchivePlanned`, then per event :class:`EventArchiveStarted`,
+    its download events and :class:`EventArchiveFinished`. The download keywords are those of
+    :class:`DownloadOptions` (or pass ``options=``). Bad arguments raise
+    :class:`RequestValidationError` before any request. ``out`` may be a bucket URL
+    (``s3://bucket/prefix``, see :mod:`.bucket`); with ``shard``, only that shard of each event
+    is archived (see :mod:`.shard`; :func:`~.cluster.archive_on_dask` runs them all on Dask).
+    """
+    if (events is None) == (all_events is not True):
+        raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
+    ids = None if events is None else _event_ids(events)
+    first, last = _as_date("since", since), _as_date("until", until)
+    if first is not None and last is not None and first > last:
+        raise RequestValidationError("until", f"must not be before since ({first}); got {last}")
+    if options is None:
+        options = DownloadOptions(
+            verify=verify,
+            chunk_size=chunk_size,
+            low_speed_limit_bps=low_speed_limit_bps,
+            low_speed_time_s=low_speed_time_s,
+            fsync=fsync,
+            digest=digest,
+            concurrency=concurrency,
+            shard=shard,
+        )
+    callback = on_event
+    if on_event is not None:
+        options = replace(options, on_event=on_event)
+    root = archive_root(out)
+    report = ArchiveReport(out=str(root))
+    chosen = [
+        e
+        for e in await _chosen_events(client, ids)
+        if isinstance(e, EventArchiveReport) or _in_window(e, first, last)
+    ]
+    if callback is not None:
+        callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
+    session = storage_session or make_storage_session(options.effective_concurrency())
+    try:
+        for number, event in enumerate(chosen, 1):
+            if isinstance(event, EventArchiveReport):
+                result = event
+                if callback is not None:
+                    callback(EventArchiveStarted(event.event_id, event.folder, None, number, len(chosen)))
+            else:
+                result = await _archive_one(
+                    client, root, event, options, session, callback, (number, len(chosen))
+                )
+            report.events.append(result)
+            if callback is not None:
+                callback(EventArchiveFinished(result, number, len(chosen)))
+    finally:
+        if storage_session is None:
+            with anyio.CancelScope(shield=True):
+                await session.close()
+    return report
+
+
+def archive_root(out: str | os.PathLike[str]) -> Path | str:
+    """The archive's root: a directory (created if missing) or a bucket URL (checked usable);
+    :class:`DestinationError` when it cannot be used."""
+    if is_bucket_url(out):
+        assert isinstance(out, str)
+        open_bucket(out)
+        return out.rstrip("/")
+    return make_dest(out)[0]
+
+
+def event_dest(root: Path | str, folder: str) -> Path | str:
+    """Where the event folder ``folder`` of the archive at ``root`` is."""
+    return f"{root}/{folder}" if isinstance(root, str) else root / folder
+
+
+async def _archive_one(
+    client: ArchiveClient,
+    root: Path | str,
+    event: EventListItem | EventDetails,
+    options: DownloadOptions,
+    session: aiohttp.ClientSession,
+    callback: ArchiveEventCallback | None,
+    position: tuple[int, int],
+) -> EventArchiveReport:
+    folder = event_folder_name(event)
+    result = EventArchiveReport(event.event_id, folder, event.event_name, event.event_date)
+    if callback is not None:
+        callback(EventArchiveStarted(event.event_id, folder, event.event_name, *position))
+    try:
+        download = await download_originals(
+            client,
+            event.event_id,
+            event_dest(root, folder),
+            whole_event=True,
+            options=options,
+            storage_session=session,
+        )
+    except AuthenticationError:
+        raise
+    except NinePicError as exc:
+        logger.warning("event %s failed: %s", event.event_id, redact(str(exc)))
+        return _failed(result, exc)
+    return _counted(result, download)

@@ -1,0 +1,147 @@
+"""`ninepic archive` through the real entry point against the simulator: the table, reruns, the worst
+exit status, bad input, and the two-line progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from helpers.cli import conn, run_cli
+from helpers.sim import SimFactory
+from rich.console import Console
+
+from ninepic_async import EventListItem, event_folder_name
+from ninepic_async.cli.archive import ArchiveProgress
+from ninepic_async.cli.output import Output
+from ninepic_async.download import (
+    ArchivePlanned,
+    BytesReceived,
+    EventArchiveFinished,
+    EventArchiveReport,
+    EventArchiveStarted,
+    FileFinished,
+    FileResult,
+    FileStarted,
+    PlannedEvent,
+)
+from ninepic_async.testing import Simulator
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+
+def folder_of(sim: Simulator, event_id: int) -> str:
+    meta = sim.state.events[event_id]
+    return event_folder_name(EventListItem(event_id=event_id, event_slug=meta.slug, event_name=meta.name))
+
+
+def table(out: str) -> list[dict[str, str]]:
+    header, *rows = (line.split("\t") for line in out.splitlines())
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+async def test_archive_all_events_prints_a_row_per_event_and_reruns_skip(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=6, extra_events=2, extra_event_photos=2)
+    out_dir = tmp_path / "archive"
+    code, out, err = await run_cli(capsys, "archive", *conn(sim), "--all-events", "--out", str(out_dir))
+    assert code == 0, err
+    rows = table(out)
+    assert [(r["event"], r["folder"], r["status"], r["downloaded"]) for r in rows] == [
+        (str(event_id), folder_of(sim, event_id), "ok", str(meta.world.photo_count))
+        for event_id, meta in sim.state.events.items()
+    ]
+    assert sorted(os.listdir(out_dir)) == sorted(r["folder"] for r in rows)
+    assert "3 event(s): downloaded 10, skipped 0, failed 0" in err
+    code, out, err = await run_cli(
+        capsys, "archive", *conn(sim), "--events", f"{sim.event_id}", "--out", str(out_dir), "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["status"] == "ok" and [(e["downloaded"], e["skipped"]) for e in report["events"]] == [
+        (0, 6)
+    ]
+
+
+async def test_the_exit_status_is_the_worst_event_and_the_others_finish(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=4, missing_count=1, extra_events=2, extra_event_photos=2)
+    disabled, fine = sim.event_id + 1, sim.event_id + 2
+    sim.state.events[disabled].flags["event_enabled"] = False
+    out_dir = tmp_path / "a"
+    events = f"{sim.event_id},{disabled},{fine}"
+    code, out, err = await run_cli(capsys, "archive", *conn(sim), "--events", events, "--out", str(out_dir))
+    assert code == 3, err  # 403 for one event beats the partial (exit 1) event
+    assert [(r["event"], r["status"]) for r in table(out)] == [
+        (str(sim.event_id), "partial"),
+        (str(disabled), "failed"),
+        (str(fine), "ok"),
+    ]
+    assert "error: 2 of 3 event(s) did not complete" in err and "Traceback" not in err
+    (out_dir / folder_of(sim, disabled)).write_text("not a folder")
+    sim.state.events[disabled].flags["event_enabled"] = True
+    code, _, err = await run_cli(capsys, "archive", *conn(sim), "--events", events, "--out", str(out_dir))
+    assert code == 5, err  # the destination problem of one event is the worst now
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "exactly one of --events"),
+        (["--events", "1", "--all-events"], "exactly one of --events"),
+        (["--events", "1,x"], "'x' is not an event id"),
+        (["--events", ""], "is not an event id"),
+        (["--all-events", "--since", "May 1st"], "--since 'May 1st' is not a date"),
+        (["--all-events", "--until", "2025-13-01"], "--until '2025-13-01' is not a date"),
+        (["--all-events", "--since", "2025-05-02", "--until", "2025-05-01"], "is after --until"),
+        (["--all-events", "--concurrency", "0"], "--concurrency must be"),
+    ],
+)
+async def test_bad_archive_input_is_one_line_and_exit_2_before_any_request(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], message: str
+) -> None:
+    code, out, err = await run_cli(capsys, "archive", *conn(sim), "--out", str(tmp_path / "d"), *extra)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert sim.counters.api_requests == 0
+    assert not (tmp_path / "d").exists()
+
+
+def test_progress_shows_the_archive_and_the_current_event() -> None:
+    output = Output(stdout=io.StringIO(), stderr=io.StringIO())
+    screen = io.StringIO()
+    output.err = Console(file=screen, force_terminal=True, width=150, color_system=None)
+
+    def shown() -> str:
+        assert progress._progress is not None
+        progress._progress.refresh()
+        return screen.getvalue()
+
+    with ArchiveProgress(output) as progress:
+        progress(ArchivePlanned((456, 457)))
+        progress(EventArchiveStarted(456, "456-run", "Run", 1, 2))
+        progress(PlannedEvent(total_files=2))
+        progress(FileStarted(image_id="a", size=1000))
+        progress(BytesReceived(image_id="a", n=1000))
+        progress(FileFinished(result=FileResult(image_id="a", status="ok", file="a.jpg", bytes=1000)))
+        assert "event 456 (1/2)" in shown() and "1/2 files" in shown() and "archive: 0/2 events" in shown()
+        done = EventArchiveReport(456, "456-run", status="ok", downloaded=2, bytes=2000)
+        progress(EventArchiveFinished(done, 1, 2))
+        progress(EventArchiveStarted(457, "457-walk", "Walk", 2, 2))
+        assert "event 457 (2/2)" in shown() and "archive: 1/2 events" in shown()
+        assert progress.files_done == 0 and progress.archive_files == 2
+
+
+def test_progress_without_a_terminal_notes_each_event(capsys: pytest.CaptureFixture[str]) -> None:
+    with ArchiveProgress(Output()) as progress:
+        progress(ArchivePlanned((456,)))
+        progress(EventArchiveStarted(456, "456-run", "Run", 1, 1))
+        failed = EventArchiveReport(456, "456-run", status="failed", error="HTTP 403: disabled")
+        progress(EventArchiveFinished(failed, 1, 1))
+    err = capsys.readouterr().err
+    assert "archive: 1 event(s) planned" in err
+    assert "event 456 (1/1): into 456-run" in err and "event 456 (1/1): failed: HTTP 403: disabled" in err
