@@ -26,7 +26,7 @@ from ..download import (
     EventArchiveStarted,
 )
 from .cluster import archive_on_cluster, check_cluster_args
-from .download import checked_out, checked_shard
+from .download import check_name_template, checked_out, checked_shard
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
 from .runtime import Runtime
@@ -69,7 +69,8 @@ def check_archive_args(rt: Runtime) -> tuple[Path | str, dict[str, Any]]:
     if since is not None and until is not None and since > until:
         raise CliError(f"--since {since} is after --until {until}")
     out = checked_out(args.out)
-    selection: dict[str, Any] = {"since": since, "until": until}
+    check_name_template(args, bib_ok=False)
+    selection: dict[str, Any] = {"since": since, "until": until, "name_template": args.name_template}
     if getattr(args, "shard", None) is not None:
         if getattr(args, "cluster", None) is not None:
             raise CliError("--shard and --cluster do not go together: --cluster runs every shard itself")

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from ..client import NinePicClient
     from ..download.shard import Shard
 
-__all__ = ["check_download_args", "checked_out", "checked_shard", "cmd_demo", "cmd_download"]
+__all__ = [
+    "check_download_args",
+    "check_name_template",
+    "checked_out",
+    "checked_shard",
+    "cmd_demo",
+    "cmd_download",
+]
 
 _OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id/--image-ids-from"}
 """The option behind each selection field :func:`~ninepic_async.download.sources.make_selection` names."""
@@ -91,6 +98,7 @@ def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
         selection["whole_event"], what = True, "the whole event"
     if "shard" in selection:
         what += f", shard {selection['shard']}"
+    check_name_template(args, bib_ok="bib" in selection)
     from ..download.sources import make_selection  # the one check of a selection, the library's
 
     try:
@@ -101,6 +109,21 @@ def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
         option = _OPTION_OF.get(exc.field.split("[")[0], exc.field)
         raise CliError(f"{option} {str(exc).split(': ', 1)[-1]}") from None
     return out, selection, what
+
+
+def check_name_template(args: Any, *, bib_ok: bool) -> None:
+    """``--name-template`` parsed by the library's rules; ``{bib}`` only with ``--bib``."""
+    text = getattr(args, "name_template", None)
+    if text is None:
+        return
+    from ..download.names import NameTemplate
+
+    try:
+        template = NameTemplate.parse(text)
+    except RequestValidationError as exc:
+        raise CliError(f"--name-template {str(exc).split(': ', 1)[-1]}") from None
+    if "bib" in template.fields and not bib_ok:
+        raise CliError(f"--name-template {text!r}: {{bib}} needs --bib")
 
 
 async def cmd_download(rt: Runtime) -> int:
@@ -170,6 +193,7 @@ async def _download(
             low_speed_limit_bps=rt.args.low_speed_limit,
             low_speed_time_s=rt.args.low_speed_time,
             on_event=progress,
+            name_template=getattr(rt.args, "name_template", None),
             **selection,
         )
     elapsed_s = getattr(report, "elapsed_s", None) or (time.monotonic() - started)
@@ -213,7 +237,8 @@ async def _dry_run(
     """List what a download would fetch (and what is already on disk); write nothing."""
     from ..download import plan_originals
 
-    planned = [p async for p in plan_originals(client, event, out, **selection)]
+    template = rt.args.name_template
+    planned = [p async for p in plan_originals(client, event, out, name_template=template, **selection)]
     counts = {a: sum(1 for p in planned if p.action == a) for a in ("download", "skip", "failed")}
     if rt.opt("json"):
         for item in planned:

@@ -37,6 +37,7 @@ from .._constants import (
     VIDEO_POLL_TIMEOUT_S,
 )
 from ..download.check import DEFAULT_CHECK_CONCURRENCY
+from ..download.names import TEMPLATE_FIELDS
 from .errors import EXIT_STATUSES
 
 __all__ = ["build_parser", "parse_time_s"]
@@ -408,10 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
         "  ninepic download --bib 1234 --bib 1235 --out ./photos\n"
         "  ninepic download --selfie me.jpg --out ./photos          # face search, then its photos\n"
         "  cat me.jpg | ninepic download --selfie - --out ./photos\n"
-        "  ninepic download --image-ids-from ids.txt --out ./photos  # one id a line; - reads stdin",
+        "  ninepic download --image-ids-from ids.txt --out ./photos  # one id a line; - reads stdin\n"
+        "  ninepic download --bib 1234 --bib 1235 --name-template '{bib}/{filename}' --out ./photos",
     )
     _add_download_selection(p)
     _add_download_options(p)
+    _add_name_template(p, bib=True)
     p.add_argument("--dry-run", action="store_true", help="list what would be fetched; write nothing")
 
     _add_archive(
@@ -420,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
             "download every photo of whole events, each into <out>/<event_id>-<slug>/",
             "  ninepic archive --out ./archive --all-events\n"
             "  ninepic archive --out ./archive --events 456,457 --concurrency 32\n"
-            "  ninepic archive --out ./archive --all-events --since 2025-01-01 --until 2025-06-30",
+            "  ninepic archive --out ./archive --all-events --since 2025-01-01 --until 2025-06-30\n"
+            "  ninepic archive --out ./archive --all-events --name-template '{image_id}{ext}'",
         )
     )
 
@@ -502,6 +506,19 @@ def _add_download_selection(p: argparse.ArgumentParser) -> None:
     selection.add_argument("--all", action="store_true", dest="whole_event", help="every photo of the event")
 
 
+def _add_name_template(p: argparse.ArgumentParser, *, bib: bool) -> None:
+    """--name-template of ``download`` (``{bib}`` allowed) and ``archive``."""
+    fields = "; ".join(f"{{{name}}} {text}" for name, text in TEMPLATE_FIELDS.items() if bib or name != "bib")
+    p.add_argument_group("file names").add_argument(
+        "--name-template",
+        metavar="TEMPLATE",
+        help="name each file by TEMPLATE, '/' making folders, e.g. "
+        + ("'{bib}/{filename}' or " if bib else "")
+        + "'{event_id}/{image_id}{ext}'; every part is made a safe name; names an earlier run "
+        f"recorded are kept. Fields: {fields}",
+    )
+
+
 def _add_archive(p: argparse.ArgumentParser) -> None:
     """``archive``: which events (checked by the command, so bad input is one line), then the
     options of ``download``."""
@@ -531,6 +548,7 @@ def _add_archive(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="shards per event with --cluster (default: the cluster's worker threads)",
     )
+    _add_name_template(p, bib=False)
 
 
 def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -> None:

@@ -30,6 +30,7 @@ from .events import EventCallback
 from .files import part_size
 from .integrity import DigestName
 from .manifest import ManifestState
+from .names import NameTemplate
 from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
@@ -58,6 +59,16 @@ def _no_bucket(dest: object) -> None:
         raise RequestValidationError("dest", "a bucket URL is a destination of download_originals only")
 
 
+def _template(text: str | None, event_id: int, selection: Selection) -> NameTemplate | None:
+    """The run's name template, bound to ``event_id``; ``{bib}`` needs a BIB selection."""
+    if text is None:
+        return None
+    template = NameTemplate.parse(text)
+    if "bib" in template.fields and selection.kind != "bib":
+        raise RequestValidationError("name_template", f"{text!r}: {{bib}} needs a BIB selection (bib=...)")
+    return template.bind(event_id)
+
+
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
     return lambda planner, on_total, listing: iter_source(
         client, event_id, selection, planner, on_total, listing
@@ -73,6 +84,7 @@ async def _run(
     storage_session: aiohttp.ClientSession | None,
     created_dest: bool,
     sink: Sink | None = None,
+    template: NameTemplate | None = None,
 ) -> DownloadReport:
     async with DownloadRun(
         dest,
@@ -81,6 +93,7 @@ async def _run(
         storage_session=storage_session,
         sink=sink,
         created_dest=created_dest,
+        template=template,
     ) as run:
         return await run.run(items)
 
@@ -103,6 +116,7 @@ async def download_originals(
     fsync: bool = False,
     digest: DigestName = "crc32c",
     shard: Shard | None = None,
+    name_template: str | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -131,10 +145,14 @@ async def download_originals(
         digest=digest,
         on_event=on_event,
         shard=shard,
+        name_template=name_template,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    template = _template(options.name_template, event_id, selection)
     if is_bucket_url(dest):
         assert isinstance(dest, str)
+        if template is not None:
+            raise RequestValidationError("name_template", "is not supported with a bucket destination (yet)")
         return await run_into_bucket(
             open_bucket(dest),
             options,
@@ -150,6 +168,7 @@ async def download_originals(
         refresher=UrlRefresher(client, event_id),
         storage_session=storage_session,
         created_dest=created,
+        template=template,
     )
 
 
@@ -171,6 +190,7 @@ async def iter_download_originals(
     fsync: bool = False,
     digest: DigestName = "crc32c",
     shard: Shard | None = None,
+    name_template: str | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -189,9 +209,11 @@ async def iter_download_originals(
         digest=digest,
         on_event=on_event,
         shard=shard,
+        name_template=name_template,
     )
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     _no_bucket(dest)
+    template = _template(options.name_template, event_id, selection)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
         max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
@@ -207,6 +229,7 @@ async def iter_download_originals(
                 storage_session=storage_session,
                 created_dest=created,
                 sink=send.send,
+                template=template,
             )
 
     task = asyncio.create_task(runner())
@@ -277,6 +300,7 @@ async def plan_originals(
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
     shard: Shard | None = None,
+    name_template: str | None = None,
 ) -> AsyncGenerator[PlannedFile, None]:
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
@@ -291,8 +315,9 @@ async def plan_originals(
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
     if shard is not None and not isinstance(shard, Shard):
         raise RequestValidationError("shard", f"must be a Shard; got {type(shard).__name__}")
+    template = _template(name_template, event_id, selection)
     state = ManifestState.load_dest(dest_path) if dest_path is not None else ManifestState()
-    planner = Planner(dest_path, state, shard)
+    planner = Planner(dest_path, state, template, shard)
     source = iter_source(client, event_id, selection, planner)
     try:
         async for item in source:

@@ -9,6 +9,7 @@ its :class:`EventArchiveReport` and the next event goes on; a wrong API key stop
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -26,6 +27,7 @@ from .._constants import (
     DOWNLOAD_CHUNK_SIZE,
     DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     DOWNLOAD_LOW_SPEED_TIME_S,
+    EVENTS_PAGE_SIZE,
 )
 from .._exceptions import AuthenticationError, NinePicError, RequestValidationError, redact
 from ..models import EventDetails, EventListItem
@@ -35,7 +37,7 @@ from .archive_report import ArchiveReport, EventArchiveReport
 from .bucket import is_bucket_url, open_bucket
 from .events import ArchiveEventCallback, ArchivePlanned, EventArchiveFinished, EventArchiveStarted
 from .integrity import DigestName
-from .names import sanitize_segment
+from .names import NameTemplate, sanitize_segment
 from .options import DownloadOptions
 from .report import DownloadReport
 from .run import make_dest, make_storage_session
@@ -81,7 +83,8 @@ def event_folder_name(event: EventListItem | EventDetails) -> str:
 
 
 def parse_event_date(text: str | None) -> date | None:
-    """The calendar day of a server ``event_date`` (ISO 8601 date or date-time), or None."""
+    """The calendar day of a server ``event_date`` (ISO 8601 date or date-time: its date part,
+    as the server wrote it, no time-zone conversion), or None."""
     if not text:
         return None
     try:
@@ -126,7 +129,7 @@ def _event_ids(events: object) -> tuple[int, ...]:
 async def _listed_events(client: ArchiveClient) -> list[EventListItem]:
     seen: set[int] = set()
     listed: list[EventListItem] = []
-    async for event in client.list_events():
+    async for event in client.list_events(page_size=EVENTS_PAGE_SIZE[1]):
         if event.event_id not in seen:
             seen.add(event.event_id)
             listed.append(event)
@@ -201,6 +204,7 @@ async def archive_events(
     fsync: bool = False,
     digest: DigestName = "crc32c",
     shard: Shard | None = None,
+    name_template: str | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> ArchiveReport:
@@ -214,7 +218,8 @@ async def archive_events(
     (:class:`AuthenticationError`), a failed events listing or an unusable ``out`` raise.
     ``on_event`` gets :class:`ArchivePlanned`, then per event :class:`EventArchiveStarted`,
     its download events and :class:`EventArchiveFinished`. The download keywords are those of
-    :class:`DownloadOptions` (or pass ``options=``). Bad arguments raise
+    :class:`DownloadOptions` (or pass ``options=``; ``name_template`` names files inside each
+    event's folder, without ``{bib}``). Bad arguments raise
     :class:`RequestValidationError` before any request. ``out`` may be a bucket URL
     (``s3://bucket/prefix``, see :mod:`.bucket`); with ``shard``, only that shard of each event
     is archived (see :mod:`.shard`; :func:`~.cluster.archive_on_dask` runs them all on Dask).
@@ -235,17 +240,25 @@ async def archive_events(
             digest=digest,
             concurrency=concurrency,
             shard=shard,
+            name_template=name_template,
+        )
+    if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
+        raise RequestValidationError(
+            "name_template", "{bib} needs a BIB selection; an archive takes whole events"
         )
     callback = on_event
     if on_event is not None:
         options = replace(options, on_event=on_event)
-    root = archive_root(out)
+    root, created = archive_root(out)
     report = ArchiveReport(out=str(root))
-    chosen = [
-        e
-        for e in await _chosen_events(client, ids)
-        if isinstance(e, EventArchiveReport) or _in_window(e, first, last)
-    ]
+    try:
+        listed = await _chosen_events(client, ids)
+    except Exception:
+        if created and isinstance(root, Path):
+            with contextlib.suppress(OSError):
+                root.rmdir()  # a failed listing leaves no trace of a directory it made
+        raise
+    chosen = [e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, first, last)]
     if callback is not None:
         callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
     session = storage_session or make_storage_session(options.effective_concurrency())
@@ -269,14 +282,14 @@ async def archive_events(
     return report
 
 
-def archive_root(out: str | os.PathLike[str]) -> Path | str:
-    """The archive's root: a directory (created if missing) or a bucket URL (checked usable);
-    :class:`DestinationError` when it cannot be used."""
+def archive_root(out: str | os.PathLike[str]) -> tuple[Path | str, bool]:
+    """The archive's root, a directory (created if missing) or a bucket URL (checked usable),
+    and whether this call created it; :class:`DestinationError` when it cannot be used."""
     if is_bucket_url(out):
         assert isinstance(out, str)
         open_bucket(out)
-        return out.rstrip("/")
-    return make_dest(out)[0]
+        return out.rstrip("/"), False
+    return make_dest(out)
 
 
 def event_dest(root: Path | str, folder: str) -> Path | str:

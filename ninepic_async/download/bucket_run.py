@@ -40,7 +40,7 @@ class BucketPlanner(Planner):
     with the recorded size."""
 
     def __init__(self, state: ManifestState, existing: dict[str, int], shard: Shard | None) -> None:
-        super().__init__(None, state, shard)
+        super().__init__(None, state, None, shard)
         self._existing = existing
 
     def skip(self, image_id: str, url: str | None = None, *, refreshable: bool = True) -> Skip | None:

@@ -211,21 +211,28 @@ def _ignored(name: str) -> bool:
     return is_own_name(name) or name.endswith(PART_SUFFIX)
 
 
-def _list_files(dest: Path) -> dict[str, tuple[int, int]]:
-    """``name -> (st_dev, st_ino)`` of every regular file in ``dest`` but the downloader's own."""
+def _list_files(dest: Path, depth: int = 0) -> dict[str, tuple[int, int]]:
+    """``name -> (st_dev, st_ino)`` of every regular file in ``dest`` but the downloader's own;
+    in folders down to ``depth`` levels too (those a name template made: ``a/b.jpg`` names),
+    symlinks never followed."""
     files: dict[str, tuple[int, int]] = {}
+    folders = [("", 0)]
     try:
-        with os.scandir(dest) as entries:
-            for entry in entries:
-                if _ignored(entry.name):
-                    continue
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError as exc:  # removed meanwhile, or unreadable: not a file we can report
-                    logger.debug("cannot stat %s in %s: %s", entry.name, dest, exc)
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    files[entry.name] = (info.st_dev, info.st_ino)
+        while folders:
+            prefix, level = folders.pop()
+            with os.scandir(dest / prefix if prefix else dest) as entries:
+                for entry in entries:
+                    if _ignored(entry.name):
+                        continue
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError as exc:  # removed meanwhile, or unreadable: not a file we can report
+                        logger.debug("cannot stat %s in %s: %s", entry.name, dest, exc)
+                        continue
+                    if stat.S_ISREG(info.st_mode):
+                        files[prefix + entry.name] = (info.st_dev, info.st_ino)
+                    elif stat.S_ISDIR(info.st_mode) and level < depth:
+                        folders.append((prefix + entry.name + "/", level + 1))
     except OSError as exc:
         raise DestinationError(f"cannot list the destination {str(dest)!r}: {_describe(exc)}") from exc
     return files
@@ -245,7 +252,8 @@ def _plan(dest: Path) -> _Plan:
         state = ManifestState.load_dest(dest)
     except OSError as exc:  # an I/O error while reading lines (opening is handled by read_manifest)
         raise DestinationError(f"cannot read the manifest in {str(dest)!r}: {_describe(exc)}") from exc
-    listed = _list_files(dest)
+    depth = max((file.count("/") for _, _, file, _, _ in state.entries() if file), default=0)
+    listed = _list_files(dest, depth)
     plan = _Plan()
     claimed_names: set[str] = set()  # the files ``ok`` lines name, as written
     # name_key(file) -> (st_dev, st_ino) of the file an ``ok`` line names (None when absent)

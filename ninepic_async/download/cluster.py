@@ -37,6 +37,7 @@ from .archive import (
 )
 from .archive_report import ArchiveReport, EventArchiveReport
 from .events import ArchiveEventCallback, ArchivePlanned, EventArchiveFinished, EventArchiveStarted
+from .names import NameTemplate
 from .options import DownloadOptions
 from .shard import Shard
 
@@ -161,17 +162,20 @@ async def archive_on_dask(
     since: date | str | None = None,
     until: date | str | None = None,
     shards: int | None = None,
+    name_template: str | None = None,
     options: DownloadOptions | None = None,
     on_event: ArchiveEventCallback | None = None,
     task_retries: int = 2,
 ) -> ArchiveReport:
     """Archive the chosen events (as :func:`~.archive.archive_events`) on the Dask cluster of
     ``dask_client``: one task per event and shard, ``shards`` per event (default: the cluster's
-    worker threads). ``out`` is a bucket URL, or a directory that every worker sees at the same
-    path. ``task_retries`` re-runs a task that raised (a worker's death is re-run by Dask
-    anyway). ``on_event`` gets :class:`ArchivePlanned`, then per event, as its last shard
-    completes, :class:`EventArchiveStarted` and :class:`EventArchiveFinished`. A wrong API key
-    raises :class:`AuthenticationError` (the other tasks are cancelled); bad arguments raise
+    worker threads); ``name_template`` and ``options`` as for :func:`~.archive.archive_events`.
+
+    ``out`` is a bucket URL, or a directory that every worker sees at the same path.
+    ``task_retries`` re-runs a task that raised (a worker's death is re-run by Dask anyway).
+    ``on_event`` gets :class:`ArchivePlanned`, then per event, as its last shard completes,
+    :class:`EventArchiveStarted` and :class:`EventArchiveFinished`. A wrong API key raises
+    :class:`AuthenticationError` (the other tasks are cancelled); bad arguments raise
     :class:`RequestValidationError` before any request.
     """
     from ..client import NinePicClient
@@ -183,7 +187,13 @@ async def archive_on_dask(
     if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int) or shards < 1):
         raise RequestValidationError("shards", f"must be an integer >= 1; got {shards!r}")
     options = replace(options or DownloadOptions(), on_event=None, shard=None)
-    root = archive_root(out)
+    if name_template is not None:
+        options = replace(options, name_template=name_template)
+    if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
+        raise RequestValidationError(
+            "name_template", "{bib} needs a BIB selection; an archive takes whole events"
+        )
+    root, _created = archive_root(out)
     if not isinstance(root, str):
         root = root.absolute()  # the workers' working directory may be another one
     if shards is None:

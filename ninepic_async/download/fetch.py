@@ -41,7 +41,7 @@ from .._exceptions import (
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
 from .events import BytesReceived, EventCallback, FileStarted
-from .files import PartWriter, finalize, free_bytes, part_size, truncate_part
+from .files import PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
 from .integrity import (
     Announced,
     NotAPhotoError,
@@ -263,6 +263,11 @@ class Fetcher:
     # -- one file ---------------------------------------------------------------------------
     async def fetch(self, job: Job) -> FileResult:
         """Fetch ``job`` to its final name, or record why not. Raises only DestinationError."""
+        if "/" in job.filename:  # a name template's folders
+            try:
+                await self._lanes.meta.run(lambda: make_folders(self._dest, job.filename))
+            except FileWriteError as exc:
+                return self._failed(job, str(exc))
         part = self._path(job.filename + PART_SUFFIX)
         url = job.url
         can_refresh = job.refreshable and self._refresher is not None

@@ -29,7 +29,7 @@ from .._exceptions import DestinationError, DownloadError, FileWriteError
 from .integrity import BodyHashes, DigestName
 from .lanes import WriteLanes
 
-__all__ = ["PartWriter", "file_error", "finalize", "free_bytes", "part_size", "truncate_part"]
+__all__ = ["PartWriter", "file_error", "finalize", "free_bytes", "make_folders", "part_size", "truncate_part"]
 
 _IOV_MAX = 1024
 """Buffers per ``writev`` call at most (Linux's IOV_MAX)."""
@@ -95,6 +95,31 @@ def finalize(part: StrPath, final: StrPath) -> None:
         os.replace(part, final)
     except OSError as exc:
         raise file_error("rename into", final, exc) from exc
+
+
+def make_folders(dest: str, name: str) -> None:
+    """Create the folders of ``name`` (a ``/``-separated path relative to ``dest``) that are missing.
+
+    Each must end up a real directory: a symlink, a file or anything else already at a folder's
+    name is never followed nor replaced (:class:`FileWriteError`: this photo fails, others go on).
+    """
+    path = dest
+    for folder in name.split("/")[:-1]:
+        path = os.path.join(path, folder)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise file_error("create the folder", path, exc) from exc
+        try:
+            info = os.lstat(path)
+        except OSError as exc:
+            raise file_error("inspect the folder", path, exc) from exc
+        if not stat.S_ISDIR(info.st_mode):
+            raise FileWriteError(
+                f"cannot use the folder {path!r}: something else (a file, a symlink) is there"
+            )
 
 
 def free_bytes(directory: StrPath) -> int | None:

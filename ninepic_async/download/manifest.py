@@ -11,7 +11,8 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
 
 - ``v``: format version (currently 1), on every line.
 - ``image_id``: the photo. ``status``: ``ok``, ``failed`` or ``partial``.
-- ``file``: the file name relative to the destination (for ``ok``; for ``failed`` and
+- ``file``: the file's path relative to the destination, ``/``-separated (a plain name unless
+  a name template made folders) (for ``ok``; for ``failed`` and
   ``partial`` the name reserved for the photo, when one was given). ``bytes``: size of the
   completed file (``ok``) or of the whole object as first announced (``partial``).
 - ``etag``: the store's ETag of the object, when sent.
@@ -32,8 +33,8 @@ Absent fields are null. URLs are never stored (they are short-lived and only blo
 The last line for an image id wins. Each line goes out as one ``os.write`` on an
 ``O_APPEND`` descriptor, so a killed run loses at most the line being written; a torn or
 garbage line is skipped with a warning when the manifest is read, never a crash. A line
-whose ``file`` is not a single plain name inside the destination (``../x``, the manifest,
-a ``.part``) is skipped the same way; so are all lines that give one file to two image ids.
+whose ``file`` is not a relative path of plain names inside the destination (``../x``, the
+manifest, a ``.part``) is skipped the same way; so are all lines that give one file to two image ids.
 
 Crash safety (the order of a completion): a photo is streamed into ``<file>.part``; once
 it is complete and checked (length, MD5 with ``verify``) its ``ok`` line is appended FIRST
@@ -181,11 +182,15 @@ def recorded_name_problem(name: str) -> str | None:
     A manifest is data from disk, so a damaged or hand-edited one must not steer writes
     outside the destination or onto the manifest, the lock or a ``.part`` file.
     """
-    if not name or name in (".", "..") or any(c in name for c in "/\\\x00"):
-        return "is not a single file name"
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
-        return f"is longer than {MAX_FILENAME_BYTES} bytes"
-    if is_own_name(name) or name.endswith(PART_SUFFIX):
+    segments = name.split("/")  # a name template's folders: each segment a plain name too
+    for segment in segments:
+        if not segment or segment in (".", "..") or any(c in segment for c in "\\\x00"):
+            return "is not a relative path of plain names"
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+            return f"has a part longer than {MAX_FILENAME_BYTES} bytes"
+        if is_own_name(segment):
+            return "names a file the downloader keeps for itself"
+    if name.endswith(PART_SUFFIX):
         return "names a file the downloader keeps for itself"
     return None
 

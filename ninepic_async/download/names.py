@@ -13,14 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
+from .._exceptions import RequestValidationError
 from .digests import DIGEST_BYTES, DigestSet
 from .shard import is_own_name
 
-__all__ = ["NameAllocator", "fallback_filename", "name_key", "sanitize_filename", "sanitize_segment"]
+__all__ = [
+    "TEMPLATE_FIELDS",
+    "NameAllocator",
+    "NameTemplate",
+    "fallback_filename",
+    "name_key",
+    "sanitize_filename",
+    "sanitize_segment",
+]
 
 _WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
@@ -134,6 +145,86 @@ def sanitize_segment(text: str | None, fallback: str, *, max_bytes: int = MAX_FI
     return result
 
 
+TEMPLATE_FIELDS: dict[str, str] = {
+    "filename": "the server's suggested file name, made safe (else <image_id>.jpg)",
+    "stem": "{filename} without its extension",
+    "ext": "the extension of {filename}, with its dot (.jpg)",
+    "image_id": "the photo's image id",
+    "event_id": "the event's id",
+    "bib": "the BIB the photo was listed under (BIB selections only)",
+}
+"""The fields of a name template (``--name-template``) and what each one holds."""
+
+_FORMATTER = string.Formatter()
+
+
+@dataclass(frozen=True, slots=True)
+class NameTemplate:
+    """A file-name template such as ``{bib}/{filename}``: ``/`` separates folders.
+
+    Every segment is rendered, then made safe by the rules above (a folder segment like a
+    file name, the last segment as a file name), so no field value can add a separator, a
+    ``..``, an absolute path or an empty segment: every name stays inside the destination.
+    ``event_id`` is bound once per run (:meth:`bind`); the other fields come per photo.
+    """
+
+    text: str
+    segments: tuple[str, ...]
+    fields: frozenset[str]
+    event_id: int | None = None
+
+    @classmethod
+    def parse(cls, text: object) -> NameTemplate:
+        """The template of ``text``; :class:`RequestValidationError` (field ``name_template``)
+        names what is wrong with it."""
+        if not isinstance(text, str) or not text.strip():
+            raise RequestValidationError("name_template", f"must be a non-empty string; got {text!r}")
+        segments = tuple(text.split("/"))
+        fields: set[str] = set()
+        for segment in segments:
+            if not segment.strip() or segment.strip() in (".", ".."):
+                raise RequestValidationError(
+                    "name_template", f"{text!r}: no empty, '.' or '..' folder and no leading '/'"
+                )
+            if "\\" in segment or "\x00" in segment:
+                raise RequestValidationError("name_template", f"{text!r}: separate folders with '/' only")
+            try:
+                parsed = list(_FORMATTER.parse(segment))
+            except ValueError as exc:
+                raise RequestValidationError("name_template", f"{text!r}: {exc}") from None
+            for _literal, name, spec, conversion in parsed:
+                if name is None:
+                    continue
+                if name not in TEMPLATE_FIELDS or spec or conversion:
+                    known = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
+                    raise RequestValidationError(
+                        "name_template", f"{text!r}: unknown field {{{name}}}; the fields are {known}"
+                    )
+                fields.add(name)
+        return cls(text, segments, frozenset(fields))
+
+    def bind(self, event_id: int) -> NameTemplate:
+        """This template with ``{event_id}`` known (one per run)."""
+        return NameTemplate(self.text, self.segments, self.fields, event_id)
+
+    def render(self, image_id: str, server_name: str | None, bib: str | None = None) -> str:
+        """The relative path (``/``-separated) of one photo; every segment already safe."""
+        filename = sanitize_filename(server_name, image_id)
+        stem, ext = _split_ext(filename)
+        values = {
+            "filename": filename,
+            "stem": stem,
+            "ext": ext,
+            "image_id": image_id,
+            "event_id": "" if self.event_id is None else str(self.event_id),
+            "bib": bib or "",
+        }
+        values = {k: v.replace("/", "_").replace("\\", "_") for k, v in values.items()}
+        *folders, last = (segment.format_map(values) for segment in self.segments)
+        safe = [sanitize_segment(folder, "_") for folder in folders]
+        return "/".join([*safe, sanitize_filename(last, image_id)])
+
+
 def _with_tag(name: str, tag: str, max_bytes: int) -> str:
     stem, ext = _split_ext(name)
     suffix = f"-{tag}"
@@ -158,7 +249,7 @@ class NameAllocator:
     a longer prefix, the whole id, and finally a counter appended.
     """
 
-    def __init__(self, *, max_bytes: int = MAX_FILENAME_BYTES) -> None:
+    def __init__(self, *, max_bytes: int = MAX_FILENAME_BYTES, template: NameTemplate | None = None) -> None:
         # Memory per photo matters at 100k photos: fresh names keep only their clash key;
         # only names recorded by a previous run are kept per id (they must be reused).
         self._taken = DigestSet()
@@ -167,6 +258,7 @@ class NameAllocator:
             self._taken.add(_clash_key(own))
         self._reserved: dict[str, str] = {}
         self._max_bytes = max_bytes
+        self._template = template
 
     def reserve(self, image_id: str, name: str) -> None:
         """Record that ``image_id`` owns ``name`` (from a previous run)."""
@@ -177,37 +269,49 @@ class NameAllocator:
         """The name a previous run gave ``image_id``, if any."""
         return self._reserved.get(image_id)
 
-    def allocate(self, image_id: str, server_name: str | None) -> str:
-        """The file name for ``image_id``: its recorded one, else a fresh unique one."""
+    def allocate(self, image_id: str, server_name: str | None, bib: str | None = None) -> str:
+        """The file name for ``image_id``: its recorded one, else a fresh unique one (a relative
+        path when a template has folders)."""
         known = self._reserved.get(image_id)
         if known is not None:
             return known
-        return self._first_free(image_id, server_name, None)
+        return self._first_free(image_id, server_name, None, bib)
 
-    def relocate(self, image_id: str, server_name: str | None, occupied: Callable[[str], bool]) -> str:
+    def relocate(
+        self,
+        image_id: str,
+        server_name: str | None,
+        occupied: Callable[[str], bool],
+        bib: str | None = None,
+    ) -> str:
         """Another fresh name for ``image_id``, also avoiding names ``occupied`` says are in use.
 
         For a photo whose allocated name turned out to hold a file that is not ours (never
         overwritten): the next candidate in the usual order that is free on disk too.
         """
-        return self._first_free(image_id, server_name, occupied)
+        return self._first_free(image_id, server_name, occupied, bib)
 
-    def _candidates(self, image_id: str, server_name: str | None) -> Iterator[str]:
-        base = sanitize_filename(server_name, image_id, max_bytes=self._max_bytes)
+    def _candidates(self, image_id: str, server_name: str | None, bib: str | None) -> Iterator[str]:
+        folder = ""
+        if self._template is None:
+            base = sanitize_filename(server_name, image_id, max_bytes=self._max_bytes)
+        else:
+            folder, slash, base = self._template.render(image_id, server_name, bib).rpartition("/")
+            folder += slash
         tag_source = fallback_filename(image_id, max_bytes=self._max_bytes)[: -len(_DEFAULT_EXT)] or "id"
-        yield base
-        yield _with_tag(base, tag_source[:8], self._max_bytes)
-        yield _with_tag(base, tag_source[:16], self._max_bytes)
-        yield _with_tag(base, tag_source, self._max_bytes)
+        yield folder + base
+        yield folder + _with_tag(base, tag_source[:8], self._max_bytes)
+        yield folder + _with_tag(base, tag_source[:16], self._max_bytes)
+        yield folder + _with_tag(base, tag_source, self._max_bytes)
         counter = 2
         while True:
-            yield _with_tag(base, f"{tag_source[:8]}-{counter}", self._max_bytes)
+            yield folder + _with_tag(base, f"{tag_source[:8]}-{counter}", self._max_bytes)
             counter += 1
 
     def _first_free(
-        self, image_id: str, server_name: str | None, occupied: Callable[[str], bool] | None
+        self, image_id: str, server_name: str | None, occupied: Callable[[str], bool] | None, bib: str | None
     ) -> str:
-        for candidate in self._candidates(image_id, server_name):
+        for candidate in self._candidates(image_id, server_name, bib):
             key = _clash_key(candidate)
             if key in self._taken or (occupied is not None and occupied(candidate)):
                 continue

@@ -18,6 +18,7 @@ from .._constants import (
 from .._exceptions import RequestValidationError
 from .events import EventCallback
 from .integrity import DIGEST_NAMES, DigestName
+from .names import NameTemplate
 from .policy import FilePolicy
 from .shard import Shard
 
@@ -71,6 +72,9 @@ class DownloadOptions:
       whose bytes were lost). On, every ``ok`` file is durable the moment it is recorded.
     - ``digest``: what the manifest records of each file, ``crc32c`` (default, chosen by measured
       cost) or ``sha256`` (see :mod:`.integrity`).
+    - ``name_template``: how files are named, e.g. ``"{bib}/{filename}"`` (``/`` makes folders;
+      fields in :data:`~.names.TEMPLATE_FIELDS`); None keeps the server's names, made safe.
+      Names an earlier run recorded in the destination's manifest are kept.
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
     - ``shard``: download only this shard's photos, with its own manifest (see :mod:`.shard`).
@@ -86,6 +90,7 @@ class DownloadOptions:
     policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
     shard: Shard | None = None
+    name_template: str | None = None
 
     def __post_init__(self) -> None:
         _positive_int("concurrency", self.concurrency)
@@ -104,6 +109,8 @@ class DownloadOptions:
             raise RequestValidationError("on_event", "must be callable")
         if self.shard is not None and not isinstance(self.shard, Shard):
             raise RequestValidationError("shard", f"must be a Shard; got {type(self.shard).__name__}")
+        if self.name_template is not None:
+            NameTemplate.parse(self.name_template)
 
     def effective_concurrency(self) -> int:
         """``concurrency``, capped by the open-file limit (logged once when it is)."""
@@ -136,5 +143,6 @@ class DownloadKwargs(TypedDict, total=False):
     fsync: bool
     digest: DigestName
     shard: Shard | None
+    name_template: str | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None

@@ -39,6 +39,7 @@ from .fetch import Fetcher
 from .lanes import WriteLanes
 from .lock import DestinationLock
 from .manifest import Manifest, ManifestState
+from .names import NameTemplate
 from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
@@ -85,13 +86,24 @@ def make_dest(dest: str | os.PathLike[str]) -> tuple[Path, bool]:
     return path, created
 
 
-def _part_names(dest: Path) -> frozenset[str]:
-    """The ``.part`` files in ``dest`` now (one directory scan instead of a stat per file)."""
+def _part_names(dest: Path, depth: int = 0) -> frozenset[str]:
+    """The ``.part`` files in ``dest`` now, as ``/``-separated paths relative to it (one scan per
+    directory instead of a stat per file), in folders down to ``depth`` levels (those a name
+    template makes); symlinks are never followed."""
+    found: list[str] = []
+    folders = [("", 0)]
     try:
-        with os.scandir(dest) as entries:
-            return frozenset(e.name for e in entries if e.name.endswith(PART_SUFFIX))
+        while folders:
+            prefix, level = folders.pop()
+            with os.scandir(os.path.join(dest, prefix) if prefix else dest) as entries:
+                for entry in entries:
+                    if entry.name.endswith(PART_SUFFIX):
+                        found.append(prefix + entry.name)
+                    elif level < depth and entry.is_dir(follow_symlinks=False):
+                        folders.append((prefix + entry.name + "/", level + 1))
     except OSError as exc:
         raise DestinationError(f"cannot list the destination {str(dest)!r}: {exc.strerror or exc}") from exc
+    return frozenset(found)
 
 
 def _undo_untouched_dest(dest: Path, manifest: Path) -> None:
@@ -144,8 +156,10 @@ class DownloadRun:
         storage_session: aiohttp.ClientSession | None = None,
         sink: Sink | None = None,
         created_dest: bool = False,
+        template: NameTemplate | None = None,
     ) -> None:
         self.dest = dest
+        self._template = template
         self.options = options
         self._refresher = refresher
         self._given_session = storage_session
@@ -166,7 +180,10 @@ class DownloadRun:
             raise
         try:
             self._state = await anyio.to_thread.run_sync(ManifestState.load_dest, self.dest)
-            self._parts_at_start = await anyio.to_thread.run_sync(_part_names, self.dest)
+            depth = max((name.count("/") for _, name in self._state.names()), default=0)
+            if self._template is not None:
+                depth = max(depth, len(self._template.segments) - 1)
+            self._parts_at_start = await anyio.to_thread.run_sync(_part_names, self.dest, depth)
             self._manifest.open()
         except BaseException:
             await self._close()
@@ -210,7 +227,7 @@ class DownloadRun:
         """Download every item the factory's source yields; the report, or the run's one fatal error."""
         assert self._session is not None, "use DownloadRun as an async context manager"
         started_s = time.monotonic()
-        planner = Planner(self.dest, self._state, self.options.shard)
+        planner = Planner(self.dest, self._state, self._template, self.options.shard)
         listing = Listing()
         queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
         fetcher = Fetcher(

@@ -28,12 +28,13 @@ from .._constants import (
     PART_SUFFIX,
     URL_REFRESH_BATCH,
 )
-from .._exceptions import RequestValidationError, redact
+from .._exceptions import FileWriteError, RequestValidationError, redact
 from ..models import ImagePage, PresignedUrl
 from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
+from .files import make_folders
 from .manifest import ManifestState
-from .names import NameAllocator
+from .names import NameAllocator, NameTemplate
 from .shard import Shard
 from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
@@ -81,6 +82,8 @@ class Job:
     """The name the server suggested (to pick another one if ``filename`` is taken on disk)."""
     owned: bool = False
     """``filename`` was recorded for this id by an earlier run: a file there is ours to replace."""
+    bib: str | None = None
+    """The BIB the photo was listed under (for a name template's ``{bib}``)."""
 
 
 @dataclass(slots=True)
@@ -206,13 +209,19 @@ class Listing:
 class Planner:
     """Decides per image id: skip it, or fetch it under which name (stable across runs)."""
 
-    def __init__(self, dest: Path | None, state: ManifestState, shard: Shard | None = None) -> None:
+    def __init__(
+        self,
+        dest: Path | None,
+        state: ManifestState,
+        template: NameTemplate | None = None,
+        shard: Shard | None = None,
+    ) -> None:
         self.dest = dest
         self.state = state
         self.shard = shard
         self.owned = 0
         """Distinct photos this run's shard owns among those listed so far (all without a shard)."""
-        self.allocator = NameAllocator()
+        self.allocator = NameAllocator(template=template)
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
         self._seen = DigestSet()
@@ -234,6 +243,10 @@ class Planner:
         ``.part`` exclusively, so a shard running at once in another process never picks it."""
         assert self.dest is not None
         part = self.dest / (name + PART_SUFFIX)
+        try:
+            make_folders(str(self.dest), name)
+        except FileWriteError:
+            return False  # no usable folder: the fetch fails this photo alone, saying why
         try:
             os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o644))
         except FileExistsError:
@@ -271,15 +284,21 @@ class Planner:
         return Job(skip.image_id, skip.url, skip.filename, skip.refreshable, None, owned=True)
 
     def job(
-        self, image_id: str, url: str | None, server_filename: str | None, *, refreshable: bool = True
+        self,
+        image_id: str,
+        url: str | None,
+        server_filename: str | None,
+        *,
+        refreshable: bool = True,
+        bib: str | None = None,
     ) -> Job:
         """A :class:`Job` for ``url`` under the id's recorded name, else a fresh unique one."""
         owned = self.allocator.name_of(image_id) is not None
         if owned or self.shard is None or self.dest is None:
-            filename = self.allocator.allocate(image_id, server_filename)
+            filename = self.allocator.allocate(image_id, server_filename, bib)
         else:
-            filename = self.allocator.relocate(image_id, server_filename, self._claim)
-        return Job(image_id, url, filename, refreshable, server_filename, owned)
+            filename = self.allocator.relocate(image_id, server_filename, self._claim, bib)
+        return Job(image_id, url, filename, refreshable, server_filename, owned, bib)
 
     def relocate(self, job: Job) -> str:
         """A new name for ``job`` because its name holds a file that is not ours (free on disk too)."""
@@ -290,7 +309,7 @@ class Planner:
             return os.path.lexists(dest / name) or os.path.lexists(dest / (name + PART_SUFFIX))
 
         return self.allocator.relocate(
-            job.image_id, job.server_filename, occupied if self.shard is None else self._claim
+            job.image_id, job.server_filename, occupied if self.shard is None else self._claim, job.bib
         )
 
     def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
@@ -514,6 +533,7 @@ async def _by_method(
     are counted against its own announcement, and only those no earlier listing gave are yielded.
     """
     identities = _UrlIdentities()
+    bib = identifier if method == "bib" else None
     own = first_time or planner.first_time
     shared = first_time is not None
     delivered = 0
@@ -537,7 +557,7 @@ async def _by_method(
                     if not planner.mine(image_id):
                         continue
                     yield planner.skip(image_id, item.url, refreshable=refreshable) or planner.job(
-                        image_id, item.url, item.filename, refreshable=refreshable
+                        image_id, item.url, item.filename, refreshable=refreshable, bib=bib
                     )
                 for entry in page.failed_urls:
                     failed_key = entry.path or entry.image_id

@@ -59,7 +59,7 @@ class SimulatorConfig:
     extra_events: int = 3
     """Small events listed beside the big one (each on its own date, with its own name)."""
     extra_event_photos: int = 4
-    """Photos in each extra event (same ``photo_size``); ``0`` makes them empty."""
+    """Photos in each extra event but the first, which has none yet (same ``photo_size``)."""
     video_polls_to_complete: int = 2
     """Status polls after which a video job is completed (first poll: queued, then processing)."""
     video_complete_after_s: float | None = None

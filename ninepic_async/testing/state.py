@@ -86,7 +86,7 @@ class SimState:
             world = World(
                 seed=cfg.seed,
                 event_id=event_id,
-                photo_count=cfg.extra_event_photos,
+                photo_count=0 if n == 0 else cfg.extra_event_photos,  # the first: no photos yet
                 photo_size=cfg.photo_size,
                 hostile_filenames=cfg.hostile_filenames,
             )

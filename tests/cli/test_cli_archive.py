@@ -55,7 +55,7 @@ async def test_archive_all_events_prints_a_row_per_event_and_reruns_skip(
         for event_id, meta in sim.state.events.items()
     ]
     assert sorted(os.listdir(out_dir)) == sorted(r["folder"] for r in rows)
-    assert "3 event(s): downloaded 10, skipped 0, failed 0" in err
+    assert "3 event(s): downloaded 8, skipped 0, failed 0" in err
     code, out, err = await run_cli(
         capsys, "archive", *conn(sim), "--events", f"{sim.event_id}", "--out", str(out_dir), "--json"
     )

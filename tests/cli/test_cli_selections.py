@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -125,3 +126,58 @@ async def test_a_bad_selfie_is_one_line_before_any_request(
     )
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
     assert sim.counters.api_requests == 0
+
+
+async def test_name_template_puts_each_bib_in_its_folder(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=60, bib_count=5)
+    (a, ids_a), (b, _) = list(sim.world.bibs.items())[:2]
+    argv = ["download", *conn(sim), "--bib", a, "--bib", b, "--name-template", "{bib}/{filename}"]
+    code, out, err = await run_cli(capsys, *argv, "--out", str(tmp_path), "--dry-run")
+    assert code == 0, err
+    assert all(line.split("\t")[1].split("/")[0] in (a, b) for line in out.splitlines()[1:])
+    code, _, err = await run_cli(capsys, *argv, "--out", str(tmp_path))
+    assert code == 0, err
+    lines = (tmp_path / "manifest.jsonl").read_text().splitlines()
+    files = {e["image_id"]: e["file"] for e in map(json.loads, lines) if e.get("status") == "ok"}
+    assert {files[i].split("/")[0] for i in ids_a} == {a}
+    assert all((tmp_path / name).is_file() for name in files.values())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["download", "--all", "--name-template", "../{filename}"], "--name-template '../{filename}'"),
+        (["download", "--all", "--name-template", "{size}"], "unknown field {size}"),
+        (["download", "--all", "--name-template", "{bib}/{filename}"], "{bib} needs --bib"),
+        (["archive", "--all-events", "--name-template", "{bib}/{filename}"], "{bib} needs --bib"),
+    ],
+)
+async def test_a_bad_name_template_is_one_line_before_any_request(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    code, out, err = await run_cli(capsys, argv[0], *conn(sim), *argv[1:], "--out", str(tmp_path / "d"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+    assert sim.counters.api_requests == 0 and not (tmp_path / "d").exists()
+
+
+async def test_archive_names_files_inside_each_event_folder(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=4, extra_events=0)
+    argv = [
+        "archive",
+        *conn(sim),
+        "--all-events",
+        "--name-template",
+        "{image_id}{ext}",
+        "--out",
+        str(tmp_path),
+    ]
+    code, out, err = await run_cli(capsys, *argv)
+    assert code == 0, err
+    folder = tmp_path / out.splitlines()[1].split("\t")[1]
+    assert sorted(os.listdir(folder)) == sorted(
+        ["manifest.jsonl", *(f"{p.image_id}.jpg" for p in sim.world.photos)]
+    )

@@ -73,11 +73,11 @@ async def test_archive_every_event_then_rerun(sim_factory: SimFactory, tmp_path:
     assert code == 0, err
     header, *rows = out.splitlines()
     assert header.split("\t")[:4] == ["event", "folder", "status", "downloaded"]
-    assert [row.split("\t")[2:4] for row in rows] == [["ok", "5"], ["ok", "2"], ["ok", "2"]]
+    assert [row.split("\t")[2:4] for row in rows] == [["ok", "5"], ["ok", "0"], ["ok", "2"]]
     assert len(os.listdir(dest)) == 3
     code, out, err = await ninepic(*argv, "--json", env=child_env(sim))
     assert code == 0, err
-    assert [e["skipped"] for e in json.loads(out)["events"]] == [5, 2, 2]
+    assert [e["skipped"] for e in json.loads(out)["events"]] == [5, 0, 2]
     code, out, err = await ninepic("archive", "--out", str(dest), env=child_env(sim))
     assert code == 2 and out == "" and err.startswith("error: archive needs exactly one of")
 
@@ -106,3 +106,15 @@ async def test_selfie_and_image_ids_piped_into_download(sim: Simulator, tmp_path
             assert f"request_id {request_id}".encode() in err
         lines = (dest / "manifest.jsonl").read_text().splitlines()
         assert {json.loads(line)["image_id"] for line in lines if line.strip()} == expected
+
+
+async def test_download_with_a_name_template(sim: Simulator, tmp_path: Path) -> None:
+    bibs = list(sim.world.bibs)[:2]
+    argv = ("download", "--bib", bibs[0], "--bib", bibs[1], "--name-template", "{bib}/{filename}")
+    code, _, err = await ninepic(*argv, "--out", str(tmp_path), env=child_env(sim))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == sorted(bibs)
+    code, _, err = await ninepic(
+        "download", "--all", "--name-template", "../x", "--out", str(tmp_path), env=child_env(sim)
+    )
+    assert code == 2 and err.startswith("error: --name-template '../x'") and err.count("\n") == 1

@@ -67,7 +67,7 @@ async def test_every_event_goes_into_its_own_folder_with_its_own_manifest(
         (event_id, expected[event_id], "ok", sim.state.events[event_id].world.photo_count)
         for event_id in sim.state.events
     ]
-    assert report.downloaded == 12 + 3 * 3 and report.bytes > 0
+    assert report.downloaded == 12 + 2 * 3 and report.bytes > 0  # the first extra event is empty
     # Archive events frame each event's own per-file events.
     kinds = [type(e).__name__ for e in seen]
     assert isinstance(seen[0], ArchivePlanned) and seen[0].event_ids == tuple(sim.state.events)
@@ -80,7 +80,7 @@ async def test_every_event_goes_into_its_own_folder_with_its_own_manifest(
 
 
 async def test_a_rerun_fetches_only_new_or_unfinished_photos(sim_factory: SimFactory, tmp_path: Path) -> None:
-    sim = await sim_factory(photo_count=8, extra_events=1, extra_event_photos=3)
+    sim = await sim_factory(photo_count=8, extra_events=2, extra_event_photos=3)
     async with new_client(sim) as client:
         await archive_events(client, tmp_path, all_events=True)
         main = tmp_path / folders(sim)[sim.event_id]
@@ -88,7 +88,7 @@ async def test_a_rerun_fetches_only_new_or_unfinished_photos(sim_factory: SimFac
         (main / lost).unlink()
         served = sim.counters.storage_requests
         again = await archive_events(client, tmp_path, all_events=True)
-    assert [(e.downloaded, e.skipped) for e in again.events] == [(1, 7), (0, 3)]
+    assert [(e.downloaded, e.skipped) for e in again.events] == [(1, 7), (0, 0), (0, 3)]
     assert sim.counters.storage_requests == served + 1
     assert_event_on_disk(sim, main, sim.event_id)
 
@@ -203,5 +203,5 @@ async def test_bad_arguments_are_refused_before_any_request(
 async def test_a_refused_events_listing_stops_the_archive(sim: Simulator, tmp_path: Path) -> None:
     async with new_client(sim, api_key="wrong-key") as client:
         with pytest.raises(PermissionDeniedError):
-            await archive_events(client, tmp_path, events=[sim.event_id, sim.event_id + 1])
+            await archive_events(client, tmp_path / "new", events=[sim.event_id, sim.event_id + 1])
     assert os.listdir(tmp_path) == []
