@@ -9,7 +9,9 @@ Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: 
 receive, complete), :mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
 :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
 budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
-:mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs).
+:mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs),
+:mod:`.shard` (``--shard K/N``), :mod:`.bucket` / :mod:`.bucket_run` / :mod:`.upload` (a bucket
+as the destination), :mod:`.cluster` (the archive on Dask).
 """
 
 import importlib as _importlib
@@ -33,16 +35,20 @@ from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
+from .shard import Shard
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
     from .archive import archive_events, event_folder_name
     from .check import CheckedFile, CheckReport, CheckStatus, check_destination
+    from .cluster import ApiAccess, archive_on_dask
     from .run import make_storage_session
     from .sources import UrlJob
 
 _ON_FIRST_USE = {
     "archive_events": ".archive",
+    "archive_on_dask": ".cluster",
+    "ApiAccess": ".cluster",
     "event_folder_name": ".archive",
     "download_originals": ".api",
     "download_url_list": ".api",
@@ -68,6 +74,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "MANIFEST_VERSION",
+    "ApiAccess",
     "ArchiveEvent",
     "ArchiveEventCallback",
     "ArchivePlanned",
@@ -92,8 +99,10 @@ __all__ = [
     "ManifestEntry",
     "PlannedEvent",
     "PlannedFile",
+    "Shard",
     "UrlJob",
     "archive_events",
+    "archive_on_dask",
     "check_destination",
     "download_originals",
     "download_url_list",

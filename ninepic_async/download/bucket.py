@@ -201,6 +201,7 @@ class BucketManifest:
         return len(self._lines)
 
     def full(self) -> bool:
+        """Whether enough lines wait to write a segment now rather than at the next tick."""
         return len(self._lines) >= BUCKET_MANIFEST_FLUSH_LINES
 
     async def flush(self) -> None:

@@ -1,0 +1,120 @@
+"""``ninepic archive --cluster local:2`` against one process on the same work (plain HTTP).
+
+Starts the simulator in its own process (an organisation of ``--events`` events of ``--photos``
+photos each), then times, interleaved ``--rounds`` times, ``ninepic archive --all-events`` into
+a fresh directory by one process and by ``--cluster local:2`` (two Dask worker processes, one
+task per event and shard). Prints wall seconds, MB/s and the peak RSS of the largest process of
+each run (the CLI alone; for the cluster, its largest worker). The simulator shares the cores:
+on a 2-core machine this measures contention as much as scaling, and says so.
+
+    python benchmarks/cluster.py [--events 3] [--photos 300] [--photo-size 200000] [--rounds 2]
+
+Needs the dask and bench extras (distributed, psutil).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+_SERVER = """
+import asyncio, sys
+from ninepic_async.testing import SimulatorConfig, serve_forever
+config = SimulatorConfig(photo_count={photos}, photo_size={size}, extra_events={extra},
+                         extra_event_photos={photos}, port=0, seed=7)
+asyncio.run(serve_forever(config, out=sys.stdout))
+"""
+
+
+def _start_simulator(events: int, photos: int, size: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    # the simulator's first extra event has no photos: one more extra event keeps ``events`` full
+    code = _SERVER.format(photos=photos, size=size, extra=events)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines: dict[str, str] = {}
+    while "photos" not in lines:
+        raw = proc.stdout.readline()
+        if not raw:
+            raise SystemExit("the simulator exited before printing its coordinates")
+        key, _, value = raw.strip().partition(": ")
+        lines[key] = value
+    return proc, lines
+
+
+def _peak_rss(proc: subprocess.Popen[bytes], peaks: dict[int, int], stop: threading.Event) -> None:
+    """Sample the RSS of ``proc`` and all its descendants every 50 ms (peak per process)."""
+    try:
+        root = psutil.Process(proc.pid)
+        while not stop.is_set():
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    peaks[p.pid] = max(peaks.get(p.pid, 0), p.memory_info().rss)
+            stop.wait(0.05)
+    except psutil.Error:
+        return
+
+
+def _run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and the largest per-process peak RSS of one CLI run (exit 0 required)."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peaks: dict[int, int] = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=_peak_rss, args=(proc, peaks, stop), daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - began
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])}... exited {proc.returncode}: {err.decode()[-500:]}")
+    return elapsed, max(peaks.values(), default=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3)
+    parser.add_argument("--photos", type=int, default=300, help="photos per event")
+    parser.add_argument("--photo-size", type=int, default=200_000, help="bytes per photo")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    server, coordinates = _start_simulator(args.events, args.photos, args.photo_size)
+    work = Path(tempfile.mkdtemp(prefix="ninepic-cluster-bench-"))
+    env = dict(os.environ, NINEPIC_API_KEY=coordinates["api_key"])
+    base = [
+        sys.executable, "-m", "ninepic_async", "archive", "--all-events",
+        "--org", coordinates["org_id"], "--base-url", coordinates["base_url"],
+    ]  # fmt: skip
+    total = args.events * args.photos * args.photo_size
+    results: dict[str, list[tuple[float, int]]] = {"one process": [], "--cluster local:2": []}
+    try:
+        for n in range(args.rounds):
+            for label, extra in (("one process", []), ("--cluster local:2", ["--cluster", "local:2"])):
+                out = work / f"{n}-{len(extra)}"
+                results[label].append(_run([*base, *extra, "--out", str(out)], env))
+                shutil.rmtree(out, ignore_errors=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{total / 1e6:.0f} MB in {args.events} events, {os.cpu_count()} cores shared with the simulator")
+    print(f"{'how':<20} {'median s':>9} {'MB/s':>7} {'peak RSS of one process':>24}")
+    for label, runs in results.items():
+        seconds = statistics.median(r[0] for r in runs)
+        rss = max(r[1] for r in runs)
+        print(f"{label:<20} {seconds:>9.2f} {total / 1e6 / seconds:>7.1f} {rss / 2**20:>20.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
