@@ -163,3 +163,16 @@ async def test_the_cli_downloads_a_shard_and_refuses_a_bad_one_before_any_reques
         assert f"manifest.{k}-of-2.jsonl" in out + err
     code, out, err = await run_cli(capsys, "check", "--out", str(tmp_path))
     assert code == 0 and "10 ok" in out + err
+
+
+def test_reading_several_manifests_the_latest_line_per_photo_wins(tmp_path: Path) -> None:
+    def line(image_id: str, status: str, at: float, file: str) -> str:
+        return json.dumps({"v": 1, "image_id": image_id, "status": status, "time": at, "file": file}) + "\n"
+
+    (tmp_path / MANIFEST_NAME).write_text(line("a", "ok", 10.0, "a.jpg") + line("b", "failed", 30.0, "b.jpg"))
+    (tmp_path / "manifest.0-of-2.jsonl").write_text(line("a", "failed", 20.0, "a.jpg"))
+    (tmp_path / "manifest.1-of-2.jsonl").write_text(
+        line("b", "ok", 5.0, "b.jpg") + line("c", "ok", 1.0, "c.jpg")
+    )
+    state = ManifestState.load_dest(tmp_path)
+    assert {i: s for i, s, *_ in state.entries()} == {"a": "failed", "b": "failed", "c": "ok"}
