@@ -3,9 +3,9 @@
 Starts the simulator in its own process (an organisation of ``--events`` events of ``--photos``
 photos each), then times, interleaved ``--rounds`` times, ``ninepic archive --all-events`` into
 a fresh directory by one process and by ``--cluster local:2`` (two Dask worker processes, one
-task per event and shard). Prints wall seconds, MB/s and the peak RSS of the largest process of
-each run (the CLI alone; for the cluster, its largest worker). The simulator shares the cores:
-on a 2-core machine this measures contention as much as scaling, and says so.
+task per event and shard). Prints wall seconds, MB/s, the peak RSS of the CLI process and the
+largest peak RSS of its descendants (the Dask worker processes). The simulator shares the
+cores: on a 2-core machine this measures contention as much as scaling.
 
     python benchmarks/cluster.py [--events 3] [--photos 300] [--photo-size 200000] [--rounds 2]
 
@@ -65,8 +65,9 @@ def _peak_rss(proc: subprocess.Popen[bytes], peaks: dict[int, int], stop: thread
         return
 
 
-def _run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and the largest per-process peak RSS of one CLI run (exit 0 required)."""
+def _run(argv: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    """Wall seconds, the CLI process's peak RSS and the largest peak RSS of its descendants (the
+    Dask workers; 0 without) of one CLI run (exit 0 required)."""
     began = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks: dict[int, int] = {}
@@ -79,7 +80,8 @@ def _run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])}... exited {proc.returncode}: {err.decode()[-500:]}")
-    return elapsed, max(peaks.values(), default=0)
+    own = peaks.pop(proc.pid, 0)
+    return elapsed, own, max(peaks.values(), default=0)
 
 
 def main() -> None:
@@ -97,7 +99,7 @@ def main() -> None:
         "--org", coordinates["org_id"], "--base-url", coordinates["base_url"],
     ]  # fmt: skip
     total = args.events * args.photos * args.photo_size
-    results: dict[str, list[tuple[float, int]]] = {"one process": [], "--cluster local:2": []}
+    results: dict[str, list[tuple[float, int, int]]] = {"one process": [], "--cluster local:2": []}
     try:
         for n in range(args.rounds):
             for label, extra in (("one process", []), ("--cluster local:2", ["--cluster", "local:2"])):
@@ -109,11 +111,14 @@ def main() -> None:
         server.wait(10)
         shutil.rmtree(work, ignore_errors=True)
     print(f"{total / 1e6:.0f} MB in {args.events} events, {os.cpu_count()} cores shared with the simulator")
-    print(f"{'how':<20} {'median s':>9} {'MB/s':>7} {'peak RSS of one process':>24}")
+    print(f"{'how':<20} {'median s':>9} {'MB/s':>7} {'CLI peak RSS':>13} {'worker peak RSS':>16}")
     for label, runs in results.items():
         seconds = statistics.median(r[0] for r in runs)
-        rss = max(r[1] for r in runs)
-        print(f"{label:<20} {seconds:>9.2f} {total / 1e6 / seconds:>7.1f} {rss / 2**20:>20.0f} MiB")
+        own, worker = max(r[1] for r in runs), max(r[2] for r in runs)
+        print(
+            f"{label:<20} {seconds:>9.2f} {total / 1e6 / seconds:>7.1f} {own / 2**20:>9.0f} MiB "
+            f"{worker / 2**20:>12.0f} MiB"
+        )
 
 
 if __name__ == "__main__":
