@@ -176,3 +176,33 @@ def test_reading_several_manifests_the_latest_line_per_photo_wins(tmp_path: Path
     )
     state = ManifestState.load_dest(tmp_path)
     assert {i: s for i, s, *_ in state.entries()} == {"a": "failed", "b": "failed", "c": "ok"}
+
+
+async def test_the_cli_archives_by_shards_and_refuses_bad_cluster_input_before_any_request(
+    rsim: SimFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = await rsim(photo_count=6, extra_events=2, extra_event_photos=3, seed=1204)
+    archive = ["archive", *conn(sim), "--all-events", "--out", str(tmp_path)]
+    for bad, problem in [
+        (["--cluster", "local:0"], "--cluster local:N needs N from 1 to 64, got 0"),
+        (["--cluster", "dask.example:8786"], "is neither local:N nor tcp://HOST:PORT"),
+        (["--cluster", "local:2", "--shard", "0/2"], "--shard and --cluster do not go together"),
+        (["--cluster", "local:2", "--shards", "0"], "--shards must be 1 or more, got 0"),
+    ]:
+        code, _, err = await run_cli(capsys, *archive, *bad)
+        assert code == 2 and problem in err and len(err.strip().splitlines()) == 1, (bad, err)
+    assert sim.counters.api_requests == 0
+    for k in range(2):
+        code, _, err = await run_cli(capsys, *archive, "--shard", f"{k}/2")
+        assert code == 0, err
+    for event_id, state in sim.state.events.items():
+        folders = [p for p in tmp_path.iterdir() if p.name.split("-")[0] == str(event_id)]
+        if not state.world.photos:
+            continue
+        (folder,) = folders
+        assert sorted(p.name for p in folder.glob("manifest.*-of-2.jsonl")) == [
+            "manifest.0-of-2.jsonl",
+            "manifest.1-of-2.jsonl",
+        ]
+        check = await check_destination(folder)
+        assert check.clean and check.ok == len(state.world.photos)
