@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,14 @@ async def test_the_cli_archives_by_shards_and_refuses_bad_cluster_input_before_a
         ]
         check = await check_destination(folder)
         assert check.clean and check.ok == len(state.world.photos)
+
+
+async def test_without_distributed_the_cluster_option_is_one_line_naming_the_extra(
+    rsim: SimFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    sim = await rsim(photo_count=2, seed=1205)
+    argv = ["archive", *conn(sim), "--all-events", "--cluster", "local:2", "--out", str(tmp_path)]
+    code, _, err = await run_cli(capsys, *argv)
+    assert code == 2 and "pip install 'ninepic-async[dask]'" in err and len(err.strip().splitlines()) == 1
+    assert sim.counters.api_requests == 0
