@@ -127,6 +127,16 @@ class Bucket:
             raise DestinationError(f"cannot read {self.url!r}: {_describe(exc)}") from exc
         return "ours" if owner == image_id else "taken"
 
+    async def disown(self, name: str) -> None:
+        """Make the claim of ``name`` nobody's (an object not ours was found there): no run of
+        any photo ever takes the name, so that object is never overwritten."""
+        import obstore
+
+        try:
+            await obstore.put_async(self.store, self._claim_key(name), b"", use_multipart=False)
+        except _errors().BaseError as exc:
+            raise DestinationError(f"cannot write to {self.url!r}: {_describe(exc)}") from exc
+
     # -- manifests ----------------------------------------------------------------------------
     async def manifest_state(self) -> ManifestState:
         """What every manifest segment of every shard under the prefix records."""

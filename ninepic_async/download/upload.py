@@ -102,7 +102,9 @@ class Uploader:
         for _ in range(_MAX_RELOCATIONS):
             claimed = await self._bucket.claim(job.filename, job.image_id)
             if claimed == "ours" or (claimed == "new" and job.filename not in self._existing):
-                return  # (a new claim over an object that is there: not ours, never overwritten)
+                return
+            if claimed == "new":  # an object no claim announced is there: not ours, never replaced
+                await self._bucket.disown(job.filename)
             self._occupied.add(job.filename)
             taken = job.filename
             job.filename = self._planner.allocator.relocate(

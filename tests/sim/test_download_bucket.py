@@ -121,3 +121,23 @@ async def test_the_cli_downloads_into_a_bucket(
     assert code == 0, err
     assert "downloaded 5" in out + err and f"s3://{bucket.name}/cli/.ninepic/manifests/" in out + err
     assert len(photo_keys(bucket, "cli")) == 5
+
+
+async def test_an_object_that_is_not_ours_is_never_overwritten(rsim: SimFactory, bucket: TestBucket) -> None:
+    sim = await rsim(photo_count=4, seed=1216)
+    async with new_client(sim) as client:
+        await download_originals(client, sim.event_id, bucket.url("probe"), whole_event=True)
+    names = sorted(str(line["file"]) for line in recorded(bucket, "probe").values())
+    foreign = b"someone else's file"
+    bucket.client.put_object(Bucket=bucket.name, Key=f"photos/{names[0]}", Body=foreign)
+    for _ in range(2):  # the second run has lost every manifest line, and still keeps off it
+        for key in bucket.keys("photos/.ninepic/manifests/"):
+            bucket.client.delete_object(Bucket=bucket.name, Key=key)
+        async with new_client(sim) as client:
+            report = await download_originals(client, sim.event_id, bucket.url(), whole_event=True)
+        assert report.complete
+        assert bucket.read(f"photos/{names[0]}") == foreign
+    lines = recorded(bucket)
+    assert names[0] not in {line["file"] for line in lines.values()}
+    for image_id, line in lines.items():
+        assert bucket.read(f"photos/{line['file']}") == sim.world.content(image_id)
