@@ -144,11 +144,17 @@ class DestinationLock:
     def _lock_shard(self, shard: Shard) -> None:
         assert fcntl is not None
         directory = str(self.path.parent)
-        own = self._lock_file(f"{LOCK_NAME}.{shard.index}-of-{shard.count}", fcntl.LOCK_EX)
+        own_name = f"{LOCK_NAME}.{shard.index}-of-{shard.count}"
+        own = self._lock_file(own_name, fcntl.LOCK_EX)
         if own is None:
+            try:
+                with open(self.path.parent / own_name, "rb") as handle:
+                    holder = handle.read(_HOLDER_BYTES).decode("utf-8", "replace").strip()
+            except OSError:
+                holder = ""
             raise DestinationError(
-                f"shard {shard} is already being downloaded into {directory!r}; "
-                "wait for it to finish or stop it"
+                f"shard {shard} is already being downloaded into {directory!r} "
+                f"({holder or 'a run that has not written its details'}); wait for it to finish or stop it"
             )
         self._shard_fds.append(own)
         since = time.strftime("%Y-%m-%d %H:%M:%S")

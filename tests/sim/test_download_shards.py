@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -218,3 +219,32 @@ async def test_without_distributed_the_cluster_option_is_one_line_naming_the_ext
     code, _, err = await run_cli(capsys, *argv)
     assert code == 2 and "pip install 'ninepic-async[dask]'" in err and len(err.strip().splitlines()) == 1
     assert sim.counters.api_requests == 0
+
+
+def test_shard_locks_hold_across_processes(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib\n"
+            "from ninepic_async.download.lock import DestinationLock\n"
+            "from ninepic_async.download.shard import Shard\n"
+            "with DestinationLock(pathlib.Path(sys.argv[1]), Shard(0, 2)):\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.read()\n",
+            str(tmp_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(DestinationError, match=r"shard 0/2 is already being downloaded.*pid"):
+            DestinationLock(tmp_path, Shard(0, 2)).acquire()
+        with DestinationLock(tmp_path, Shard(1, 2)):  # another shard of the same count: admitted
+            pass
+    finally:
+        holder.communicate("", timeout=30)
+    with DestinationLock(tmp_path, Shard(0, 2)):  # released with its process
+        pass
