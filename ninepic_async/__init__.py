@@ -21,13 +21,16 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     PollTimeoutError,
+    ProxyError,
     RateLimitError,
     RequestValidationError,
     StorageStatusError,
+    TLSCertificateError,
     UnprocessableEntityError,
     URLExpiredError,
 )
 from ._logging import install_redaction as _install_redaction
+from ._network import NetworkOptions
 from .models import (
     EventDetails,
     EventList,
@@ -100,6 +103,7 @@ __all__ = [
     "ImagePage",
     "IntegrityError",
     "InternalServerError",
+    "NetworkOptions",
     "NinePicClient",
     "NinePicError",
     "NotFoundError",
@@ -109,9 +113,11 @@ __all__ = [
     "PingResult",
     "PollTimeoutError",
     "PresignedUrl",
+    "ProxyError",
     "RateLimitError",
     "RequestValidationError",
     "StorageStatusError",
+    "TLSCertificateError",
     "TimelineDay",
     "TimelineDays",
     "URLExpiredError",

@@ -14,7 +14,9 @@ NinePicError
 │   │   ├── RateLimitError            429
 │   │   └── InternalServerError       5xx
 │   ├── APIConnectionError        no usable HTTP exchange (DNS, refused, reset, truncated)
-│   │   └── APITimeoutError       the request timed out
+│   │   ├── APITimeoutError       the request timed out
+│   │   ├── TLSCertificateError   a host's certificate was refused (not retried); .host
+│   │   └── ProxyError            the proxy was unreachable or refused; .proxy
 │   └── APIResponseDecodeError    the body was not the JSON we expect
 ├── PollTimeoutError              a polled job did not finish in time (also a TimeoutError)
 └── DownloadError                 one file could not be fetched from object storage
@@ -53,9 +55,11 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PollTimeoutError",
+    "ProxyError",
     "RateLimitError",
     "RequestValidationError",
     "StorageStatusError",
+    "TLSCertificateError",
     "URLExpiredError",
     "UnprocessableEntityError",
     "redact",
@@ -174,6 +178,30 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+
+class TLSCertificateError(APIConnectionError):
+    """A host's TLS certificate was refused; not retried. ``host`` names it, ``reason`` says why.
+
+    A host signed by a private CA needs that CA: ``NinePicClient(ca_bundle=...)`` (CLI ``--ca-bundle``).
+    """
+
+    def __init__(self, host: str, reason: str) -> None:
+        self.host = host
+        self.reason = redact(reason)
+        super().__init__(
+            f"the TLS certificate of {host} was refused ({self.reason}); not retried. If a private CA "
+            "signed it, pass that CA's certificate as ca_bundle"
+        )
+
+
+class ProxyError(APIConnectionError):
+    """The proxy could not be reached or refused the request; ``proxy`` is its URL without credentials."""
+
+    def __init__(self, proxy: str, reason: str) -> None:
+        self.proxy = proxy
+        self.reason = redact(reason)
+        super().__init__(f"proxy {proxy} failed: {self.reason}")
 
 
 class APIResponseDecodeError(APIError):

@@ -40,11 +40,14 @@ from ._exceptions import (
     APIResponseDecodeError,
     APIStatusError,
     APITimeoutError,
+    ProxyError,
     RateLimitError,
+    TLSCertificateError,
     redact,
     status_error_class,
 )
 from ._logging import get_logger
+from ._network import Network, proxy_display
 
 __all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
 
@@ -171,6 +174,33 @@ def _message_text(value: Any) -> str | None:
     return None
 
 
+def _proxy_refused(proxy: URL, status: int, reason: str) -> ProxyError:
+    """The proxy answered ``status`` instead of forwarding (407: its credentials)."""
+    if status == 407:
+        return ProxyError(
+            proxy_display(proxy),
+            "it wants credentials (HTTP 407) and refused the ones given, if any: put them in the "
+            "proxy URL, http://user:password@host:port",
+        )
+    return ProxyError(proxy_display(proxy), f"it refused to connect to the host (HTTP {status} {reason})")
+
+
+def _connection_error(
+    default: type[APIConnectionError], method: str, url: URL, exc: BaseException, network: Network
+) -> APIConnectionError:
+    """The error for a failed exchange: a refused certificate or a failing proxy named as such."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cause = exc.certificate_error
+        return TLSCertificateError(url.host or str(url), getattr(cause, "verify_message", None) or str(cause))
+    proxy = network.proxy_for(url)
+    if proxy is not None and isinstance(exc, aiohttp.ClientHttpProxyError):
+        return _proxy_refused(proxy, exc.status, exc.message)
+    if proxy is not None and isinstance(exc, aiohttp.ClientProxyConnectionError):
+        problem = exc.os_error.strerror or str(exc.os_error)
+        return ProxyError(proxy_display(proxy), f"cannot connect to it ({problem})")
+    return default(f"{method} {url}: {type(exc).__name__}: {exc}")
+
+
 @dataclass(frozen=True)
 class RawResponse:
     """A fully read API response (the body is bounded by ``max_response_bytes``)."""
@@ -199,7 +229,7 @@ class Transport:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_rate_limit_retries: int = DEFAULT_MAX_RATE_LIMIT_RETRIES,
-        verify_ssl: bool = True,
+        network: Network | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self._api_key = api_key
@@ -210,7 +240,7 @@ class Transport:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.max_rate_limit_retries = max_rate_limit_retries
-        self.verify_ssl = verify_ssl
+        self.network = network or Network()
         self.max_response_bytes = max_response_bytes
         self._timeout = aiohttp.ClientTimeout(
             total=timeout_s, connect=min(timeout_s, DEFAULT_CONNECT_TIMEOUT_S)
@@ -232,7 +262,7 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
                 headers={"User-Agent": USER_AGENT},
-                connector=aiohttp.TCPConnector(ssl=self.verify_ssl),
+                connector=aiohttp.TCPConnector(ssl=self.network.ssl),
             )
         return self._session
 
@@ -316,7 +346,7 @@ class Transport:
             except _NETWORK_ERRORS as exc:
                 error_cls = APITimeoutError if isinstance(exc, TIMEOUT_ERRORS) else APIConnectionError
                 if not self._should_retry(attempt, exc=exc):
-                    raise error_cls(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+                    raise _connection_error(error_cls, method, url, exc, self.network) from exc
                 delay_s = self._calculate_retry_timeout(attempt)
                 log.info(
                     "%s %s failed (%s); retry %d of %d in %.2f s",
@@ -387,8 +417,11 @@ class Transport:
                 "raise_for_status": False,
                 "timeout": self._timeout,
             }
-            if not self.verify_ssl:
-                kwargs["ssl"] = False
+            if self.network.ssl is not True:
+                kwargs["ssl"] = self.network.ssl  # also over a caller's session
+            proxy = self.network.proxy_for(current_url)
+            if proxy is not None:
+                kwargs["proxy"] = proxy
             if with_body and form is not None:
                 kwargs["data"] = form()
             elif with_body and body is not None:
@@ -397,6 +430,8 @@ class Transport:
             started = _monotonic()
             log.debug("-> %s %s params=%s", current_method, current_url, dict(current_params or {}))
             async with session.request(current_method, current_url, **kwargs) as resp:
+                if resp.status == 407 and proxy is not None:  # the proxy's answer, not the API's
+                    raise _proxy_refused(proxy, resp.status, resp.reason or "")
                 location = resp.headers.get("Location")
                 if resp.status in _REDIRECT_STATUSES and location:
                     target = resp.url.join(URL(location))

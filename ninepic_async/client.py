@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import mimetypes
 import os
+import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
@@ -54,6 +55,7 @@ from ._constants import (
 )
 from ._exceptions import ConfigurationError, PollTimeoutError, RequestValidationError, register_secret
 from ._logging import get_logger, install_redaction
+from ._network import NetworkOptions
 from ._transport import Transport
 from .models import (
     EventDetails,
@@ -287,6 +289,12 @@ class NinePicClient:
     counts retries after a 5xx, a connection error or a timeout, and ``max_rate_limit_retries``
     (default DEFAULT_MAX_RATE_LIMIT_RETRIES, larger because throttling is expected under load)
     retries after a 429.
+
+    Network (both the API session and the downloads' storage session; see
+    :class:`~ninepic_async.NetworkOptions`): ``proxy`` sends every request through one proxy;
+    ``trust_env`` (default True, as curl and requests do) honours ``HTTP_PROXY``/``HTTPS_PROXY``/
+    ``NO_PROXY``; ``ca_bundle`` (a PEM path or an ``ssl.SSLContext``) replaces the trusted CAs;
+    ``verify_ssl=False`` turns certificate checks off and logs a warning every time.
     """
 
     def __init__(
@@ -301,6 +309,9 @@ class NinePicClient:
         verify_ssl: bool = True,
         timeout: float | None = None,
         max_rate_limit_retries: int = DEFAULT_MAX_RATE_LIMIT_RETRIES,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ca_bundle: str | os.PathLike[str] | ssl.SSLContext | None = None,
     ) -> None:
         key = (api_key or os.environ.get(ENV_API_KEY) or "").strip()
         if not key:
@@ -337,6 +348,10 @@ class NinePicClient:
                 "the API key travels unencrypted",
                 base.origin(),
             )
+        self._network = NetworkOptions(
+            proxy=proxy, trust_env=trust_env, ca_bundle=ca_bundle, verify_ssl=verify_ssl
+        )
+        network = self._network.resolve()
         self._org_id = org_id
         self._base_url = str(base).rstrip("/")
         self._transport = Transport(
@@ -346,7 +361,7 @@ class NinePicClient:
             timeout_s=float(timeout_s),
             max_retries=max_retries,
             max_rate_limit_retries=max_rate_limit_retries,
-            verify_ssl=verify_ssl,
+            network=network,
         )
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -359,6 +374,11 @@ class NinePicClient:
     def base_url(self) -> str:
         """The API origin (and optional path prefix), without a trailing slash."""
         return self._base_url
+
+    @property
+    def network(self) -> NetworkOptions:
+        """Proxy and TLS settings; downloads use them for the storage session too."""
+        return self._network
 
     @property
     def timeout_s(self) -> float:

@@ -1,6 +1,7 @@
 """Shared fixtures: running 9Pic simulators (``sim``, ``sim_factory``, ``rsim``), the mocked API
 (``mocked``), a clean CLI environment (``clean_env``), downloads that retry at once
-(``no_backoff_sleep``) and buckets on a local S3 server (``bucket``).
+(``no_backoff_sleep``), buckets on a local S3 server (``bucket``) and, for every test, no proxy
+variable (``no_ambient_proxy``) and no config file (``no_user_config``) from outside.
 
 Plain helpers live next to this file: helpers/api.py (mocked-API tests), helpers/sim.py
 (simulator-backed download tests) and helpers/cli.py (CLI tests).
@@ -93,6 +94,30 @@ def bucket(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> TestBucket:
     for name, value in s3.env.items():
         monkeypatch.setenv(name, value)
     return TestBucket(s3)
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variable of the outer environment reaches a test (the client honours them)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture(scope="session")
+def _empty_config_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("xdg-config-home"))
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(monkeypatch: pytest.MonkeyPatch, _empty_config_home: str) -> None:
+    """No ninepic config file or profile of the user running the tests is read."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", _empty_config_home)
+    monkeypatch.delenv("NINEPIC_CONFIG", raising=False)
+    monkeypatch.delenv("NINEPIC_PROFILE", raising=False)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -28,13 +29,14 @@ from ..download import (
 from .cluster import archive_on_cluster, check_cluster_args
 from .download import check_name_template, checked_out, checked_shard
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
+from .network import limit_rate_bps
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
 from .runtime import Runtime
 
 if TYPE_CHECKING:
     from ..download import ArchiveEvent, ArchiveReport
 
-__all__ = ["ArchiveProgress", "check_archive_args", "cmd_archive", "event_exit_status"]
+__all__ = ["ArchiveProgress", "check_archive_args", "cmd_archive", "event_exit_status", "print_table"]
 
 
 def _date(option: str, text: str | None) -> date | None:
@@ -70,6 +72,7 @@ def check_archive_args(rt: Runtime) -> tuple[Path | str, dict[str, Any]]:
         raise CliError(f"--since {since} is after --until {until}")
     out = checked_out(args.out)
     check_name_template(args, bib_ok=False)
+    limit_rate_bps(rt)  # a bad --limit-rate is refused before anything is sent
     selection: dict[str, Any] = {"since": since, "until": until, "name_template": args.name_template}
     if getattr(args, "shard", None) is not None:
         if getattr(args, "cluster", None) is not None:
@@ -209,9 +212,9 @@ def _rows(report: ArchiveReport) -> list[tuple[str, ...]]:
     ]
 
 
-def _print_table(output: Output, report: ArchiveReport) -> None:
-    """One row per event: a rich table (numbers right-aligned, ids never wrapped) on a terminal,
-    tab-separated lines when piped."""
+def print_table(output: Output, report: ArchiveReport) -> None:
+    """One row per event: a rich table (numbers right-aligned and never cut, sizes for people)
+    on a terminal, tab-separated lines with exact byte counts when piped."""
     rows = [tuple(visible(cell) for cell in row) for row in _rows(report)]
     if not output.stdout_is_terminal:
         output.line("\t".join(_COLUMNS))
@@ -220,10 +223,15 @@ def _print_table(output: Output, report: ArchiveReport) -> None:
         return
     table = Table(title=f"archive: {report.out}", header_style="bold")
     for column in _COLUMNS:
-        numeric = column in _NUMERIC
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "error")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+        if column in _NUMERIC or column == "status":  # never cut: a narrow terminal folds the text columns
+            justify: JustifyMethod = "right" if column in _NUMERIC else "left"
+            table.add_column(column, justify=justify, no_wrap=True, min_width=len(column))
+        else:
+            table.add_column(column, overflow="fold")
+    size_at = _COLUMNS.index("bytes")
+    for row, event in zip(rows, report.events, strict=True):
+        cells = [*row[:size_at], format_bytes(event.bytes), *row[size_at + 1 :]]
+        table.add_row(*(Text(cell) for cell in cells))
     output.out.print(table)
 
 
@@ -281,6 +289,7 @@ async def cmd_archive(rt: Runtime) -> int:
                     verify=rt.args.verify,
                     low_speed_limit_bps=rt.args.low_speed_limit,
                     low_speed_time_s=rt.args.low_speed_time,
+                    limit_rate_bps=limit_rate_bps(rt),
                     on_event=progress,
                     **selection,
                 )
@@ -288,7 +297,7 @@ async def cmd_archive(rt: Runtime) -> int:
     if rt.opt("json"):
         rt.output.json(_as_json(report))
     else:
-        _print_table(rt.output, report)
+        print_table(rt.output, report)
     rt.output.note(
         f"{len(report.events)} event(s): downloaded {report.downloaded}, skipped {report.skipped}, "
         f"failed {report.failed}; {format_bytes(report.bytes)} in {elapsed_s:.1f} s "

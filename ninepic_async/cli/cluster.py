@@ -42,6 +42,8 @@ def check_cluster_args(rt: Runtime) -> ClusterSpec:
     """Validate ``--cluster``/``--shards`` before anything starts (one line, exit 2)."""
     text = rt.args.cluster.strip()
     shards = rt.args.shards
+    if getattr(rt.args, "limit_rate", None) is not None:
+        raise CliError("--limit-rate does not go with --cluster yet: each task would cap itself alone")
     if shards is not None and shards < 1:
         raise CliError(f"--shards must be 1 or more, got {shards}")
     local = _LOCAL.fullmatch(text)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._constants import CLI_MAX_CONCURRENCY, CLI_MAX_LISTED_FAILURES, DEMO_PHOTO_SIZE
 from .._exceptions import RequestValidationError
 from .errors import EXIT_OK, EXIT_PARTIAL, CliError
+from .network import limit_rate_bps
 from .output import DownloadProgress, format_bytes, format_rate
 from .runtime import Runtime
 from .selections import SelfieImage, read_image_ids, read_selfie, resolve_selfie
@@ -74,6 +75,7 @@ def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
     args = rt.args
     if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
         raise CliError(f"--concurrency must be from 1 to {CLI_MAX_CONCURRENCY}, got {args.concurrency}")
+    limit_rate_bps(rt)  # a bad --limit-rate is refused before anything is sent
     out = checked_out(args.out)
     if getattr(args, "dry_run", False) and isinstance(out, str):
         raise CliError("--dry-run needs a directory --out, not a bucket")
@@ -161,7 +163,10 @@ async def cmd_demo(rt: Runtime) -> int:
                 f"{rt.args.photos} synthetic photos)"
             )
             rt.ctx.base_url, rt.ctx.org_id, rt.ctx.event_id = sim.base_url, sim.org_id, sim.event_id
-            async with NinePicClient(sim.api_key, org_id=sim.org_id, base_url=sim.base_url) as client:
+            # The in-process simulator is on this machine: no proxy variable may route it away.
+            async with NinePicClient(
+                sim.api_key, org_id=sim.org_id, base_url=sim.base_url, trust_env=False
+            ) as client:
                 return await _download(
                     rt, client, sim.event_id, out, {"whole_event": True}, label=f"demo event {sim.event_id}"
                 )
@@ -192,6 +197,7 @@ async def _download(
             verify=rt.args.verify,
             low_speed_limit_bps=rt.args.low_speed_limit,
             low_speed_time_s=rt.args.low_speed_time,
+            limit_rate_bps=limit_rate_bps(rt),
             on_event=progress,
             name_template=getattr(rt.args, "name_template", None),
             **selection,

@@ -26,8 +26,10 @@ from .._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     PollTimeoutError,
+    ProxyError,
     RateLimitError,
     RequestValidationError,
+    TLSCertificateError,
     UnprocessableEntityError,
     redact,
 )
@@ -199,6 +201,15 @@ def describe_error(exc: BaseException, ctx: ErrorContext | None = None) -> tuple
     elif isinstance(exc, APIStatusError):
         line = f"the API answered HTTP {exc.status}{_server_says(exc)}"
         status = EXIT_API_ERROR
+    elif isinstance(exc, TLSCertificateError):
+        line = (
+            f"the TLS certificate of {exc.host} was refused ({exc.reason}); not retried. If a private "
+            "CA signed it (a company proxy, a test server), pass that CA's certificate with --ca-bundle FILE"
+        )
+        status = EXIT_UNAVAILABLE
+    elif isinstance(exc, ProxyError):
+        line = f"{exc}: check --proxy (or HTTPS_PROXY/HTTP_PROXY; NO_PROXY lists hosts that go direct)"
+        status = EXIT_UNAVAILABLE
     elif isinstance(exc, APITimeoutError):
         line = f"{base} did not answer in time: check --base-url (or {ENV_BASE_URL}) and your network"
         status = EXIT_UNAVAILABLE

@@ -21,6 +21,8 @@ from .._exceptions import redact
 from .archive import cmd_archive
 from .check import cmd_check
 from .commands import cmd_bib, cmd_event, cmd_events, cmd_faces, cmd_photos, cmd_ping, cmd_timeline, cmd_video
+from .completion import cmd_completion
+from .config import apply_config
 from .download import cmd_demo, cmd_download
 from .errors import (
     EXIT_INTERRUPTED,
@@ -28,6 +30,7 @@ from .errors import (
     EXIT_PIPE_CLOSED,
     EXIT_SOFTWARE,
     EXIT_USAGE,
+    CliError,
     describe_error,
     leaf_errors,
 )
@@ -62,6 +65,12 @@ COMMANDS: dict[str, Callable[[Runtime], Awaitable[int]]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ninepic`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        profile = None if {"-h", "--help", "--version"} & set(argv) else apply_config(parser, argv)
+    except CliError as exc:  # a bad config file: one line, before anything else
+        Output().error(exc.message)
+        return exc.exit_status
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
@@ -69,10 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = Output(json_mode=bool(getattr(args, "json", False)))
     rt = Runtime(args=args, output=output)
     verbose = bool(getattr(args, "verbose", False))
+    for warning in profile.warnings if profile is not None else ():
+        output.warning(warning)
     with logging_to(output, verbose):
         try:
             if args.command == "simulate":
                 return cmd_simulate(rt)
+            if args.command == "completion":
+                return cmd_completion(rt)
             status, interrupted = run_interruptible(lambda: COMMANDS[args.command](rt))
             if interrupted:
                 if args.command == "check":  # it only reads: there is nothing to resume

@@ -175,7 +175,50 @@ def _shared_parent() -> argparse.ArgumentParser:
         default=sup,
         help="log every request line to stderr (the key is never shown)",
     )
+    _add_network_options(parent)
     return parent
+
+
+def _add_network_options(parent: argparse.ArgumentParser) -> None:
+    """--proxy/--ca-bundle/--insecure and --config/--profile (see :mod:`.config`)."""
+    group = parent.add_argument_group(
+        "network and profiles (after the command name)",
+        "HTTP_PROXY/HTTPS_PROXY/NO_PROXY are honoured as curl does. A profile's keys are the\n"
+        "defaults of the options of the same name; a flag, then a NINEPIC_* variable, wins.",
+    )
+    sup = argparse.SUPPRESS
+    group.add_argument(
+        "--proxy",
+        metavar="URL",
+        default=sup,
+        help="send API and storage requests through this proxy, e.g. http://proxy.example:3128 "
+        "(default: $HTTPS_PROXY / $HTTP_PROXY; hosts in $NO_PROXY always go direct)",
+    )
+    group.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        default=sup,
+        help="trust the CA certificates in this PEM file instead of the system's, for the API "
+        "and storage (e.g. a company's TLS-inspecting proxy)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        default=sup,
+        help="do not verify TLS certificates (warns on every run; prefer --ca-bundle)",
+    )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        default=sup,
+        help="TOML file of profiles (default: $NINEPIC_CONFIG, else ~/.config/ninepic/config.toml)",
+    )
+    group.add_argument(
+        "--profile",
+        metavar="NAME",
+        default=sup,
+        help="the config file's profile to use (default: $NINEPIC_PROFILE, else [default] if present)",
+    )
 
 
 def _local_parent() -> argparse.ArgumentParser:
@@ -274,6 +317,18 @@ def _add_download_options(p: argparse.ArgumentParser) -> None:
         metavar="K/N",
         help="download only shard K of N (K counted from 0: 0/4 .. 3/4), chosen by a stable hash of "
         "each photo's id; N runs, on one machine or several, can share --out at once",
+    )
+    _add_limit_rate(group)
+
+
+def _add_limit_rate(group: argparse._ArgumentGroup) -> None:
+    """--limit-rate: the run's total bandwidth cap (checked by the command, so the error names it)."""
+    group.add_argument(
+        "--limit-rate",
+        metavar="RATE",
+        default=None,
+        help="cap the whole run at RATE bytes per second, shared by all downloads; K, M, G suffixes "
+        "are powers of 1024, as in curl (e.g. 20M, 512K; default: no cap)",
     )
 
 
@@ -410,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  ninepic download --selfie me.jpg --out ./photos          # face search, then its photos\n"
         "  cat me.jpg | ninepic download --selfie - --out ./photos\n"
         "  ninepic download --image-ids-from ids.txt --out ./photos  # one id a line; - reads stdin\n"
-        "  ninepic download --bib 1234 --bib 1235 --name-template '{bib}/{filename}' --out ./photos",
+        "  ninepic download --bib 1234 --bib 1235 --name-template '{bib}/{filename}' --out ./photos\n"
+        "  ninepic download --all --out ./event-456 --profile lab --limit-rate 20M",
     )
     _add_download_selection(p)
     _add_download_options(p)
@@ -471,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_simulate(sub)
+    _add_completion(sub)
     return parser
 
 
@@ -585,6 +642,21 @@ def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -
         metavar="S",
         help="window end (exclusive): Unix seconds or ISO 8601",
     )
+
+
+def _add_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``completion bash|zsh``: print a shell completion script (no connection options)."""
+    p = sub.add_parser(
+        "completion",
+        help="print a bash or zsh completion script",
+        description="Print a tab-completion script for the ninepic commands and options.",
+        epilog="examples:\n"
+        "  ninepic completion bash > ~/.local/share/bash-completion/completions/ninepic\n"
+        "  ninepic completion zsh > ~/.zfunc/_ninepic   # with fpath+=(~/.zfunc) before compinit\n"
+        '  eval "$(ninepic completion bash)"              # this shell only',
+        formatter_class=_Formatter,
+    )
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
 
 
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

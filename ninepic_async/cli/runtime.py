@@ -25,6 +25,7 @@ from .._constants import (
 )
 from .._exceptions import register_secret
 from .errors import CliError, ErrorContext
+from .network import client_network
 from .output import Output
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ class Runtime:
         throttled = self.opt("max_rate_limit_retries")
         max_rate_limit_retries = DEFAULT_MAX_RATE_LIMIT_RETRIES if throttled is None else int(throttled)
         self.ctx.max_rate_limit_retries = max_rate_limit_retries
+        network = client_network(self)
         client = NinePicClient(
             key,
             org_id=org,
@@ -107,6 +109,7 @@ class Runtime:
             timeout_s=float(self.opt("timeout") or DEFAULT_TIMEOUT_S),
             max_retries=max_retries,
             max_rate_limit_retries=max_rate_limit_retries,
+            **network,
         )
         self.ctx.base_url = client.base_url
         return client

@@ -7,6 +7,7 @@ field), builds ONE :class:`~.options.DownloadOptions` and runs a :class:`~.run.D
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
@@ -23,11 +24,12 @@ from .._constants import (
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
+from .._network import NetworkOptions
 from ._types import DownloadClient
 from .bucket import is_bucket_url, open_bucket
 from .bucket_run import run_into_bucket
 from .events import EventCallback
-from .files import part_size
+from .files import folders_are_real, part_size
 from .integrity import DigestName
 from .manifest import ManifestState
 from .names import NameTemplate
@@ -67,6 +69,14 @@ def _template(text: str | None, event_id: int, selection: Selection) -> NameTemp
     if "bib" in template.fields and selection.kind != "bib":
         raise RequestValidationError("name_template", f"{text!r}: {{bib}} needs a BIB selection (bib=...)")
     return template.bind(event_id)
+
+
+def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
+    """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
+    network = getattr(client, "network", None)
+    if options.network is None and isinstance(network, NetworkOptions):
+        return dataclasses.replace(options, network=network)
+    return options
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
@@ -117,6 +127,7 @@ async def download_originals(
     digest: DigestName = "crc32c",
     shard: Shard | None = None,
     name_template: str | None = None,
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -146,7 +157,9 @@ async def download_originals(
         on_event=on_event,
         shard=shard,
         name_template=name_template,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
     if is_bucket_url(dest):
@@ -191,6 +204,7 @@ async def iter_download_originals(
     digest: DigestName = "crc32c",
     shard: Shard | None = None,
     name_template: str | None = None,
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> AsyncGenerator[FileResult, None]:
@@ -210,7 +224,9 @@ async def iter_download_originals(
         on_event=on_event,
         shard=shard,
         name_template=name_template,
+        limit_rate_bps=limit_rate_bps,
     )
+    options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     _no_bucket(dest)
     template = _template(options.name_template, event_id, selection)
@@ -260,6 +276,7 @@ async def download_url_list(
     fsync: bool = False,
     digest: DigestName = "crc32c",
     shard: Shard | None = None,
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> DownloadReport:
@@ -278,6 +295,7 @@ async def download_url_list(
         digest=digest,
         on_event=on_event,
         shard=shard,
+        limit_rate_bps=limit_rate_bps,
     )
     dest_path, _created = make_dest(dest)
     return await _run(
@@ -305,7 +323,8 @@ async def plan_originals(
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
     With ``dest``, its manifests (read only) mark completed photos ``skip`` and fix names;
-    with ``shard``, only that shard's photos are planned.
+    ``name_template`` names the others as :func:`download_originals` would; with ``shard``,
+    only that shard's photos are planned.
     The API is still asked for URLs (that is how BIB and selfie selections are listed).
     """
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
@@ -322,7 +341,9 @@ async def plan_originals(
     try:
         async for item in source:
             if isinstance(item, Job):
-                resume = part_size(dest_path / (item.filename + PART_SUFFIX)) if dest_path else 0
+                resume = 0
+                if dest_path is not None and folders_are_real(dest_path, item.filename):
+                    resume = part_size(dest_path / (item.filename + PART_SUFFIX))
                 yield PlannedFile(item.image_id, item.filename, "download", resume_from_bytes=resume)
             elif isinstance(item, Skip):
                 yield PlannedFile(item.image_id, item.filename, "skip")

@@ -30,6 +30,7 @@ from .._constants import (
     EVENTS_PAGE_SIZE,
 )
 from .._exceptions import AuthenticationError, NinePicError, RequestValidationError, redact
+from .._network import NetworkOptions
 from ..models import EventDetails, EventListItem
 from ._types import DownloadClient
 from .api import download_originals
@@ -205,6 +206,7 @@ async def archive_events(
     digest: DigestName = "crc32c",
     shard: Shard | None = None,
     name_template: str | None = None,
+    limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
 ) -> ArchiveReport:
@@ -217,7 +219,8 @@ async def archive_events(
     A failing event is recorded (``status="failed"``) and the next one runs; a wrong API key
     (:class:`AuthenticationError`), a failed events listing or an unusable ``out`` raise.
     ``on_event`` gets :class:`ArchivePlanned`, then per event :class:`EventArchiveStarted`,
-    its download events and :class:`EventArchiveFinished`. The download keywords are those of
+    its download events and :class:`EventArchiveFinished` (``options.on_event``, when
+    ``on_event`` is not given, gets the download events only). The download keywords are those of
     :class:`DownloadOptions` (or pass ``options=``; ``name_template`` names files inside each
     event's folder, without ``{bib}``). Bad arguments raise
     :class:`RequestValidationError` before any request. ``out`` may be a bucket URL
@@ -241,7 +244,10 @@ async def archive_events(
             concurrency=concurrency,
             shard=shard,
             name_template=name_template,
+            limit_rate_bps=limit_rate_bps,
         )
+    if options.network is None and isinstance(getattr(client, "network", None), NetworkOptions):
+        options = replace(options, network=client.network)  # type: ignore[attr-defined]
     if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
         raise RequestValidationError(
             "name_template", "{bib} needs a BIB selection; an archive takes whole events"
@@ -249,6 +255,7 @@ async def archive_events(
     callback = on_event
     if on_event is not None:
         options = replace(options, on_event=on_event)
+    network = (options.network or NetworkOptions()).resolve()  # a bad proxy variable: before any request
     root, created = archive_root(out)
     report = ArchiveReport(out=str(root))
     try:
@@ -261,7 +268,7 @@ async def archive_events(
     chosen = [e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, first, last)]
     if callback is not None:
         callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
-    session = storage_session or make_storage_session(options.effective_concurrency())
+    session = storage_session or make_storage_session(options.effective_concurrency(), network)
     try:
         for number, event in enumerate(chosen, 1):
             if isinstance(event, EventArchiveReport):

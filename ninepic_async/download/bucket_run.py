@@ -18,6 +18,7 @@ import anyio
 
 from .._constants import BUCKET_MANIFEST_FLUSH_S, DOWNLOAD_QUEUE_SIZE
 from .._exceptions import DestinationError
+from .._network import NetworkOptions
 from .bucket import Bucket, BucketManifest
 from .events import FileFinished, PlannedEvent
 from .manifest import ManifestState
@@ -64,7 +65,8 @@ async def run_into_bucket(
     started_s = time.monotonic()
     manifest = BucketManifest(bucket, options.shard)
     report = DownloadReport(manifest_path=manifest.path)
-    session = storage_session or make_storage_session(options.effective_concurrency())
+    network = (options.network or NetworkOptions()).resolve()
+    session = storage_session or make_storage_session(options.effective_concurrency(), network)
     try:
         existing = await bucket.sizes()
         state = await bucket.manifest_state()
@@ -80,6 +82,7 @@ async def run_into_bucket(
             report=report,
             options=options,
             existing=existing,
+            network=network,
         )
         if refresher is not None:
             refresher.waiting = queue

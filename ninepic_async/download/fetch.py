@@ -38,8 +38,10 @@ from .._exceptions import (
     URLExpiredError,
     redact,
 )
+from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
+from .bandwidth import TokenBucket
 from .events import BytesReceived, EventCallback, FileStarted
 from .files import PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
 from .integrity import (
@@ -144,6 +146,10 @@ class _LowSpeed:
                 )
             self._since, self._bytes = time.monotonic(), 0
 
+    def excuse(self, seconds: float) -> None:
+        """Leave out ``seconds`` the run's own rate cap held this body back: not the network's slowness."""
+        self._since += seconds
+
 
 class _FreeSpace:
     """The destination's free space, read again (``statvfs``) only when it could matter: when a
@@ -180,7 +186,10 @@ class Fetcher:
         report: DownloadReport,
         options: DownloadOptions,
         parts_at_start: frozenset[str],
+        network: Network | None = None,
     ) -> None:
+        self._network = network or Network()
+        self._bucket = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
         self._prefix = os.path.join(dest, "")
         self._dest = dest
         self._session = session
@@ -193,6 +202,8 @@ class Fetcher:
         self._options = options
         self._on_event: EventCallback | None = options.on_event
         self._parts_at_start = parts_at_start
+        self._folders_made: set[str] = set()
+        """Template folders this run made or found to be real directories (checked once each)."""
         self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
@@ -236,6 +247,8 @@ class Fetcher:
         part = self._path(skip.filename + PART_SUFFIX)
         try:
             if skip.from_part:
+                if "/" in skip.filename:  # never a rename through a folder swapped for a symlink
+                    await self._lanes.meta.run(lambda: make_folders(self._dest, skip.filename))
                 await self._lanes.meta.run(lambda: finalize(part, self._path(skip.filename)))
                 logger.info("renamed %s: its run was interrupted after recording it", skip.filename)
             elif skip.filename + PART_SUFFIX in self._parts_at_start:
@@ -263,11 +276,13 @@ class Fetcher:
     # -- one file ---------------------------------------------------------------------------
     async def fetch(self, job: Job) -> FileResult:
         """Fetch ``job`` to its final name, or record why not. Raises only DestinationError."""
-        if "/" in job.filename:  # a name template's folders
+        folder = job.filename.rpartition("/")[0]
+        if folder and folder not in self._folders_made:  # a name template's folders
             try:
                 await self._lanes.meta.run(lambda: make_folders(self._dest, job.filename))
             except FileWriteError as exc:
                 return self._failed(job, str(exc))
+            self._folders_made.add(folder)
         part = self._path(job.filename + PART_SUFFIX)
         url = job.url
         can_refresh = job.refreshable and self._refresher is not None
@@ -342,9 +357,14 @@ class Fetcher:
             assert state.announced is not None and state.announced.etag is not None
             headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = state.announced.etag
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,  # True: the session's own (a caller's session keeps its setting)
             ) as resp:
                 if resp.status in (200, 206):
                     return await self._receive(job, url, resp, part, offset, state)
@@ -368,9 +388,16 @@ class Fetcher:
         except aiohttp.InvalidURL as exc:
             raise DownloadError(f"invalid storage URL: {exc}") from exc
         except aiohttp.ClientConnectorCertificateError as exc:
-            host = yarl.URL(url, encoded=True).host
+            cause = exc.certificate_error
+            reason = getattr(cause, "verify_message", None) or str(cause)
             raise _Failed(
-                f"the storage host {host}'s TLS certificate was refused (not retried): {exc}"
+                f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
+                "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
+            ) from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            raise _Failed(
+                f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "
+                f"{exc.message}); not retried"
             ) from exc
         except _NETWORK_ERRORS as exc:
             raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
@@ -423,6 +450,7 @@ class Fetcher:
         image_id = job.image_id
         on_event = self._on_event
         report = self._report
+        bucket = self._bucket
         if not state.started:
             state.started = True
             if on_event is not None:
@@ -443,6 +471,10 @@ class Fetcher:
                         report.bytes += len(chunk)
                         if on_event is not None:
                             on_event(BytesReceived(image_id, len(chunk)))
+                        if bucket is not None:
+                            held_s = await bucket.pay(len(chunk))
+                            if held_s and low_speed is not None:
+                                low_speed.excuse(held_s)
                         if low_speed is not None:
                             low_speed.add(len(chunk))
             except _NETWORK_ERRORS as exc:
@@ -504,9 +536,14 @@ class Fetcher:
     async def _probe_size(self, url: str, etag: str | None) -> int | None:
         """The object's size from a ``Range: bytes=0-0`` answer, or None when it gives none."""
         headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=self._timeout
+                target,
+                headers=headers,
+                timeout=self._timeout,
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,
             ) as resp:
                 if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
                     return None

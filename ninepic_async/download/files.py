@@ -29,7 +29,16 @@ from .._exceptions import DestinationError, DownloadError, FileWriteError
 from .integrity import BodyHashes, DigestName
 from .lanes import WriteLanes
 
-__all__ = ["PartWriter", "file_error", "finalize", "free_bytes", "make_folders", "part_size", "truncate_part"]
+__all__ = [
+    "PartWriter",
+    "file_error",
+    "finalize",
+    "folders_are_real",
+    "free_bytes",
+    "make_folders",
+    "part_size",
+    "truncate_part",
+]
 
 _IOV_MAX = 1024
 """Buffers per ``writev`` call at most (Linux's IOV_MAX)."""
@@ -95,6 +104,20 @@ def finalize(part: StrPath, final: StrPath) -> None:
         os.replace(part, final)
     except OSError as exc:
         raise file_error("rename into", final, exc) from exc
+
+
+def folders_are_real(dest: StrPath, name: str) -> bool:
+    """Whether every folder of ``name`` (``/``-separated, relative to ``dest``) exists as a real
+    directory (no symlink): only then is a path through them looked at or changed."""
+    path = os.fspath(dest)
+    for folder in name.split("/")[:-1]:
+        path = os.path.join(path, folder)
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def make_folders(dest: str, name: str) -> None:

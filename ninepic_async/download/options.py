@@ -16,6 +16,7 @@ from .._constants import (
     DOWNLOAD_RESERVED_FDS,
 )
 from .._exceptions import RequestValidationError
+from .._network import NetworkOptions
 from .events import EventCallback
 from .integrity import DIGEST_NAMES, DigestName
 from .names import NameTemplate
@@ -78,6 +79,10 @@ class DownloadOptions:
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
     - ``shard``: download only this shard's photos, with its own manifest (see :mod:`.shard`).
+    - ``limit_rate_bps``: a cap on the bytes per second of the whole run, shared by every worker
+      (curl's ``--limit-rate``, rclone's ``--bwlimit``); None: no cap.
+    - ``network``: proxy and TLS settings of the storage session; None: the client's
+      (``client.network``), else the defaults (environment proxies, system CAs).
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -91,6 +96,8 @@ class DownloadOptions:
     on_event: EventCallback | None = None
     shard: Shard | None = None
     name_template: str | None = None
+    limit_rate_bps: float | None = None
+    network: NetworkOptions | None = None
 
     def __post_init__(self) -> None:
         _positive_int("concurrency", self.concurrency)
@@ -111,6 +118,14 @@ class DownloadOptions:
             raise RequestValidationError("shard", f"must be a Shard; got {type(self.shard).__name__}")
         if self.name_template is not None:
             NameTemplate.parse(self.name_template)
+        if self.limit_rate_bps is not None:
+            rate = self.limit_rate_bps
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float("inf"):
+                raise RequestValidationError("limit_rate_bps", f"must be a number > 0 or None; got {rate!r}")
+        if self.network is not None and not isinstance(self.network, NetworkOptions):
+            raise RequestValidationError(
+                "network", f"must be a NetworkOptions; got {type(self.network).__name__}"
+            )
 
     def effective_concurrency(self) -> int:
         """``concurrency``, capped by the open-file limit (logged once when it is)."""
@@ -144,5 +159,6 @@ class DownloadKwargs(TypedDict, total=False):
     digest: DigestName
     shard: Shard | None
     name_template: str | None
+    limit_rate_bps: float | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None

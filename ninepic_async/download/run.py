@@ -34,6 +34,7 @@ from .._constants import (
     USER_AGENT,
 )
 from .._exceptions import DestinationError, NinePicError
+from .._network import Network, NetworkOptions
 from .events import FileFinished, PlannedEvent
 from .fetch import Fetcher
 from .lanes import WriteLanes
@@ -55,9 +56,11 @@ ItemsFactory = Callable[[Planner, Callable[[int | None], None], Listing], AsyncI
 """Makes the run's source: ``(planner, on_total, listing) -> items`` (see :mod:`.sources`)."""
 
 
-def make_storage_session(concurrency: int) -> aiohttp.ClientSession:
-    """The storage session: no API key, ``concurrency`` connections, idle timeouts, raw bodies."""
-    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300)
+def make_storage_session(concurrency: int, network: Network | None = None) -> aiohttp.ClientSession:
+    """The storage session: no API key, ``concurrency`` connections, idle timeouts, raw bodies;
+    TLS trust from ``network`` (its proxies are chosen per request, see :class:`~.fetch.Fetcher`)."""
+    ssl = True if network is None else network.ssl
+    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300, ssl=ssl)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=DOWNLOAD_CONNECT_TIMEOUT_S, sock_read=DOWNLOAD_SOCK_READ_TIMEOUT_S
     )
@@ -173,6 +176,7 @@ class DownloadRun:
 
     async def __aenter__(self) -> DownloadRun:
         try:
+            self._network = (self.options.network or NetworkOptions()).resolve()
             self._lock.acquire()
         except BaseException:
             if self._refresher is not None:
@@ -188,7 +192,9 @@ class DownloadRun:
         except BaseException:
             await self._close()
             raise
-        self._session = self._given_session or make_storage_session(self.options.effective_concurrency())
+        self._session = self._given_session or make_storage_session(
+            self.options.effective_concurrency(), self._network
+        )
         return self
 
     async def __aexit__(
@@ -241,6 +247,7 @@ class DownloadRun:
             report=self.report,
             options=self.options,
             parts_at_start=self._parts_at_start,
+            network=self._network,
         )
         if self._refresher is not None:
             self._refresher.waiting = queue

@@ -607,9 +607,13 @@ async def _by_bibs(
         def sub_total(total: int | None, before: int = before) -> None:
             on_total(before + (total or 0))
 
-        async for item in _by_method(client, event_id, "bib", bib, planner, sub, sub_total, _FirstSeen()):
-            given += 1
-            yield item
+        listed = _by_method(client, event_id, "bib", bib, planner, sub, sub_total, _FirstSeen())
+        try:
+            async for item in listed:
+                given += 1
+                yield item
+        finally:
+            await _aclose(listed)
         missing += sub.missing
     listing.missing = missing
     listing.announced = given + missing

@@ -33,8 +33,10 @@ from .._exceptions import (
     StorageStatusError,
     URLExpiredError,
 )
+from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
+from .bandwidth import TokenBucket
 from .bucket import Bucket, BucketManifest, _describe, _errors
 from .events import BytesReceived, FileStarted
 from .integrity import BodyHashes, NotAPhotoError, check_photo_headers, content_range_total, plain_md5
@@ -83,6 +85,7 @@ class Uploader:
         report: DownloadReport,
         options: DownloadOptions,
         existing: dict[str, int],
+        network: Network,
     ) -> None:
         self._bucket = bucket
         self._session = session
@@ -94,6 +97,8 @@ class Uploader:
         self._existing = existing
         """Photo objects already under the prefix when the run began (name -> size)."""
         self._occupied: set[str] = set()
+        self._network = network
+        self._rate = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
 
     async def _own_name(self, job: Job) -> None:
         """Make ``job.filename`` this photo's: claimed in the bucket, no foreign object there."""
@@ -174,9 +179,10 @@ class Uploader:
         return refreshed.url
 
     async def _attempt(self, job: Job, url: str) -> _Done:
+        target = yarl.URL(url, encoded=True)
         try:
             async with self._session.get(
-                yarl.URL(url, encoded=True), headers={"Accept-Encoding": "identity"}
+                target, headers={"Accept-Encoding": "identity"}, proxy=self._network.proxy_for(target)
             ) as resp:
                 if resp.status == 200:
                     return await self._receive(job, url, resp)
@@ -206,7 +212,9 @@ class Uploader:
         headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
         probed: int | None = None
         try:
-            async with self._session.get(yarl.URL(url, encoded=True), headers=headers) as probe:
+            target = yarl.URL(url, encoded=True)
+            proxy = self._network.proxy_for(target)
+            async with self._session.get(target, headers=headers, proxy=proxy) as probe:
                 if probe.status == 206 and (etag is None or probe.headers.get("ETag", etag) == etag):
                     probed = content_range_total(probe.headers.get("Content-Range", ""))
         except _NETWORK_ERRORS:
@@ -243,6 +251,8 @@ class Uploader:
                     self._report.bytes += len(chunk)
                     if on_event is not None:
                         on_event(BytesReceived(job.image_id, len(chunk)))
+                    if self._rate is not None:
+                        await self._rate.pay(len(chunk))
                     if total is not None and received > total:
                         raise _Transient(f"the body is longer than its {total} bytes")
                     yield chunk

@@ -14,10 +14,11 @@ from helpers.sim import SimFactory
 from rich.console import Console
 
 from ninepic_async import EventListItem, event_folder_name
-from ninepic_async.cli.archive import ArchiveProgress
+from ninepic_async.cli.archive import ArchiveProgress, print_table
 from ninepic_async.cli.output import Output
 from ninepic_async.download import (
     ArchivePlanned,
+    ArchiveReport,
     BytesReceived,
     EventArchiveFinished,
     EventArchiveReport,
@@ -99,6 +100,7 @@ async def test_the_exit_status_is_the_worst_event_and_the_others_finish(
         (["--all-events", "--until", "2025-13-01"], "--until '2025-13-01' is not a date"),
         (["--all-events", "--since", "2025-05-02", "--until", "2025-05-01"], "is after --until"),
         (["--all-events", "--concurrency", "0"], "--concurrency must be"),
+        (["--all-events", "--limit-rate", "fast"], "--limit-rate"),
     ],
 )
 async def test_bad_archive_input_is_one_line_and_exit_2_before_any_request(
@@ -145,3 +147,20 @@ def test_progress_without_a_terminal_notes_each_event(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "archive: 1 event(s) planned" in err
     assert "event 456 (1/1): into 456-run" in err and "event 456 (1/1): failed: HTTP 403: disabled" in err
+
+
+@pytest.mark.parametrize("width", [130, 80])
+def test_the_terminal_table_right_aligns_numbers_and_never_cuts_them(width: int) -> None:
+    output = Output(stdout=io.StringIO(), stderr=io.StringIO())
+    screen = io.StringIO()
+    output.out = Console(file=screen, force_terminal=True, width=width, color_system=None)
+    report = ArchiveReport(out="archive")
+    folder = "456-a-rather-long-event-slug-that-must-not-wrap"
+    report.events.append(
+        EventArchiveReport(456, folder, status="ok", downloaded=7, skipped=120, bytes=2_500_000)
+    )
+    print_table(output, report)
+    text = screen.getvalue()
+    assert "│          7 │     120 │" in text and "2.5 MB │" in text and "…" not in text
+    if width == 130:
+        assert folder in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 from pathlib import Path
 
 from helpers.cli import child_env, spawn_cli
@@ -118,3 +119,39 @@ async def test_download_with_a_name_template(sim: Simulator, tmp_path: Path) -> 
         "download", "--all", "--name-template", "../x", "--out", str(tmp_path), env=child_env(sim)
     )
     assert code == 2 and err.startswith("error: --name-template '../x'") and err.count("\n") == 1
+
+
+async def test_archive_progress_on_a_terminal(sim_factory: SimFactory, tmp_path: Path) -> None:
+    """stderr is a pseudo-terminal: the live display has the current event's bar and the archive's line."""
+    sim = await sim_factory(photo_count=6, extra_events=2, extra_event_photos=2)
+    master, slave = pty.openpty()
+    proc = await spawn_cli(
+        "archive",
+        "--all-events",
+        "--out",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=slave,
+        env=child_env(sim, TERM="xterm", COLUMNS="120"),
+    )
+    os.close(slave)
+
+    def read_screen() -> bytes:
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    screen, (out, _) = await asyncio.gather(asyncio.to_thread(read_screen), proc.communicate())
+    os.close(master)
+    assert proc.returncode == 0, screen
+    text = screen.decode(errors="replace")
+    assert "archive: 3/3 events" in text and f"event {sim.event_id + 2} (3/3)" in text
+    assert "3 event(s): downloaded 8" in text
+    assert len(out.decode().splitlines()) == 4  # the table is data: stdout, header and a row per event

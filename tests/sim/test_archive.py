@@ -4,9 +4,11 @@ one event's failure leaving the others alone, hostile event names, argument chec
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import date
 from pathlib import Path
 
+import aiohttp
 import pytest
 from helpers.clients import new_client
 from helpers.sim import SimFactory, outcome
@@ -21,12 +23,15 @@ from ninepic_async import (
     event_folder_name,
 )
 from ninepic_async._constants import MANIFEST_NAME
+from ninepic_async._network import Network
 from ninepic_async.download import (
     ArchivePlanned,
     EventArchiveFinished,
     EventArchiveStarted,
     FileFinished,
 )
+from ninepic_async.download import archive as archive_module
+from ninepic_async.download.run import make_storage_session
 from ninepic_async.testing import Simulator
 
 
@@ -205,3 +210,22 @@ async def test_a_refused_events_listing_stops_the_archive(sim: Simulator, tmp_pa
         with pytest.raises(PermissionDeniedError):
             await archive_events(client, tmp_path / "new", events=[sim.event_id, sim.event_id + 1])
     assert os.listdir(tmp_path) == []
+
+
+async def test_the_archives_storage_session_goes_the_clients_network_way(
+    sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = await sim_factory(photo_count=2, extra_events=0)
+    made: list[object] = []
+
+    def spy(concurrency: int, network: Network | None = None) -> aiohttp.ClientSession:
+        made.append(network)
+        return make_storage_session(concurrency, network)
+
+    monkeypatch.setattr(archive_module, "make_storage_session", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # verify_ssl=False warns, on purpose
+        async with new_client(sim, verify_ssl=False) as client:
+            report = await archive_events(client, tmp_path, all_events=True)
+    assert report.complete
+    assert len(made) == 1 and isinstance(made[0], Network) and made[0].ssl is False

@@ -166,3 +166,26 @@ async def test_check_reads_templated_names_and_finds_extras_in_their_folders(
     (tmp_path / str(sim.event_id) / "stray.jpg").write_bytes(b"not ours")
     report = await check_destination(tmp_path)
     assert report.extra == 1 and [p.file for p in report.problems] == [f"{sim.event_id}/stray.jpg"]
+
+
+async def test_a_dry_run_never_reaches_through_a_symlinked_folder(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=3, seed=18)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / str(sim.event_id)).symlink_to(outside, target_is_directory=True)
+    planted = outside / f"{sim.world.photos[0].image_id}.jpg{PART_SUFFIX}"
+    planted.symlink_to(tmp_path / "anything")
+    template = "{event_id}/{image_id}{ext}"
+    async with new_client(sim) as client:
+        planned = [
+            p
+            async for p in plan_originals(
+                client, sim.event_id, dest, whole_event=True, name_template=template
+            )
+        ]
+    assert [p.resume_from_bytes for p in planned] == [0, 0, 0]
+    assert planted.is_symlink()

@@ -32,6 +32,7 @@ from ninepic_async._constants import (
     DOWNLOAD_CHUNK_SIZE,
     DOWNLOAD_SOCK_READ_TIMEOUT_S,
 )
+from ninepic_async._network import Network
 from ninepic_async._retry import backoff_delay
 from ninepic_async.download import (
     DownloadEvent,
@@ -162,8 +163,8 @@ async def test_one_storage_session_per_run_sized_to_concurrency_and_closed(
     made: list[tuple[int, int | None, aiohttp.ClientSession]] = []
     real_make = run_module.make_storage_session
 
-    def make(concurrency: int = DEFAULT_CONCURRENCY) -> aiohttp.ClientSession:
-        session = real_make(concurrency)
+    def make(concurrency: int = DEFAULT_CONCURRENCY, network: Network | None = None) -> aiohttp.ClientSession:
+        session = real_make(concurrency, network)
         connector = session.connector
         limit = connector.limit if isinstance(connector, aiohttp.TCPConnector) else None
         made.append((concurrency, limit, session))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from pathlib import Path
@@ -11,7 +12,7 @@ from helpers.clients import new_client
 from helpers.sim import SimFactory, outcome
 
 from ninepic_async import RequestValidationError
-from ninepic_async.download import PlannedEvent, download_originals, plan_originals
+from ninepic_async.download import PlannedEvent, download_originals, iter_download_originals, plan_originals
 
 
 async def test_several_bibs_fetch_each_shared_photo_once(
@@ -61,3 +62,19 @@ async def test_bad_bib_lists_are_refused_before_any_request(
             await download_originals(client, sim.event_id, tmp_path / "d", bib=bib)  # type: ignore[arg-type]
     assert caught.value.field == field
     assert sim.counters.api_requests == 0
+
+
+async def test_leaving_a_several_bib_download_early_closes_its_listings(
+    sim_factory: SimFactory, tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=80, bib_count=3, seed=4)
+    async with new_client(sim) as client:
+        async with contextlib.aclosing(
+            iter_download_originals(client, sim.event_id, tmp_path, bib=list(sim.world.bibs), concurrency=2)
+        ) as results:
+            async for _result in results:
+                break
+        report = await download_originals(client, sim.event_id, tmp_path, bib=list(sim.world.bibs))
+    assert report.complete and report.downloaded + report.skipped == len(
+        {i for ids in sim.world.bibs.values() for i in ids}
+    )
