@@ -112,7 +112,9 @@ async def archive_on_cluster(
 
     key = (rt.opt("api_key") or os.environ.get(ENV_API_KEY, "")).strip()
     base_url = rt.opt("base_url") or os.environ.get(ENV_BASE_URL) or None
-    access = ApiAccess(key, rt.org_id(), base_url)
+    from .network import client_network
+
+    access = ApiAccess(key, rt.org_id(), base_url, **client_network(rt))
     options = DownloadOptions(
         concurrency=concurrency,
         verify=rt.args.verify,

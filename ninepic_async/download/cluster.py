@@ -44,6 +44,8 @@ from .shard import Shard
 if TYPE_CHECKING:
     import distributed
 
+    from ..client import NinePicClient
+
 __all__ = ["ApiAccess", "ShardOutcome", "archive_on_dask", "run_shard"]
 
 logger = logging.getLogger(__name__)
@@ -54,12 +56,31 @@ DASK_MISSING = "running on Dask needs distributed: pip install 'ninepic-async[da
 
 @dataclass(frozen=True, slots=True)
 class ApiAccess:
-    """How a worker reaches the API: the key (never in a repr), the organisation, the base URL."""
+    """How a worker reaches the API and the store: the key (never in a repr), the organisation,
+    the base URL and the network settings of :class:`~ninepic_async.NetworkOptions` (a CA bundle
+    as a path every worker can read; a proxy URL, which may hold a password, is kept out of reprs)."""
 
     api_key: str = field(repr=False)
     org_id: int
     base_url: str | None = None
     verify_ssl: bool = True
+    proxy: str | None = field(default=None, repr=False)
+    trust_env: bool = True
+    ca_bundle: str | None = None
+
+    def client(self) -> NinePicClient:
+        """A client with these settings (in the worker)."""
+        from ..client import NinePicClient
+
+        return NinePicClient(
+            self.api_key,
+            org_id=self.org_id,
+            base_url=self.base_url,
+            verify_ssl=self.verify_ssl,
+            proxy=self.proxy,
+            trust_env=self.trust_env,
+            ca_bundle=self.ca_bundle,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +120,10 @@ def _portable(exc: NinePicError) -> NinePicError:
 
 
 async def _run_shard(task: _ShardTask) -> ShardOutcome:
-    from ..client import NinePicClient
     from .api import download_originals
 
     outcome = ShardOutcome(task.event_id, task.shard.index)
-    async with NinePicClient(
-        task.access.api_key,
-        org_id=task.access.org_id,
-        base_url=task.access.base_url,
-        verify_ssl=task.access.verify_ssl,
-    ) as client:
+    async with task.access.client() as client:
         try:
             report = await download_originals(
                 client,
@@ -178,8 +193,6 @@ async def archive_on_dask(
     :class:`AuthenticationError` (the other tasks are cancelled); bad arguments raise
     :class:`RequestValidationError` before any request.
     """
-    from ..client import NinePicClient
-
     if (events is None) == (all_events is not True):
         raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
     ids = None if events is None else _event_ids(events)
@@ -200,9 +213,7 @@ async def archive_on_dask(
         untyped: Any = dask_client
         threads: dict[str, int] = untyped.nthreads()
         shards = max(1, sum(threads.values()))
-    async with NinePicClient(
-        access.api_key, org_id=access.org_id, base_url=access.base_url, verify_ssl=access.verify_ssl
-    ) as client:
+    async with access.client() as client:
         chosen = [
             e
             for e in await _chosen_events(client, ids)
