@@ -19,9 +19,10 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
 - ``digest``: the completed file's digest (``ok``) as ``"<name>:<hex>"`` (``crc32c`` by
   default, ``sha256`` on request; see :mod:`.integrity`), computed while it streamed;
   ``ninepic check`` and ``verify`` reruns compare files against it.
-- ``partial``: written when a ``<file>.part`` is started: the size and ETag the store first
-  announced, so a resume in a later run sends ``If-Range`` with that ETag and checks the
-  ranged answer against that size (a changed object restarts from byte 0).
+- ``partial``: written when a ``<file>.part`` is started (by a sharded run already when it
+  claims the name, with no size and ETag yet): the size and ETag the store first announced,
+  so a resume in a later run sends ``If-Range`` with that ETag and checks the ranged answer
+  against that size (a changed object restarts from byte 0).
 - ``synced`` (``image_id`` empty, ``covers``: a byte offset): every file whose line starts
   before ``covers`` was on the disk when the line was written (a run syncs the file system
   every ``DOWNLOAD_SYNC_INTERVAL_S``). After a power cut, the ``ok`` files of later lines are

@@ -37,6 +37,7 @@ from .._exceptions import DestinationError, NinePicError
 from .._network import Network, NetworkOptions
 from .events import FileFinished, PlannedEvent
 from .fetch import Fetcher
+from .integrity import Announced
 from .lanes import WriteLanes
 from .lock import DestinationLock
 from .manifest import Manifest, ManifestState
@@ -234,6 +235,11 @@ class DownloadRun:
         assert self._session is not None, "use DownloadRun as an async context manager"
         started_s = time.monotonic()
         planner = Planner(self.dest, self._state, self._template, self.options.shard)
+        if self.options.shard is not None:
+            # a name a shard claimed is recorded at once: a rerun after a kill finds it the photo's
+            planner.on_claim = lambda image_id, name: self._manifest.partial(
+                image_id, name, Announced(None, None)
+            )
         listing = Listing()
         queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
         fetcher = Fetcher(

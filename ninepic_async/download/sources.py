@@ -222,6 +222,8 @@ class Planner:
         self.owned = 0
         """Distinct photos this run's shard owns among those listed so far (all without a shard)."""
         self.allocator = NameAllocator(template=template)
+        self.on_claim: Callable[[str, str], None] | None = None
+        """Called with ``(image_id, name)`` when a sharded run claims a fresh name on disk."""
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
         self._seen = DigestSet()
@@ -298,6 +300,8 @@ class Planner:
             filename = self.allocator.allocate(image_id, server_filename, bib)
         else:
             filename = self.allocator.relocate(image_id, server_filename, self._claim, bib)
+            if self.on_claim is not None:
+                self.on_claim(image_id, filename)
         return Job(image_id, url, filename, refreshable, server_filename, owned, bib)
 
     def relocate(self, job: Job) -> str:

@@ -19,9 +19,11 @@ from ninepic_async import DestinationError, RequestValidationError
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME
 from ninepic_async.download import download_originals
 from ninepic_async.download.check import check_destination
+from ninepic_async.download.integrity import Announced
 from ninepic_async.download.lock import DestinationLock
-from ninepic_async.download.manifest import ManifestState
+from ninepic_async.download.manifest import Manifest, ManifestState
 from ninepic_async.download.shard import Shard, is_own_name, manifest_paths
+from ninepic_async.download.sources import Planner
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -83,6 +85,12 @@ async def test_concurrent_shards_share_one_destination_and_a_rerun_transfers_not
     assert sum(len(ids) for ids in per_shard) == 24  # no photo in two shards
     for k, ids in enumerate(per_shard):
         assert all(Shard(k, 3).owns(i) for i in ids)
+        claims = [
+            line["image_id"]
+            for line in lines[f"manifest.{k}-of-3.jsonl"]
+            if line["status"] == "partial" and line.get("bytes") is None
+        ]
+        assert set(claims) == ids  # each name was recorded as claimed before its photo arrived
     state = ManifestState.load_dest(tmp_path)
     names = dict(state.names())
     assert len(set(names.values())) == 24
@@ -248,3 +256,25 @@ def test_shard_locks_hold_across_processes(tmp_path: Path) -> None:
         holder.communicate("", timeout=30)
     with DestinationLock(tmp_path, Shard(0, 2)):  # released with its process
         pass
+
+
+async def test_a_name_a_killed_shard_had_claimed_is_that_photo_s_on_the_rerun(
+    rsim: SimFactory, tmp_path: Path
+) -> None:
+    sim = await rsim(photo_count=6, seed=1206)
+    shard = Shard(0, 2)
+    mine = sorted(i for i in all_ids(sim) if shard.owns(i))
+    photo = next(p for p in sim.world.photos if p.image_id == mine[0])
+    # what a run killed right after claiming the name leaves: the claim's line and an empty .part
+    manifest = Manifest(tmp_path, shard.manifest_name)
+    manifest.open()
+    planner = Planner(tmp_path, ManifestState(), None, shard)
+    planner.on_claim = lambda image_id, name: manifest.partial(image_id, name, Announced(None, None))
+    claimed = planner.job(photo.image_id, None, photo.filename).filename
+    manifest.close()
+    assert (tmp_path / (claimed + ".part")).stat().st_size == 0
+    async with new_client(sim) as client:
+        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, shard=shard)
+    assert report.complete and report.downloaded == len(mine)
+    assert (tmp_path / claimed).read_bytes() == sim.world.content(photo.image_id)
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".part")]
