@@ -31,6 +31,8 @@ from ._exceptions import (
 )
 from ._logging import install_redaction as _install_redaction
 from ._network import NetworkOptions
+from ._stats import ClientStats
+from .instrumentation import ApiCallObserver, ApiRetryReason, FileObserver, Instrumentation
 from .models import (
     EventDetails,
     EventList,
@@ -49,29 +51,108 @@ from .models import (
     VideoClippingJob,
 )
 from .pagination import AsyncPage
+from .retry_notice import RetryNotice, RetryReason, retry_notice_of
 
 if _typing.TYPE_CHECKING:
     from .client import NinePicClient
+    from .download import (
+        BytesReceived,
+        CheckedFile,
+        CheckReport,
+        CheckStatus,
+        DownloadEvent,
+        DownloadMonitor,
+        DownloadOptions,
+        DownloadReport,
+        DownloadStats,
+        EventCallback,
+        FileFinished,
+        FilePolicy,
+        FileResult,
+        FileRetrying,
+        FileStarted,
+        FileStatus,
+        ManifestEntry,
+        PlannedEvent,
+        PlannedFile,
+        UrlJob,
+        UrlsRefreshed,
+        check_destination,
+        download_originals,
+        download_url_list,
+        iter_download_originals,
+        plan_originals,
+        read_manifest,
+    )
     from .download.archive import archive_events, event_folder_name
     from .download.archive_report import ArchiveReport, EventArchiveReport
+    from .download.cluster import ApiAccess, archive_on_dask
+    from .download.events import ArchivePlanned, EventArchiveFinished, EventArchiveStarted
+    from .download.shard import Shard
 
 __version__ = "0.1.0"
 
 _install_redaction()
 
+_FROM_DOWNLOAD = frozenset(
+    {
+        "BytesReceived",
+        "CheckReport",
+        "CheckStatus",
+        "CheckedFile",
+        "DownloadEvent",
+        "DownloadMonitor",
+        "DownloadOptions",
+        "DownloadReport",
+        "DownloadStats",
+        "EventCallback",
+        "FileFinished",
+        "FilePolicy",
+        "FileResult",
+        "FileRetrying",
+        "FileStarted",
+        "FileStatus",
+        "ManifestEntry",
+        "PlannedEvent",
+        "PlannedFile",
+        "UrlJob",
+        "UrlsRefreshed",
+        "check_destination",
+        "download_originals",
+        "download_url_list",
+        "iter_download_originals",
+        "plan_originals",
+        "read_manifest",
+    }
+)
+"""The downloader's public names, also reachable from ``ninepic_async.download``."""
 
-_ARCHIVE_NAMES = frozenset({"ArchiveReport", "EventArchiveReport", "archive_events", "event_folder_name"})
+
+_ARCHIVE_NAMES = frozenset(
+    {
+        "ArchivePlanned",
+        "ArchiveReport",
+        "EventArchiveFinished",
+        "EventArchiveReport",
+        "EventArchiveStarted",
+        "archive_events",
+        "event_folder_name",
+        "ApiAccess",
+        "Shard",
+        "archive_on_dask",
+    }
+)
 """Names of the archive (``ninepic archive``) exported here too, loaded on first use."""
 
 
 def __getattr__(name: str) -> object:
-    """``NinePicClient`` is imported on first use: it loads aiohttp, which `ninepic --version`,
-    `--help` and the models alone do not need."""
+    """``NinePicClient`` and the downloader's names are imported on first use: they load aiohttp
+    and hashing modules, which `ninepic --version`, `--help` and the models alone do not need."""
     if name == "NinePicClient":
         from .client import NinePicClient
 
         return NinePicClient
-    if name in _ARCHIVE_NAMES:
+    if name in _FROM_DOWNLOAD or name in _ARCHIVE_NAMES:
         from . import download
 
         return getattr(download, name)
@@ -85,24 +166,50 @@ __all__ = [
     "APIResponseDecodeError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiAccess",
+    "ApiCallObserver",
+    "ApiRetryReason",
+    "ArchivePlanned",
     "ArchiveReport",
     "AsyncPage",
     "AuthenticationError",
     "BadRequestError",
+    "BytesReceived",
+    "CheckReport",
+    "CheckStatus",
+    "CheckedFile",
+    "ClientStats",
     "ConfigurationError",
     "DestinationError",
     "DownloadError",
+    "DownloadEvent",
+    "DownloadMonitor",
+    "DownloadOptions",
+    "DownloadReport",
+    "DownloadStats",
+    "EventArchiveFinished",
     "EventArchiveReport",
+    "EventArchiveStarted",
+    "EventCallback",
     "EventDetails",
     "EventList",
     "EventListItem",
     "FaceSearchResult",
     "FailedUrl",
+    "FileFinished",
+    "FileObserver",
+    "FilePolicy",
+    "FileResult",
+    "FileRetrying",
+    "FileStarted",
+    "FileStatus",
     "FileWriteError",
     "ImageItem",
     "ImagePage",
+    "Instrumentation",
     "IntegrityError",
     "InternalServerError",
+    "ManifestEntry",
     "NetworkOptions",
     "NinePicClient",
     "NinePicError",
@@ -111,20 +218,35 @@ __all__ = [
     "Pagination",
     "PermissionDeniedError",
     "PingResult",
+    "PlannedEvent",
+    "PlannedFile",
     "PollTimeoutError",
     "PresignedUrl",
     "ProxyError",
     "RateLimitError",
     "RequestValidationError",
+    "RetryNotice",
+    "RetryReason",
+    "Shard",
     "StorageStatusError",
     "TLSCertificateError",
     "TimelineDay",
     "TimelineDays",
     "URLExpiredError",
     "UnprocessableEntityError",
+    "UrlJob",
+    "UrlsRefreshed",
     "VideoClip",
     "VideoClippingJob",
     "__version__",
     "archive_events",
+    "archive_on_dask",
+    "check_destination",
+    "download_originals",
+    "download_url_list",
     "event_folder_name",
+    "iter_download_originals",
+    "plan_originals",
+    "read_manifest",
+    "retry_notice_of",
 ]

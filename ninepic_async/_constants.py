@@ -51,6 +51,9 @@ DEFAULT_TIMEOUT_S: Final = 30.0
 """Total time for one API request attempt, in seconds."""
 DEFAULT_CONNECT_TIMEOUT_S: Final = 10.0
 """Seconds to establish one API connection (capped by the request timeout)."""
+API_CONNECTION_LIMIT: Final = 100
+"""Connections the client's own session keeps open to the API at most (aiohttp's default);
+calls beyond that queue for a free one, which is not a failure and costs no retry."""
 DEFAULT_MAX_RETRIES: Final = 5
 """Retries of an API request after a 5xx, a connection error or a timeout."""
 DEFAULT_MAX_RATE_LIMIT_RETRIES: Final = 20
@@ -98,8 +101,6 @@ CLI_INTERRUPT_GRACE_S: Final = 1.5
 """After Ctrl-C, cleanup (cancel workers, close sessions) gets this long before a hard exit."""
 CLI_MAX_CONCURRENCY: Final = 512
 """The largest --concurrency the command line accepts."""
-CLI_MAX_LISTED_FAILURES: Final = 20
-"""How many failed image ids `ninepic download` lists before pointing at the manifest."""
 DEMO_PHOTO_COUNT: Final = 120
 """Photos in the synthetic event of `ninepic demo`."""
 DEMO_PHOTO_SIZE: Final = (50_000, 400_000)

@@ -35,9 +35,11 @@ through :func:`redact` before storing it.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 __all__ = [
+    "REDACTED",
     "APIConnectionError",
     "APIError",
     "APIResponseDecodeError",
@@ -62,27 +64,141 @@ __all__ = [
     "TLSCertificateError",
     "URLExpiredError",
     "UnprocessableEntityError",
+    "forget_secret",
     "redact",
     "register_secret",
 ]
 
-_SECRETS: set[str] = set()
-_REDACTED = "[REDACTED]"
+REDACTED = "[REDACTED]"
+"""What a secret is replaced with."""
 _KEY_PATTERN = re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+)")
+_FEW_SECRETS = 16
+"""Up to this many secrets, :func:`redact` simply looks for each one in turn."""
+
+
+class _SecretRegistry:
+    """The secrets :func:`redact` masks, each counted once per holder (two clients, one key).
+
+    Finding thousands of keys in a text stays cheap: every occurrence of a key lies inside a run
+    of characters that occur in some key, so one regular expression (rebuilt only when that
+    character set or the shortest key length changes) finds the runs, and each run is checked
+    by set lookups of its slices of the registered lengths. Reads need no lock (writes take one).
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lengths: dict[int, int] = {}
+        self._chars: dict[str, int] = {}
+        self._runs: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def __contains__(self, secret: object) -> bool:
+        return secret in self._counts
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def add(self, secret: str) -> None:
+        with self._lock:
+            count = self._counts.get(secret, 0)
+            self._counts[secret] = count + 1
+            if count == 0:
+                self._tally(secret, 1)
+
+    def discard(self, secret: str) -> None:
+        with self._lock:
+            count = self._counts.get(secret, 0)
+            if count > 1:
+                self._counts[secret] = count - 1
+            elif count == 1:
+                del self._counts[secret]
+                self._tally(secret, -1)
+
+    def _tally(self, secret: str, step: int) -> None:
+        """Count the new (or forgotten) secret's length and characters; drop the pattern if they changed."""
+        changed = _bump(self._lengths, len(secret), step)
+        for char in set(secret):
+            changed = _bump(self._chars, char, step) or changed
+        if changed:
+            self._runs = None
+
+    def _pattern(self) -> re.Pattern[str]:
+        runs = self._runs
+        if runs is None:
+            chars = "".join(re.escape(c) for c in sorted(tuple(self._chars)))
+            shortest = min(tuple(self._lengths), default=1)
+            runs = self._runs = re.compile(f"[{chars}]{{{shortest},}}")
+        return runs
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``[REDACTED]``."""
+        secrets = self._counts
+        if len(secrets) <= _FEW_SECRETS:
+            for secret in tuple(secrets):
+                if secret in text:
+                    text = text.replace(secret, REDACTED)
+            return text
+        lengths = sorted(tuple(self._lengths), reverse=True)
+        spans: list[tuple[int, int]] = []
+        for match in self._pattern().finditer(text):
+            run, start = match.group(), match.start()
+            if run in secrets:
+                spans.append((start, start + len(run)))
+                continue
+            for length in lengths:
+                for i in range(len(run) - length + 1):
+                    if run[i : i + length] in secrets:
+                        spans.append((start + i, start + i + length))
+        if not spans:
+            return text
+        merged: list[list[int]] = []
+        for begin, end in sorted(spans):
+            if merged and begin < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([begin, end])
+        pieces: list[str] = []
+        done = 0
+        for begin, end in merged:
+            pieces += (text[done:begin], REDACTED)
+            done = end
+        pieces.append(text[done:])
+        return "".join(pieces)
+
+
+def _bump(counts: dict[Any, int], key: Any, step: int) -> bool:
+    """Add ``step`` to ``counts[key]`` (dropping zeros); True when ``key`` appeared or vanished."""
+    count = counts.get(key, 0) + step
+    if count > 0:
+        counts[key] = count
+    else:
+        counts.pop(key, None)
+    return (count > 0) != (count - step > 0)
+
+
+_SECRETS = _SecretRegistry()
 
 
 def register_secret(secret: str | None) -> None:
-    """Remember a secret (an API key) so that :func:`redact` removes it everywhere."""
+    """Remember a secret (an API key) so that :func:`redact` removes it everywhere.
+
+    Registrations are counted: each :func:`forget_secret` undoes one (a client registers its
+    key when made and forgets it when closed).
+    """
     if secret and len(secret) >= 4:
         _SECRETS.add(secret)
 
 
+def forget_secret(secret: str | None) -> None:
+    """Undo one :func:`register_secret`; the secret is no longer masked once nobody holds it."""
+    if secret:
+        _SECRETS.discard(secret)
+
+
 def redact(text: str) -> str:
     """Return ``text`` with every registered secret and any ``X-API-Key: value`` masked."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
-    return _KEY_PATTERN.sub(lambda m: m.group(1) + _REDACTED, text)
+    text = _SECRETS.redact(text)
+    return _KEY_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 class NinePicError(Exception):

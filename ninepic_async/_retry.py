@@ -1,19 +1,32 @@
 """The retry policy: what is retried, how long to wait, and how Retry-After is read.
 
-Used by the API transport and by the storage download pool, so both back off alike. What is
+Used by the API transport (through :class:`APIRetry`, one immutable policy per call) and by
+the storage download pool, so both back off alike. What is
 retried differs in one point: the store's 408 is retried, the API's is not (the API retries
 429 and 5xx only).
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import email.utils
 import random
 import time
+from dataclasses import dataclass
 
-from ._constants import RETRY_AFTER_MAX_S, RETRY_INITIAL_DELAY_S, RETRY_MAX_DELAY_S
+import aiohttp
+
+from ._constants import (
+    DEFAULT_MAX_RATE_LIMIT_RETRIES,
+    DEFAULT_MAX_RETRIES,
+    RETRY_AFTER_MAX_S,
+    RETRY_INITIAL_DELAY_S,
+    RETRY_MAX_DELAY_S,
+)
 
 __all__ = [
+    "APIRetry",
     "backoff_delay",
     "calculate_retry_timeout",
     "jitter",
@@ -82,3 +95,64 @@ def calculate_retry_timeout(attempt: int, retry_after: str | None = None) -> flo
     if honoured is not None:
         return honoured
     return jitter(backoff_delay(attempt))
+
+
+@dataclass(frozen=True, slots=True)
+class APIRetry:
+    """The retry budgets and deadline of one API call; never mutated (urllib3 ``Retry`` style).
+
+    The transport asks :meth:`increment` after each failed attempt and gets the policy for the
+    next one, or ``None`` when the call must end; :meth:`fits` says whether a wait ends before
+    the deadline. ``retries`` count 5xx, connection errors and timeouts; ``throttles`` count 429s
+    (their own, larger budget: throttling is expected under load).
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_rate_limit_retries: int = DEFAULT_MAX_RATE_LIMIT_RETRIES
+    deadline_s: float | None = None
+    """Seconds the whole call may take, every attempt and wait included (None: no deadline)."""
+    retries: int = 0
+    throttles: int = 0
+    ends_at: float | None = None
+    """Monotonic time the deadline falls at; set by :meth:`start`."""
+
+    def start(self, now: float) -> APIRetry:
+        """The policy of a call starting at monotonic time ``now`` (fixes the deadline)."""
+        ends_at = None if self.deadline_s is None else now + self.deadline_s
+        return dataclasses.replace(self, retries=0, throttles=0, ends_at=ends_at)
+
+    def remaining_s(self, now: float) -> float | None:
+        """Seconds left before the deadline (never negative), or None without a deadline."""
+        return None if self.ends_at is None else max(0.0, self.ends_at - now)
+
+    def fits(self, now: float, wait_s: float) -> bool:
+        """Whether a wait of ``wait_s`` from ``now`` leaves time for an attempt before the deadline."""
+        return self.ends_at is None or now + wait_s < self.ends_at
+
+    def is_retryable(self, *, status: int | None = None, exc: BaseException | None = None) -> bool:
+        """Whether this status or exception is worth another attempt at all (budgets aside)."""
+        if status is not None:
+            return should_retry_api_status(status)
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return False  # certificate/handshake problems do not heal by retrying
+        return isinstance(
+            exc,
+            (TimeoutError, asyncio.TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError),
+        )
+
+    def increment(self, *, status: int | None = None, exc: BaseException | None = None) -> APIRetry | None:
+        """The policy after a failed attempt, or None: not retryable, or its budget is spent."""
+        if not self.is_retryable(status=status, exc=exc):
+            return None
+        if status == 429:
+            if self.throttles >= self.max_rate_limit_retries:
+                return None
+            return dataclasses.replace(self, throttles=self.throttles + 1)
+        if self.retries >= self.max_retries:
+            return None
+        return dataclasses.replace(self, retries=self.retries + 1)
+
+    def backoff_s(self, retry_after: str | None = None, *, throttled: bool = False) -> float:
+        """Seconds to wait after this policy's failed attempt: Retry-After when given, else
+        jittered exponential backoff on the retries (or 429s) made so far."""
+        return calculate_retry_timeout(self.throttles if throttled else self.retries, retry_after)

@@ -2,27 +2,34 @@
 
 Every call of :class:`NinePicClient` goes through :meth:`Transport.call`. The key travels per
 request in ``X-API-Key`` and only to the API's own origin: redirects are followed by hand when
-they stay on that origin and refused otherwise. A 429 pauses every task of the client (a
-monotonic "not before" time), so concurrent callers back off together instead of hammering.
+they stay on that origin and refused otherwise. It is added by a per-request aiohttp middleware,
+so trace hooks of a caller's session never see it (see :func:`_with_key`). A 429
+pauses every task of the client (a monotonic "not before" time), so concurrent callers back off
+together instead of hammering; a call may opt out (``RequestOptions.respect_shared_pause``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
+import functools
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+import anyio
 import msgspec
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _retry
 from ._constants import (
+    API_CONNECTION_LIMIT,
     API_KEY_HEADER,
     API_PREFIX,
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -36,18 +43,27 @@ from ._constants import (
     USER_AGENT,
 )
 from ._exceptions import (
+    REDACTED,
     APIConnectionError,
     APIResponseDecodeError,
     APIStatusError,
     APITimeoutError,
+    ConfigurationError,
     ProxyError,
     RateLimitError,
     TLSCertificateError,
+    forget_secret,
     redact,
+    register_secret,
     status_error_class,
 )
 from ._logging import get_logger
 from ._network import Network, proxy_display
+from ._observe import note_pause_wait, note_rate_limited, note_retry, observed
+from ._options import RequestOptions
+from ._stats import ApiCounters
+from .instrumentation import Instrumentation
+from .retry_notice import RETRY_RECORD_ATTR, RetryNotice, RetryReason
 
 __all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
 
@@ -64,6 +80,12 @@ T = TypeVar("T")
 # Looked up at call time so tests can replace them (record delays, fake the clock).
 _sleep = asyncio.sleep
 _monotonic = time.monotonic
+
+_OTHER_LOOP = (
+    "this NinePicClient is already used in another event loop: create one client per event loop, "
+    "inside the running loop (e.g. in your app's startup hook or inside the function given to "
+    "asyncio.run), and close it there (async with) before that loop ends"
+)
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 JSONParams = Mapping[str, "str | int"]
@@ -140,6 +162,19 @@ def _redacted(value: Any) -> Any:
     return root[0]
 
 
+def _problem(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _slots_for(session: aiohttp.ClientSession) -> asyncio.Semaphore | None:
+    """One permit per connection the session's pool may open to the API host (None: no limit)."""
+    connector = session.connector
+    if connector is None:
+        return None
+    limits = [n for n in (connector.limit, connector.limit_per_host) if n]
+    return asyncio.Semaphore(min(limits)) if limits else None
+
+
 def _decode_problem(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "JSON nested too deeply"
@@ -198,7 +233,42 @@ def _connection_error(
     if proxy is not None and isinstance(exc, aiohttp.ClientProxyConnectionError):
         problem = exc.os_error.strerror or str(exc.os_error)
         return ProxyError(proxy_display(proxy), f"cannot connect to it ({problem})")
-    return default(f"{method} {url}: {type(exc).__name__}: {exc}")
+    return default(f"{method} {url}: {_problem(exc)}")
+
+
+async def _with_key(
+    api_key: str, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Put the key header on ``request`` for the send only (an aiohttp client middleware).
+
+    The key is added after the trace hooks of a caller's session saw the request start, is
+    masked in what their ``on_request_headers_sent`` gets, and is gone again before the
+    response (its ``request_info``) or the end/exception hooks reach anyone.
+    """
+    traces = getattr(request, "_traces", None)
+    if traces:
+        request._traces = [_MaskedTrace(trace) for trace in traces]  # type: ignore[misc]
+    request.headers[API_KEY_HEADER] = api_key
+    try:
+        return await handler(request)
+    finally:
+        request.headers.popall(API_KEY_HEADER, None)
+
+
+class _MaskedTrace:
+    """One aiohttp trace of a request, passing the sent headers on with the key masked."""
+
+    def __init__(self, trace: Any) -> None:
+        self._trace = trace
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trace, name)
+
+    async def send_request_headers(self, method: str, url: URL, headers: CIMultiDict[str]) -> None:
+        masked = CIMultiDict(headers)
+        if API_KEY_HEADER in masked:
+            masked[API_KEY_HEADER] = REDACTED
+        await self._trace.send_request_headers(method, url, masked)
 
 
 @dataclass(frozen=True)
@@ -231,50 +301,86 @@ class Transport:
         max_rate_limit_retries: int = DEFAULT_MAX_RATE_LIMIT_RETRIES,
         network: Network | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        deadline_s: float | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url
         self._session = session
         self._owns_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session belongs to
+        self._slots: asyncio.Semaphore | None = None  # one per pooled connection (see _connection_slot)
         self._closed = False
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.max_rate_limit_retries = max_rate_limit_retries
+        self._key_registered = False
+        self._register_key()
+        self.options = RequestOptions(
+            timeout_s=timeout_s,
+            retry=_retry.APIRetry(max_retries, max_rate_limit_retries, deadline_s),
+        )
+        """Options of calls made without their own (the client passes its own to every call)."""
         self.network = network or Network()
         self.max_response_bytes = max_response_bytes
-        self._timeout = aiohttp.ClientTimeout(
-            total=timeout_s, connect=min(timeout_s, DEFAULT_CONNECT_TIMEOUT_S)
-        )
         self._not_before = 0.0  # monotonic time before which no request of this client is sent
+        self.counters = ApiCounters()
+        self.instrumentation: Instrumentation | None = None
 
     def __repr__(self) -> str:
-        return (
-            f"Transport(base_url={str(self.base_url)!r}, max_retries={self.max_retries}, "
-            f"max_rate_limit_retries={self.max_rate_limit_retries})"
-        )
+        return f"Transport(base_url={str(self.base_url)!r})"
 
-    # --- session ----------------------------------------------------------------------
+    # --- key and session ---------------------------------------------------------------------
+    def _register_key(self) -> None:
+        if not self._key_registered:
+            register_secret(self._api_key)
+            self._key_registered = True
+
+    def _forget_key(self) -> None:
+        if self._key_registered:
+            forget_secret(self._api_key)
+            self._key_registered = False
+
     def session(self) -> aiohttp.ClientSession:
-        """The API session; created on first use, inside the running event loop."""
+        """The API session; created on first use, inside the running event loop (and only that loop)."""
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is not None and self._loop is not loop:
+            raise ConfigurationError(_OTHER_LOOP)
         if self._session is None:
             if self._closed:
                 raise APIConnectionError("the client is closed; create a new NinePicClient")
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
+                timeout=aiohttp.ClientTimeout(
+                    total=self.options.timeout_s,
+                    sock_connect=min(self.options.timeout_s, DEFAULT_CONNECT_TIMEOUT_S),
+                ),
                 headers={"User-Agent": USER_AGENT},
-                connector=aiohttp.TCPConnector(ssl=self.network.ssl),
+                connector=aiohttp.TCPConnector(ssl=self.network.ssl, limit=API_CONNECTION_LIMIT),
             )
+        if self._loop is not loop:
+            self._loop = loop
+            self._slots = _slots_for(self._session)
         return self._session
 
     def reopen(self) -> None:
         """Allow use again after :meth:`close` (``async with`` a second time)."""
         self._closed = False
+        self._register_key()
 
     async def close(self) -> None:
-        """Close the session if this transport created it; a caller's session is left open."""
+        """Close the session if this transport created it (a caller's is left open); forget the key.
+
+        The key stays registered for redaction while another open client uses it too.
+        """
         self._closed = True
+        self._forget_key()
         if self._owns_session and self._session is not None:
-            session, self._session = self._session, None
+            session = self._session
+            loop = asyncio.get_running_loop()
+            if self._loop is not None and self._loop is not loop:
+                if not self._loop.is_closed():
+                    raise ConfigurationError(_OTHER_LOOP)
+                # Its loop is gone and took the connections with it: nothing left to close.
+                self._session = None
+                session.detach()
+                return
+            self._session = None
             await session.close()
 
     # --- URLs ---------------------------------------------------------------------------
@@ -293,36 +399,67 @@ class Transport:
         """Seconds left of the client-wide pause (0 when none)."""
         return max(0.0, self._not_before - _monotonic())
 
-    async def wait_for_pause(self) -> None:
-        """Sleep until the client-wide pause (which may grow meanwhile) is over."""
+    async def wait_for_pause(self, retry: _retry.APIRetry | None = None, what: str = "") -> None:
+        """Sleep until the client-wide pause (which may grow meanwhile) is over.
+
+        With a ``retry`` policy whose deadline falls inside the pause, raise APITimeoutError at once.
+        """
+        started: float | None = None
         while True:
-            remaining = self._not_before - _monotonic()
+            now = _monotonic()
+            remaining = self._not_before - now
             if remaining <= 0:
+                if started is not None:
+                    note_pause_wait(_monotonic() - started)
                 return
+            if retry is not None and not retry.fits(now, remaining):
+                raise APITimeoutError(
+                    f"{what}: the {retry.deadline_s} s deadline ends during this client's 429 pause "
+                    f"({remaining:.2f} s left); pass respect_shared_pause=False to call during a pause"
+                )
+            if started is None:
+                started = _monotonic()
             await _sleep(remaining)
 
-    # --- retry policy -------------------------------------------------------------------
-    def _should_retry(
-        self, attempt: int, *, status: int | None = None, exc: BaseException | None = None
-    ) -> bool:
-        """Whether retry number ``attempt`` (0-based) may happen after this status or exception.
+    async def _back_off(
+        self, retry: _retry.APIRetry, delay_s: float, what: str, cause: BaseException
+    ) -> None:
+        """Sleep ``delay_s`` before the next attempt, or raise APITimeoutError if the deadline ends first."""
+        if not retry.fits(_monotonic(), delay_s):
+            raise APITimeoutError(
+                f"{what}: gave up at the {retry.deadline_s} s deadline (last: {_problem(cause)})"
+            ) from cause
+        await _sleep(delay_s)
 
-        ``attempt`` counts retries of the same kind: 429s against ``max_rate_limit_retries``,
-        everything else against ``max_retries``.
+    # --- connections --------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _connection_slot(self, retry: _retry.APIRetry, what: str) -> AsyncIterator[None]:
+        """Hold one of the pool's connections for an attempt; waiting for one is not a failure.
+
+        aiohttp would count a wait for a free pooled connection against the attempt's connect
+        timeout (and we would retry it as a connection error); queueing here first keeps the
+        attempt's timeout for the exchange itself. Only the call's deadline bounds this wait.
         """
-        if attempt >= (self.max_rate_limit_retries if status == 429 else self.max_retries):
-            return False
-        if status is not None:
-            return _retry.should_retry_api_status(status)
-        if isinstance(exc, aiohttp.ClientSSLError):
-            return False  # certificate/handshake problems do not heal by retrying
-        return isinstance(exc, (*TIMEOUT_ERRORS, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))
-
-    def _calculate_retry_timeout(self, attempt: int, retry_after: str | None = None) -> float:
-        """Seconds before retry ``attempt``: Retry-After (capped) or exponential backoff with full jitter."""
-        return _retry.calculate_retry_timeout(attempt, retry_after)
+        slots = self._slots
+        if slots is None:
+            yield
+            return
+        remaining = retry.remaining_s(_monotonic())
+        acquired = False
+        with anyio.move_on_after(math.inf if remaining is None else remaining):
+            await slots.acquire()
+            acquired = True
+        if not acquired:
+            raise APITimeoutError(
+                f"{what}: the {retry.deadline_s} s deadline ended waiting for a free connection"
+            )
+        try:
+            yield
+        finally:
+            slots.release()
 
     # --- requests -------------------------------------------------------------------------
+    @observed
     async def request(
         self,
         method: str,
@@ -331,68 +468,127 @@ class Transport:
         params: JSONParams | None = None,
         json: Any = None,
         form: FormFactory | None = None,
+        options: RequestOptions | None = None,
     ) -> RawResponse:
         """Send one API request with retries; return the 2xx response or raise an APIError.
 
         ``form`` is a factory because a multipart body can be sent only once (each retry rebuilds it).
+        ``options`` (default: :attr:`options`) give the attempt timeout, the retry policy with its
+        deadline, and whether to wait out the client-wide 429 pause.
         """
+        opts = self.options if options is None else options
         body = None if json is None else _ENCODER.encode(json)
-        attempt = 0  # retries after a 5xx, a connection error or a timeout
-        throttled = 0  # retries after a 429 (their own budget: see DEFAULT_MAX_RATE_LIMIT_RETRIES)
+        what = f"{method} {url}"
+        retry = opts.retry.start(_monotonic())
         while True:
-            await self.wait_for_pause()
+            if opts.respect_shared_pause:
+                await self.wait_for_pause(retry, what)  # 429 wait point: the client-wide pause
             try:
-                response = await self._send(method, url, params=params, body=body, form=form)
+                async with self._connection_slot(retry, what):
+                    timeout = self._attempt_timeout(opts, retry)
+                    response = await self._send(
+                        method, url, params=params, body=body, form=form, attempt_timeout=timeout
+                    )
             except _NETWORK_ERRORS as exc:
-                error_cls = APITimeoutError if isinstance(exc, TIMEOUT_ERRORS) else APIConnectionError
-                if not self._should_retry(attempt, exc=exc):
+                following = retry.increment(exc=exc)
+                if following is None:
+                    if retry.remaining_s(_monotonic()) == 0.0:
+                        raise APITimeoutError(
+                            f"{what}: gave up at the {retry.deadline_s} s deadline (last: {_problem(exc)})"
+                        ) from exc
+                    error_cls = APITimeoutError if isinstance(exc, TIMEOUT_ERRORS) else APIConnectionError
                     raise _connection_error(error_cls, method, url, exc, self.network) from exc
-                delay_s = self._calculate_retry_timeout(attempt)
-                log.info(
-                    "%s %s failed (%s); retry %d of %d in %.2f s",
-                    method,
-                    url,
-                    type(exc).__name__,
-                    attempt + 1,
-                    self.max_retries,
+                delay_s = retry.backoff_s()
+                reason: RetryReason = "timeout" if isinstance(exc, TIMEOUT_ERRORS) else "unreachable"
+                notice = RetryNotice(
+                    reason,
+                    following.retries,
+                    retry.max_retries,
                     delay_s,
+                    method,
+                    str(url),
+                    error=type(exc).__name__,
                 )
-                await _sleep(delay_s)
-                attempt += 1
+                log.info(
+                    "%s failed (%s); retry %d of %d in %.2f s",
+                    what,
+                    type(exc).__name__,
+                    following.retries,
+                    retry.max_retries,
+                    delay_s,
+                    extra={RETRY_RECORD_ATTR: notice},
+                )
+                note_retry("timeout" if isinstance(exc, TIMEOUT_ERRORS) else "connection", delay_s)
+                await self._back_off(retry, delay_s, what, exc)  # retry wait point: after an error
+                retry = following
                 continue
             if response.status < 400:
                 return response
+            retry_after = response.headers.get("Retry-After")
             if response.status == 429:
-                retry = self._should_retry(throttled, status=429)
-                delay_s = self._calculate_retry_timeout(throttled, response.headers.get("Retry-After"))
+                following = retry.increment(status=429)
+                delay_s = retry.backoff_s(retry_after, throttled=True)
                 # Every task of this client waits, even when this one gives up: the server asked us to.
                 self.pause_for(delay_s)
-                if not retry:
+                note_rate_limited()
+                if following is None:
                     raise self._status_error(response)
-                log.info(
-                    "%s %s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
-                    method,
-                    url,
+                notice = RetryNotice(
+                    "throttled",
+                    following.throttles,
+                    retry.max_rate_limit_retries,
                     delay_s,
-                    throttled + 1,
-                    self.max_rate_limit_retries,
+                    method,
+                    str(url),
+                    429,
                 )
-                throttled += 1
+                log.info(
+                    "%s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
+                    what,
+                    delay_s,
+                    following.throttles,
+                    retry.max_rate_limit_retries,
+                    extra={RETRY_RECORD_ATTR: notice},
+                )
+                note_retry("rate_limited", delay_s)
+                if not opts.respect_shared_pause:  # the others wait out the pause at the loop's top
+                    await self._back_off(retry, delay_s, what, self._status_error(response))  # 429 wait point
+                retry = following
                 continue
-            if not self._should_retry(attempt, status=response.status):
+            following = retry.increment(status=response.status)
+            if following is None:
                 raise self._status_error(response)
-            delay_s = self._calculate_retry_timeout(attempt, response.headers.get("Retry-After"))
-            log.info(
-                "%s %s: HTTP %d; retry %d of %d in %.2f s",
-                method,
-                url,
-                response.status,
-                attempt + 1,
-                self.max_retries,
+            delay_s = retry.backoff_s(retry_after)
+            notice = RetryNotice(
+                "server_error",
+                following.retries,
+                retry.max_retries,
                 delay_s,
+                method,
+                str(url),
+                response.status,
             )
-            await _sleep(delay_s)
-            attempt += 1
+            log.info(
+                "%s: HTTP %d; retry %d of %d in %.2f s",
+                what,
+                response.status,
+                following.retries,
+                retry.max_retries,
+                delay_s,
+                extra={RETRY_RECORD_ATTR: notice},
+            )
+            note_retry("server_error", delay_s)
+            await self._back_off(retry, delay_s, what, self._status_error(response))  # retry wait point
+            retry = following
+
+    def _attempt_timeout(self, opts: RequestOptions, retry: _retry.APIRetry) -> aiohttp.ClientTimeout:
+        """One attempt's timeout: ``timeout_s`` (cut to what is left of the deadline) from now on,
+        ``sock_connect`` for opening a connection (not for waiting on the pool)."""
+        total = opts.timeout_s
+        remaining = retry.remaining_s(_monotonic())
+        if remaining is not None:
+            total = min(total, remaining)
+        return aiohttp.ClientTimeout(total=total, sock_connect=min(total, DEFAULT_CONNECT_TIMEOUT_S))
 
     async def _send(
         self,
@@ -402,6 +598,7 @@ class Transport:
         params: JSONParams | None,
         body: bytes | None,
         form: FormFactory | None,
+        attempt_timeout: aiohttp.ClientTimeout,
     ) -> RawResponse:
         """One attempt: send, follow same-origin redirects by hand, read the bounded body."""
         session = self.session()
@@ -409,13 +606,14 @@ class Transport:
         current_method, current_url, current_params = method, url, params
         with_body = True
         for _ in range(MAX_REDIRECTS + 1):
-            headers = {API_KEY_HEADER: self._api_key, "Accept": "application/json"}
+            headers = {"Accept": "application/json"}
             kwargs: dict[str, Any] = {
                 "params": current_params,
                 "headers": headers,
                 "allow_redirects": False,
                 "raise_for_status": False,
-                "timeout": self._timeout,
+                "timeout": attempt_timeout,
+                "middlewares": (functools.partial(_with_key, self._api_key),),
             }
             if self.network.ssl is not True:
                 kwargs["ssl"] = self.network.ssl  # also over a caller's session
@@ -594,7 +792,8 @@ class Transport:
         params: JSONParams | None = None,
         json: Any = None,
         form: FormFactory | None = None,
+        options: RequestOptions | None = None,
     ) -> T:
         """:meth:`request` + :meth:`decode`: the usual way to call an endpoint."""
-        response = await self.request(method, url, params=params, json=json, form=form)
+        response = await self.request(method, url, params=params, json=json, form=form, options=options)
         return self.decode(response, tp)

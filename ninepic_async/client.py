@@ -13,13 +13,16 @@ Requests, retries and decoding live in :mod:`ninepic_async._transport`; listings
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import ipaddress
 import mimetypes
 import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TypeAlias
 
 import aiohttp
 import anyio
@@ -53,10 +56,13 @@ from ._constants import (
     VIDEO_SUCCESS_STATUSES,
     VIDEO_UPLOAD_FIELD,
 )
-from ._exceptions import ConfigurationError, PollTimeoutError, RequestValidationError, register_secret
+from ._exceptions import ConfigurationError, PollTimeoutError, RequestValidationError
 from ._logging import get_logger, install_redaction
 from ._network import NetworkOptions
+from ._options import RequestOptions
+from ._stats import ClientStats
 from ._transport import Transport
+from .instrumentation import Instrumentation
 from .models import (
     EventDetails,
     EventList,
@@ -107,10 +113,34 @@ def _check_retries(name: str, value: object) -> int:
     return value
 
 
+def _check_seconds(name: str, value: object) -> float:
+    """A duration in seconds: a number > 0, else :class:`ConfigurationError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be a positive number; got {value!r}")
+    return float(value)
+
+
+class _Keep(enum.Enum):
+    """Marks a :meth:`NinePicClient.with_options` argument that was not given (keep the current value)."""
+
+    KEEP = enum.auto()
+
+
+KEEP: Final = _Keep.KEEP
+
+
 def _check_int(field: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise RequestValidationError(field, f"must be an integer >= {minimum}; got {value!r}")
     return value
+
+
+def _check_time_s(field: str, value: object) -> int:
+    """Unix seconds from an int or a :class:`~datetime.datetime` (naive means UTC); whole seconds."""
+    if isinstance(value, datetime):
+        when = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return _check_int(field, int(when.timestamp()), 0)
+    return _check_int(field, value, 0)
 
 
 def _check_page_size(value: object, limits: tuple[int, int]) -> int | None:
@@ -288,7 +318,9 @@ class NinePicClient:
     same setting under its short name: give one of them) bounds each attempt; ``max_retries``
     counts retries after a 5xx, a connection error or a timeout, and ``max_rate_limit_retries``
     (default DEFAULT_MAX_RATE_LIMIT_RETRIES, larger because throttling is expected under load)
-    retries after a 429.
+    retries after a 429; ``deadline_s`` (default none) bounds a whole call, retries and waits
+    included. :meth:`with_options` gives a view with other settings for some calls. One client
+    belongs to one event loop; closing it forgets its key for log and error redaction.
 
     Network (both the API session and the downloads' storage session; see
     :class:`~ninepic_async.NetworkOptions`): ``proxy`` sends every request through one proxy;
@@ -312,13 +344,13 @@ class NinePicClient:
         proxy: str | None = None,
         trust_env: bool = True,
         ca_bundle: str | os.PathLike[str] | ssl.SSLContext | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         key = (api_key or os.environ.get(ENV_API_KEY) or "").strip()
         if not key:
             raise ConfigurationError(f"no API key: pass api_key or set ${ENV_API_KEY}")
         if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in key):
             raise ConfigurationError("the API key contains whitespace or control characters")
-        register_secret(key)
         install_redaction()  # also covers package modules imported since this module was
         if isinstance(org_id, bool) or not isinstance(org_id, int) or org_id < 0:
             raise ConfigurationError(f"org_id must be a non-negative integer; got {org_id!r}")
@@ -338,8 +370,9 @@ class NinePicClient:
             timeout_name, timeout_s = "timeout", timeout
         elif timeout_s is None:
             timeout_s = DEFAULT_TIMEOUT_S
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
-            raise ConfigurationError(f"{timeout_name} must be a positive number; got {timeout_s!r}")
+        _check_seconds(timeout_name, timeout_s)
+        if deadline_s is not None:
+            _check_seconds("deadline_s", deadline_s)
         _check_retries("max_retries", max_retries)
         _check_retries("max_rate_limit_retries", max_rate_limit_retries)
         if base.scheme == "http" and not _is_loopback(base.host):
@@ -362,7 +395,10 @@ class NinePicClient:
             max_retries=max_retries,
             max_rate_limit_retries=max_rate_limit_retries,
             network=network,
+            deadline_s=None if deadline_s is None else float(deadline_s),
         )
+        self._options: RequestOptions = self._transport.options
+        self._is_view = False
 
     # --- lifecycle -----------------------------------------------------------------------
     @property
@@ -383,27 +419,107 @@ class NinePicClient:
     @property
     def timeout_s(self) -> float:
         """Seconds one API request attempt may take (connect, send, read the whole body)."""
-        return self._transport.timeout_s
+        return self._options.timeout_s
 
     @property
     def max_retries(self) -> int:
         """Retries after the first attempt for 5xx, connection errors and timeouts."""
-        return self._transport.max_retries
+        return self._options.retry.max_retries
 
     @max_retries.setter
     def max_retries(self, value: int) -> None:
-        self._transport.max_retries = _check_retries("max_retries", value)
+        retry = dataclasses.replace(self._options.retry, max_retries=_check_retries("max_retries", value))
+        self._options = dataclasses.replace(self._options, retry=retry)
 
     @property
     def max_rate_limit_retries(self) -> int:
         """Retries after a 429 (throttling), counted apart from :attr:`max_retries`."""
-        return self._transport.max_rate_limit_retries
+        return self._options.retry.max_rate_limit_retries
+
+    @property
+    def deadline_s(self) -> float | None:
+        """Seconds one whole call may take, all attempts and waits included (None: no deadline)."""
+        return self._options.retry.deadline_s
+
+    @property
+    def respect_shared_pause(self) -> bool:
+        """Whether calls wait out the client-wide pause a 429 set (see :meth:`with_options`)."""
+        return self._options.respect_shared_pause
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        timeout_s: float | None = None,
+        deadline_s: float | Literal[_Keep.KEEP] | None = KEEP,
+        max_retries: int | None = None,
+        max_rate_limit_retries: int | None = None,
+        respect_shared_pause: bool | None = None,
+    ) -> NinePicClient:
+        """A view of this client whose calls use other options; arguments not given keep theirs.
+
+        Like openai's ``client.with_options(...)``: the view shares this client's session, key
+        and 429 pause (it opens no session of its own and needs no closing; closing it does
+        nothing, close the client you made). ``deadline_s`` bounds a whole call, every attempt
+        and wait included, then raises :class:`APITimeoutError` (``None`` removes a deadline);
+        ``respect_shared_pause=False`` lets the view's calls go out while another task's 429
+        holds the client back (they still honour a 429 of their own). Example::
+
+            health = client.with_options(deadline_s=2.0, max_retries=0, respect_shared_pause=False)
+            await health.ping(event_id)
+        """
+        if timeout is not None and timeout_s is not None and timeout != timeout_s:
+            raise ConfigurationError(
+                f"give timeout or timeout_s, not both; got {timeout!r} and {timeout_s!r}"
+            )
+        options = self._options
+        retry = options.retry
+        if timeout is not None or timeout_s is not None:
+            name = "timeout" if timeout is not None else "timeout_s"
+            chosen = timeout if timeout is not None else timeout_s
+            options = dataclasses.replace(options, timeout_s=_check_seconds(name, chosen))
+        if deadline_s is not KEEP:
+            seconds = None if deadline_s is None else _check_seconds("deadline_s", deadline_s)
+            retry = dataclasses.replace(retry, deadline_s=seconds)
+        if max_retries is not None:
+            retry = dataclasses.replace(retry, max_retries=_check_retries("max_retries", max_retries))
+        if max_rate_limit_retries is not None:
+            budget = _check_retries("max_rate_limit_retries", max_rate_limit_retries)
+            retry = dataclasses.replace(retry, max_rate_limit_retries=budget)
+        if respect_shared_pause is not None:
+            if not isinstance(respect_shared_pause, bool):
+                raise ConfigurationError(
+                    f"respect_shared_pause must be True or False; got {respect_shared_pause!r}"
+                )
+            options = dataclasses.replace(options, respect_shared_pause=respect_shared_pause)
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._options = dataclasses.replace(options, retry=retry)
+        view._is_view = True
+        return view
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's API counters: calls, retries by reason, 429 pauses and the
+        time calls waited for them (see :class:`ClientStats`). Cheap: read it for metrics any time."""
+        return self._transport.counters.snapshot()
+
+    @property
+    def instrumentation(self) -> Instrumentation | None:
+        """What observes each API call and downloaded photo (a tracer; see
+        :mod:`ninepic_async.instrumentation` and ``ninepic_async.otel.instrument``), or None."""
+        return self._transport.instrumentation
+
+    @instrumentation.setter
+    def instrumentation(self, value: Instrumentation | None) -> None:
+        self._transport.instrumentation = value
 
     def __repr__(self) -> str:
         return f"NinePicClient(org_id={self._org_id}, base_url={self._base_url!r})"
 
     async def __aenter__(self) -> NinePicClient:
-        self._transport.reopen()
+        if not self._is_view:
+            self._transport.reopen()
         self._transport.session()
         return self
 
@@ -416,10 +532,29 @@ class NinePicClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session if this client created it."""
-        await self._transport.close()
+        """Close the HTTP session if this client created it, and forget the key (see redaction).
 
-    # --- URLs ----------------------------------------------------------------------------
+        A view from :meth:`with_options` owns nothing: closing it does nothing.
+        """
+        if not self._is_view:
+            await self._transport.close()
+
+    # --- URLs and calls ---------------------------------------------------------------------
+    async def _call(
+        self,
+        method: str,
+        url: URL,
+        tp: type[_transport.T],
+        *,
+        params: _transport.JSONParams | None = None,
+        json: Any = None,
+        form: _transport.FormFactory | None = None,
+    ) -> _transport.T:
+        """One API call with this client's (or view's) options."""
+        return await self._transport.call(
+            method, url, tp, params=params, json=json, form=form, options=self._options
+        )
+
     def _event_url(self, event_id: int, *segments: str | int) -> URL:
         return self._transport.url(self._org_id, "event", event_id, *segments)
 
@@ -427,7 +562,7 @@ class NinePicClient:
     async def ping(self, event_id: int) -> PingResult:
         """Check key, host and event mapping in one round trip (404: no event configuration)."""
         event = _check_int("event_id", event_id, 0)
-        return await self._transport.call("GET", self._event_url(event, "ping"), PingResult)
+        return await self._call("GET", self._event_url(event, "ping"), PingResult)
 
     def _listing(
         self,
@@ -445,7 +580,7 @@ class NinePicClient:
 
         async def fetch(number: int) -> PageT:
             params = _page_params(number, size, **extra)
-            return await self._transport.call("GET", url, page_type, params=params)
+            return await self._call("GET", url, page_type, params=params)
 
         return AsyncPage(fetch, items_of, page=first)
 
@@ -459,7 +594,7 @@ class NinePicClient:
     async def event_details(self, event_id: int) -> EventDetails:
         """Event metadata and which search features are enabled (flags None on older deployments)."""
         event = _check_int("event_id", event_id, 0)
-        return await self._transport.call("GET", self._event_url(event, "details"), EventDetails)
+        return await self._call("GET", self._event_url(event, "details"), EventDetails)
 
     # --- photos ------------------------------------------------------------------------------
     def all_photos(
@@ -503,7 +638,7 @@ class NinePicClient:
             return data
 
         params = None if size is None else {"page_size": size}
-        return await self._transport.call(
+        return await self._call(
             "POST", self._event_url(event, "faces"), FaceSearchResult, params=params, form=form
         )
 
@@ -519,24 +654,24 @@ class NinePicClient:
     async def timeline_days(self, event_id: int) -> TimelineDays:
         """UTC days with hourly photo counts, ascending."""
         event = _check_int("event_id", event_id, 0)
-        return await self._transport.call("GET", self._event_url(event, "timeline", "days"), TimelineDays)
+        return await self._call("GET", self._event_url(event, "timeline", "days"), TimelineDays)
 
     def timeline_images(
         self,
         event_id: int,
         *,
-        start_s: int,
-        end_s: int,
+        start_s: int | datetime,
+        end_s: int | datetime,
         page: int = 1,
         page_size: int | None = None,
     ) -> AsyncPage[ImageItem, ImagePage]:
-        """Photos captured in ``[start_s, end_s)`` (Unix seconds).
+        """Photos captured in ``[start_s, end_s)``: Unix seconds, or datetimes (naive ones are UTC).
 
         The window travels as query parameters TIMELINE_FROM_PARAM / TIMELINE_TO_PARAM (inferred).
         """
         event = _check_int("event_id", event_id, 0)
-        start = _check_int("start_s", start_s, 0)
-        end = _check_int("end_s", end_s, 0)
+        start = _check_time_s("start_s", start_s)
+        end = _check_time_s("end_s", end_s)
         if end <= start:
             raise RequestValidationError("end_s", f"must be greater than start_s ({start}); got {end}")
         url = self._event_url(event, "timeline", "images")
@@ -575,7 +710,10 @@ class NinePicClient:
             return data
 
         response = await self._transport.request(
-            "POST", self._event_url(event, "video-clipping", "search-by-selfie"), form=form
+            "POST",
+            self._event_url(event, "video-clipping", "search-by-selfie"),
+            form=form,
+            options=self._options,
         )
         return video_job_from_data(self._transport.decode_any(response))
 
@@ -583,7 +721,9 @@ class NinePicClient:
         """The job's current status and, once ready, its clips; ``raw`` holds the whole payload."""
         event = _check_int("event_id", event_id, 0)
         rid = _check_segment("request_id", request_id)
-        response = await self._transport.request("GET", self._event_url(event, "video-clipping", rid))
+        response = await self._transport.request(
+            "GET", self._event_url(event, "video-clipping", rid), options=self._options
+        )
         return video_job_from_data(self._transport.decode_any(response))
 
     async def wait_for_video_clips(
@@ -593,10 +733,12 @@ class NinePicClient:
         *,
         timeout_s: float = VIDEO_POLL_TIMEOUT_S,
         interval_s: float = VIDEO_POLL_INTERVAL_S,
+        on_poll: Callable[[VideoClippingJob], object] | None = None,
     ) -> VideoClippingJob:
         """Poll until the job reaches a terminal status (success or failure; see VIDEO_*_STATUSES).
 
         Returns the terminal job (check its ``status``); raises PollTimeoutError after ``timeout_s``.
+        ``on_poll`` is called with every status polled (a progress display's hook).
         """
         for field, value in (("timeout_s", timeout_s), ("interval_s", interval_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -604,6 +746,8 @@ class NinePicClient:
         deadline = _transport._monotonic() + timeout_s
         while True:
             job = await self.video_clipping_status(event_id, request_id)
+            if on_poll is not None:
+                on_poll(job)
             if _is_terminal(job):
                 return job
             remaining = deadline - _transport._monotonic()
@@ -631,7 +775,7 @@ class NinePicClient:
     async def _fetch_originals(
         self, event: int, body: object, page: int, page_size: int | None
     ) -> OriginalPhotos:
-        return await self._transport.call(
+        return await self._call(
             "POST",
             self._event_url(event, "original-photos"),
             OriginalPhotos,

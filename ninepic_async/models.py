@@ -96,7 +96,12 @@ class EventDetails(msgspec.Struct, kw_only=True):
 
 
 class ImageItem(msgspec.Struct, kw_only=True):
-    """A photo of a gallery listing; sizes in pixels; ``original_url`` is usually null."""
+    """A photo of a gallery listing; sizes in pixels; ``original_url`` is usually null.
+
+    Older deployments misspell three fields (``widht``, ``thumbanail_url``, ``orginal_url``):
+    they are decoded into ``width``, ``thumbnail_url`` and ``original_url`` and are not part of
+    the public surface (private attributes, always None once decoded, left out of the repr).
+    """
 
     image_id: str
     img_url: str | None = None
@@ -104,21 +109,31 @@ class ImageItem(msgspec.Struct, kw_only=True):
     original_url: str | None = None
     width: int | None = None
     height: int | None = None
-    # Misspellings of older deployments, folded into the fields above.
-    widht: int | None = None
-    thumbanail_url: str | None = None
-    orginal_url: str | None = None
+    _widht: int | None = msgspec.field(name="widht", default=None)
+    _thumbanail_url: str | None = msgspec.field(name="thumbanail_url", default=None)
+    _orginal_url: str | None = msgspec.field(name="orginal_url", default=None)
 
     def __post_init__(self) -> None:
-        if self.width is None and self.widht is not None:
-            self.width = self.widht
-        if self.thumbnail_url is None and self.thumbanail_url is not None:
-            self.thumbnail_url = self.thumbanail_url
-        if self.original_url is None and self.orginal_url is not None:
-            self.original_url = self.orginal_url
-        self.widht = None
-        self.thumbanail_url = None
-        self.orginal_url = None
+        if self.width is None and self._widht is not None:
+            self.width = self._widht
+        if self.thumbnail_url is None and self._thumbanail_url is not None:
+            self.thumbnail_url = self._thumbanail_url
+        if self.original_url is None and self._orginal_url is not None:
+            self.original_url = self._orginal_url
+        self._widht = None
+        self._thumbanail_url = None
+        self._orginal_url = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _IMAGE_ITEM_FIELDS)
+        return f"ImageItem({shown})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [(name, getattr(self, name)) for name in _IMAGE_ITEM_FIELDS]
+
+
+_IMAGE_ITEM_FIELDS = ("image_id", "img_url", "thumbnail_url", "original_url", "width", "height")
+"""ImageItem's public fields, in order (the legacy misspellings are not among them)."""
 
 
 class ImagePage(msgspec.Struct, kw_only=True):

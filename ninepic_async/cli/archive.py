@@ -27,8 +27,9 @@ from ..download import (
     EventArchiveStarted,
 )
 from .cluster import archive_on_cluster, check_cluster_args
-from .download import check_name_template, checked_out, checked_shard
+from .download import check_name_template, checked_out, checked_shard, download_status
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
+from .events_json import JsonProgress
 from .network import limit_rate_bps
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
 from .runtime import Runtime
@@ -36,7 +37,14 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from ..download import ArchiveEvent, ArchiveReport
 
-__all__ = ["ArchiveProgress", "check_archive_args", "cmd_archive", "event_exit_status", "print_table"]
+__all__ = [
+    "ArchiveJsonProgress",
+    "ArchiveProgress",
+    "check_archive_args",
+    "cmd_archive",
+    "event_exit_status",
+    "print_table",
+]
 
 
 def _date(option: str, text: str | None) -> date | None:
@@ -86,10 +94,13 @@ def check_archive_args(rt: Runtime) -> tuple[Path | str, dict[str, Any]]:
 
 
 def event_exit_status(event: EventArchiveReport) -> int:
-    """The exit status one event alone would give: 0 complete, 1 partial, else its error's."""
+    """The exit status one event alone would give: ``ninepic download``'s for an event that ran
+    (0 complete, 1 partial, 6 nothing found), else its error's (3, 4, 5)."""
     if event.status == "ok":
         return EXIT_OK
-    if event.status == "partial" or event.exception is None:
+    if event.download is not None:
+        return download_status(event.download)
+    if event.exception is None:
         return EXIT_PARTIAL
     described = describe_error(event.exception)
     return EXIT_SOFTWARE if described is None else described[1]
@@ -149,10 +160,16 @@ class ArchiveProgress(DownloadProgress):
         self.downloaded = self.skipped = self.failed = self.bytes_received = 0
         self._sizes.clear()
         self._samples.clear()
+        self._listing = True
         self._started_at = self._last_line_at = time.monotonic()
         if self._progress is not None and self._task is not None:
             self._progress.reset(
-                self._task, description=escape(self.label), total=None, files_done=0, files_total=None
+                self._task,
+                description=escape(self.label),
+                total=None,
+                files_done=0,
+                files_total=None,
+                listing=True,
             )
         else:
             self.output.note(f"{self.label}: into {event.folder}")
@@ -181,6 +198,41 @@ class ArchiveProgress(DownloadProgress):
             failed=self.archive_failed + self.failed,
             rate_bps=done_bytes / elapsed_s if elapsed_s > 0 else None,
         )
+
+
+class ArchiveJsonProgress(JsonProgress):
+    """``--progress json`` of ``archive``: the download's JSON Lines events (see
+    :mod:`.events_json`) framed by ``{"type": "archive_planned", "events": [ids]}``,
+    ``{"type": "event_started", "event_id", "folder", "number", "total"}`` and
+    ``{"type": "event_finished", "event_id", "folder", "status", "downloaded", "skipped",
+    "failed", "missing", "bytes", "error"}``; the last line is ``archive_summary``."""
+
+    def __call__(self, event: DownloadEvent | ArchiveEvent) -> None:
+        """``on_event`` of :func:`archive_events`: one JSON line per event but byte counts."""
+        if isinstance(event, ArchivePlanned):
+            self.output.event({"type": "archive_planned", "events": list(event.event_ids)})
+        elif isinstance(event, EventArchiveStarted):
+            self.output.event(
+                {
+                    "type": "event_started",
+                    "event_id": event.event_id,
+                    "folder": event.folder,
+                    "number": event.number,
+                    "total": event.total,
+                }
+            )
+        elif isinstance(event, EventArchiveFinished):
+            self.output.event({"type": "event_finished", **_event_json(event.report)})
+        else:
+            super().__call__(event)
+
+
+def _retryable(event: EventArchiveReport) -> bool:
+    """Whether a rerun could finish ``event``: it did not run, or photos failed that may exist."""
+    if event.status == "ok":
+        return False
+    download = event.download
+    return download is None or download.missing > 0 or download.failed > download.not_found
 
 
 def _outcome(report: EventArchiveReport) -> str:
@@ -243,23 +295,24 @@ def _as_json(report: ArchiveReport) -> dict[str, Any]:
         "skipped": report.skipped,
         "failed": report.failed,
         "bytes": report.bytes,
-        "events": [
-            {
-                "event_id": e.event_id,
-                "folder": e.folder,
-                "name": e.name,
-                "event_date": e.event_date,
-                "status": e.status,
-                "downloaded": e.downloaded,
-                "skipped": e.skipped,
-                "failed": e.failed,
-                "missing": e.missing,
-                "bytes": e.bytes,
-                "error": e.error,
-                "manifest": e.download.manifest_path if e.download is not None else None,
-            }
-            for e in report.events
-        ],
+        "events": [_event_json(e) for e in report.events],
+    }
+
+
+def _event_json(e: EventArchiveReport) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "folder": e.folder,
+        "name": e.name,
+        "event_date": e.event_date,
+        "status": e.status,
+        "downloaded": e.downloaded,
+        "skipped": e.skipped,
+        "failed": e.failed,
+        "missing": e.missing,
+        "bytes": e.bytes,
+        "error": e.error,
+        "manifest": e.download.manifest_path if e.download is not None else None,
     }
 
 
@@ -278,21 +331,30 @@ async def cmd_archive(rt: Runtime) -> int:
     started = time.monotonic()
     async with rt.client() as client:
         rt.ctx.subject = f"the events of org {client.org_id}"
-        with ArchiveProgress(rt.output) as progress:
-            if cluster is not None:
-                report = await archive_on_cluster(rt, cluster, out, selection, concurrency, progress)
-            else:
-                report = await archive_events(
-                    client,
-                    out,
-                    concurrency=concurrency,
-                    verify=rt.args.verify,
-                    low_speed_limit_bps=rt.args.low_speed_limit,
-                    low_speed_time_s=rt.args.low_speed_time,
-                    limit_rate_bps=limit_rate_bps(rt),
-                    on_event=progress,
-                    **selection,
-                )
+        progress: ArchiveProgress | ArchiveJsonProgress
+        if rt.opt("progress") == "json":
+            progress = ArchiveJsonProgress(rt.output, label=f"archive {out}", command="archive")
+            rt.retry_listener = progress.api_retry
+        else:
+            progress = ArchiveProgress(rt.output)
+        try:
+            with progress:
+                if cluster is not None:
+                    report = await archive_on_cluster(rt, cluster, out, selection, concurrency, progress)
+                else:
+                    report = await archive_events(
+                        client,
+                        out,
+                        concurrency=concurrency,
+                        verify=rt.args.verify,
+                        low_speed_limit_bps=rt.args.low_speed_limit,
+                        low_speed_time_s=rt.args.low_speed_time,
+                        limit_rate_bps=limit_rate_bps(rt),
+                        on_event=progress,
+                        **selection,
+                    )
+        finally:
+            rt.retry_listener = None
     elapsed_s = time.monotonic() - started
     if rt.opt("json"):
         rt.output.json(_as_json(report))
@@ -307,8 +369,12 @@ async def cmd_archive(rt: Runtime) -> int:
     worst = max(statuses, default=EXIT_OK)
     if worst != EXIT_OK:
         bad = sum(1 for s in statuses if s != EXIT_OK)
-        rt.output.error(
-            f"{bad} of {len(statuses)} event(s) did not complete (see the table); run the same command "
-            "again to retry them, finished photos are skipped"
+        advice = (
+            "run the same command again to retry them, finished photos are skipped"
+            if any(_retryable(e) for e in report.events)
+            else "their failed photos do not exist: running again will not fetch them"
         )
+        rt.output.error(f"{bad} of {len(statuses)} event(s) did not complete (see the table); {advice}")
+    if isinstance(progress, ArchiveJsonProgress):
+        rt.output.event({"type": "archive_summary", **_as_json(report), "exit_status": worst})
     return worst

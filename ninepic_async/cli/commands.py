@@ -8,15 +8,21 @@ client, and prints the result. ``download``, ``demo`` and ``simulate`` live in
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._constants import VIDEO_FAILURE_STATUSES
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from .._constants import VIDEO_FAILURE_STATUSES, VIDEO_SUCCESS_STATUSES
+from .._exceptions import PollTimeoutError
 from ..models import VideoClippingJob
-from .errors import EXIT_OK, EXIT_PARTIAL, CliError
+from .errors import EXIT_LOCAL_ERROR, EXIT_OK, EXIT_PARTIAL, CliError
 from .listings import page_size, pages_from, show_pages, show_photos
+from .output import DownloadProgress, format_bytes, visible
 from .runtime import Runtime
 
 if TYPE_CHECKING:
@@ -159,7 +165,9 @@ async def cmd_faces(rt: Runtime) -> int:
             first = await client.face_search(event, selfie, request_id=request_id, page_size=size)
             request_id = first.request_id
             rt.output.note(
-                f"request_id: {request_id}{_confidence(first)} (reuse it: --request-id, or download --selfie)"
+                f"request_id: {request_id}{_confidence(first)} "
+                "(reuse it: --request-id, or download --selfie)",
+                essential=True,
             )
         else:
             first = None
@@ -240,26 +248,33 @@ async def cmd_video(rt: Runtime) -> int:
 
 
 async def _video_status(rt: Runtime) -> int:
-    """``video status REQUEST_ID [--wait]``: one job's status and clips."""
+    """``video status REQUEST_ID [--wait] [--out DIR]``: one job's status and clips (and download them)."""
     event = rt.event_id()
     request_id = rt.args.request_id.strip()
     if not request_id:
         raise CliError("REQUEST_ID must not be empty")
+    clips_out = _clips_destination(rt)
     async with rt.client() as client:
         rt.ctx.subject = f"video clipping request {request_id!r} in event {event}"
         if rt.args.wait:
             job = await _wait_job(rt, client, event, request_id)
         else:
             job = await client.video_clipping_status(event, request_id)
-    return _show_job(rt, job)
+    status = _show_job(rt, job)
+    if clips_out is not None and status == EXIT_OK:
+        return await _download_clips(rt, job, clips_out)
+    return status
 
 
 async def _video_start(rt: Runtime) -> int:
-    """``video --selfie FILE | --request-id ID [--wait]``: start a job (and wait for it)."""
+    """``video --selfie FILE | --request-id ID [--wait] [--out DIR]``: start a job (and wait for it)."""
     event = rt.event_id()
     selfie, request_id = _selfie_and_request_id(rt)
     if (selfie is None) == (request_id is None):
         raise CliError("video needs exactly one of --selfie FILE or --request-id ID (or: video status ID)")
+    clips_out = _clips_destination(rt)
+    if clips_out is not None and not rt.args.wait:
+        raise CliError("--out downloads the clips of a finished job: add --wait")
     async with rt.client() as client:
         _about_search(rt, event, client, request_id)
         job = await client.start_video_clipping(event, selfie, request_id=request_id)
@@ -267,20 +282,62 @@ async def _video_start(rt: Runtime) -> int:
             if not rt.opt("json"):
                 rt.output.note(f"started video clipping job {job.request_id}")
             job = await _wait_job(rt, client, event, job.request_id)
-    return _show_job(rt, job)
+    status = _show_job(rt, job)
+    if clips_out is not None and status == EXIT_OK:
+        return await _download_clips(rt, job, clips_out)
+    return status
+
+
+def _clips_destination(rt: Runtime) -> Path | None:
+    """--out of the video commands, checked before anything is sent (None: clips are not downloaded)."""
+    if rt.args.out is None:
+        return None
+    out = Path(rt.args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {rt.args.out!r} exists and is not a directory", EXIT_LOCAL_ERROR)
+    return out
 
 
 async def _wait_job(rt: Runtime, client: NinePicClient, event: int, request_id: str) -> VideoClippingJob:
-    """Poll a video job until it ends (--wait-timeout S, every --interval S), with a spinner on a terminal."""
-    coro = client.wait_for_video_clips(
-        event, request_id, timeout_s=rt.args.wait_timeout, interval_s=rt.args.interval
-    )
+    """Poll a video job until it ends (--wait-timeout S, every --interval S): a spinner with the job's
+    status and the time waited on a terminal, a line per status change otherwise."""
+    timeout_s = rt.args.wait_timeout
+    last: list[str | None] = []
+
+    def describe(job: VideoClippingJob | None) -> str:
+        status = "starting" if job is None else (job.status or "unknown status")
+        return f"video clipping job {request_id}: {status} (gives up after {timeout_s:g} s)"
+
+    def on_poll(job: VideoClippingJob) -> None:
+        if progress is not None:
+            progress.update(task, description=escape(visible(describe(job))))
+        elif not last or last[-1] != job.status:
+            rt.output.note(f"video clipping job {request_id}: {job.status or 'unknown status'}")
+        last.append(job.status)
+
+    progress: Progress | None = None
+    task = TaskID(0)
     if rt.output.stderr_is_terminal:
-        with rt.output.err.status(f"waiting for video clipping job {request_id} ..."):
-            job: VideoClippingJob = await coro
-            return job
-    rt.output.note(f"waiting for video clipping job {request_id} (up to {rt.args.wait_timeout:g} s)")
-    job = await coro
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=rt.output.err,
+            transient=True,
+        )
+        task = progress.add_task(escape(visible(describe(None))), total=None)
+    else:
+        rt.output.note(f"waiting for video clipping job {request_id} (up to {timeout_s:g} s)")
+    try:
+        with progress if progress is not None else contextlib.nullcontext():
+            job: VideoClippingJob = await client.wait_for_video_clips(
+                event, request_id, timeout_s=timeout_s, interval_s=rt.args.interval, on_poll=on_poll
+            )
+    except PollTimeoutError as exc:
+        raise CliError(
+            f"{exc}; check again later with `ninepic video status {request_id}` (add --wait to wait again)",
+            EXIT_PARTIAL,
+        ) from None
     return job
 
 
@@ -304,3 +361,41 @@ def _show_job(rt: Runtime, job: VideoClippingJob) -> int:
         rt.output.error(f"video clipping job {job.request_id} ended with status {job.status!r}")
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+async def _download_clips(rt: Runtime, job: VideoClippingJob, out: Path) -> int:
+    """Download a finished job's clips into ``out`` with the photo downloader's core (``.part``
+    files, resume, size/ETag checks, a manifest); exit status as for ``download``."""
+    from ..download import UrlJob, download_url_list
+    from .download import download_status
+
+    status = (job.status or "").lower()
+    if status not in VIDEO_SUCCESS_STATUSES:
+        raise CliError(
+            f"video clipping job {job.request_id} is {job.status or 'in an unknown state'}, not finished: "
+            "add --wait to wait for its clips",
+            EXIT_PARTIAL,
+        )
+    request_id = job.request_id or "video"
+    jobs = [
+        UrlJob(
+            url=clip.url,
+            filename=f"{request_id}-{os.path.basename(clip.url.split('?', 1)[0]) or f'clip-{n}.mp4'}",
+            image_id=f"{request_id}/clip-{n}",
+        )
+        for n, clip in enumerate(job.clips, 1)
+        if clip.url
+    ]
+    with DownloadProgress(rt.output, label=f"clips of {request_id}", items="clips") as progress:
+        report = await download_url_list(jobs, out, on_event=progress)
+    rt.output.note(
+        f"clips: downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
+        f"failed {report.failed}; {format_bytes(report.bytes)}; manifest: {report.manifest_path}",
+        essential=True,
+    )
+    if report.failed:
+        rt.output.error(
+            f"{report.failed} clip(s) failed (listed in {report.manifest_path}); run the same command "
+            "again to retry them"
+        )
+    return download_status(report)

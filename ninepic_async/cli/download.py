@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._constants import CLI_MAX_CONCURRENCY, CLI_MAX_LISTED_FAILURES, DEMO_PHOTO_SIZE
+from .._constants import CLI_MAX_CONCURRENCY, DEMO_PHOTO_SIZE
 from .._exceptions import RequestValidationError
-from .errors import EXIT_OK, EXIT_PARTIAL, CliError
+from .errors import EXIT_LOCAL_ERROR, EXIT_NOTHING_FOUND, EXIT_OK, EXIT_PARTIAL, CliError
+from .events_json import JsonProgress, summary_event
 from .network import limit_rate_bps
 from .output import DownloadProgress, format_bytes, format_rate
 from .runtime import Runtime
@@ -26,6 +27,7 @@ from .selections import SelfieImage, read_image_ids, read_selfie, resolve_selfie
 
 if TYPE_CHECKING:
     from ..client import NinePicClient
+    from ..download import DownloadReport
     from ..download.shard import Shard
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "checked_shard",
     "cmd_demo",
     "cmd_download",
+    "download_status",
 ]
 
 _OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id/--image-ids-from"}
@@ -56,7 +59,8 @@ def checked_out(text: str) -> Path | str:
         return text
     out = Path(text).expanduser()
     if out.exists() and not out.is_dir():
-        raise CliError(f"--out {text!r} exists and is not a directory")
+        # a destination problem (exit 5, like an unwritable one), not a malformed value
+        raise CliError(f"--out {text!r} exists and is not a directory", EXIT_LOCAL_ERROR)
     return out
 
 
@@ -188,21 +192,32 @@ async def _download(
         )
         concurrency = cap
     started = time.monotonic()
-    with DownloadProgress(rt.output, label=label) as progress:
-        report = await download_originals(
-            client,
-            event,
-            out,
-            concurrency=concurrency,
-            verify=rt.args.verify,
-            low_speed_limit_bps=rt.args.low_speed_limit,
-            low_speed_time_s=rt.args.low_speed_time,
-            limit_rate_bps=limit_rate_bps(rt),
-            on_event=progress,
-            name_template=getattr(rt.args, "name_template", None),
-            **selection,
-        )
-    elapsed_s = getattr(report, "elapsed_s", None) or (time.monotonic() - started)
+    progress: DownloadProgress | JsonProgress
+    if rt.opt("progress") == "json":
+        progress = JsonProgress(rt.output, label=label, command=rt.args.command)
+        rt.retry_listener = progress.api_retry
+    else:
+        progress = DownloadProgress(rt.output, label=label)
+    try:
+        with progress:
+            report = await download_originals(
+                client,
+                event,
+                out,
+                concurrency=concurrency,
+                verify=rt.args.verify,
+                low_speed_limit_bps=rt.args.low_speed_limit,
+                low_speed_time_s=rt.args.low_speed_time,
+                limit_rate_bps=limit_rate_bps(rt),
+                on_event=progress,
+                name_template=getattr(rt.args, "name_template", None),
+                **selection,
+            )
+    finally:
+        rt.retry_listener = None
+    if not report.elapsed_s:
+        report.elapsed_s = time.monotonic() - started
+    status = download_status(report)
     extra = ""
     if report.missing:
         extra += f", missing {report.missing} (announced but never listed)"
@@ -213,20 +228,20 @@ async def _download(
         lambda: rt.output.line(
             f"downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
             f"failed {report.failed}{extra}; "
-            f"{format_bytes(report.bytes)} in {elapsed_s:.1f} s ({format_rate(report.bytes, elapsed_s)}); "
-            f"manifest: {report.manifest_path}"
+            f"{format_bytes(report.bytes)} in {report.elapsed_s:.1f} s "
+            f"({format_rate(report.bytes, report.elapsed_s)}); manifest: {report.manifest_path}"
         ),
     )
-    if report.complete:
-        return EXIT_OK
-    failures = list(report.failures)
-    for failure in failures[:CLI_MAX_LISTED_FAILURES]:
-        rt.output.note(f"failed: {failure.image_id}: {failure.error or 'unknown error'}")
-    if report.failed > CLI_MAX_LISTED_FAILURES:
-        rt.output.note(f"... and {report.failed - CLI_MAX_LISTED_FAILURES} more")
-    if report.failed:
+    # Each failure was listed as it happened (by the bar or the plain lines); here only what to do.
+    retryable = report.failed - report.not_found
+    if report.not_found:
         rt.output.error(
-            f"{report.failed} photo(s) failed (listed in {report.manifest_path}); run the same "
+            f"{report.not_found} photo(s) do not exist (the API or the store said not found; listed in "
+            f"{report.manifest_path}): running again will not fetch them"
+        )
+    if retryable:
+        rt.output.error(
+            f"{retryable} photo(s) failed (listed in {report.manifest_path}); run the same "
             "command again to retry them, finished files are skipped"
         )
     if report.missing:
@@ -234,6 +249,19 @@ async def _download(
             f"{report.missing} of the {report.announced} photo(s) the selection announced never "
             "appeared in its listing, even on a second walk; run the same command again later"
         )
+    if isinstance(progress, JsonProgress):
+        rt.output.event(summary_event(report, status))
+    return status
+
+
+def download_status(report: DownloadReport) -> int:
+    """The exit status of a download: 0 complete, 6 when nothing selected exists (and nothing is on
+    disk), else 1 (partial: a rerun may finish it)."""
+    if report.complete:
+        return EXIT_OK
+    nothing_on_disk = report.downloaded == 0 and report.skipped == 0 and report.missing == 0
+    if nothing_on_disk and report.failed == report.not_found:
+        return EXIT_NOTHING_FOUND
     return EXIT_PARTIAL
 
 
@@ -264,7 +292,8 @@ async def _dry_run(
         rt.output.table(("image_id", "filename", "action", "error"), rows, title=f"dry run: {out}")
     rt.output.note(
         f"dry run: {counts['download']} photo(s) would be downloaded to {out}, {counts['skip']} already on "
-        f"disk, {counts['failed']} unavailable; nothing was written"
+        f"disk, {counts['failed']} unavailable; nothing was written",
+        essential=True,
     )
     return EXIT_OK
 

@@ -38,11 +38,13 @@ __all__ = [
     "EXIT_API_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_LOCAL_ERROR",
+    "EXIT_NOTHING_FOUND",
     "EXIT_OK",
     "EXIT_PARTIAL",
     "EXIT_PIPE_CLOSED",
     "EXIT_SOFTWARE",
     "EXIT_STATUSES",
+    "EXIT_TERMINATED",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "CliError",
@@ -66,12 +68,18 @@ EXIT_UNAVAILABLE = 4
 """The API could not be used right now: connection refused, timeout, 429 or 5xx after
 every retry, or a response that is not the 9Pic API's. Retrying later may work."""
 EXIT_LOCAL_ERROR = 5
-"""The destination directory cannot be written (permissions, disk full, not a directory), or
+"""The download destination cannot be written (permissions, disk full, ``--out`` names a file), or
 another download is running in it (it holds ``<dest>/.ninepic.lock``)."""
+EXIT_NOTHING_FOUND = 6
+"""A download found nothing it could ever fetch: every selected photo was refused as not found
+(unknown ``--image-id`` values, objects missing from the store) and none is on disk. Running
+the same command again will not change that, unlike a partial run (1)."""
 EXIT_SOFTWARE = 70
 """An unexpected internal error (a bug): please report it with the ``--verbose`` output."""
 EXIT_INTERRUPTED = 130
 """Interrupted by Ctrl-C (SIGINT); partial ``.part`` files are kept for resume."""
+EXIT_TERMINATED = 143
+"""Stopped by SIGTERM (``docker stop``, ``timeout``, systemd): cleaned up like Ctrl-C (128 + 15)."""
 EXIT_PIPE_CLOSED = 141
 """Whoever read stdout stopped early (``ninepic photos --all-pages --json | head``): the
 command stops quietly, like a tool killed by SIGPIPE (128 + 13)."""
@@ -84,9 +92,12 @@ EXIT_STATUSES: dict[int, str] = {
     EXIT_API_ERROR: "the API refused the request (400/401/403/404/422)",
     EXIT_UNAVAILABLE: "the API is unreachable or kept failing (connection, timeout, 429/5xx after retries)",
     EXIT_LOCAL_ERROR: "the destination cannot be written, or another download is using it",
+    EXIT_NOTHING_FOUND: "nothing to download: none of the selected photos exists (e.g. every --image-id "
+    "is unknown); a rerun will not help",
     EXIT_SOFTWARE: "internal error (a bug)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
     EXIT_PIPE_CLOSED: "stdout was closed early (e.g. `| head`); the command stopped quietly",
+    EXIT_TERMINATED: "stopped by SIGTERM (docker stop, timeout): cleaned up as for Ctrl-C",
 }
 """Every exit status of ``ninepic`` and what it means (the README's table is built from the same words)."""
 
@@ -220,7 +231,7 @@ def describe_error(exc: BaseException, ctx: ErrorContext | None = None) -> tuple
         line = f"unexpected response from {base} ({exc}): is --base-url a 9Pic API?"
         status = EXIT_UNAVAILABLE
     elif isinstance(exc, PollTimeoutError):
-        line = f"{exc}; check again later with `ninepic video status REQUEST_ID`"
+        line = f"{exc}; check again later with `ninepic video status` and the job's request_id"
         status = EXIT_PARTIAL
     elif isinstance(exc, DestinationError):
         line = f"destination problem: {exc}"

@@ -1,8 +1,9 @@
-"""Running one command's coroutine in a fresh event loop, so that Ctrl-C cancels it cleanly.
+"""Running one command's coroutine in a fresh event loop, so that Ctrl-C or SIGTERM cancels it cleanly.
 
-A first SIGINT cancels the command's task, which closes its sessions on the way out (a
-download keeps its ``.part`` files); if that takes longer than ``CLI_INTERRUPT_GRACE_S``
-seconds, or a second Ctrl-C arrives, the process exits 130 at once.
+A first SIGINT (Ctrl-C) or SIGTERM (``docker stop``, ``timeout``, systemd) cancels the command's
+task, which closes its sessions on the way out (a download keeps its ``.part`` files and its
+manifest stays consistent); if that takes longer than ``CLI_INTERRUPT_GRACE_S`` seconds, or a
+second signal arrives, the process exits at once, with 128 + the signal's number (130, 143).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from .._constants import CLI_INTERRUPT_GRACE_S
-from .errors import EXIT_INTERRUPTED
 
 T = TypeVar("T")
 
@@ -45,26 +45,27 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def run_interruptible(factory: Callable[[], Awaitable[int]]) -> tuple[int | None, bool]:
-    """Run ``factory()`` in a new event loop; Ctrl-C cancels it. Returns (status, interrupted).
+def run_interruptible(factory: Callable[[], Awaitable[int]]) -> tuple[int | None, int]:
+    """Run ``factory()`` in a new event loop; SIGINT or SIGTERM cancels it.
 
-    ``status`` is None when the command was interrupted (``interrupted`` is then True).
+    Returns (status, signal number): status is None and the number that of the signal when the
+    command was stopped by one, else (status, 0).
     """
-    interrupted = threading.Event()
+    received: list[int] = []
     watchdog: list[threading.Timer] = []
 
     def hard_exit() -> None:
-        os._exit(EXIT_INTERRUPTED)
+        os._exit(128 + (received[0] if received else signal.SIGINT))
 
     async def runner() -> int:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        installed = False
+        installed: list[signal.Signals] = []
 
-        def on_sigint() -> None:
-            if interrupted.is_set():
+        def on_signal(signum: signal.Signals) -> None:
+            if received:
                 hard_exit()
-            interrupted.set()
+            received.append(int(signum))
             timer = threading.Timer(CLI_INTERRUPT_GRACE_S, hard_exit)
             timer.daemon = True
             timer.start()
@@ -73,20 +74,23 @@ def run_interruptible(factory: Callable[[], Awaitable[int]]) -> tuple[int | None
                 task.cancel()
 
         if threading.current_thread() is threading.main_thread():
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signal.SIGINT, on_sigint)
-                installed = True
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(signum, on_signal, signum)
+                    installed.append(signum)
         try:
             return await factory()
         finally:
-            if installed:
-                loop.remove_signal_handler(signal.SIGINT)
+            for signum in installed:
+                loop.remove_signal_handler(signum)
 
     try:
-        return _run(runner()), False
+        return _run(runner()), 0
     except (KeyboardInterrupt, asyncio.CancelledError):
-        if interrupted.is_set() or not isinstance(sys.exc_info()[1], asyncio.CancelledError):
-            return None, True
+        if received:
+            return None, received[0]
+        if not isinstance(sys.exc_info()[1], asyncio.CancelledError):
+            return None, int(signal.SIGINT)
         raise
     finally:
         for timer in watchdog:

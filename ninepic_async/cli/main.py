@@ -12,8 +12,10 @@ Where things are: the argument tree in :mod:`.parser`, the API commands in :mod:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -73,48 +75,77 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_status
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+    except SystemExit as exc:  # argparse: --help/--version (0)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    output = Output(json_mode=bool(getattr(args, "json", False)))
-    rt = Runtime(args=args, output=output)
+    except CliError as exc:  # a bad option or value: one line, exit 2
+        Output().error(exc.message)
+        return exc.exit_status
     verbose = bool(getattr(args, "verbose", False))
+    quiet = bool(getattr(args, "quiet", False))
+    output = Output(
+        json_mode=bool(getattr(args, "json", False)),
+        quiet=quiet,
+        stderr_json=getattr(args, "progress", None) == "json",
+    )
+    if verbose and quiet:
+        output.error("-q/--quiet and -v/--verbose cannot be used together; pick one")
+        return EXIT_USAGE
     for warning in profile.warnings if profile is not None else ():
         output.warning(warning)
-    with logging_to(output, verbose):
+    rt = Runtime(args=args, output=output)
+    with contextlib.ExitStack() as stack:
         try:
-            if args.command == "simulate":
-                return cmd_simulate(rt)
-            if args.command == "completion":
-                return cmd_completion(rt)
-            status, interrupted = run_interruptible(lambda: COMMANDS[args.command](rt))
-            if interrupted:
-                if args.command == "check":  # it only reads: there is nothing to resume
-                    output.note("interrupted")
-                else:
-                    output.note(
-                        "interrupted: partial files (.part) are kept; run the same command again to resume"
-                    )
-                return EXIT_INTERRUPTED
-            return EXIT_OK if status is None else status
-        except KeyboardInterrupt:
-            output.note("interrupted")
-            return EXIT_INTERRUPTED
-        except Exception as exc:  # every expected failure becomes one line and an exit status
-            if any(isinstance(leaf, BrokenPipeError) for leaf in leaf_errors(exc)):
-                _silence_stdout(output.stdout)
-                return EXIT_PIPE_CLOSED
-            described = describe_error(exc, rt.ctx)
-            if described is None:
-                output.error(
-                    f"internal error: {type(exc).__name__}: {redact(str(exc))} (please report it; "
-                    "--verbose shows the traceback)"
+            stack.enter_context(
+                logging_to(
+                    output, verbose, log_file=getattr(args, "log_file", None), on_api_retry=rt.api_retry
                 )
-                if verbose:
-                    log.exception("internal error")
-                return EXIT_SOFTWARE
-            message, status = described
-            output.error(message)
-            return status
+            )
+        except CliError as exc:  # --log-file cannot be opened
+            output.error(exc.message)
+            return exc.exit_status
+        return _run_command(rt, verbose)
+
+
+def _run_command(rt: Runtime, verbose: bool) -> int:
+    """Run the parsed command; every expected failure becomes one line and an exit status."""
+    args, output = rt.args, rt.output
+    try:
+        if args.command == "simulate":
+            return cmd_simulate(rt)
+        if args.command == "completion":
+            return cmd_completion(rt)
+        status, signum = run_interruptible(lambda: COMMANDS[args.command](rt))
+        if signum:
+            how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+            if args.command == "check":  # it only reads: there is nothing to resume
+                output.note(how, essential=True)
+            else:
+                output.note(
+                    f"{how}: partial files (.part) are kept; run the same command again to resume",
+                    essential=True,
+                )
+            return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
+        return EXIT_OK if status is None else status
+    except KeyboardInterrupt:
+        output.note("interrupted", essential=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if any(isinstance(leaf, BrokenPipeError) for leaf in leaf_errors(exc)):
+            _silence_stdout(output.stdout)
+            return EXIT_PIPE_CLOSED
+        described = describe_error(exc, rt.ctx)
+        if described is None:
+            output.error(
+                f"internal error: {type(exc).__name__}: {redact(str(exc))} (please report it; "
+                "--verbose shows the traceback)",
+                EXIT_SOFTWARE,
+            )
+            if verbose:
+                log.exception("internal error")
+            return EXIT_SOFTWARE
+        message, status = described
+        output.error(message, status)
+        return status
 
 
 def _silence_stdout(stream: object) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 import msgspec
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -85,6 +86,17 @@ def visible(text: str) -> str:
     )
 
 
+def _numeric(values: Sequence[object]) -> bool:
+    """A column of numbers (None allowed): right-aligned."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+
+
+def _identifier(text: str) -> bool:
+    """A long value without spaces (UUID, URL, path): never broken inside a table cell."""
+    return len(text) > 12 and not any(ch.isspace() for ch in text)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
@@ -101,11 +113,22 @@ class Output:
     """
 
     def __init__(
-        self, *, json_mode: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None
+        self,
+        *,
+        json_mode: bool = False,
+        quiet: bool = False,
+        stderr_json: bool = False,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
     ) -> None:
         self.stdout: TextIO = stdout if stdout is not None else sys.stdout
         self.stderr: TextIO = stderr if stderr is not None else sys.stderr
         self.json_mode = json_mode
+        self.quiet = quiet
+        """-q: notes (progress, retries, hints) are dropped; warnings and errors still show."""
+        self.stderr_json = stderr_json
+        """--progress json: stderr carries JSON Lines only (notes, warnings and errors become
+        ``{"type": "note"|"warning"|"error", "message": ...}``)."""
         self.out = Console(file=self.stdout, highlight=False)
         self.err = Console(file=self.stderr, highlight=False)
 
@@ -116,8 +139,13 @@ class Output:
 
     @property
     def stderr_is_terminal(self) -> bool:
-        """True when progress can be drawn as a live bar or spinner."""
-        return self.err.is_terminal
+        """True when progress can be drawn as a live bar or spinner (never with -q or JSON events)."""
+        return self.err.is_terminal and not self.quiet and not self.stderr_json
+
+    def event(self, obj: dict[str, Any]) -> None:
+        """One JSON Lines event on stderr (``--progress json``); see :mod:`.events_json`."""
+        self.stderr.write(redact(msgspec.json.encode(obj).decode()) + "\n")
+        self.stderr.flush()
 
     # --- data (stdout) ---------------------------------------------------------------
     def json(self, obj: Any) -> None:
@@ -146,14 +174,35 @@ class Output:
 
         On a pipe the title is dropped and the caption goes to stderr, so stdout stays data.
         """
-        cells = [[_cell(v) for v in row] for row in rows]
+        raw = [list(row) for row in rows]
+        cells = [[_cell(v) for v in row] for row in raw]
         if self.stdout_is_terminal:
             table = Table(title=title, caption=caption, show_header=header, header_style="bold")
-            for column in columns:
-                table.add_column(column, overflow="fold")
+            needed = 1  # the left border; each column adds its width, 2 of padding and a border
+            for index, column in enumerate(columns):
+                values = [row[index] for row in raw if index < len(row)]
+                texts = [row[index] for row in cells if index < len(row)]
+                heading = cell_len(column) if header else 1
+                if _numeric(values):
+                    table.add_column(column, justify="right", no_wrap=True)
+                    needed += max([heading, *(cell_len(t) for t in texts)]) + 3
+                elif any(_identifier(text) for text in texts):  # a UUID or URL: kept whole, to copy it
+                    table.add_column(column, no_wrap=True, overflow="ignore")
+                    needed += max([heading, *(cell_len(t) for t in texts)]) + 3
+                else:
+                    table.add_column(column, overflow="fold")
+                    words = [cell_len(w) for t in texts for w in t.split()]
+                    needed += max([min(heading, 12), *(min(w, 12) for w in words)]) + 3
             for row in cells:
                 table.add_row(*(Text(c) for c in row))
-            self.out.print(table)
+            # Wider than the terminal when ids and URLs need it: the terminal wraps the line, the
+            # value stays in one piece (copyable), unlike a value folded inside its cell.
+            terminal_width = self.out.width
+            self.out.width = max(needed, terminal_width)  # print(width=) cannot go past the console's
+            try:
+                self.out.print(table, crop=False)
+            finally:
+                self.out.width = terminal_width
             return
         if header:
             self.line("\t".join(columns))
@@ -167,25 +216,38 @@ class Output:
         self.table(("field", "value"), pairs, title=title, header=False)
 
     # --- notes (stderr) ----------------------------------------------------------------
-    def _to_stderr(self, text: str, style: str = "") -> None:
+    def _to_stderr(self, text: str, style: str = "", kind: str = "note", **fields: Any) -> None:
+        if self.stderr_json:
+            self.event({"type": kind, "message": redact(text), **fields})
+            return
         text = visible(redact(text))
-        if self.stderr_is_terminal:
+        if self.err.is_terminal:
             self.err.print(Text(text, style=style), soft_wrap=True)
         else:  # one message, one line: no wrapping at 80 columns when captured or piped
             self.stderr.write(text + "\n")
             self.stderr.flush()
 
-    def note(self, text: str) -> None:
-        """A human note on stderr (never data)."""
-        self._to_stderr(text)
+    def note(self, text: str, *, essential: bool = False) -> None:
+        """A human note on stderr (never data); dropped with -q unless ``essential`` (a summary,
+        an id the user needs next, why the command stopped)."""
+        if essential or not self.quiet:
+            self._to_stderr(text)
 
-    def error(self, text: str) -> None:
-        """The one ``error: ...`` line of a failed command, on stderr."""
-        self._to_stderr("error: " + text, "bold red")
+    def error(self, text: str, exit_status: int | None = None) -> None:
+        """The one ``error: ...`` line of a failed command, on stderr (the JSON event also carries
+        the ``exit_status`` the command returns, when given)."""
+        if self.stderr_json:
+            extra: dict[str, Any] = {} if exit_status is None else {"exit_status": exit_status}
+            self._to_stderr(text, kind="error", **extra)
+        else:
+            self._to_stderr("error: " + text, "bold red")
 
     def warning(self, text: str) -> None:
-        """A ``warning: ...`` line on stderr."""
-        self._to_stderr("warning: " + text, "yellow")
+        """A ``warning: ...`` line on stderr (shown with -q too)."""
+        if self.stderr_json:
+            self._to_stderr(text, kind="warning")
+        else:
+            self._to_stderr("warning: " + text, "yellow")
 
 
 class _FilesColumn(ProgressColumn):
@@ -195,6 +257,8 @@ class _FilesColumn(ProgressColumn):
         done = task.fields.get("files_done", 0)
         total = task.fields.get("files_total")
         failed = task.fields.get("failed", 0)
+        if task.fields.get("listing") and not done:
+            return Text(f"listing {task.fields.get('items', 'photos')}…", style="progress.remaining")
         text = Text(f"{done}/{total if total is not None else '?'} files")
         if failed:
             text.append(f" ({failed} failed)", style="red")
@@ -234,10 +298,14 @@ class DownloadProgress:
     ``CLI_PLAIN_PROGRESS_INTERVAL_S`` seconds.
     """
 
-    def __init__(self, output: Output, *, label: str = "downloading", live: bool | None = None) -> None:
+    def __init__(
+        self, output: Output, *, label: str = "downloading", live: bool | None = None, items: str = "photos"
+    ) -> None:
         self.output = output
         self.live = output.stderr_is_terminal if live is None else live
         self.label = label
+        self.items = items
+        """What is downloaded, for "listing photos…"."""
         self.files_total: int | None = None
         self.files_done = 0
         self.downloaded = 0
@@ -250,6 +318,8 @@ class DownloadProgress:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._samples: deque[tuple[float, int]] = deque()
+        self._listing = True
+        """Until the selection's size is known: the bar says "listing photos…" instead of 0/?."""
 
     def __enter__(self) -> DownloadProgress:
         self._started_at = self._last_line_at = time.monotonic()
@@ -267,7 +337,16 @@ class DownloadProgress:
                 refresh_per_second=10,
             )
             self._progress.start()
-            self._task = self._progress.add_task(self.label, total=None, files_done=0, files_total=None)
+            self._task = self._progress.add_task(
+                escape(visible(self.label)),
+                total=None,
+                files_done=0,
+                files_total=None,
+                listing=True,
+                items=self.items,
+            )
+        else:
+            self.output.note(f"{self.label}: listing {self.items}…")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -293,6 +372,7 @@ class DownloadProgress:
     def planned(self, total_files: int | None) -> None:
         """The selection is known to hold ``total_files`` files (``None``: not known yet)."""
         self.files_total = total_files
+        self._listing = False
         if not self.live and total_files is not None:
             self.output.note(f"{self.label}: {total_files} files planned")
         self._refresh()
@@ -363,6 +443,7 @@ class DownloadProgress:
                 total=total,
                 files_done=self.files_done,
                 files_total=self.files_total,
+                listing=self._listing,
                 failed=self.failed,
                 rate_bps=rate,
                 eta_s=eta_s,

@@ -11,8 +11,11 @@ Values are only parsed here; range checks that need an option's name in the mess
 from __future__ import annotations
 
 import argparse
+import re
+import typing
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from .. import __version__
 from .._constants import (
@@ -38,16 +41,49 @@ from .._constants import (
 )
 from ..download.check import DEFAULT_CHECK_CONCURRENCY
 from ..download.names import TEMPLATE_FIELDS
-from .errors import EXIT_STATUSES
+from .errors import EXIT_STATUSES, CliError
 
-__all__ = ["build_parser", "parse_time_s"]
+__all__ = ["NinepicArgumentParser", "build_parser", "non_empty", "parse_time_s"]
 
 _EXIT_HELP = "exit statuses:\n" + "\n".join(f"  {code:<4}{text}" for code, text in EXIT_STATUSES.items())
 _EXIT_HELP_COMMANDS = frozenset({"download", "demo", "check", "archive"})
 """Commands whose --help ends with the exit status table (the top-level help has it too)."""
 
 
+class NinepicArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose bad input is one ``error:`` line and exit 2, like every other bad value.
+
+    :meth:`error` raises :class:`~ninepic_async.cli.errors.CliError` instead of printing the
+    usage block, so ``main`` reports it the way it reports a bad ``--concurrency`` found later;
+    the line ends with where the full usage is (``ninepic download --help``). Subcommand parsers
+    inherit the class (argparse's ``add_subparsers`` uses the parent's).
+    """
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise CliError(f"{_option_first(message)} (see `{self.prog} --help`)")
+
+
+def _option_first(message: str) -> str:
+    """argparse's ``argument --out/-o: ...`` as ``--out: ...`` (the option the user typed)."""
+    match = re.match(r"argument ([^:]+): (.*)", message, re.DOTALL)
+    if match is None:
+        return message
+    names, rest = match.groups()
+    return f"{names.split('/')[0]}: {rest}"
+
+
 # --- value types -----------------------------------------------------------------------
+
+
+def non_empty(what: str) -> Callable[[str], str]:
+    """argparse type: a string that is not empty or blank (an unset ``$DEST`` must not mean ``.``)."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{what} must not be empty (is a shell variable unset?)")
+        return text
+
+    return parse
 
 
 def _whole_number(minimum: int | None = None) -> Callable[[str], int]:
@@ -114,8 +150,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the examples of the epilogs as written."""
 
 
-def _shared_parent() -> argparse.ArgumentParser:
-    """Options every command accepts after its name; defaults SUPPRESSed so nesting never clobbers."""
+def _shared_parent(*, event: bool = True) -> argparse.ArgumentParser:
+    """Connection options every API command accepts after its name (``--event`` shown only where it
+    is used); defaults SUPPRESSed so nesting never clobbers."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("connection (after the command name)")
     sup = argparse.SUPPRESS
@@ -126,11 +163,16 @@ def _shared_parent() -> argparse.ArgumentParser:
         default=sup,
         help=f"organisation id (default: ${ENV_ORG_ID})",
     )
-    group.add_argument(
-        "--event", type=_int_arg, metavar="EVENT_ID", default=sup, help=f"event id (default: ${ENV_EVENT_ID})"
+    group.add_argument(  # accepted everywhere, so one set of connection options fits every command
+        "--event",
+        type=_int_arg,
+        metavar="EVENT_ID",
+        default=sup,
+        help=f"event id (default: ${ENV_EVENT_ID})" if event else sup,
     )
     group.add_argument(
         "--base-url",
+        type=non_empty("the URL"),
         metavar="URL",
         default=sup,
         help=f"API base URL (default: ${ENV_BASE_URL}, else https://api.9pic.ai)",
@@ -161,19 +203,6 @@ def _shared_parent() -> argparse.ArgumentParser:
         metavar="N",
         default=sup,
         help=f"retries of a 429 answer (default: {DEFAULT_MAX_RATE_LIMIT_RETRIES})",
-    )
-    group.add_argument(
-        "--json",
-        action="store_true",
-        default=sup,
-        help="print the decoded data as JSON (JSON Lines with --all-pages)",
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=sup,
-        help="log every request line to stderr (the key is never shown)",
     )
     _add_network_options(parent)
     return parent
@@ -221,16 +250,30 @@ def _add_network_options(parent: argparse.ArgumentParser) -> None:
     )
 
 
-def _local_parent() -> argparse.ArgumentParser:
-    """--json/--verbose of the commands that work on local files only (no connection options)."""
+def _output_parent(
+    json_help: str = "print the decoded data as JSON (JSON Lines with --all-pages)",
+    verbose_help: str = "log every request line to stderr (the key is never shown)",
+) -> argparse.ArgumentParser:
+    """--json, -v/--verbose, -q/--quiet and --log-file: what a command prints, and where its logs go."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("output")
     sup = argparse.SUPPRESS
+    group.add_argument("--json", action="store_true", default=sup, help=json_help)
+    group.add_argument("-v", "--verbose", action="store_true", default=sup, help=verbose_help)
     group.add_argument(
-        "--json", action="store_true", default=sup, help="print the report as one JSON document"
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=sup,
+        help="no progress bar, notes or retry messages on stderr: only errors, and the data or "
+        "summary on stdout (not with -v)",
     )
     group.add_argument(
-        "-v", "--verbose", action="store_true", default=sup, help="log what the library does to stderr"
+        "--log-file",
+        type=non_empty("the log file"),
+        metavar="PATH",
+        default=sup,
+        help="append the library's DEBUG log to PATH (the key is never written), whatever -q/-v say",
     )
     return parent
 
@@ -275,6 +318,14 @@ def _video_wait_parent() -> argparse.ArgumentParser:
         metavar="S",
         help=f"seconds between status polls (default: {VIDEO_POLL_INTERVAL_S:g})",
     )
+    clips = parent.add_argument_group("clips")
+    clips.add_argument(
+        "--out",
+        type=non_empty("the destination"),
+        metavar="DIR",
+        help="download the finished job's clips into DIR (streamed, resumable, checked like photos; "
+        "with a manifest)",
+    )
     return parent
 
 
@@ -282,7 +333,11 @@ def _add_download_options(p: argparse.ArgumentParser) -> None:
     """--out/--concurrency/--verify of ``download`` and ``demo``."""
     group = p.add_argument_group("download")
     group.add_argument(
-        "--out", required=True, metavar="DIR", help="destination directory (created if needed)"
+        "--out",
+        type=non_empty("the destination"),
+        required=True,
+        metavar="DIR",
+        help="destination directory (created if needed)",
     )
     group.add_argument(
         "--concurrency",
@@ -296,6 +351,13 @@ def _add_download_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="check each file's MD5 against the store's ETag (when it is a plain MD5) and re-hash "
         "files already on disk against the manifest before skipping them",
+    )
+    group.add_argument(
+        "--progress",
+        choices=("auto", "json"),
+        default="auto",
+        help="auto: a live bar on a terminal, a line every few seconds otherwise; json: JSON Lines "
+        "events on stderr for programs (see the README's `--progress json`)",
     )
     group.add_argument(
         "--low-speed-limit",
@@ -333,7 +395,7 @@ def _add_limit_rate(group: argparse._ArgumentGroup) -> None:
 
 
 def _add_command(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: argparse._SubParsersAction[Any],
     name: str,
     help_text: str,
     example: str,
@@ -343,7 +405,7 @@ def _add_command(
 ) -> argparse.ArgumentParser:
     """One (sub)command with its help line, description and ``example:`` epilog."""
     epilog = "example:\n" + example + ("\n\n" + _EXIT_HELP if name in _EXIT_HELP_COMMANDS else "")
-    return sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help_text,
         description=description or help_text,
@@ -351,6 +413,7 @@ def _add_command(
         epilog=epilog,
         formatter_class=_Formatter,
     )
+    return parser
 
 
 # --- the tree -------------------------------------------------------------------------------
@@ -358,15 +421,16 @@ def _add_command(
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``ninepic`` argument parser (subcommands, shared options, examples)."""
+    output = _output_parent()
     shared = _shared_parent()
-    parser = argparse.ArgumentParser(
+    parser = NinepicArgumentParser(
         prog="ninepic",
         description="Command line for the 9Pic external API: look up events and photos, search by "
         "BIB or selfie, and download original photos concurrently with resume.",
         epilog="examples:\n"
         "  export NINEPIC_API_KEY=...  NINEPIC_ORG_ID=903  NINEPIC_EVENT_ID=456\n"
         "  ninepic ping\n"
-        "  ninepic download --bib 1234 --out ./photos\n"
+        "  ninepic download --bib 107 --out ./photos\n"
         "  ninepic check --out ./photos            # re-hash the files against the manifest\n"
         "  ninepic demo --out ./demo-photos        # no account needed: built-in simulator\n\n" + _EXIT_HELP,
         formatter_class=_Formatter,
@@ -375,9 +439,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(
-        name: str, help_text: str, example: str, parents: Sequence[argparse.ArgumentParser] = ()
+        name: str,
+        help_text: str,
+        example: str,
+        parents: Sequence[argparse.ArgumentParser] = (),
+        *,
+        connection: argparse.ArgumentParser | None = shared,
     ) -> argparse.ArgumentParser:
-        return _add_command(sub, name, help_text, example, [shared, *parents])
+        first = [] if connection is None else [connection]
+        return _add_command(sub, name, help_text, example, [*first, output, *parents])
 
     add(
         "ping",
@@ -389,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         "list the organisation's events",
         "  ninepic events --org 903 --page-size 50",
         [_paging_parent(EVENTS_PAGE_SIZE)],
+        connection=_shared_parent(event=False),
     )
     add(
         "event",
@@ -404,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "bib",
         "find photos by BIB number (9Pic BibTrack)",
-        "  ninepic bib 1234 --org 903 --event 456",
+        "  ninepic bib 107 --org 903 --event 456",
         [_paging_parent(BIBS_PAGE_SIZE)],
     )
     p.add_argument("bib", metavar="BIB", help="the participant's BIB number (case-insensitive)")
@@ -413,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
         "faces",
         "find photos by selfie (9Pic FaceFind): upload one, or page a previous search",
         "  ninepic faces --selfie me.jpg --org 903 --event 456\n"
-        "  ninepic faces --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --page 2",
+        "  ninepic faces --request-id 41f20e9e-1cb8-4407-8f33-3bae4ef22882 --page 2",
         [_paging_parent(FACES_PAGE_SIZE)],
     )
     p.add_argument("--selfie", metavar="FILE", help="selfie image to upload (starts a search)")
@@ -430,16 +501,16 @@ def build_parser() -> argparse.ArgumentParser:
             "  ninepic timeline days --org 903 --event 456\n"
             "  ninepic timeline images --from 2024-05-01T08:00:00Z --to 2024-05-01T09:00:00Z",
         ),
-        shared,
+        [shared, output],
     )
 
     video_wait = _video_wait_parent()
     p = add(
         "video",
         "start a personalised video clipping job (9Pic Motion), or check one",
-        "  ninepic video --request-id ddc661a7-8861-4793-9437-af42a82d12f8 --wait\n"
+        "  ninepic video --request-id 41f20e9e-1cb8-4407-8f33-3bae4ef22882 --wait\n"
         "  ninepic video --selfie me.jpg --org 903 --event 456\n"
-        "  ninepic video status 5f0c... --wait",
+        "  ninepic video status 5f0c... --wait --out ./clips      # then download the clips",
         [video_wait],
     )
     p.add_argument("--selfie", metavar="FILE", help="selfie image to upload")
@@ -450,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status",
         "show (or wait for) a job's status",
         "  ninepic video status REQUEST_ID --wait --org 903 --event 456",
-        [shared, video_wait],
+        [shared, output, video_wait],
         description="show a video clipping job's status and clips",
     )
     vs.add_argument("request_id", metavar="REQUEST_ID", help="the job's request_id")
@@ -458,14 +529,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "download",
         "download original photos concurrently, resumably, with a manifest",
-        "  ninepic download --org 903 --event 456 --bib 1234 --out ./photos\n"
-        "  ninepic download --selfie ddc661a7-8861-4793-9437-af42a82d12f8 --out ./photos --verify\n"
+        "  ninepic download --org 903 --event 456 --bib 107 --out ./photos\n"
+        "  ninepic download --all --out ./event-456 -q --log-file ninepic.log   # summary line only\n"
+        "  ninepic download --all --out ./event-456 --progress json 2> events.jsonl   # for programs\n"
+        "  ninepic download --selfie 41f20e9e-1cb8-4407-8f33-3bae4ef22882 --out ./photos --verify\n"
         "  ninepic download --all --out ./event-456 --concurrency 32 --dry-run\n"
-        "  ninepic download --bib 1234 --bib 1235 --out ./photos\n"
+        "  ninepic download --bib 107 --bib 108 --out ./photos\n"
         "  ninepic download --selfie me.jpg --out ./photos          # face search, then its photos\n"
         "  cat me.jpg | ninepic download --selfie - --out ./photos\n"
         "  ninepic download --image-ids-from ids.txt --out ./photos  # one id a line; - reads stdin\n"
-        "  ninepic download --bib 1234 --bib 1235 --name-template '{bib}/{filename}' --out ./photos\n"
+        "  ninepic download --bib 107 --bib 108 --name-template '{bib}/{filename}' --out ./photos\n"
         "  ninepic download --all --out ./event-456 --profile lab --limit-rate 20M",
     )
     _add_download_selection(p)
@@ -489,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
         "download a synthetic event from the built-in simulator (no account needed)",
         "  ninepic demo --out ./demo-photos\n"
         "  ninepic demo --out ./demo-photos --photos 500 --storage-latency 0.2   # watch the bar",
+        connection=None,  # it serves and uses its own simulator
     )
     p.add_argument(
         "--photos",
@@ -512,12 +586,23 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         "re-hash a download's files against its manifest (no API key needed)",
         "  ninepic check --out ./photos\n  ninepic check --out ./photos --json | jq .problems",
-        [_local_parent()],
+        [
+            _output_parent(
+                json_help="print the report as one JSON document",
+                verbose_help="log what the library does to stderr",
+            )
+        ],
         description="Re-hash every file of a download destination against its manifest and list "
         "the missing, changed and extra files. Works offline: no API key, org or event.",
     )
     group = p.add_argument_group("check")
-    group.add_argument("--out", required=True, metavar="DIR", help="the download destination to check")
+    group.add_argument(
+        "--out",
+        type=non_empty("the destination"),
+        required=True,
+        metavar="DIR",
+        help="the download destination to check",
+    )
     group.add_argument(
         "--concurrency",
         type=_int_arg,
@@ -608,7 +693,7 @@ def _add_archive(p: argparse.ArgumentParser) -> None:
     _add_name_template(p, bib=False)
 
 
-def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -> None:
+def _add_timeline(p: argparse.ArgumentParser, shared: Sequence[argparse.ArgumentParser]) -> None:
     """``timeline days`` and ``timeline images --from S --to S`` under ``p``."""
     tsub = p.add_subparsers(dest="timeline_command", metavar="{days,images}", required=True)
     _add_command(
@@ -616,14 +701,14 @@ def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -
         "days",
         "photo counts per UTC day and hour",
         "  ninepic timeline days --org 903 --event 456",
-        [shared],
+        list(shared),
     )
     ti = _add_command(
         tsub,
         "images",
         "photos captured in [--from, --to)",
         "  ninepic timeline images --from 1714550400 --to 1714554000 --org 903 --event 456",
-        [shared, _paging_parent(TIMELINE_PAGE_SIZE)],
+        [*shared, _paging_parent(TIMELINE_PAGE_SIZE)],
         description="photos captured in the window [--from, --to)",
     )
     ti.add_argument(
@@ -644,7 +729,7 @@ def _add_timeline(p: argparse.ArgumentParser, shared: argparse.ArgumentParser) -
     )
 
 
-def _add_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_completion(sub: argparse._SubParsersAction[Any]) -> None:
     """``completion bash|zsh``: print a shell completion script (no connection options)."""
     p = sub.add_parser(
         "completion",
@@ -659,7 +744,7 @@ def _add_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
 
 
-def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_simulate(sub: argparse._SubParsersAction[Any]) -> None:
     """``simulate``: the standalone simulator's own options (no connection options)."""
     from ..testing import build_arg_parser as add_simulator_options
 
@@ -667,11 +752,14 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "simulate",
         help="run the 9Pic simulator in the foreground (Ctrl-C stops it)",
         description="Serve a local 9Pic API and object store with a synthetic event until Ctrl-C; "
-        "prints its base URL, org id, event id and API key.",
+        "prints its base URL, org id, event id and API key, a ready-to-paste export line, and BIBs "
+        "and Face Search request ids that exist in its event.",
         epilog="example:\n  ninepic simulate --port 8080 --photos 200\n"
-        "  # in another shell:\n"
+        "  # in another shell, paste the export line it prints:\n"
         "  export NINEPIC_BASE_URL=http://127.0.0.1:8080 NINEPIC_API_KEY=sim-key-5f0c9e2d7a41b38e \\\n"
-        "         NINEPIC_ORG_ID=903 NINEPIC_EVENT_ID=456\n  ninepic ping",
+        "         NINEPIC_ORG_ID=903 NINEPIC_EVENT_ID=456\n"
+        "  ninepic ping\n"
+        "  ninepic download --bib 107 --out ./photos   # a BIB it lists as existing",
         formatter_class=_Formatter,
     )
     add_simulator_options(simulate)

@@ -30,6 +30,7 @@ from .output import Output
 
 if TYPE_CHECKING:
     from ..client import NinePicClient
+    from ..retry_notice import RetryNotice
 
 __all__ = ["Runtime"]
 
@@ -41,6 +42,18 @@ class Runtime:
     args: argparse.Namespace
     output: Output
     ctx: ErrorContext = field(default_factory=ErrorContext)
+    retry_listener: Callable[[RetryNotice], None] | None = None
+    """Who hears the API's retries instead of a stderr line (the JSON events while a download runs)."""
+
+    def api_retry(self, notice: RetryNotice) -> None:
+        """Say on stderr that the API is being retried ("API unreachable, retry 2/5 in 1.6 s").
+
+        Silent with -q; with --verbose the library's own log line already says it.
+        """
+        if self.retry_listener is not None:
+            self.retry_listener(notice)
+        elif not self.opt("verbose"):
+            self.output.note(notice.describe())
 
     def opt(self, name: str, default: Any = None) -> Any:
         """A shared option's value (SUPPRESSed options are absent from the namespace)."""

@@ -26,7 +26,7 @@ def cmd_simulate(rt: Runtime) -> int:
         raise CliError(f"bad simulator option: {exc}") from None
     rt.output.note(
         f"9Pic simulator: use the values below as --base-url/--org/--event/--api-key (or {ENV_BASE_URL}, "
-        f"{ENV_ORG_ID}, {ENV_EVENT_ID}, {ENV_API_KEY}); Ctrl-C stops it"
+        f"{ENV_ORG_ID}, {ENV_EVENT_ID}, {ENV_API_KEY}: paste the export line); Ctrl-C stops it"
     )
     try:
         with contextlib.suppress(KeyboardInterrupt):

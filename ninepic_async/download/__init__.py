@@ -28,14 +28,17 @@ from .events import (
     EventArchiveStarted,
     EventCallback,
     FileFinished,
+    FileRetrying,
     FileStarted,
     PlannedEvent,
+    UrlsRefreshed,
 )
 from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
 from .shard import Shard
+from .stats import DownloadMonitor, DownloadStats, FileRetryReason
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
@@ -85,8 +88,10 @@ __all__ = [
     "CheckStatus",
     "CheckedFile",
     "DownloadEvent",
+    "DownloadMonitor",
     "DownloadOptions",
     "DownloadReport",
+    "DownloadStats",
     "EventArchiveFinished",
     "EventArchiveReport",
     "EventArchiveStarted",
@@ -94,6 +99,8 @@ __all__ = [
     "FileFinished",
     "FilePolicy",
     "FileResult",
+    "FileRetryReason",
+    "FileRetrying",
     "FileStarted",
     "FileStatus",
     "ManifestEntry",
@@ -101,6 +108,7 @@ __all__ = [
     "PlannedFile",
     "Shard",
     "UrlJob",
+    "UrlsRefreshed",
     "archive_events",
     "archive_on_dask",
     "check_destination",

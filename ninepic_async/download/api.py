@@ -25,6 +25,7 @@ from .._constants import (
 )
 from .._exceptions import DestinationError, RequestValidationError
 from .._network import NetworkOptions
+from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .bucket import is_bucket_url, open_bucket
 from .bucket_run import run_into_bucket
@@ -38,6 +39,7 @@ from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
 from .shard import Shard
 from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
+from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
 __all__ = ["download_originals", "download_url_list", "iter_download_originals", "plan_originals"]
@@ -71,6 +73,20 @@ def _template(text: str | None, event_id: int, selection: Selection) -> NameTemp
     return template.bind(event_id)
 
 
+def _check_monitor(monitor: object) -> None:
+    if monitor is None:
+        return
+    if not isinstance(monitor, DownloadMonitor):
+        raise RequestValidationError("monitor", f"must be a DownloadMonitor; got {type(monitor).__name__}")
+    monitor.check_unused()
+
+
+def _instrumentation(client: object) -> Instrumentation | None:
+    """The client's instrumentation (``NinePicClient.instrumentation``); None for other clients."""
+    instrumentation: Instrumentation | None = getattr(client, "instrumentation", None)
+    return instrumentation
+
+
 def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
     """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
     network = getattr(client, "network", None)
@@ -95,6 +111,8 @@ async def _run(
     created_dest: bool,
     sink: Sink | None = None,
     template: NameTemplate | None = None,
+    monitor: DownloadMonitor | None = None,
+    instrumentation: Instrumentation | None = None,
 ) -> DownloadReport:
     async with DownloadRun(
         dest,
@@ -104,6 +122,8 @@ async def _run(
         sink=sink,
         created_dest=created_dest,
         template=template,
+        monitor=monitor,
+        instrumentation=instrumentation,
     ) as run:
         return await run.run(items)
 
@@ -130,6 +150,7 @@ async def download_originals(
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download the original photos of one selection into ``dest`` and return a report.
 
@@ -142,9 +163,11 @@ async def download_originals(
     (``s3://bucket/prefix``, ``gs://``, ``az://``; extra ``ninepic-async[s3]``): each photo
     then streams into its object, see :mod:`.bucket`.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
-    them as one object instead. Bad arguments raise :class:`RequestValidationError` first.
-    With ``shard=Shard(K, N)`` only the photos of shard K are downloaded, and N such runs
-    (processes or machines) can share ``dest`` at once (see :mod:`.shard`).
+    them as one object instead. Pass a :class:`DownloadMonitor` as ``monitor`` to read the run's
+    :class:`DownloadStats` while it runs (``report.stats`` has them at the end). Bad arguments
+    raise :class:`RequestValidationError` first. With ``shard=Shard(K, N)`` only the photos of
+    shard K are downloaded, and N such runs (processes or machines) can share ``dest`` at once
+    (see :mod:`.shard`).
     """
     options = options or DownloadOptions(
         concurrency=concurrency,
@@ -162,6 +185,7 @@ async def download_originals(
     options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
+    _check_monitor(monitor)
     if is_bucket_url(dest):
         assert isinstance(dest, str)
         if template is not None:
@@ -182,6 +206,8 @@ async def download_originals(
         storage_session=storage_session,
         created_dest=created,
         template=template,
+        monitor=monitor,
+        instrumentation=_instrumentation(client),
     )
 
 
@@ -207,6 +233,7 @@ async def iter_download_originals(
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> AsyncGenerator[FileResult, None]:
     """Like :func:`download_originals`, yielding each :class:`FileResult` as it finishes.
 
@@ -230,6 +257,7 @@ async def iter_download_originals(
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     _no_bucket(dest)
     template = _template(options.name_template, event_id, selection)
+    _check_monitor(monitor)
     dest_path, created = make_dest(dest)
     send, receive = anyio.create_memory_object_stream[FileResult](
         max(options.concurrency, DOWNLOAD_QUEUE_SIZE)
@@ -246,6 +274,8 @@ async def iter_download_originals(
                 created_dest=created,
                 sink=send.send,
                 template=template,
+                monitor=monitor,
+                instrumentation=_instrumentation(client),
             )
 
     task = asyncio.create_task(runner())
@@ -279,6 +309,7 @@ async def download_url_list(
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
+    monitor: DownloadMonitor | None = None,
 ) -> DownloadReport:
     """Download pre-resolved URLs (no API calls, no URL refresh) into ``dest``; used by benchmarks.
 
@@ -297,6 +328,7 @@ async def download_url_list(
         shard=shard,
         limit_rate_bps=limit_rate_bps,
     )
+    _check_monitor(monitor)
     dest_path, _created = make_dest(dest)
     return await _run(
         dest_path,
@@ -305,6 +337,7 @@ async def download_url_list(
         refresher=None,
         storage_session=storage_session,
         created_dest=False,
+        monitor=monitor,
     )
 
 

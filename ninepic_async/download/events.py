@@ -1,8 +1,10 @@
 """Progress events a download emits through its ``on_event`` callback.
 
 The callback is called synchronously from the download tasks, so keep it cheap (a progress
-bar update); :class:`BytesReceived` arrives once per network chunk. An exception raised by
-the callback aborts the run and reaches the caller as itself (unwrapped).
+bar update); :class:`BytesReceived` arrives once per network chunk, every other event at most
+once per photo attempt or API call. An exception raised by the callback aborts the run and
+reaches the caller as itself (unwrapped). For counters rather than a stream, pass a
+:class:`~.stats.DownloadMonitor` (and read ``client.stats`` for the API calls).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Union
 
 from .archive_report import EventArchiveReport
 from .report import FileResult
+from .stats import FileRetryReason
 
 __all__ = [
     "ArchiveEvent",
@@ -24,8 +27,10 @@ __all__ = [
     "EventArchiveStarted",
     "EventCallback",
     "FileFinished",
+    "FileRetrying",
     "FileStarted",
     "PlannedEvent",
+    "UrlsRefreshed",
 ]
 
 
@@ -61,7 +66,30 @@ class FileFinished:
     result: FileResult
 
 
-DownloadEvent = Union[PlannedEvent, FileStarted, BytesReceived, FileFinished]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class FileRetrying:
+    """An attempt at ``image_id`` failed (``error`` says how) and the photo is fetched again after
+    ``delay_s`` seconds, resuming what the ``.part`` holds; ``reason`` is one of
+    :data:`~.stats.FileRetryReason`. Counted in ``DownloadStats.retries``."""
+
+    image_id: str
+    reason: FileRetryReason
+    error: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class UrlsRefreshed:
+    """One ``original-photos`` call renewed presigned URLs: ``renewed`` of the ``requested`` photos
+    got a fresh URL (the others fail with the API's reason)."""
+
+    requested: int
+    renewed: int
+
+
+DownloadEvent = Union[  # noqa: UP007
+    PlannedEvent, FileStarted, BytesReceived, FileFinished, FileRetrying, UrlsRefreshed
+]
 EventCallback = Callable[[DownloadEvent], object]
 
 

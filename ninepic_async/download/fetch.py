@@ -42,7 +42,7 @@ from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
 from .bandwidth import TokenBucket
-from .events import BytesReceived, EventCallback, FileStarted
+from .events import BytesReceived, EventCallback, FileRetrying, FileStarted
 from .files import PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
 from .integrity import (
     Announced,
@@ -62,11 +62,15 @@ from .options import DownloadOptions
 from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
 from .sources import Job, Planner, Skip
+from .stats import DownloadMonitor
 from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
 
 __all__ = ["Fetcher"]
 
 logger = logging.getLogger(__name__)
+
+_GONE_STATUSES = frozenset({404, 410})
+"""Store answers that say the object does not exist: a rerun will not fetch it."""
 
 _ERROR_BODY_BYTES = 16 * 1024
 _NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, *TIMEOUT_ERRORS)
@@ -187,6 +191,7 @@ class Fetcher:
         options: DownloadOptions,
         parts_at_start: frozenset[str],
         network: Network | None = None,
+        monitor: DownloadMonitor | None = None,
     ) -> None:
         self._network = network or Network()
         self._bucket = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
@@ -204,6 +209,7 @@ class Fetcher:
         self._parts_at_start = parts_at_start
         self._folders_made: set[str] = set()
         """Template folders this run made or found to be real directories (checked once each)."""
+        self._monitor = monitor or DownloadMonitor()
         self._free_space = _FreeSpace(dest)
         # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
         timeout = self._timeout = session.timeout
@@ -221,11 +227,13 @@ class Fetcher:
         """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
         return self._prefix + name
 
-    def _failed(self, job: Job | Skip, error: str, path: str | None = None) -> FileResult:
+    def _failed(
+        self, job: Job | Skip, error: str, path: str | None = None, *, retryable: bool = True
+    ) -> FileResult:
         error = redact(error)
         logger.info("download of %s failed: %s", job.image_id, error)
         self._manifest.failed(job.image_id, error, file=job.filename, path=path)
-        return FileResult(job.image_id, "failed", None, 0, error, path)
+        return FileResult(job.image_id, "failed", None, 0, error, path, retryable=retryable)
 
     # -- files already on disk ------------------------------------------------------------
     async def settle_skip(self, skip: Skip) -> FileResult:
@@ -320,14 +328,23 @@ class Fetcher:
                 return self._failed(job, str(exc))
             except DestinationError:
                 raise
+            except StorageStatusError as exc:
+                return self._failed(job, str(exc), retryable=exc.status not in _GONE_STATUSES)
             except DownloadError as exc:
                 return self._failed(job, str(exc))
             try:
                 policy = policy.increment(setback)
             except GiveUp as exc:
                 return self._failed(job, f"{error} ({exc})")
+            delay_s = policy.backoff_s()
+            self._retrying(job, setback, error, delay_s)
             logger.debug("retrying %s after: %s", job.image_id, error)
-            await anyio.sleep(policy.backoff_s())
+            await anyio.sleep(delay_s)
+
+    def _retrying(self, job: Job, reason: Setback, error: str, delay_s: float) -> None:
+        self._monitor.retries[reason] += 1
+        if self._on_event is not None:
+            self._on_event(FileRetrying(job.image_id, reason, redact(error), delay_s))
 
     def _resume_offset(self, job: Job, part: str, state: _FileState, first: bool) -> int:
         """Bytes of ``part`` to resume after: 0 unless the object they came from is known (its
@@ -453,6 +470,7 @@ class Fetcher:
         bucket = self._bucket
         if not state.started:
             state.started = True
+            self._monitor.bytes_resumed += start
             if on_event is not None:
                 on_event(FileStarted(image_id, total, start))
         low_speed = (

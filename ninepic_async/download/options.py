@@ -26,6 +26,8 @@ from .shard import Shard
 if TYPE_CHECKING:
     import aiohttp
 
+    from .stats import DownloadMonitor
+
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows
@@ -162,3 +164,4 @@ class DownloadKwargs(TypedDict, total=False):
     limit_rate_bps: float | None
     options: DownloadOptions | None
     storage_session: aiohttp.ClientSession | None
+    monitor: DownloadMonitor | None

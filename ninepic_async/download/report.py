@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .._constants import DOWNLOAD_MAX_KEPT_FAILURES
+from .stats import DownloadStats
 
 __all__ = ["DownloadReport", "FileResult", "FileStatus", "PlannedFile"]
 
@@ -27,6 +28,9 @@ class FileResult:
     bytes: int = 0
     error: str | None = None
     path: str | None = None
+    retryable: bool = True
+    """For a failure: False when the API or the store said the photo does not exist (no URL
+    for it, HTTP 404/410), so running again will not fetch it; True when a rerun may."""
     verified: bool | None = None
     """With ``verify``: True when the bytes were checked against the ETag's MD5 (or, for a file
     already on disk, the manifest's SHA-256); False when there was nothing to check against (a
@@ -40,13 +44,17 @@ class DownloadReport:
 
     ``announced``: photos the selection said it holds (None if it never said); ``missing``:
     announced photos the listing never delivered (counted, not in ``failures``: they have no id).
+    ``not_found``: failed photos that do not exist (a rerun will not fetch them).
     ``unverified``: files ``verify`` could not check (no plain-MD5 ETag). :attr:`complete` is
-    True when every announced photo is on disk.
+    True when every announced photo is on disk. ``stats``: the run's final :class:`DownloadStats`
+    (retries by reason, URL refreshes, bytes resumed and skipped...).
     """
 
     downloaded: int = 0
     skipped: int = 0
     failed: int = 0
+    not_found: int = 0
+    """Of ``failed``: photos the API or store said do not exist (``FileResult.retryable`` False)."""
     missing: int = 0
     unverified: int = 0
     announced: int | None = None
@@ -54,6 +62,7 @@ class DownloadReport:
     elapsed_s: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
     manifest_path: str | None = None
+    stats: DownloadStats = field(default_factory=DownloadStats)
 
     @property
     def complete(self) -> bool:
@@ -70,6 +79,8 @@ class DownloadReport:
             self.skipped += 1
         else:
             self.failed += 1
+            if not result.retryable:
+                self.not_found += 1
             if len(self.failures) < DOWNLOAD_MAX_KEPT_FAILURES:
                 self.failures.append(result)
 

@@ -35,6 +35,7 @@ from .._constants import (
 )
 from .._exceptions import DestinationError, NinePicError
 from .._network import Network, NetworkOptions
+from ..instrumentation import Instrumentation
 from .events import FileFinished, PlannedEvent
 from .fetch import Fetcher
 from .integrity import Announced
@@ -46,6 +47,7 @@ from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
 from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem
+from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
 __all__ = ["DownloadRun", "ItemsFactory", "Sink", "make_dest", "make_storage_session"]
@@ -161,6 +163,8 @@ class DownloadRun:
         sink: Sink | None = None,
         created_dest: bool = False,
         template: NameTemplate | None = None,
+        monitor: DownloadMonitor | None = None,
+        instrumentation: Instrumentation | None = None,
     ) -> None:
         self.dest = dest
         self._template = template
@@ -174,12 +178,21 @@ class DownloadRun:
         self._lanes = WriteLanes(DOWNLOAD_WRITE_THREADS)
         self._session: aiohttp.ClientSession | None = None
         self.report = DownloadReport(manifest_path=str(self._manifest.path))
+        self.monitor = monitor or DownloadMonitor()
+        self._instrumentation = instrumentation
 
     async def __aenter__(self) -> DownloadRun:
+        try:
+            self.monitor.attach(self.report, self._refresher)
+        except BaseException:
+            if self._refresher is not None:
+                self._refresher.close()
+            raise
         try:
             self._network = (self.options.network or NetworkOptions()).resolve()
             self._lock.acquire()
         except BaseException:
+            self.monitor.detach()
             if self._refresher is not None:
                 self._refresher.close()
             raise
@@ -215,6 +228,7 @@ class DownloadRun:
             with anyio.CancelScope(shield=True):
                 await self._session.close()
         self._lock.release()
+        self.monitor.detach()
 
     def _planned(self, total: int | None) -> None:
         if self.options.shard is not None:
@@ -225,6 +239,8 @@ class DownloadRun:
 
     async def _finish(self, result: FileResult) -> None:
         self.report.add(result)
+        if result.status == "skipped":
+            self.monitor.bytes_skipped += result.bytes
         if self.options.on_event is not None:
             self.options.on_event(FileFinished(result))
         if self._sink is not None:
@@ -254,9 +270,11 @@ class DownloadRun:
             options=self.options,
             parts_at_start=self._parts_at_start,
             network=self._network,
+            monitor=self.monitor,
         )
         if self._refresher is not None:
             self._refresher.waiting = queue
+            self._refresher.on_event = self.options.on_event
         items = items_factory(planner, self._planned, listing)
         try:
             async with anyio.create_task_group() as outer:
@@ -281,6 +299,8 @@ class DownloadRun:
         elif self.report.announced is None:
             self.report.announced = listing.announced
         self.report.elapsed_s = time.monotonic() - started_s
+        self.monitor.detach()
+        self.report.stats = self.monitor.snapshot()
         return self.report
 
     async def _sync_periodically(self) -> None:
@@ -318,11 +338,27 @@ class DownloadRun:
 
     async def _api_failure(self, item: ApiFailure) -> None:
         self._manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)
-        await self._finish(FileResult(item.image_id, "failed", None, 0, item.error, item.path))
+        await self._finish(
+            FileResult(item.image_id, "failed", None, 0, item.error, item.path, retryable=False)
+        )
 
     async def _work(self, queue: JobQueue[Job | Skip], fetcher: Fetcher) -> None:
         while (item := await queue.get()) is not None:
-            if isinstance(item, Skip):
-                await self._finish(await fetcher.settle_skip(item))
-            else:
-                await self._finish(await fetcher.fetch(item))
+            await self._finish(await self._observed(fetcher, item))
+
+    async def _observed(self, fetcher: Fetcher, item: Job | Skip) -> FileResult:
+        """Fetch (or re-check) one photo, counted in flight and seen by the instrumentation."""
+        instrumentation = self._instrumentation
+        observer = None if instrumentation is None else instrumentation.file_download(item.image_id)
+        self.monitor.files_active += 1
+        try:
+            result = await (fetcher.settle_skip(item) if isinstance(item, Skip) else fetcher.fetch(item))
+        except BaseException as exc:
+            if observer is not None:
+                observer.end(None, exc)
+            raise
+        finally:
+            self.monitor.files_active -= 1
+        if observer is not None:
+            observer.end(result, None)
+        return result

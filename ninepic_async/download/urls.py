@@ -30,6 +30,7 @@ from .._constants import URL_REFRESH_BATCH, URL_REFRESH_LINGER_S, URL_REFRESH_MA
 from .._exceptions import BadRequestError, NinePicError, redact
 from ..models import OriginalPhotos, PresignedUrl
 from ._types import DownloadClient
+from .events import EventCallback, UrlsRefreshed
 
 __all__ = [
     "Refreshed",
@@ -289,7 +290,8 @@ class UrlRefresher:
     """Batches URL refreshes of many workers into few ``image_ids`` calls.
 
     Run :meth:`run` in the download task group; workers call :meth:`refresh`.
-    ``calls`` counts the original-photos requests made.
+    ``calls`` counts the original-photos requests made, ``urls_renewed`` / ``urls_failed`` the
+    photos they gave a fresh URL / could not (each call is an :class:`UrlsRefreshed` event).
     """
 
     def __init__(
@@ -306,6 +308,10 @@ class UrlRefresher:
         self._linger_s = linger_s
         self._send, self._receive = anyio.create_memory_object_stream[tuple[str, _Slot]](math.inf)
         self.calls = 0
+        self.urls_renewed = 0
+        self.urls_failed = 0
+        self.on_event: EventCallback | None = None
+        """The run's ``on_event`` callback (set by the run)."""
         self.waiting: WaitingJobs | None = None
         """The run's job queue: its jobs that expire with a stale URL are renewed alongside it."""
         self._topped_up: dict[str, _Slot] = {}
@@ -384,10 +390,19 @@ class UrlRefresher:
         try:
             resolved = await resolve_urls(self._client, self._event_id, ids)
         except NinePicError as exc:
-            return {i: Refreshed(error=f"refresh failed: {exc}") for i in ids}
-        return {
-            image_id: Refreshed(url=r.item.url)
-            if r.item is not None
-            else Refreshed(error=r.error, path=r.path)
-            for image_id, r in resolved.items()
-        }
+            results = {i: Refreshed(error=f"refresh failed: {exc}") for i in ids}
+        else:
+            results = {
+                image_id: Refreshed(url=r.item.url)
+                if r.item is not None
+                else Refreshed(error=r.error, path=r.path)
+                for image_id, r in resolved.items()
+            }
+        self._count(len(results), sum(1 for r in results.values() if r.url is not None))
+        return results
+
+    def _count(self, requested: int, renewed: int) -> None:
+        self.urls_renewed += renewed
+        self.urls_failed += requested - renewed
+        if self.on_event is not None:
+            self.on_event(UrlsRefreshed(requested, renewed))

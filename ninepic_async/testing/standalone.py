@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -28,11 +29,26 @@ DEFAULT_STANDALONE_PORT = 8080
 
 
 def _photo_size(text: str) -> int | tuple[int, int]:
-    for sep in ("-", ",", ":"):
-        if sep in text:
-            low, high = text.split(sep, 1)
-            return int(low), int(high)
-    return int(text)
+    """argparse type of --photo-size: ``N`` bytes, or ``MIN-MAX`` (also ``MIN,MAX``, ``MIN:MAX``)."""
+    try:
+        for sep in ("-", ",", ":"):
+            if sep in text:
+                low, high = text.split(sep, 1)
+                return int(low), int(high)
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected bytes per photo as N or MIN-MAX, got {text!r}") from None
+
+
+def _port(text: str) -> int:
+    """argparse type of a TCP port: 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535 (0: any free one), got {value}")
+    return value
 
 
 def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -44,8 +60,8 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     d = SimulatorConfig()
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    add("--port", type=int, default=DEFAULT_STANDALONE_PORT, help="API port (0 = any free port)")
-    add("--storage-port", type=int, default=0, help="object store port (default: any free port)")
+    add("--port", type=_port, default=DEFAULT_STANDALONE_PORT, help="API port (0 = any free port)")
+    add("--storage-port", type=_port, default=0, help="object store port (default: any free port)")
     add("--photos", type=int, default=d.photo_count, help="photos in the big event")
     add("--photo-size", type=_photo_size, default=d.photo_size, help="bytes per photo: N or MIN-MAX")
     add("--url-lifetime", type=float, default=d.url_lifetime_s, help="presigned URL lifetime, seconds")
@@ -140,16 +156,36 @@ def config_from_args(ns: argparse.Namespace) -> SimulatorConfig:
     )
 
 
+EXAMPLE_COUNT = 3
+"""How many BIBs and Face Search request ids that exist the start-up lines show."""
+
+
 def describe(sim: Simulator) -> list[str]:
-    """The ``key: value`` lines printed on start."""
-    return [
+    """The lines printed on start: ``key: value`` coordinates (``photos`` is the last one readers
+    wait for), values that exist in the event (BIBs, selfie request ids), and a ready-to-paste
+    ``export`` line with ``ninepic`` commands to try."""
+    bibs = [bib for bib, _ in sorted(sim.world.bibs.items(), key=lambda item: -len(item[1]))][:EXAMPLE_COUNT]
+    request_ids = list(sim.world.selfie_request_ids)[:EXAMPLE_COUNT]
+    lines = [
         f"base_url: {sim.base_url}",
         f"storage_url: {sim.storage_url}",
         f"org_id: {sim.org_id}",
         f"event_id: {sim.event_id}",
         f"api_key: {sim.api_key}",
         f"photos: {sim.world.photo_count}",
+        f"bibs: {' '.join(bibs)}",
+        f"selfie_request_ids: {' '.join(request_ids)}",
+        "# paste into another shell:",
+        f"export NINEPIC_BASE_URL={shlex.quote(sim.base_url)} NINEPIC_API_KEY={shlex.quote(sim.api_key)} "
+        f"NINEPIC_ORG_ID={sim.org_id} NINEPIC_EVENT_ID={sim.event_id}",
     ]
+    if bibs:
+        lines.append(f"# then try: ninepic bib {shlex.quote(bibs[0])}")
+        lines.append(f"#           ninepic download --bib {shlex.quote(bibs[0])} --out ./photos")
+    if request_ids:
+        lines.append(f"#           ninepic download --selfie {request_ids[0]} --out ./photos")
+    lines.append("#           ninepic faces --selfie ANY_IMAGE_FILE   (any bytes match a few photos)")
+    return lines
 
 
 async def serve_forever(

@@ -135,6 +135,7 @@ def test_progress_shows_the_archive_and_the_current_event() -> None:
         progress(EventArchiveFinished(done, 1, 2))
         progress(EventArchiveStarted(457, "457-walk", "Walk", 2, 2))
         assert "event 457 (2/2)" in shown() and "archive: 1/2 events" in shown()
+        assert "listing photos" in shown().rsplit("event 457", 1)[1]  # the new event lists anew
         assert progress.files_done == 0 and progress.archive_files == 2
 
 
@@ -164,3 +165,39 @@ def test_the_terminal_table_right_aligns_numbers_and_never_cuts_them(width: int)
     assert "│          7 │     120 │" in text and "2.5 MB │" in text and "…" not in text
     if width == 130:
         assert folder in text
+
+
+async def test_progress_json_frames_each_events_file_events(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=3, extra_events=2, extra_event_photos=2)
+    argv = ["archive", *conn(sim), "--all-events", "--out", str(tmp_path), "--progress", "json"]
+    code, out, err = await run_cli(capsys, *argv)
+    assert code == 0, err
+    events = [json.loads(line) for line in err.splitlines()]
+    types = [e["type"] for e in events]
+    assert types[0] == "start" and types[1] == "archive_planned" and types[-1] == "archive_summary"
+    assert types.count("event_started") == types.count("event_finished") == 3
+    assert types.count("file_finished") == 3 + 0 + 2
+    assert events[-1]["exit_status"] == 0 and events[-1]["downloaded"] == 5
+    assert len(out.splitlines()) == 4  # the table still goes to stdout
+
+
+async def test_quiet_keeps_the_table_and_the_errors_only(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=3, extra_events=1)
+    code, out, err = await run_cli(
+        capsys, "archive", *conn(sim), "--all-events", "--out", str(tmp_path), "-q"
+    )
+    assert code == 0 and len(out.splitlines()) == 3
+    assert "planned" not in err and "event(s)" not in err
+
+
+async def test_photos_that_do_not_exist_are_not_promised_to_a_rerun(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=5, missing_count=1, extra_events=0)
+    code, _, err = await run_cli(capsys, "archive", *conn(sim), "--all-events", "--out", str(tmp_path))
+    assert code == 1
+    assert "do not exist: running again will not fetch them" in err and "run the same command" not in err

@@ -76,7 +76,7 @@ async def test_dry_run_writes_nothing_and_fetches_nothing(
     assert sim.counters.storage_requests == 0
 
 
-async def test_failed_photos_exit_1_and_are_listed(
+async def test_missing_photos_exit_1_are_listed_once_and_not_promised_on_a_rerun(
     sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sim = await sim_factory(photo_count=30, missing_count=3)
@@ -85,8 +85,9 @@ async def test_failed_photos_exit_1_and_are_listed(
     assert code == 1
     assert "failed 3" in out
     for image_id in sim.world.missing_ids:
-        assert f"failed: {image_id}" in err
-    assert "error: 3 photo(s) failed" in err and "Traceback" not in err
+        assert err.count(f"failed: {image_id}") == 1
+    assert "error: 3 photo(s) do not exist" in err and "will not fetch them" in err
+    assert "run the same command again" not in err and "Traceback" not in err
     failed = {e["image_id"] for e in manifest(dest) if e["status"] == "failed"}
     assert failed == set(sim.world.missing_ids)
 
@@ -122,13 +123,13 @@ async def test_bad_input_exits_2_before_any_request(
     assert not (tmp_path / "d").exists()
 
 
-async def test_out_is_a_file_exits_2(
+async def test_out_is_a_file_is_a_destination_problem_exit_5(
     sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "file.txt"
     target.write_text("x")
     code, _, err = await run_cli(capsys, "download", *conn(sim), "--all", "--out", str(target))
-    assert code == 2 and "not a directory" in err
+    assert code == 5 and "not a directory" in err
     assert sim.counters.api_requests == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import aiohttp
 import aioresponses.core as aioresponses_core
 import pytest
 from aioresponses import aioresponses
+from multidict import CIMultiDict
 from yarl import URL
 
 from ninepic_async import _transport
@@ -62,6 +64,22 @@ def image_page(page: int, total_pages: int, ids: list[str]) -> dict[str, Any]:
 def sent(m: Any, method: str, url: str) -> list[Any]:
     """aioresponses' recorded calls of ``method url`` (url with its query)."""
     return list(m.requests.get((method, URL(url)), []))
+
+
+async def sent_headers(call: Any) -> dict[str, str]:
+    """The headers (lower-case names) a recorded call put on the wire: its ``headers`` plus what
+    its per-request aiohttp middlewares add (the transport adds the API key in one)."""
+    request = types.SimpleNamespace(headers=CIMultiDict(call.kwargs.get("headers") or {}))
+    seen: dict[str, str] = {}
+
+    async def send(req: Any) -> Any:
+        seen.update({name.lower(): value for name, value in req.headers.items()})
+
+    handler = send
+    for middleware in reversed(call.kwargs.get("middlewares") or ()):
+        handler = functools.partial(middleware, handler=handler)
+    await handler(request)
+    return seen
 
 
 def all_calls(m: Any) -> list[tuple[str, URL, Any]]:

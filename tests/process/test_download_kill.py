@@ -1,4 +1,4 @@
-"""`ninepic download` killed (SIGKILL) or interrupted (SIGINT) in a child process.
+"""`ninepic download` killed (SIGKILL) or interrupted (SIGINT, SIGTERM) in a child process.
 
 The simulator runs in this test's event loop, so it outlives every killed child and its
 per-image served-bytes counter tells exactly what each rerun fetched again: a completed
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from helpers.cli import child_env, interrupt, spawn_cli
 from helpers.sim import SimFactory, check_dest, expected_names, outcome, settle
 
@@ -212,8 +213,9 @@ async def test_sigkill_between_the_ok_line_and_the_rename_finishes_the_rename_wi
     check_dest(sim, dest)
 
 
-async def test_ctrl_c_exits_130_within_2_s_keeps_parts_and_the_rerun_resumes(
-    rsim: SimFactory, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_ctrl_c_or_sigterm_stops_cleanly_keeps_parts_and_the_rerun_resumes(
+    rsim: SimFactory, tmp_path: Path, signum: signal.Signals
 ) -> None:
     sim = await rsim(photo_count=16, photo_size=(1_500_000, 2_500_000), seed=204, storage_chunk_size=65_536)
     sim.faults.storage_bytes_per_s = 4_000_000  # each body takes ~0.5 s: some are mid-way at Ctrl-C
@@ -228,7 +230,7 @@ async def test_ctrl_c_exits_130_within_2_s_keeps_parts_and_the_rerun_resumes(
     while not (manifest_lines(dest) >= 2 and parts_with_data()):
         assert proc.returncode is None and time.monotonic() < deadline
         await asyncio.sleep(0.005)
-    await interrupt(proc)
+    await interrupt(proc, signum)
     await ledger.observe()
     assert ledger.parts and any(have for have, _ in ledger.parts.values()), "a .part with data was kept"
     assert 2 <= len(ledger.frozen) < 16

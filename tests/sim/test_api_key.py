@@ -12,6 +12,7 @@ import traceback
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from aiohttp import web
@@ -242,3 +243,51 @@ def test_a_bad_key_is_never_echoed_in_the_configuration_error() -> None:
     with pytest.raises(NinePicError) as info:
         NinePicClient(bad, org_id=ORG)
     assert "secret-part" not in str(info.value) and "X-Injected" not in str(info.value)
+
+
+# --- trace hooks of a caller's session ---------------------------------------------------------
+async def test_trace_hooks_of_a_callers_session_never_see_the_key(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every aiohttp trace hook records what it is given (headers, the response's request_info,
+    exceptions); the key is in none of it, yet every request reached the API with it."""
+    seen: list[str] = []
+
+    def recorder(hook: str) -> Any:
+        async def record(session: Any, ctx: Any, params: Any) -> None:
+            seen.append(f"{hook} {params!r}")
+            for name in ("headers", "response", "exception"):
+                value = getattr(params, name, None)
+                if name == "headers" and value is not None:
+                    seen.append(repr(dict(value)))
+                if name == "response" and value is not None:
+                    seen.append(repr(dict(value.request_info.headers)))
+                if name == "exception" and value is not None:
+                    seen.append(repr(value))
+
+        return record
+
+    trace = aiohttp.TraceConfig()
+    for hook in (
+        "on_request_start",
+        "on_request_headers_sent",
+        "on_request_chunk_sent",
+        "on_request_end",
+        "on_request_exception",
+        "on_request_redirect",
+        "on_response_chunk_received",
+    ):
+        getattr(trace, hook).append(recorder(hook))
+    FakeClock().install(monkeypatch)
+    sim.faults.api_5xx_rate = 1.0
+    sim.faults.api_fault_budget = 1
+    session = aiohttp.ClientSession(trace_configs=[trace])
+    async with session, new_client(sim, session=session) as client:
+        await client.ping(sim.event_id)
+        await client.original_photos(sim.event_id, "image_ids", [sim.world.photos[0].image_id])
+        with pytest.raises(APIStatusError):
+            await client.face_search_results(sim.event_id, "no-such-search")
+    assert any(text.startswith("on_request_headers_sent") for text in seen)
+    assert any("[REDACTED]" in text for text in seen)  # the headers sent, masked
+    assert not [text for text in seen if sim.api_key in text]
+    assert sim.counters.api_requests_without_key == 0 and sim.counters.api_requests >= 4

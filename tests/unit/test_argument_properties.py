@@ -64,11 +64,11 @@ class Sent:
         self.filenames: list[str] = []
 
     async def call(self, method: str, url: URL, tp: Any, *, params: Any = None, json: Any = None,
-                   form: Any = None) -> Any:  # fmt: skip
+                   form: Any = None, options: Any = None) -> Any:  # fmt: skip
         return await self.request(method, url, params=params, json=json, form=form)
 
     async def request(self, method: str, url: URL, *, params: Any = None, json: Any = None,
-                      form: Any = None) -> Any:  # fmt: skip
+                      form: Any = None, options: Any = None) -> Any:  # fmt: skip
         body = None if json is None else msgspec.json.decode(msgspec.json.encode(json))  # as sent
         if form is not None:  # build the multipart body as aiohttp would (headers encoded here)
             payload = form()()

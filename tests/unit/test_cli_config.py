@@ -173,9 +173,9 @@ def test_a_key_in_a_file_others_can_read_is_warned_about(
     assert "profile-key-0123456789" not in err
 
 
-def test_a_profile_option_without_a_value_is_argparses_usual_error(
+def test_a_profile_option_without_a_value_is_the_one_line_usage_error(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["ping", "--profile"]) == 2
     err = capsys.readouterr().err
-    assert "ninepic ping: error: argument --profile: expected one argument" in err
+    assert err == "error: --profile: expected one argument (see `ninepic ping --help`)\n"

@@ -19,7 +19,7 @@ def test_commands_run_on_uvloop_when_it_is_installed(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("NINEPIC_LOOP", raising=False)
     assert loop_module.loop_name() == "uvloop"
     status, interrupted = loop_module.run_interruptible(lambda: _status_of_loop("uvloop"))
-    assert (status, interrupted) == (0, False)
+    assert (status, interrupted) == (0, 0)
 
 
 def test_without_uvloop_commands_run_on_the_stock_loop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,7 +27,7 @@ def test_without_uvloop_commands_run_on_the_stock_loop(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` raises ImportError
     assert loop_module.loop_name() == "asyncio"
     status, interrupted = loop_module.run_interruptible(lambda: _status_of_loop("asyncio"))
-    assert (status, interrupted) == (0, False)
+    assert (status, interrupted) == (0, 0)
 
 
 def test_ninepic_loop_asyncio_forces_the_stock_loop(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, ok, sent
+from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, ok, sent, sent_headers
 
 from ninepic_async import ConfigurationError, RequestValidationError
 from ninepic_async._constants import API_KEY_HEADER, DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL
@@ -109,7 +109,7 @@ async def test_user_session_is_used_as_is_and_left_open(mocked: Any) -> None:
         assert not session.closed
         assert API_KEY_HEADER not in session.headers  # the key travels per request only
     (call,) = sent(mocked, "GET", f"{EVENT_BASE}/ping")
-    assert dict(call.kwargs["headers"])[API_KEY_HEADER] == KEY
+    assert (await sent_headers(call))[API_KEY_HEADER.lower()] == KEY
 
 
 async def test_close_without_use_and_twice() -> None:

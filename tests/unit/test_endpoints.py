@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ from helpers.api import (
     ok,
     pagination,
     sent,
+    sent_headers,
 )
 from helpers.clients import new_client
 
@@ -43,16 +45,12 @@ async def client() -> AsyncIterator[NinePicClient]:
         yield c
 
 
-def _headers(call: Any) -> dict[str, str]:
-    return {k.lower(): v for k, v in dict(call.kwargs["headers"]).items()}
-
-
 async def test_ping(mocked: Any, client: NinePicClient) -> None:
     mocked.get(f"{EVENT_BASE}/ping", payload=ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong"))
     result = await client.ping(EVENT)
     assert result == PingResult(status="ok", org_id=ORG, event_id=EVENT)
     (call,) = sent(mocked, "GET", f"{EVENT_BASE}/ping")
-    headers = _headers(call)
+    headers = await sent_headers(call)
     assert headers[API_KEY_HEADER.lower()] == KEY
     assert headers["accept"] == "application/json"
     assert call.kwargs["allow_redirects"] is False
@@ -155,6 +153,18 @@ async def test_timeline_images_window_query(mocked: Any, client: NinePicClient) 
     assert [i.image_id for i in page.images] == ["t1"]
 
 
+async def test_timeline_images_takes_datetimes_naive_ones_as_utc(mocked: Any, client: NinePicClient) -> None:
+    url = (
+        f"{EVENT_BASE}/timeline/images?{TIMELINE_FROM_PARAM}=1700000000&{TIMELINE_TO_PARAM}=1700003600"
+        "&page=1&page_size=10"
+    )
+    mocked.get(url, payload=image_page(1, 1, ["t1"]))
+    start = datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    end = datetime(2023, 11, 14, 23, 13, 20)  # naive: UTC
+    page = await client.timeline_images(EVENT, start_s=start, end_s=end, page_size=10)
+    assert [i.image_id for i in page.images] == ["t1"]
+
+
 async def test_video_status_is_decoded_leniently_and_keeps_raw(mocked: Any, client: NinePicClient) -> None:
     rid = "r-1"
     data = {
@@ -233,8 +243,9 @@ async def test_original_photos_body_query_and_decode(mocked: Any, client: NinePi
     assert result.failed_urls[0].image_id == "b"
     (call,) = sent(mocked, "POST", url)
     assert msgspec.json.decode(call.kwargs["data"]) == {"method": "image_ids", "identifier": ["a", "b"]}
-    assert _headers(call)["content-type"] == "application/json"
-    assert _headers(call)[API_KEY_HEADER.lower()] == KEY
+    headers = await sent_headers(call)
+    assert headers["content-type"] == "application/json"
+    assert headers[API_KEY_HEADER.lower()] == KEY
 
 
 async def test_iter_original_photos_walks_every_page(mocked: Any, client: NinePicClient) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import __future__
 
 import importlib
+import re
 import types
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +48,27 @@ def test_all_lists_exactly_the_public_names(package: str) -> None:
         for name, value in resolved.items()
         if (name.startswith("_") and name not in METADATA) or isinstance(value, types.ModuleType)
     ] == []
+
+
+_README = Path(__file__).resolve().parents[2] / "README.md"
+_LIBRARY_MODULES = ("ninepic_async.download", "ninepic_async.models", "ninepic_async._exceptions")
+
+
+def test_every_library_name_the_readme_mentions_imports_from_ninepic_async() -> None:
+    """The README says everything a caller needs is exported from ``ninepic_async``: every
+    backticked name of the downloader, the models or the exceptions it mentions must be."""
+    # The code-layout table (rows naming a `module.py`) describes internals, not the public surface.
+    text = "\n".join(
+        line for line in _README.read_text().splitlines() if not re.search(r"`[\w/]+\.py`", line)
+    )
+    mentioned = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)(?:\(|`)", text))
+    for imported in re.findall(r"^from ninepic_async[\w.]* import (.+)$", text, re.MULTILINE):
+        mentioned |= {name.strip() for name in imported.split(",")}
+    library: set[str] = set()
+    for name in _LIBRARY_MODULES:
+        module = importlib.import_module(name)
+        library |= set(getattr(module, "__all__", ())) & mentioned
+    assert library, "the README mentions none of the library's names: the pattern is broken"
+    package = importlib.import_module("ninepic_async")
+    assert sorted(n for n in library if n not in package.__all__ or not hasattr(package, n)) == []
+    assert {"DownloadReport", "FileResult", "FileFinished", "PlannedEvent"} <= library

@@ -72,3 +72,37 @@ async def test_a_whole_session_at_debug_never_logs_the_key(
     assert KEY not in caplog.text and KEY not in text
     for record in caplog.records:
         assert KEY not in record.getMessage()
+
+
+def _record(msg: str, args: Any) -> logging.LogRecord:
+    return logging.LogRecord("ninepic_async.x", logging.INFO, __file__, 1, msg, args, None)
+
+
+def test_a_record_without_secrets_keeps_its_message_and_args() -> None:
+    new_client()  # registers the key
+    args = ("GET", 3, {"page": 2})
+    record = _record("%s page %d %r", args)
+    assert RedactingFilter().filter(record) is True
+    assert record.msg == "%s page %d %r" and record.args is args
+
+
+def test_a_secret_in_an_argument_is_masked_in_that_argument_only() -> None:
+    new_client()
+    record = _record("%s failed with %r after %d tries", ("GET", {"X-Key": KEY}, 3))
+    RedactingFilter().filter(record)
+    assert record.msg == "%s failed with %r after %d tries"
+    assert isinstance(record.args, tuple) and record.args[0] == "GET" and record.args[2] == 3
+    assert record.getMessage() == "GET failed with {'X-Key': '[REDACTED]'} after 3 tries"
+    mapping = _record("%(who)s used %(key)s", {"who": "me", "key": KEY})
+    RedactingFilter().filter(mapping)
+    assert mapping.args == {"who": "me", "key": "[REDACTED]"}
+    inline = _record(f"inline {KEY} and %s", ("arg",))
+    RedactingFilter().filter(inline)
+    assert (inline.msg, inline.args) == ("inline [REDACTED] and %s", ("arg",))
+
+
+def test_a_secret_split_across_format_and_argument_is_still_masked() -> None:
+    new_client()
+    record = _record(KEY[:6] + "%s", (KEY[6:],))
+    RedactingFilter().filter(record)
+    assert KEY not in record.getMessage()

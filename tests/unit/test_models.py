@@ -17,7 +17,7 @@ from ninepic_async.models import (
 )
 
 
-def test_image_item_accepts_legacy_misspellings_and_unknown_fields() -> None:
+def test_image_item_decodes_legacy_misspellings_into_the_right_fields_and_hides_them() -> None:
     body = (
         b'{"images":[{"image_id":"a","widht":3240,"height":4860,"thumbanail_url":"t",'
         b'"orginal_url":"o","surprise":[1,2]}],"pagination":null}'
@@ -27,7 +27,8 @@ def test_image_item_accepts_legacy_misspellings_and_unknown_fields() -> None:
     assert (image.width, image.height) == (3240, 4860)
     assert image.thumbnail_url == "t"
     assert image.original_url == "o"
-    assert image.widht is None and image.thumbanail_url is None and image.orginal_url is None
+    for legacy in ("widht", "thumbanail_url", "orginal_url"):
+        assert not hasattr(image, legacy) and legacy not in repr(image) and legacy not in dir(image)
 
 
 def test_correct_spelling_wins_over_legacy() -> None:

@@ -50,3 +50,35 @@ def test_calculate_retry_timeout_prefers_retry_after(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(_retry, "jitter", lambda delay: delay)
     assert _retry.calculate_retry_timeout(0, "2") == 2.0
     assert _retry.calculate_retry_timeout(2) == _retry.backoff_delay(2)
+
+
+# --- APIRetry: the API transport's per-call policy ----------------------------------------------
+def test_api_retry_is_immutable_and_counts_429s_apart() -> None:
+    import dataclasses
+
+    import aiohttp
+
+    policy = _retry.APIRetry(max_retries=1, max_rate_limit_retries=2).start(100.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.retries = 5  # type: ignore[misc]
+    after_5xx = policy.increment(status=503)
+    assert after_5xx is not None and (after_5xx.retries, after_5xx.throttles) == (1, 0)
+    assert policy.retries == 0  # a new policy each time
+    assert after_5xx.increment(status=500) is None  # max_retries spent
+    throttled = after_5xx.increment(status=429)
+    assert throttled is not None and throttled.increment(status=429) is not None
+    assert throttled.increment(status=429).increment(status=429) is None  # type: ignore[union-attr]
+    assert policy.increment(status=404) is None
+    assert policy.increment(exc=aiohttp.ServerDisconnectedError()) is not None
+    assert policy.increment(exc=aiohttp.ClientSSLError(None, OSError())) is None  # type: ignore[arg-type]
+    assert policy.increment(exc=ValueError()) is None
+
+
+def test_api_retry_deadline() -> None:
+    unbounded = _retry.APIRetry().start(100.0)
+    assert unbounded.remaining_s(1e9) is None and unbounded.fits(1e9, 1e9)
+    policy = _retry.APIRetry(deadline_s=5.0).start(100.0)
+    assert policy.remaining_s(102.0) == 3.0 and policy.remaining_s(200.0) == 0.0
+    assert policy.fits(102.0, 2.9) and not policy.fits(102.0, 3.0)
+    assert policy.increment(status=500).ends_at == 105.0  # type: ignore[union-attr]
+    assert policy.start(200.0).ends_at == 205.0  # a new call, a new deadline
