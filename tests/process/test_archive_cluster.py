@@ -10,6 +10,7 @@ import json
 import os
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from helpers.buckets import TestBucket
 from helpers.cli import conn, run_cli
 from helpers.sim import SimFactory
 
+from ninepic_async.download.check import check_destination
 from ninepic_async.download.cluster import ApiAccess, archive_on_dask
 from ninepic_async.download.options import DownloadOptions
 from ninepic_async.testing import Simulator
@@ -74,7 +76,7 @@ def assert_bucket_holds_every_photo_once(bucket: TestBucket, sim: Simulator, fol
 
 
 async def test_a_killed_worker_loses_and_duplicates_nothing_and_a_rerun_transfers_nothing(
-    rsim: SimFactory, bucket: TestBucket, dask_client: Any
+    rsim: SimFactory, bucket: TestBucket, dask_client: Any, tmp_path: Path
 ) -> None:
     sim = await rsim(photo_count=16, extra_events=3, extra_event_photos=12, seed=1221)
     sim.faults.storage_latency_s = 0.1  # long enough to kill a worker in the middle of its task
@@ -110,6 +112,14 @@ async def test_a_killed_worker_loses_and_duplicates_nothing_and_a_rerun_transfer
     total = sum(len(contents) for contents in photos(sim).values())
     assert again.complete and again.downloaded == 0 and again.skipped == total
     assert sim.counters.storage_requests == served
+
+    # the same cluster into a local directory: the shards of each event folder share it at once
+    local = await archive_on_dask(dask_client, access, tmp_path, all_events=True, shards=2, options=options)
+    assert local.complete and local.downloaded == total
+    for event in local.events:
+        if event.downloaded:
+            check = await check_destination(tmp_path / event.folder)
+            assert check.clean and check.ok == event.downloaded
 
 
 async def test_the_cli_archives_an_organisation_on_a_local_cluster_into_a_bucket(
