@@ -270,7 +270,9 @@ class Uploader:
         errors = _errors()
         try:
             if total is not None and total <= BUCKET_SINGLE_PUT_MAX_BYTES:
-                data = b"".join([chunk async for chunk in body()])
+                data = bytearray()  # one growing buffer: the body is held once, never twice
+                async for chunk in body():
+                    data += chunk
                 await obstore.put_async(self._bucket.store, job.filename, data, use_multipart=False)
             else:
                 await obstore.put_async(
