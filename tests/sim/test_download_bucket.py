@@ -141,3 +141,24 @@ async def test_an_object_that_is_not_ours_is_never_overwritten(rsim: SimFactory,
     assert names[0] not in {line["file"] for line in lines.values()}
     for image_id, line in lines.items():
         assert bucket.read(f"photos/{line['file']}") == sim.world.content(image_id)
+
+
+async def test_check_rehashes_a_bucket_against_its_manifests(
+    rsim: SimFactory, bucket: TestBucket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = await rsim(photo_count=5, seed=1217)
+    async with new_client(sim) as client:
+        await download_originals(client, sim.event_id, bucket.url(), whole_event=True)
+    code, out, err = await run_cli(capsys, "check", "--out", bucket.url())
+    assert code == 0, err
+    assert "checked 5 files: 5 ok, 0 missing, 0 changed, 0 extra" in out
+    names = sorted(str(line["file"]) for line in recorded(bucket).values())
+    same_size = bytes(len(bucket.read(f"photos/{names[0]}")))
+    bucket.client.put_object(Bucket=bucket.name, Key=f"photos/{names[0]}", Body=same_size)
+    bucket.client.delete_object(Bucket=bucket.name, Key=f"photos/{names[1]}")
+    bucket.client.put_object(Bucket=bucket.name, Key="photos/stray.jpg", Body=b"not ours")
+    code, out, err = await run_cli(capsys, "check", "--out", bucket.url())
+    assert code == 1
+    assert "checked 6 files: 3 ok, 1 missing, 1 changed, 1 extra" in out, out
+    code, _, err = await run_cli(capsys, "check", "--out", bucket.url("nothing-here"))
+    assert code != 0 and "there is no manifest" in err
