@@ -188,14 +188,13 @@ async def download_originals(
     _check_monitor(monitor)
     if is_bucket_url(dest):
         assert isinstance(dest, str)
-        if template is not None:
-            raise RequestValidationError("name_template", "is not supported with a bucket destination (yet)")
         return await run_into_bucket(
             open_bucket(dest),
             options,
             _selection_items(client, event_id, selection),
             refresher=UrlRefresher(client, event_id),
             storage_session=storage_session,
+            template=template,
         )
     dest_path, created = make_dest(dest)
     return await _run(

@@ -87,7 +87,8 @@ class Bucket:
 
     # -- photos -------------------------------------------------------------------------------
     async def sizes(self) -> dict[str, int]:
-        """``name -> size`` of every photo object under the prefix (one paginated listing)."""
+        """``name -> size`` of every photo object under the prefix (one paginated listing; a name
+        template's folders included, the downloader's own ``.ninepic/`` objects not)."""
         import obstore
 
         found: dict[str, int] = {}
@@ -96,7 +97,7 @@ class Bucket:
             async for batch in stream:
                 for meta in batch:
                     path = str(meta["path"])
-                    if "/" not in path:
+                    if not path.startswith(f"{BUCKET_META_DIR}/"):
                         found[path] = int(meta["size"])
         except _errors().BaseError as exc:
             raise DestinationError(f"cannot list {self.url!r}: {_describe(exc)}") from exc

@@ -22,6 +22,7 @@ from .._network import NetworkOptions
 from .bucket import Bucket, BucketManifest
 from .events import FileFinished, PlannedEvent
 from .manifest import ManifestState
+from .names import NameTemplate
 from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
@@ -40,8 +41,14 @@ class BucketPlanner(Planner):
     """A :class:`Planner` whose "already complete" means: recorded ok, and the object is there
     with the recorded size."""
 
-    def __init__(self, state: ManifestState, existing: dict[str, int], shard: Shard | None) -> None:
-        super().__init__(None, state, None, shard)
+    def __init__(
+        self,
+        state: ManifestState,
+        existing: dict[str, int],
+        shard: Shard | None,
+        template: NameTemplate | None = None,
+    ) -> None:
+        super().__init__(None, state, template, shard)
         self._existing = existing
 
     def skip(self, image_id: str, url: str | None = None, *, refreshable: bool = True) -> Skip | None:
@@ -59,6 +66,7 @@ async def run_into_bucket(
     *,
     refresher: UrlRefresher | None,
     storage_session: aiohttp.ClientSession | None = None,
+    template: NameTemplate | None = None,
 ) -> DownloadReport:
     """Upload every item the factory's source yields into ``bucket``; the report, or the run's
     one fatal error (:class:`DestinationError`, an API error of the listing)."""
@@ -70,7 +78,7 @@ async def run_into_bucket(
     try:
         existing = await bucket.sizes()
         state = await bucket.manifest_state()
-        planner = BucketPlanner(state, existing, options.shard)
+        planner = BucketPlanner(state, existing, options.shard, template)
         listing = Listing()
         queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
         uploader = Uploader(

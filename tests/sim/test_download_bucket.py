@@ -162,3 +162,27 @@ async def test_check_rehashes_a_bucket_against_its_manifests(
     assert "checked 6 files: 3 ok, 1 missing, 1 changed, 1 extra" in out, out
     code, _, err = await run_cli(capsys, "check", "--out", bucket.url("nothing-here"))
     assert code != 0 and "there is no manifest" in err
+
+
+async def test_a_name_template_makes_key_folders_and_a_rerun_transfers_nothing(
+    rsim: SimFactory, bucket: TestBucket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = await rsim(photo_count=4, seed=1218)
+    template = "{event_id}/{image_id}{ext}"
+    async with new_client(sim) as client:
+        report = await download_originals(
+            client, sim.event_id, bucket.url(), whole_event=True, name_template=template
+        )
+    assert report.complete
+    lines = recorded(bucket)
+    for image_id, line in lines.items():
+        assert line["file"] == f"{sim.event_id}/{image_id}.jpg"
+        assert bucket.read(f"photos/{line['file']}") == sim.world.content(image_id)
+    served = sim.counters.storage_requests
+    async with new_client(sim) as client:
+        again = await download_originals(
+            client, sim.event_id, bucket.url(), whole_event=True, name_template=template
+        )
+    assert again.skipped == 4 and sim.counters.storage_requests == served
+    code, out, err = await run_cli(capsys, "check", "--out", bucket.url())
+    assert code == 0 and "4 ok" in out, err
