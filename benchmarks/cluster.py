@@ -1,4 +1,4 @@
-"""``ninepic archive --cluster local:2`` against one process on the same work (plain HTTP).
+"""``ninepic archive --cluster local:2`` against one process on the same work (HTTP or HTTPS).
 
 Starts the simulator in its own process (an organisation of ``--events`` events of ``--photos``
 photos each), then times, interleaved ``--rounds`` times, ``ninepic archive --all-events`` into
@@ -7,7 +7,7 @@ task per event and shard). Prints wall seconds, MB/s, the peak RSS of the CLI pr
 largest peak RSS of its descendants (the Dask worker processes). The simulator shares the
 cores: on a 2-core machine this measures contention as much as scaling.
 
-    python benchmarks/cluster.py [--events 3] [--photos 300] [--photo-size 200000] [--rounds 2]
+    python benchmarks/cluster.py [--events 3] [--photos 300] [--photo-size 200000] [--rounds 2] [--https]
 
 Needs the dask and bench extras (distributed, psutil).
 """
@@ -28,18 +28,39 @@ from pathlib import Path
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness (the throwaway CA)
+
 _SERVER = """
 import asyncio, sys
-from ninepic_async.testing import SimulatorConfig, serve_forever
-config = SimulatorConfig(photo_count={photos}, photo_size={size}, extra_events={extra},
-                         extra_event_photos={photos}, port=0, seed=7)
-asyncio.run(serve_forever(config, out=sys.stdout))
+from pathlib import Path
+sys.path.insert(0, {bench!r})
+from ninepic_async.testing import Simulator, SimulatorConfig
+
+async def main() -> None:
+    config = SimulatorConfig(photo_count={photos}, photo_size={size}, extra_events={extra},
+                             extra_event_photos={photos}, port=0, seed=7)
+    async with Simulator(config) as sim:
+        base_url = sim.base_url
+        if {cert!r}:
+            from e2e import serve_tls  # the simulator's apps on a second, TLS site
+
+            base_url = await serve_tls(sim, Path({cert!r}), Path({key!r}))
+        for line in (f"base_url: {{base_url}}", f"org_id: {{sim.org_id}}", f"api_key: {{sim.api_key}}"):
+            print(line)
+        print("photos: 0", flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
 """
 
 
-def _start_simulator(events: int, photos: int, size: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start_simulator(
+    events: int, photos: int, size: int, tls: tuple[str, str] | None
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     # the simulator's first extra event has no photos: one more extra event keeps ``events`` full
-    code = _SERVER.format(photos=photos, size=size, extra=events)
+    cert, key = tls or ("", "")
+    bench = str(Path(__file__).resolve().parent)
+    code = _SERVER.format(photos=photos, size=size, extra=events, cert=cert, key=key, bench=bench)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     lines: dict[str, str] = {}
@@ -90,10 +111,19 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=300, help="photos per event")
     parser.add_argument("--photo-size", type=int, default=200_000, help="bytes per photo")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--https", action="store_true", help="API and storage over TLS (a throwaway CA)")
     args = parser.parse_args()
-    server, coordinates = _start_simulator(args.events, args.photos, args.photo_size)
+    tls = None
+    extra_env: dict[str, str] = {}
+    if args.https:
+        from harness import make_tls
+
+        files = make_tls()
+        tls = (str(files.cert), str(files.key))
+        extra_env["SSL_CERT_FILE"] = str(files.ca)  # trusted by the CLI and every worker; none skips checks
+    server, coordinates = _start_simulator(args.events, args.photos, args.photo_size, tls)
     work = Path(tempfile.mkdtemp(prefix="ninepic-cluster-bench-"))
-    env = dict(os.environ, NINEPIC_API_KEY=coordinates["api_key"])
+    env = dict(os.environ, NINEPIC_API_KEY=coordinates["api_key"], **extra_env)
     base = [
         sys.executable, "-m", "ninepic_async", "archive", "--all-events",
         "--org", coordinates["org_id"], "--base-url", coordinates["base_url"],
@@ -110,7 +140,11 @@ def main() -> None:
         server.terminate()
         server.wait(10)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{total / 1e6:.0f} MB in {args.events} events, {os.cpu_count()} cores shared with the simulator")
+    scheme = "HTTPS" if args.https else "HTTP"
+    print(
+        f"{total / 1e6:.0f} MB in {args.events} events over {scheme}, "
+        f"{os.cpu_count()} cores shared with the simulator"
+    )
     print(f"{'how':<20} {'median s':>9} {'MB/s':>7} {'CLI peak RSS':>13} {'worker peak RSS':>16}")
     for label, runs in results.items():
         seconds = statistics.median(r[0] for r in runs)
