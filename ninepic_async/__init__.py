@@ -86,7 +86,9 @@ if _typing.TYPE_CHECKING:
     )
     from .download.archive import archive_events, event_folder_name
     from .download.archive_report import ArchiveReport, EventArchiveReport
+    from .download.cluster import ApiAccess, archive_on_dask
     from .download.events import ArchivePlanned, EventArchiveFinished, EventArchiveStarted
+    from .download.shard import Shard
 
 __version__ = "0.1.0"
 
@@ -135,6 +137,9 @@ _ARCHIVE_NAMES = frozenset(
         "EventArchiveStarted",
         "archive_events",
         "event_folder_name",
+        "ApiAccess",
+        "Shard",
+        "archive_on_dask",
     }
 )
 """Names of the archive (``ninepic archive``) exported here too, loaded on first use."""
@@ -161,6 +166,7 @@ __all__ = [
     "APIResponseDecodeError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiAccess",
     "ApiCallObserver",
     "ApiRetryReason",
     "ArchivePlanned",
@@ -221,6 +227,7 @@ __all__ = [
     "RequestValidationError",
     "RetryNotice",
     "RetryReason",
+    "Shard",
     "StorageStatusError",
     "TLSCertificateError",
     "TimelineDay",
@@ -233,6 +240,7 @@ __all__ = [
     "VideoClippingJob",
     "__version__",
     "archive_events",
+    "archive_on_dask",
     "check_destination",
     "download_originals",
     "download_url_list",

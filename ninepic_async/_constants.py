@@ -166,3 +166,21 @@ With more, a photo larger than the free space fails alone (before its first byte
 DOWNLOAD_SYNC_INTERVAL_S: Final = 5.0
 """How often a run syncs the file system and writes a ``synced`` manifest line: files recorded in
 the last this-many seconds before a power cut are re-hashed by the next run before it trusts them."""
+BUCKET_SINGLE_PUT_MAX_BYTES: Final = 16 * 1024 * 1024
+"""A photo up to this size (its Content-Length) is gathered in memory and sent to a bucket in ONE
+PUT; larger ones (and bodies of unknown length) stream as a multipart upload. Measured with
+benchmarks/bucket_put.py (local S3 server): a single PUT was faster at every size up to 16 MiB
+(0.16 s against 0.33 s at 16 MiB; multipart costs two more requests), so the limit is set by
+memory: it stays within what one multipart upload holds anyway (see BUCKET_PART_CONCURRENCY)."""
+BUCKET_PART_BYTES: Final = 8 * 1024 * 1024
+"""Part size of a multipart upload (S3 wants at least 5 MiB for every part but the last)."""
+BUCKET_PART_CONCURRENCY: Final = 2
+"""Parts of one multipart upload in flight at once. With the part being filled, one upload holds
+at most (BUCKET_PART_CONCURRENCY + 1) x BUCKET_PART_BYTES = 24 MiB."""
+BUCKET_MANIFEST_FLUSH_S: Final = 2.0
+"""How often a run writes the manifest lines it gathered as a new segment object in the bucket."""
+BUCKET_MANIFEST_FLUSH_LINES: Final = 1000
+"""...or as soon as this many lines wait (a killed writer loses at most these unflushed lines:
+their photos are uploaded again, under the same keys, by the next run)."""
+BUCKET_META_DIR: Final = ".ninepic"
+"""The folder under a bucket destination's prefix that holds its manifests and name claims."""

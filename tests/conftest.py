@@ -1,7 +1,7 @@
 """Shared fixtures: running 9Pic simulators (``sim``, ``sim_factory``, ``rsim``), the mocked API
 (``mocked``), a clean CLI environment (``clean_env``), downloads that retry at once
-(``no_backoff_sleep``) and, for every test, no proxy variable (``no_ambient_proxy``) and no
-config file (``no_user_config``) from outside.
+(``no_backoff_sleep``), buckets on a local S3 server (``bucket``) and, for every test, no proxy
+variable (``no_ambient_proxy``) and no config file (``no_user_config``) from outside.
 
 Plain helpers live next to this file: helpers/api.py (mocked-API tests), helpers/sim.py
 (simulator-backed download tests) and helpers/cli.py (CLI tests).
@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from helpers.api import mock_api
+from helpers.buckets import S3Server, TestBucket, s3_server
 from helpers.cli import ENV_NAMES
 from helpers.sim import SimFactory
 
@@ -78,6 +79,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No NINEPIC_* variable of the outer environment reaches the CLI under test."""
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """One moto S3 server for the whole session (started at its first use)."""
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> TestBucket:
+    """A fresh bucket on the session's S3 server, with AWS_* pointing at it for obstore."""
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    return TestBucket(s3)
 
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")

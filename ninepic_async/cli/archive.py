@@ -26,8 +26,9 @@ from ..download import (
     EventArchiveReport,
     EventArchiveStarted,
 )
-from .download import check_name_template, download_status
-from .errors import EXIT_LOCAL_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
+from .cluster import archive_on_cluster, check_cluster_args
+from .download import check_name_template, checked_out, checked_shard, download_status
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
 from .events_json import JsonProgress
 from .network import limit_rate_bps
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
@@ -65,7 +66,7 @@ def _event_ids(text: str) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def check_archive_args(rt: Runtime) -> tuple[Path, dict[str, Any]]:
+def check_archive_args(rt: Runtime) -> tuple[Path | str, dict[str, Any]]:
     """Validate archive input before anything is sent: (destination, archive_events keywords)."""
     args = rt.args
     if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
@@ -77,12 +78,14 @@ def check_archive_args(rt: Runtime) -> tuple[Path, dict[str, Any]]:
     since, until = _date("--since", args.since), _date("--until", args.until)
     if since is not None and until is not None and since > until:
         raise CliError(f"--since {since} is after --until {until}")
-    out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {args.out!r} exists and is not a directory", EXIT_LOCAL_ERROR)
+    out = checked_out(args.out)
     check_name_template(args, bib_ok=False)
     limit_rate_bps(rt)  # a bad --limit-rate is refused before anything is sent
     selection: dict[str, Any] = {"since": since, "until": until, "name_template": args.name_template}
+    if getattr(args, "shard", None) is not None:
+        if getattr(args, "cluster", None) is not None:
+            raise CliError("--shard and --cluster do not go together: --cluster runs every shard itself")
+        selection["shard"] = checked_shard(args.shard)
     if args.events is not None:
         selection["events"] = _event_ids(args.events)
     else:
@@ -319,6 +322,7 @@ async def cmd_archive(rt: Runtime) -> int:
     from ..download.options import max_concurrency
 
     out, selection = check_archive_args(rt)
+    cluster = check_cluster_args(rt) if getattr(rt.args, "cluster", None) is not None else None
     concurrency = rt.args.concurrency
     cap = max_concurrency()
     if cap is not None and concurrency > cap:
@@ -335,17 +339,20 @@ async def cmd_archive(rt: Runtime) -> int:
             progress = ArchiveProgress(rt.output)
         try:
             with progress:
-                report = await archive_events(
-                    client,
-                    out,
-                    concurrency=concurrency,
-                    verify=rt.args.verify,
-                    low_speed_limit_bps=rt.args.low_speed_limit,
-                    low_speed_time_s=rt.args.low_speed_time,
-                    limit_rate_bps=limit_rate_bps(rt),
-                    on_event=progress,
-                    **selection,
-                )
+                if cluster is not None:
+                    report = await archive_on_cluster(rt, cluster, out, selection, concurrency, progress)
+                else:
+                    report = await archive_events(
+                        client,
+                        out,
+                        concurrency=concurrency,
+                        verify=rt.args.verify,
+                        low_speed_limit_bps=rt.args.low_speed_limit,
+                        low_speed_time_s=rt.args.low_speed_time,
+                        limit_rate_bps=limit_rate_bps(rt),
+                        on_event=progress,
+                        **selection,
+                    )
         finally:
             rt.retry_listener = None
     elapsed_s = time.monotonic() - started

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .._constants import CLI_MAX_CONCURRENCY, MANIFEST_NAME
+from ..download.shard import manifest_paths
 from .errors import EXIT_OK, EXIT_PARTIAL, CliError
 from .output import CheckProgress
 from .runtime import Runtime
@@ -25,17 +26,24 @@ if TYPE_CHECKING:
 __all__ = ["check_check_args", "cmd_check", "summary_line"]
 
 
-def check_check_args(rt: Runtime) -> Path:
-    """Validate ``check`` input before reading anything: the destination directory to check."""
+def check_check_args(rt: Runtime) -> Path | str:
+    """Validate ``check`` input before reading anything: the destination directory (or bucket
+    URL) to check."""
     args = rt.args
     if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
         raise CliError(f"--concurrency must be from 1 to {CLI_MAX_CONCURRENCY}, got {args.concurrency}")
+    from ..download.bucket import is_bucket_url
+
+    if is_bucket_url(args.out):
+        from .download import checked_out
+
+        return checked_out(args.out)
     out = Path(args.out).expanduser()
     if not out.exists():
         raise CliError(f"--out {args.out!r} does not exist")
     if not out.is_dir():
         raise CliError(f"--out {args.out!r} is not a directory")
-    if not (out / MANIFEST_NAME).is_file():
+    if not any(path.is_file() for path in manifest_paths(out)):
         raise CliError(f"--out {args.out!r} has no {MANIFEST_NAME}: it is not a ninepic download destination")
     return out
 
@@ -53,9 +61,14 @@ async def cmd_check(rt: Runtime) -> int:
     """Check a destination: list missing, changed, extra (and unverifiable) files; exit 1 unless clean."""
     out = check_check_args(rt)
     with CheckProgress(rt.output, label=f"checking {out}") as progress:
-        from ..download.check import check_destination  # the downloader loads only for this command
+        if isinstance(out, str):
+            from ..download.bucket_check import check_bucket
 
-        report = await check_destination(out, on_progress=progress, concurrency=rt.args.concurrency)
+            report = await check_bucket(out, on_progress=progress, concurrency=rt.args.concurrency)
+        else:
+            from ..download.check import check_destination  # the downloader loads only for this command
+
+            report = await check_destination(out, on_progress=progress, concurrency=rt.args.concurrency)
 
     def human() -> None:
         if report.problems:

@@ -28,24 +28,64 @@ from .selections import SelfieImage, read_image_ids, read_selfie, resolve_selfie
 if TYPE_CHECKING:
     from ..client import NinePicClient
     from ..download import DownloadReport
+    from ..download.shard import Shard
 
-__all__ = ["check_download_args", "check_name_template", "cmd_demo", "cmd_download", "download_status"]
+__all__ = [
+    "check_download_args",
+    "check_name_template",
+    "checked_out",
+    "checked_shard",
+    "cmd_demo",
+    "cmd_download",
+    "download_status",
+]
 
 _OPTION_OF = {"bib": "--bib", "selfie": "--selfie", "image_ids": "--image-id/--image-ids-from"}
 """The option behind each selection field :func:`~ninepic_async.download.sources.make_selection` names."""
 
 
-def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
+def checked_out(text: str) -> Path | str:
+    """``--out`` as a directory, or a bucket URL whose extra is installed (checked before any request)."""
+    from ..download.bucket import is_bucket_url
+
+    if is_bucket_url(text):
+        from .._exceptions import DestinationError
+        from ..download.bucket import open_bucket
+
+        try:
+            open_bucket(text)
+        except DestinationError as exc:
+            raise CliError(f"--out: {exc}") from None
+        return text
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir():
+        # a destination problem (exit 5, like an unwritable one), not a malformed value
+        raise CliError(f"--out {text!r} exists and is not a directory", EXIT_LOCAL_ERROR)
+    return out
+
+
+def checked_shard(text: str) -> Shard:
+    """``--shard K/N`` as a :class:`Shard`; one line naming the problem otherwise."""
+    from ..download.shard import Shard
+
+    try:
+        return Shard.parse(text)
+    except RequestValidationError as exc:
+        raise CliError(f"--shard {str(exc).split(': ', 1)[-1]}") from None
+
+
+def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
     """Validate download input before anything is sent: (destination, selection kwargs, description)."""
     args = rt.args
     if not 1 <= args.concurrency <= CLI_MAX_CONCURRENCY:
         raise CliError(f"--concurrency must be from 1 to {CLI_MAX_CONCURRENCY}, got {args.concurrency}")
     limit_rate_bps(rt)  # a bad --limit-rate is refused before anything is sent
-    out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        # a destination problem (exit 5, like an unwritable one), not a malformed value
-        raise CliError(f"--out {args.out!r} exists and is not a directory", EXIT_LOCAL_ERROR)
+    out = checked_out(args.out)
+    if getattr(args, "dry_run", False) and isinstance(out, str):
+        raise CliError("--dry-run needs a directory --out, not a bucket")
     selection: dict[str, Any] = {}
+    if getattr(args, "shard", None) is not None:
+        selection["shard"] = checked_shard(args.shard)
     what: str
     bibs = getattr(args, "bib", None)
     if bibs is not None:
@@ -62,11 +102,15 @@ def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
         what = f"{len(dict.fromkeys(i.strip() for i in ids))} image id(s)"
     else:
         selection["whole_event"], what = True, "the whole event"
+    if "shard" in selection:
+        what += f", shard {selection['shard']}"
     check_name_template(args, bib_ok="bib" in selection)
     from ..download.sources import make_selection  # the one check of a selection, the library's
 
     try:
-        make_selection(**{k: "-" if isinstance(v, SelfieImage) else v for k, v in selection.items()})
+        make_selection(
+            **{k: "-" if isinstance(v, SelfieImage) else v for k, v in selection.items() if k != "shard"}
+        )
     except RequestValidationError as exc:
         option = _OPTION_OF.get(exc.field.split("[")[0], exc.field)
         raise CliError(f"{option} {str(exc).split(': ', 1)[-1]}") from None
@@ -133,7 +177,7 @@ async def cmd_demo(rt: Runtime) -> int:
 
 
 async def _download(
-    rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any], *, label: str
+    rt: Runtime, client: NinePicClient, event: int, out: Path | str, selection: dict[str, Any], *, label: str
 ) -> int:
     """Run the download with a progress display, then print the summary and the failures."""
     from ..download import download_originals
@@ -222,7 +266,7 @@ def download_status(report: DownloadReport) -> int:
 
 
 async def _dry_run(
-    rt: Runtime, client: NinePicClient, event: int, out: Path, selection: dict[str, Any]
+    rt: Runtime, client: NinePicClient, event: int, out: Path | str, selection: dict[str, Any]
 ) -> int:
     """List what a download would fetch (and what is already on disk); write nothing."""
     from ..download import plan_originals

@@ -374,6 +374,12 @@ def _add_download_options(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"window of --low-speed-limit (default: {DOWNLOAD_LOW_SPEED_TIME_S:g})",
     )
+    group.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="download only shard K of N (K counted from 0: 0/4 .. 3/4), chosen by a stable hash of "
+        "each photo's id; N runs, on one machine or several, can share --out at once",
+    )
     _add_limit_rate(group)
 
 
@@ -670,6 +676,20 @@ def _add_archive(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--until", metavar="DATE", help="only events dated on or before DATE (YYYY-MM-DD)")
     _add_download_options(p)
+    cluster = p.add_argument_group("running on Dask (the extra ninepic-async[dask])")
+    cluster.add_argument(
+        "--cluster",
+        metavar="local:N|tcp://HOST:PORT",
+        help="run one task per event and shard on Dask: local:N starts N worker processes here, "
+        "tcp://HOST:8786 uses a running scheduler (its workers need --out at the same path, "
+        "or a bucket)",
+    )
+    cluster.add_argument(
+        "--shards",
+        type=_int_arg,
+        metavar="N",
+        help="shards per event with --cluster (default: the cluster's worker threads)",
+    )
     _add_name_template(p, bib=False)
 
 

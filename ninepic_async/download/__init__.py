@@ -9,7 +9,9 @@ Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: 
 receive, complete), :mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
 :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
 budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
-:mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs).
+:mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs),
+:mod:`.shard` (``--shard K/N``), :mod:`.bucket` / :mod:`.bucket_run` / :mod:`.upload` (a bucket
+as the destination), :mod:`.cluster` (the archive on Dask).
 """
 
 import importlib as _importlib
@@ -35,17 +37,21 @@ from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
 from .options import DownloadOptions
 from .policy import FilePolicy
 from .report import DownloadReport, FileResult, FileStatus, PlannedFile
+from .shard import Shard
 from .stats import DownloadMonitor, DownloadStats, FileRetryReason
 
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
     from .archive import archive_events, event_folder_name
     from .check import CheckedFile, CheckReport, CheckStatus, check_destination
+    from .cluster import ApiAccess, archive_on_dask
     from .run import make_storage_session
     from .sources import UrlJob
 
 _ON_FIRST_USE = {
     "archive_events": ".archive",
+    "archive_on_dask": ".cluster",
+    "ApiAccess": ".cluster",
     "event_folder_name": ".archive",
     "download_originals": ".api",
     "download_url_list": ".api",
@@ -71,6 +77,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "MANIFEST_VERSION",
+    "ApiAccess",
     "ArchiveEvent",
     "ArchiveEventCallback",
     "ArchivePlanned",
@@ -99,9 +106,11 @@ __all__ = [
     "ManifestEntry",
     "PlannedEvent",
     "PlannedFile",
+    "Shard",
     "UrlJob",
     "UrlsRefreshed",
     "archive_events",
+    "archive_on_dask",
     "check_destination",
     "download_originals",
     "download_url_list",

@@ -21,13 +21,14 @@ from .._constants import (
     DOWNLOAD_LOW_SPEED_LIMIT_BPS,
     DOWNLOAD_LOW_SPEED_TIME_S,
     DOWNLOAD_QUEUE_SIZE,
-    MANIFEST_NAME,
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
 from .._network import NetworkOptions
 from ..instrumentation import Instrumentation
 from ._types import DownloadClient
+from .bucket import is_bucket_url, open_bucket
+from .bucket_run import run_into_bucket
 from .events import EventCallback
 from .files import folders_are_real, part_size
 from .integrity import DigestName
@@ -36,6 +37,7 @@ from .names import NameTemplate
 from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
+from .shard import Shard
 from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
@@ -54,6 +56,11 @@ def _selection(
     """The one place a selection is validated (the CLI calls it too, through these functions)."""
     _check_event_id(event_id)
     return make_selection(bib=bib, selfie=selfie, image_ids=image_ids, whole_event=whole_event)
+
+
+def _no_bucket(dest: object) -> None:
+    if is_bucket_url(dest):
+        raise RequestValidationError("dest", "a bucket URL is a destination of download_originals only")
 
 
 def _template(text: str | None, event_id: int, selection: Selection) -> NameTemplate | None:
@@ -94,9 +101,9 @@ def _selection_items(client: DownloadClient, event_id: int, selection: Selection
     )
 
 
-def _planner_for(dest: Path, template: NameTemplate | None) -> Planner:
-    """In a thread: a planner over the manifest in ``dest`` (a large one takes a while to read)."""
-    return Planner(dest, ManifestState.load(dest / MANIFEST_NAME), template)
+def _planner_for(dest: Path, template: NameTemplate | None, shard: Shard | None) -> Planner:
+    """In a thread: a planner over the manifests in ``dest`` (a large one takes a while to read)."""
+    return Planner(dest, ManifestState.load_dest(dest), template, shard)
 
 
 async def _run(
@@ -143,6 +150,7 @@ async def download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    shard: Shard | None = None,
     name_template: str | None = None,
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
@@ -156,11 +164,15 @@ async def download_originals(
     same ``dest`` skip completed files, resume ``.part`` files and retry failures (see
     :mod:`.manifest`). Per-file failures are recorded, not raised; :class:`DestinationError`
     and API errors of the listing itself (auth, 404, ...) stop the run. ``report.complete`` is
-    True only when every announced photo is on disk.
+    True only when every announced photo is on disk. ``dest`` may be a bucket URL
+    (``s3://bucket/prefix``, ``gs://``, ``az://``; extra ``ninepic-async[s3]``): each photo
+    then streams into its object, see :mod:`.bucket`.
     The keyword options are those of :class:`DownloadOptions`; pass ``options=`` to give
     them as one object instead. Pass a :class:`DownloadMonitor` as ``monitor`` to read the run's
     :class:`DownloadStats` while it runs (``report.stats`` has them at the end). Bad arguments
-    raise :class:`RequestValidationError` first.
+    raise :class:`RequestValidationError` first. With ``shard=Shard(K, N)`` only the photos of
+    shard K are downloaded, and N such runs (processes or machines) can share ``dest`` at once
+    (see :mod:`.shard`).
     """
     options = options or DownloadOptions(
         concurrency=concurrency,
@@ -171,6 +183,7 @@ async def download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        shard=shard,
         name_template=name_template,
         limit_rate_bps=limit_rate_bps,
     )
@@ -178,6 +191,16 @@ async def download_originals(
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
     _check_monitor(monitor)
+    if is_bucket_url(dest):
+        assert isinstance(dest, str)
+        return await run_into_bucket(
+            open_bucket(dest),
+            options,
+            _selection_items(client, event_id, selection),
+            refresher=UrlRefresher(client, event_id),
+            storage_session=storage_session,
+            template=template,
+        )
     dest_path, created = make_dest(dest)
     return await _run(
         dest_path,
@@ -209,6 +232,7 @@ async def iter_download_originals(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    shard: Shard | None = None,
     name_template: str | None = None,
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
@@ -229,11 +253,13 @@ async def iter_download_originals(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        shard=shard,
         name_template=name_template,
         limit_rate_bps=limit_rate_bps,
     )
     options = _with_client_network(options, client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _no_bucket(dest)
     template = _template(options.name_template, event_id, selection)
     _check_monitor(monitor)
     dest_path, created = make_dest(dest)
@@ -283,6 +309,7 @@ async def download_url_list(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    shard: Shard | None = None,
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
     storage_session: aiohttp.ClientSession | None = None,
@@ -302,6 +329,7 @@ async def download_url_list(
         fsync=fsync,
         digest=digest,
         on_event=on_event,
+        shard=shard,
         limit_rate_bps=limit_rate_bps,
     )
     _check_monitor(monitor)
@@ -326,23 +354,28 @@ async def plan_originals(
     selfie: str | None = None,
     image_ids: Iterable[str] | None = None,
     whole_event: bool = False,
+    shard: Shard | None = None,
     name_template: str | None = None,
 ) -> AsyncGenerator[PlannedFile, None]:
     """Dry run: what :func:`download_originals` would do for each photo, writing nothing.
 
-    With ``dest``, its manifest (read only) marks completed photos ``skip`` and fixes names;
-    ``name_template`` names the others as :func:`download_originals` would.
+    With ``dest``, its manifests (read only) mark completed photos ``skip`` and fix names;
+    ``name_template`` names the others as :func:`download_originals` would; with ``shard``,
+    only that shard's photos are planned.
     The API is still asked for URLs (that is how BIB and selfie selections are listed).
     """
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
+    _no_bucket(dest)
     dest_path = Path(dest) if dest is not None else None
     if dest_path is not None and dest_path.exists() and not dest_path.is_dir():
         raise DestinationError(f"destination {str(dest_path)!r} exists and is not a directory")
+    if shard is not None and not isinstance(shard, Shard):
+        raise RequestValidationError("shard", f"must be a Shard; got {type(shard).__name__}")
     template = _template(name_template, event_id, selection)
     if dest_path is not None:
-        planner = await anyio.to_thread.run_sync(_planner_for, dest_path, template)
+        planner = await anyio.to_thread.run_sync(_planner_for, dest_path, template, shard)
     else:
-        planner = Planner(None, ManifestState(), template)
+        planner = Planner(None, ManifestState(), template, shard)
     source = iter_source(client, event_id, selection, planner)
     try:
         async for item in source:

@@ -35,12 +35,14 @@ from ..models import EventDetails, EventListItem
 from ._types import DownloadClient
 from .api import download_originals
 from .archive_report import ArchiveReport, EventArchiveReport
+from .bucket import is_bucket_url, open_bucket
 from .events import ArchiveEventCallback, ArchivePlanned, EventArchiveFinished, EventArchiveStarted
 from .integrity import DigestName
 from .names import NameTemplate, sanitize_segment
 from .options import DownloadOptions
 from .report import DownloadReport
 from .run import make_dest, make_storage_session
+from .shard import Shard
 
 __all__ = [
     "ArchiveClient",
@@ -202,6 +204,7 @@ async def archive_events(
     low_speed_time_s: float = DOWNLOAD_LOW_SPEED_TIME_S,
     fsync: bool = False,
     digest: DigestName = "crc32c",
+    shard: Shard | None = None,
     name_template: str | None = None,
     limit_rate_bps: float | None = None,
     options: DownloadOptions | None = None,
@@ -220,7 +223,9 @@ async def archive_events(
     ``on_event`` is not given, gets the download events only). The download keywords are those of
     :class:`DownloadOptions` (or pass ``options=``; ``name_template`` names files inside each
     event's folder, without ``{bib}``). Bad arguments raise
-    :class:`RequestValidationError` before any request.
+    :class:`RequestValidationError` before any request. ``out`` may be a bucket URL
+    (``s3://bucket/prefix``, see :mod:`.bucket`); with ``shard``, only that shard of each event
+    is archived (see :mod:`.shard`; :func:`~.cluster.archive_on_dask` runs them all on Dask).
     """
     if (events is None) == (all_events is not True):
         raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
@@ -237,6 +242,7 @@ async def archive_events(
             fsync=fsync,
             digest=digest,
             concurrency=concurrency,
+            shard=shard,
             name_template=name_template,
             limit_rate_bps=limit_rate_bps,
         )
@@ -250,12 +256,12 @@ async def archive_events(
     if on_event is not None:
         options = replace(options, on_event=on_event)
     network = (options.network or NetworkOptions()).resolve()  # a bad proxy variable: before any request
-    root, created = make_dest(out)
+    root, created = archive_root(out)
     report = ArchiveReport(out=str(root))
     try:
         listed = await _chosen_events(client, ids)
     except Exception:
-        if created:
+        if created and isinstance(root, Path):
             with contextlib.suppress(OSError):
                 root.rmdir()  # a failed listing leaves no trace of a directory it made
         raise
@@ -283,9 +289,24 @@ async def archive_events(
     return report
 
 
+def archive_root(out: str | os.PathLike[str]) -> tuple[Path | str, bool]:
+    """The archive's root, a directory (created if missing) or a bucket URL (checked usable),
+    and whether this call created it; :class:`DestinationError` when it cannot be used."""
+    if is_bucket_url(out):
+        assert isinstance(out, str)
+        open_bucket(out)
+        return out.rstrip("/"), False
+    return make_dest(out)
+
+
+def event_dest(root: Path | str, folder: str) -> Path | str:
+    """Where the event folder ``folder`` of the archive at ``root`` is."""
+    return f"{root}/{folder}" if isinstance(root, str) else root / folder
+
+
 async def _archive_one(
     client: ArchiveClient,
-    root: Path,
+    root: Path | str,
     event: EventListItem | EventDetails,
     options: DownloadOptions,
     session: aiohttp.ClientSession,
@@ -298,7 +319,12 @@ async def _archive_one(
         callback(EventArchiveStarted(event.event_id, folder, event.event_name, *position))
     try:
         download = await download_originals(
-            client, event.event_id, root / folder, whole_event=True, options=options, storage_session=session
+            client,
+            event.event_id,
+            event_dest(root, folder),
+            whole_event=True,
+            options=options,
+            storage_session=session,
         )
     except AuthenticationError:
         raise

@@ -6,8 +6,9 @@ report = await check_destination("out/")
 print(report.clean, report.missing, report.changed, report.extra)
 ```
 
-Every ``ok`` line of ``<dest>/manifest.jsonl`` (the latest line per image id, see
-:mod:`.manifest`) names a file; each is read again and compared with what the line records:
+Every ``ok`` line of ``<dest>/manifest.jsonl`` and of the shards' ``manifest.K-of-N.jsonl``
+(the latest line per image id, see :mod:`.manifest`) names a file; each is read again and
+compared with what the line records:
 
 - ``missing``: no regular file at the recorded name (a symlink there is never followed, a
   directory does not count), or the file cannot be read;
@@ -44,6 +45,7 @@ from .._exceptions import DestinationError
 from .integrity import digest_name, file_digest, file_md5, plain_md5
 from .manifest import ManifestState
 from .names import name_key
+from .shard import is_own_name, manifest_paths
 
 try:
     import fcntl
@@ -150,7 +152,32 @@ def _lock_shared(dest: Path) -> int | None:
             ) from None
         logger.debug("could not lock %s for the check: %s", dest, exc)  # e.g. a filesystem without flock
         return None
+    try:
+        _no_shard_running(dest)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
+
+
+def _no_shard_running(dest: Path) -> None:
+    """Raise :class:`DestinationError` when a ``--shard`` run holds its lock in ``dest`` (shards
+    lock the directory shared, as the check does, and their own lock file exclusively)."""
+    assert fcntl is not None
+    for lock in dest.glob(f"{LOCK_NAME}.*-of-*"):
+        try:
+            fd = os.open(lock, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise DestinationError(
+                    f"a download (--shard) is running in {str(dest)!r}; check it when it has finished"
+                ) from None
+        finally:
+            os.close(fd)
 
 
 def _check_dest(dest: Path) -> None:
@@ -163,13 +190,16 @@ def _check_dest(dest: Path) -> None:
         raise DestinationError(f"cannot use the destination {str(dest)!r}: {_describe(exc)}") from exc
     if not stat.S_ISDIR(info.st_mode):
         raise DestinationError(f"the destination {str(dest)!r} is not a directory")
-    manifest = dest / MANIFEST_NAME
-    try:
-        info = os.stat(manifest)
-    except FileNotFoundError:
+    manifests = [p for p in manifest_paths(dest) if os.path.lexists(p)]
+    if not manifests:
         raise DestinationError(
             f"there is no manifest ({MANIFEST_NAME}) in {str(dest)!r}: nothing was downloaded there"
-        ) from None
+        )
+    manifest = manifests[0]
+    try:
+        info = os.stat(manifest)
+    except FileNotFoundError:  # pragma: no cover - removed between the two calls
+        raise DestinationError(f"the manifest {str(manifest)!r} disappeared") from None
     except OSError as exc:
         raise DestinationError(f"cannot read the manifest {str(manifest)!r}: {_describe(exc)}") from exc
     if not stat.S_ISREG(info.st_mode):
@@ -178,7 +208,7 @@ def _check_dest(dest: Path) -> None:
 
 def _ignored(name: str) -> bool:
     """Files of the downloader itself, never reported as extra."""
-    return name in (MANIFEST_NAME, LOCK_NAME) or name.endswith(PART_SUFFIX)
+    return is_own_name(name) or name.endswith(PART_SUFFIX)
 
 
 def _list_files(dest: Path, depth: int = 0) -> dict[str, tuple[int, int]]:
@@ -219,7 +249,7 @@ def _not_regular(mode: int) -> str:
 def _plan(dest: Path) -> _Plan:
     """Read the manifest and the listing, stat every recorded file (blocking: run in a thread)."""
     try:
-        state = ManifestState.load(dest / MANIFEST_NAME)
+        state = ManifestState.load_dest(dest)
     except OSError as exc:  # an I/O error while reading lines (opening is handled by read_manifest)
         raise DestinationError(f"cannot read the manifest in {str(dest)!r}: {_describe(exc)}") from exc
     depth = max((file.count("/") for _, _, file, _, _ in state.entries() if file), default=0)

@@ -19,9 +19,10 @@ Format (JSON Lines, UTF-8, one object per line, appended as each outcome happens
 - ``digest``: the completed file's digest (``ok``) as ``"<name>:<hex>"`` (``crc32c`` by
   default, ``sha256`` on request; see :mod:`.integrity`), computed while it streamed;
   ``ninepic check`` and ``verify`` reruns compare files against it.
-- ``partial``: written when a ``<file>.part`` is started: the size and ETag the store first
-  announced, so a resume in a later run sends ``If-Range`` with that ETag and checks the
-  ranged answer against that size (a changed object restarts from byte 0).
+- ``partial``: written when a ``<file>.part`` is started (by a sharded run already when it
+  claims the name, with no size and ETag yet): the size and ETag the store first announced,
+  so a resume in a later run sends ``If-Range`` with that ETag and checks the ranged answer
+  against that size (a changed object restarts from byte 0).
 - ``synced`` (``image_id`` empty, ``covers``: a byte offset): every file whose line starts
   before ``covers`` was on the disk when the line was written (a run syncs the file system
   every ``DOWNLOAD_SYNC_INTERVAL_S``). After a power cut, the ``ok`` files of later lines are
@@ -50,28 +51,34 @@ comes from a manifest that lost lines): it is never overwritten. After the downl
 same content there is adopted as the photo's file; different content makes the photo take
 the next free name. Only files whose name the manifest records for that very photo are
 replaced (a damaged copy of ours). One run at a time holds the lock of ``<dest>``.
+
+Sharded runs (``--shard K/N``, :mod:`.shard`) each append to their own
+``manifest.K-of-N.jsonl`` and may run at once; a destination's state is read from all of its
+manifests (:meth:`ManifestState.load_dest`), merged by ``time``, the latest line per photo winning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
 import logging
 import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
+from .._constants import MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
 from .._exceptions import DestinationError, redact
 from .integrity import Announced
 from .names import name_key
+from .shard import is_own_name, manifest_paths
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -128,18 +135,23 @@ def _entries_at(path: str | os.PathLike[str]) -> Iterator[tuple[int, ManifestEnt
     except OSError as exc:
         raise DestinationError(f"cannot read the manifest {os.fspath(path)!r}: {exc}") from exc
     with handle:
-        offset = 0
-        for number, line in enumerate(handle, start=1):
-            start, offset = offset, offset + len(line)
-            stripped = line.strip()
-            if not stripped:
-                continue
-            try:
-                entry = _decoder.decode(stripped)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                logger.warning("manifest %s line %d is unreadable and was skipped: %s", path, number, exc)
-                continue
-            yield start, entry
+        yield from _entries_in(handle, os.fspath(path))
+
+
+def _entries_in(lines: Iterable[bytes], label: str) -> Iterator[tuple[int, ManifestEntry]]:
+    """``(byte offset, entry)`` of every readable line of ``lines`` (a manifest named ``label``)."""
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        start, offset = offset, offset + len(line)
+        stripped = line.strip()
+        if not stripped:
+            continue
+        try:
+            entry = _decoder.decode(stripped)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            logger.warning("manifest %s line %d is unreadable and was skipped: %s", label, number, exc)
+            continue
+        yield start, entry
 
 
 @dataclass(slots=True)
@@ -153,6 +165,8 @@ class _Known:
     """Size and ETag of the last ``partial`` line since the last ``ok`` (what a ``.part`` holds)."""
     offset: int = 0
     """Where the latest line of this id starts in the manifest (see ``synced`` lines)."""
+    source: int = 0
+    """Which of the loaded manifest files that line is in."""
 
 
 def regular_file_size(path: str | os.PathLike[str]) -> int | None:
@@ -176,7 +190,7 @@ def recorded_name_problem(name: str) -> str | None:
             return "is not a relative path of plain names"
         if len(segment.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
             return f"has a part longer than {MAX_FILENAME_BYTES} bytes"
-        if name_key(segment) in (name_key(MANIFEST_NAME), name_key(LOCK_NAME)):
+        if is_own_name(segment):
             return "names a file the downloader keeps for itself"
     if name.endswith(PART_SUFFIX):
         return "names a file the downloader keeps for itself"
@@ -190,17 +204,42 @@ class ManifestState:
         self._by_id: dict[str, _Known] = {}
         self._owner: dict[str, str] = {}
         """name_key(file) -> the image id that owns the name (two ids never share a file)."""
-        self._synced_up_to = 0
-        """Lines starting before this byte offset describe files known to be on the disk."""
+        self._synced_up_to: dict[int, int] = {}
+        """Per manifest file: lines starting before this byte offset describe files known to be
+        on the disk."""
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ManifestState:
-        """The state a manifest file records; lines with unsafe or shared file names are skipped."""
+    def load(cls, *paths: str | os.PathLike[str]) -> ManifestState:
+        """The state manifest files record; lines with unsafe or shared file names are skipped.
+
+        Several files (the manifests of a sharded destination, :mod:`.shard`) are merged by
+        each line's ``time``, keeping every file's own order: the latest line per photo wins.
+        """
+        return cls._merged([_entries_at(p) for p in paths], [os.fspath(p) for p in paths])
+
+    @classmethod
+    def from_segments(cls, segments: Sequence[tuple[str, bytes]]) -> ManifestState:
+        """The state manifest segments record (``(name, content)``, e.g. objects of a bucket),
+        merged as :meth:`load` merges files."""
+        return cls._merged(
+            [_entries_in(data.splitlines(keepends=True), name) for name, data in segments],
+            [name for name, _data in segments],
+        )
+
+    @classmethod
+    def _merged(
+        cls, sources: Sequence[Iterator[tuple[int, ManifestEntry]]], labels: Sequence[str]
+    ) -> ManifestState:
         state = cls()
         disputed: set[str] = set()
-        for offset, entry in _entries_at(path):
+        tagged = [
+            ((entry.time, source, offset, entry) for offset, entry in lines)
+            for source, lines in enumerate(sources)
+        ]
+        for _time, source, offset, entry in heapq.merge(*tagged, key=lambda line: line[0]):
+            path = labels[source]
             if entry.status == "synced":
-                state._synced_up_to = max(state._synced_up_to, entry.covers or 0)
+                state._synced_up_to[source] = max(state._synced_up_to.get(source, 0), entry.covers or 0)
                 continue
             if entry.file is not None:
                 problem = recorded_name_problem(entry.file)
@@ -230,10 +269,15 @@ class ManifestState:
                     if owner is not None:
                         state._forget(owner)
                     continue
-            state.record(entry, offset)
+            state.record(entry, offset, source)
         return state
 
-    def record(self, entry: ManifestEntry, offset: int = 0) -> None:
+    @classmethod
+    def load_dest(cls, dest: str | os.PathLike[str]) -> ManifestState:
+        """The state every manifest of the destination ``dest`` records (sharded or not)."""
+        return cls.load(*manifest_paths(dest))
+
+    def record(self, entry: ManifestEntry, offset: int = 0, source: int = 0) -> None:
         """Take ``entry`` (its line at ``offset``) as its id's latest status; a line without ``file``
         keeps the earlier name."""
         previous = self._by_id.get(entry.image_id)
@@ -249,7 +293,7 @@ class ManifestState:
         else:
             announced = None
         self._by_id[entry.image_id] = _Known(
-            entry.status, file, entry.bytes, entry.digest, entry.etag, announced, offset
+            entry.status, file, entry.bytes, entry.digest, entry.etag, announced, offset, source
         )
 
     def _forget(self, image_id: str) -> None:
@@ -283,7 +327,7 @@ class ManifestState:
         known = self._by_id.get(image_id)
         if known is None:
             return False
-        return known.digest is None or known.offset < self._synced_up_to
+        return known.digest is None or known.offset < self._synced_up_to.get(known.source, 0)
 
     def digests(self, image_id: str) -> tuple[str | None, str | None]:
         """``(digest, etag)`` recorded with the ``ok`` line of ``image_id`` (each None if absent)."""
@@ -297,15 +341,16 @@ class ManifestState:
         for image_id, known in self._by_id.items():
             yield image_id, known.status, known.file, known.bytes, known.digest
 
+    def recorded_ok(self, image_id: str) -> tuple[str, int] | None:
+        """``(file, bytes)`` of the id's latest line when it is ``ok``, else None; the file itself
+        is not looked at."""
+        return self._ok(image_id)
+
     def _ok(self, image_id: str) -> tuple[str, int] | None:
         known = self._by_id.get(image_id)
         if known is None or known.status != "ok" or known.file is None or known.bytes is None:
             return None
         return known.file, known.bytes
-
-    def recorded_ok(self, image_id: str) -> tuple[str, int] | None:
-        """``(file, bytes)`` of the id's ``ok`` line, or None; the file itself is not looked at."""
-        return self._ok(image_id)
 
     def completed(self, image_id: str, dest: Path) -> tuple[str, int] | None:
         """``(file, bytes)`` when the id is recorded ok and the file exists with that size."""
@@ -330,8 +375,8 @@ class Manifest:
     in one): a lock keeps each line whole and the cut-back size consistent.
     """
 
-    def __init__(self, dest: Path) -> None:
-        self.path = dest / MANIFEST_NAME
+    def __init__(self, dest: Path, name: str = MANIFEST_NAME) -> None:
+        self.path = dest / name
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._size = 0

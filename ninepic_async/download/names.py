@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .._constants import LOCK_NAME, MANIFEST_NAME, MAX_FILENAME_BYTES, PART_SUFFIX
 from .._exceptions import RequestValidationError
 from .digests import DIGEST_BYTES, DigestSet
+from .shard import is_own_name
 
 __all__ = [
     "TEMPLATE_FIELDS",
@@ -122,7 +123,7 @@ def sanitize_filename(name: str | None, image_id: str, *, max_bytes: int = MAX_F
         # "x.part" would look like (and clash with) our own partial file of "x".
         stem, ext = stem + ext.replace(".", "_"), _DEFAULT_EXT
     result = _fit(stem, ext, max_bytes)
-    if name_key(result) == name_key(MANIFEST_NAME):
+    if is_own_name(result):
         result = _fit("_" + stem, ext, max_bytes)
     return result
 

@@ -21,6 +21,7 @@ from .events import EventCallback
 from .integrity import DIGEST_NAMES, DigestName
 from .names import NameTemplate
 from .policy import FilePolicy
+from .shard import Shard
 
 if TYPE_CHECKING:
     import aiohttp
@@ -79,6 +80,7 @@ class DownloadOptions:
       Names an earlier run recorded in the destination's manifest are kept.
     - ``policy``: the per-file retry budgets (:class:`~.policy.FilePolicy`).
     - ``on_event``: progress callback (see :mod:`.events`).
+    - ``shard``: download only this shard's photos, with its own manifest (see :mod:`.shard`).
     - ``limit_rate_bps``: a cap on the bytes per second of the whole run, shared by every worker
       (curl's ``--limit-rate``, rclone's ``--bwlimit``); None: no cap.
     - ``network``: proxy and TLS settings of the storage session; None: the client's
@@ -94,6 +96,7 @@ class DownloadOptions:
     digest: DigestName = "crc32c"
     policy: FilePolicy = field(default_factory=FilePolicy)
     on_event: EventCallback | None = None
+    shard: Shard | None = None
     name_template: str | None = None
     limit_rate_bps: float | None = None
     network: NetworkOptions | None = None
@@ -113,6 +116,8 @@ class DownloadOptions:
             raise RequestValidationError("policy", f"must be a FilePolicy; got {type(self.policy).__name__}")
         if self.on_event is not None and not callable(self.on_event):
             raise RequestValidationError("on_event", "must be callable")
+        if self.shard is not None and not isinstance(self.shard, Shard):
+            raise RequestValidationError("shard", f"must be a Shard; got {type(self.shard).__name__}")
         if self.name_template is not None:
             NameTemplate.parse(self.name_template)
         if self.limit_rate_bps is not None:
@@ -154,6 +159,7 @@ class DownloadKwargs(TypedDict, total=False):
     low_speed_time_s: float
     fsync: bool
     digest: DigestName
+    shard: Shard | None
     name_template: str | None
     limit_rate_bps: float | None
     options: DownloadOptions | None

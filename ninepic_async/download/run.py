@@ -41,6 +41,7 @@ from .._network import Network, NetworkOptions
 from ..instrumentation import Instrumentation
 from .events import FileFinished, PlannedEvent
 from .fetch import Fetcher
+from .integrity import Announced
 from .lanes import WriteLanes
 from .lock import DestinationLock
 from .manifest import Manifest, ManifestState
@@ -114,10 +115,9 @@ def _part_names(dest: Path, depth: int = 0) -> frozenset[str]:
     return frozenset(found)
 
 
-def _undo_untouched_dest(dest: Path) -> None:
+def _undo_untouched_dest(dest: Path, manifest: Path) -> None:
     """After a run that stopped before recording anything: drop its empty manifest and the
     directory it created, so a typo'd event id leaves no trace. Anything else there stays."""
-    manifest = dest / MANIFEST_NAME
     try:
         if manifest.stat().st_size == 0:
             manifest.unlink()
@@ -204,8 +204,8 @@ class DownloadRun:
         self._given_session = storage_session
         self._sink = sink
         self._created_dest = created_dest
-        self._lock = DestinationLock(dest)
-        self._manifest = Manifest(dest)
+        self._lock = DestinationLock(dest, options.shard)
+        self._manifest = Manifest(dest, options.shard.manifest_name if options.shard else MANIFEST_NAME)
         self._lanes: WriteLanes | None = None
         self._session: aiohttp.ClientSession | None = None
         self.report = DownloadReport(manifest_path=str(self._manifest.path))
@@ -242,8 +242,8 @@ class DownloadRun:
 
     def _open_destination(self) -> tuple[Planner, frozenset[str]]:
         """In a file thread: the resume state (manifest, names, ``.part`` files); open the manifest."""
-        state = ManifestState.load(self.dest / MANIFEST_NAME)
-        planner = Planner(self.dest, state, self._template)
+        state = ManifestState.load_dest(self.dest)
+        planner = Planner(self.dest, state, self._template, self.options.shard)
         depth = max((name.count("/") for _, name in state.names()), default=0)
         if self._template is not None:
             depth = max(depth, len(self._template.segments) - 1)
@@ -256,7 +256,8 @@ class DownloadRun:
     ) -> None:
         await self._close()
         if exc is not None and isinstance(exc, Exception) and self._created_dest:
-            _undo_untouched_dest(self.dest)  # a fatal error, not an interruption: Ctrl-C keeps all
+            # a fatal error, not an interruption: Ctrl-C keeps all
+            _undo_untouched_dest(self.dest, self._manifest.path)
 
     async def _close(self) -> None:
         if self._lanes is not None:
@@ -271,6 +272,8 @@ class DownloadRun:
         self.monitor.detach()
 
     def _planned(self, total: int | None) -> None:
+        if self.options.shard is not None:
+            total = None  # the selection's total, not this shard's: known when the listing ends
         self.report.announced = total
         if self.options.on_event is not None:
             self.options.on_event(PlannedEvent(total))
@@ -290,6 +293,11 @@ class DownloadRun:
         started_s = time.monotonic()
         planner = self._planner
         planner.offload = self._lanes.data.run
+        if self.options.shard is not None:
+            # a name a shard claimed is recorded at once: a rerun after a kill finds it the photo's
+            planner.on_claim = lambda image_id, name: self._manifest.partial(
+                image_id, name, Announced(None, None)
+            )
         listing = Listing()
         queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
         fetcher = Fetcher(
@@ -328,7 +336,9 @@ class DownloadRun:
         finally:
             queue.close()
         self.report.missing = listing.missing
-        if self.report.announced is None:
+        if self.options.shard is not None:
+            self.report.announced = planner.owned
+        elif self.report.announced is None:
             self.report.announced = listing.announced
         self.report.elapsed_s = time.monotonic() - started_s
         self.monitor.detach()

@@ -30,12 +30,14 @@ from .._constants import (
     PART_SUFFIX,
     URL_REFRESH_BATCH,
 )
-from .._exceptions import RequestValidationError, redact
+from .._exceptions import FileWriteError, RequestValidationError, redact
 from ..models import ImagePage, PresignedUrl
 from ._types import DownloadClient
 from .digests import DIGEST_BYTES, DigestSet
+from .files import make_folders
 from .manifest import ManifestState, regular_file_size
 from .names import NameAllocator, NameTemplate
+from .shard import Shard
 from .urls import Resolved, image_id_from_url, object_key, resolve_urls
 
 __all__ = [
@@ -56,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 _SKIP_BATCH = 512
 """Ids checked against the destination per thread call (a stat each) on a rerun."""
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -214,10 +218,21 @@ class Listing:
 class Planner:
     """Decides per image id: skip it, or fetch it under which name (stable across runs)."""
 
-    def __init__(self, dest: Path | None, state: ManifestState, template: NameTemplate | None = None) -> None:
+    def __init__(
+        self,
+        dest: Path | None,
+        state: ManifestState,
+        template: NameTemplate | None = None,
+        shard: Shard | None = None,
+    ) -> None:
         self.dest = dest
         self.state = state
+        self.shard = shard
+        self.owned = 0
+        """Distinct photos this run's shard owns among those listed so far (all without a shard)."""
         self.allocator = NameAllocator(template=template)
+        self.on_claim: Callable[[str, str], None] | None = None
+        """Called with ``(image_id, name)`` when a sharded run claims a fresh name on disk."""
         for image_id, name in state.names():
             self.allocator.reserve(image_id, name)
         self._seen = DigestSet()
@@ -228,6 +243,33 @@ class Planner:
     def first_time(self, image_id: str) -> bool:
         """True the first time an id comes by in this run (duplicates across pages are dropped)."""
         return self._seen.add(hashlib.blake2b(image_id.encode(), digest_size=DIGEST_BYTES).digest())
+
+    def mine(self, image_id: str) -> bool:
+        """Whether this run's shard owns the (first-time) photo ``image_id``; counts it if so."""
+        if self.shard is not None and not self.shard.owns(image_id):
+            return False
+        self.owned += 1
+        return True
+
+    def _claim(self, name: str) -> bool:
+        """For a sharded run: True when ``name`` is in use on disk, else claim it by creating its
+        ``.part`` exclusively, so a shard running at once in another process never picks it."""
+        assert self.dest is not None
+        part = self.dest / (name + PART_SUFFIX)
+        try:
+            make_folders(str(self.dest), name)
+        except FileWriteError:
+            return False  # no usable folder: the fetch fails this photo alone, saying why
+        try:
+            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o644))
+        except FileExistsError:
+            return True
+        except OSError:
+            return True  # unusable (too long, a directory...): the next candidate
+        if os.path.lexists(self.dest / name):
+            os.unlink(part)
+            return True
+        return False
 
     async def skips(self, wanted: Sequence[tuple[str, str | None, bool]]) -> list[Skip | None]:
         """For each ``(image_id, url, refreshable)``: a :class:`Skip` when an earlier run saved the
@@ -280,7 +322,12 @@ class Planner:
     ) -> Job:
         """A :class:`Job` for ``url`` under the id's recorded name, else a fresh unique one."""
         owned = self.allocator.name_of(image_id) is not None
-        filename = self.allocator.allocate(image_id, server_filename, bib)
+        if owned or self.shard is None or self.dest is None:
+            filename = self.allocator.allocate(image_id, server_filename, bib)
+        else:
+            filename = self.allocator.relocate(image_id, server_filename, self._claim, bib)
+            if self.on_claim is not None:
+                self.on_claim(image_id, filename)
         return Job(image_id, url, filename, refreshable, server_filename, owned, bib)
 
     def relocate(self, job: Job) -> str:
@@ -291,7 +338,9 @@ class Planner:
         def occupied(name: str) -> bool:
             return os.path.lexists(dest / name) or os.path.lexists(dest / (name + PART_SUFFIX))
 
-        return self.allocator.relocate(job.image_id, job.server_filename, occupied, job.bib)
+        return self.allocator.relocate(
+            job.image_id, job.server_filename, occupied if self.shard is None else self._claim, job.bib
+        )
 
     def failure(self, image_id: str, error: str | None, path: str | None = None) -> ApiFailure:
         """An :class:`ApiFailure` for an id the API gave no URL for; ``error`` is redacted."""
@@ -412,9 +461,9 @@ async def _by_ids(
 
 
 async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[list[str]]:
-    """The listed ids, in batches of ``_SKIP_BATCH`` (duplicates dropped)."""
+    """The listed ids this run's shard owns, in batches of ``_SKIP_BATCH`` (duplicates dropped)."""
     for start in range(0, len(ids), _SKIP_BATCH):
-        chunk = [i for i in ids[start : start + _SKIP_BATCH] if planner.first_time(i)]
+        chunk = [i for i in ids[start : start + _SKIP_BATCH] if planner.first_time(i) and planner.mine(i)]
         if chunk:
             yield chunk
 
@@ -486,8 +535,12 @@ async def _event_ids(
                 if walk == 0 and listing.announced is None:
                     listing.announced = page.pagination.total if page.pagination is not None else None
                     on_total(listing.announced)
-                fresh = [image.image_id for image in page.images if planner.first_time(image.image_id)]
-                delivered += len(fresh)
+                fresh: list[str] = []
+                for image in page.images:
+                    if planner.first_time(image.image_id):
+                        delivered += 1
+                        if planner.mine(image.image_id):
+                            fresh.append(image.image_id)
                 if fresh:
                     yield fresh
                 if _overrun(listing, delivered):
@@ -543,6 +596,8 @@ async def _by_method(
                     delivered += 1
                     if shared and not planner.first_time(key):
                         continue  # an earlier listing of the selection gave it
+                    if not planner.mine(image_id):
+                        continue
                     fresh.append((image_id, item, refreshable))
                 skips = await planner.skips([(i, item.url, r) for i, item, r in fresh])
                 for (image_id, item, refreshable), done in zip(fresh, skips, strict=True):
@@ -553,7 +608,7 @@ async def _by_method(
                     failed_key = entry.path or entry.image_id
                     if own(failed_key):
                         delivered += 1
-                        if not shared or planner.first_time(failed_key):
+                        if (not shared or planner.first_time(failed_key)) and planner.mine(entry.image_id):
                             yield planner.failure(entry.image_id, entry.error, entry.path)
                 if _overrun(listing, delivered):
                     logger.warning("the %s listing goes on past the photos it announced; stopped it", method)
@@ -647,7 +702,7 @@ async def iter_url_jobs(jobs: Iterable[UrlJob], planner: Planner) -> AsyncIterat
     fresh: list[tuple[str, UrlJob]] = []
     for url_job in jobs:
         image_id = url_job.image_id or _id_for(PresignedUrl(url=url_job.url, filename=url_job.filename))
-        if planner.first_time(image_id):
+        if planner.first_time(image_id) and planner.mine(image_id):
             fresh.append((image_id, url_job))
         if len(fresh) >= _SKIP_BATCH:
             for item in await _url_items(fresh, planner):
