@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 import aiohttp
 import anyio
@@ -51,12 +52,17 @@ class BucketPlanner(Planner):
         super().__init__(None, state, template, shard)
         self._existing = existing
 
-    def skip(self, image_id: str, url: str | None = None, *, refreshable: bool = True) -> Skip | None:
-        """A :class:`Skip` when a run recorded ``image_id`` ok and its object has that size."""
-        ok = self.state.recorded_ok(image_id)
-        if ok is None or self._existing.get(ok[0]) != ok[1]:
-            return None
-        return Skip(image_id, ok[0], ok[1], url=url, refreshable=refreshable)
+    async def skips(self, wanted: Sequence[tuple[str, str | None, bool]]) -> list[Skip | None]:
+        """For each ``(image_id, url, refreshable)``: a :class:`Skip` when a run recorded the
+        photo ok and its object has that size (the listing of sizes was read up front), else None."""
+        found: list[Skip | None] = []
+        for image_id, url, refreshable in wanted:
+            ok = self.state.recorded_ok(image_id)
+            if ok is None or self._existing.get(ok[0]) != ok[1]:
+                found.append(None)
+            else:
+                found.append(Skip(image_id, ok[0], ok[1], url=url, refreshable=refreshable))
+        return found
 
 
 async def run_into_bucket(
