@@ -55,13 +55,15 @@ def _date(option: str, text: str | None) -> date | None:
         raise CliError(f"{option} {text!r} is not a date: use YYYY-MM-DD, e.g. 2025-05-01") from None
 
 
-def _event_ids(text: str) -> list[int]:
+def _event_ids(texts: list[str]) -> list[int]:
+    """The ids of every ``--events`` given (each comma-separated), in order, each once."""
     ids: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part.isascii() or not part.isdigit():
-            raise CliError(f"--events {text!r}: {part!r} is not an event id (use --events 456,457)")
-        ids.append(int(part))
+    for text in texts:
+        for part in text.split(","):
+            part = part.strip()
+            if not part.isascii() or not part.isdigit():
+                raise CliError(f"--events {text!r}: {part!r} is not an event id (use --events 456,457)")
+            ids.append(int(part))
     return list(dict.fromkeys(ids))
 
 

@@ -56,7 +56,7 @@ def check_download_args(rt: Runtime) -> tuple[Path, dict[str, Any], str]:
         selfie = read_selfie(args.selfie)
         selection["selfie"] = selfie
         what = f"face search request_id {selfie!r}" if isinstance(selfie, str) else "the selfie's matches"
-    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None):
+    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None) is not None:
         ids = args.image_ids or read_image_ids(args.image_ids_from)
         selection["image_ids"] = ids
         what = f"{len(dict.fromkeys(i.strip() for i in ids))} image id(s)"

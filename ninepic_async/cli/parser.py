@@ -660,7 +660,10 @@ def _add_archive(p: argparse.ArgumentParser) -> None:
     options of ``download``."""
     group = p.add_argument_group("which events (exactly one of --events, --all-events)")
     group.add_argument(
-        "--events", metavar="ID[,ID...]", help="these event ids, comma-separated (e.g. 456,457)"
+        "--events",
+        metavar="ID[,ID...]",
+        action="append",
+        help="these event ids, comma-separated or the option repeated (e.g. 456,457)",
     )
     group.add_argument("--all-events", action="store_true", help="every event of the organisation")
     group.add_argument(

@@ -32,6 +32,8 @@ def read_image_ids(source: str, stdin: IO[str] | None = None) -> list[str]:
 
     A line that is not an image id is one error naming its line number.
     """
+    if not source.strip():
+        raise CliError("--image-ids-from is empty (is a shell variable unset?): give a file, or - for stdin")
     name = "stdin" if source == "-" else repr(source)
     if source == "-":
         text = (stdin or sys.stdin).read()

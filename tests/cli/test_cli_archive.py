@@ -67,6 +67,19 @@ async def test_archive_all_events_prints_a_row_per_event_and_reruns_skip(
     ]
 
 
+async def test_events_given_twice_archives_the_events_of_both(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=2, extra_events=2, extra_event_photos=1)
+    first, second = sim.event_id, sim.event_id + 2
+    code, out, err = await run_cli(
+        capsys, "archive", *conn(sim), "--events", str(first), "--events", f"{second},{first}",
+        "--out", str(tmp_path / "a"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert [r["event"] for r in table(out)] == [str(first), str(second)]
+
+
 async def test_the_exit_status_is_the_worst_event_and_the_others_finish(
     sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
