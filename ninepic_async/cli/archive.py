@@ -118,6 +118,7 @@ class ArchiveProgress(DownloadProgress):
         self.archive_bytes = 0
         self._archive_started_at = time.monotonic()
         self._overall: Any = None
+        self._in_event = False  # the current event's own counts are not in archive_* yet
 
     def __enter__(self) -> ArchiveProgress:
         super().__enter__()
@@ -160,6 +161,7 @@ class ArchiveProgress(DownloadProgress):
         self._sizes.clear()
         self._samples.clear()
         self._listing = True
+        self._in_event = True
         self._started_at = self._last_line_at = time.monotonic()
         if self._progress is not None and self._task is not None:
             self._progress.reset(
@@ -174,6 +176,7 @@ class ArchiveProgress(DownloadProgress):
             self.output.note(f"{self.label}: into {event.folder}")
 
     def _finish_event(self, report: EventArchiveReport) -> None:
+        self._in_event = False
         self.events_done += 1
         self.archive_files += report.downloaded + report.skipped + report.failed
         self.archive_failed += report.failed
@@ -187,14 +190,15 @@ class ArchiveProgress(DownloadProgress):
     def _refresh_overall(self) -> None:
         if self._progress is None or self._overall is None:
             return
-        done_bytes = self.archive_bytes + self.bytes_received
+        current = self._in_event
+        done_bytes = self.archive_bytes + (self.bytes_received if current else 0)
         elapsed_s = time.monotonic() - self._archive_started_at
         self._progress.update(
             self._overall,
             description=self._overall_label(),
             completed=done_bytes,
-            files_done=self.archive_files + self.files_done,
-            failed=self.archive_failed + self.failed,
+            files_done=self.archive_files + (self.files_done if current else 0),
+            failed=self.archive_failed + (self.failed if current else 0),
             rate_bps=done_bytes / elapsed_s if elapsed_s > 0 else None,
         )
 

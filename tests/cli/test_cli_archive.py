@@ -152,6 +152,25 @@ def test_progress_shows_the_archive_and_the_current_event() -> None:
         assert progress.files_done == 0 and progress.archive_files == 2
 
 
+def test_the_archive_line_counts_each_finished_event_once() -> None:
+    output = Output(stdout=io.StringIO(), stderr=io.StringIO())
+    output.err = Console(file=io.StringIO(), force_terminal=True, width=150, color_system=None)
+    with ArchiveProgress(output) as progress:
+        progress(ArchivePlanned((456,)))
+        progress(EventArchiveStarted(456, "456-run", "Run", 1, 1))
+        progress(PlannedEvent(total_files=2))
+        for image_id in ("a", "b"):
+            progress(FileStarted(image_id=image_id, size=1000))
+            progress(BytesReceived(image_id=image_id, n=1000))
+            progress(FileFinished(result=FileResult(image_id=image_id, status="ok", file="x", bytes=1000)))
+        done = EventArchiveReport(456, "456-run", status="ok", downloaded=2, bytes=2000)
+        progress(EventArchiveFinished(done, 1, 1))
+        assert progress._progress is not None
+        overall = progress._progress.tasks[-1]
+        assert (overall.fields["files_done"], overall.completed) == (2, 2000)
+    assert (overall.fields["files_done"], overall.fields["files_total"], overall.total) == (2, 2, 2000)
+
+
 def test_progress_without_a_terminal_notes_each_event(capsys: pytest.CaptureFixture[str]) -> None:
     with ArchiveProgress(Output()) as progress:
         progress(ArchivePlanned((456,)))
