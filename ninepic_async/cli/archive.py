@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import JustifyMethod
 from rich.markup import escape
 from rich.table import Table
@@ -268,26 +269,40 @@ def _rows(report: ArchiveReport) -> list[tuple[str, ...]]:
 
 
 def print_table(output: Output, report: ArchiveReport) -> None:
-    """One row per event: a rich table (numbers right-aligned and never cut, sizes for people)
-    on a terminal, tab-separated lines with exact byte counts when piped."""
+    """One row per event: a rich table (numbers right-aligned, sizes for people) on a terminal,
+    tab-separated lines with exact byte counts when piped. No cell is cut, and no folder, id or
+    URL is broken: on a narrow terminal the table is wider than the screen, as ``Output.table``."""
     rows = [tuple(visible(cell) for cell in row) for row in _rows(report)]
     if not output.stdout_is_terminal:
         output.line("\t".join(_COLUMNS))
         for row in rows:
             output.line("\t".join(row))
         return
-    table = Table(title=f"archive: {report.out}", header_style="bold")
-    for column in _COLUMNS:
-        if column in _NUMERIC or column == "status":  # never cut: a narrow terminal folds the text columns
-            justify: JustifyMethod = "right" if column in _NUMERIC else "left"
-            table.add_column(column, justify=justify, no_wrap=True, min_width=len(column))
-        else:
-            table.add_column(column, overflow="fold")
     size_at = _COLUMNS.index("bytes")
-    for row, event in zip(rows, report.events, strict=True):
-        cells = [*row[:size_at], format_bytes(event.bytes), *row[size_at + 1 :]]
+    shown = [
+        [*row[:size_at], format_bytes(event.bytes), *row[size_at + 1 :]]
+        for row, event in zip(rows, report.events, strict=True)
+    ]
+    table = Table(title=f"archive: {report.out}", header_style="bold")
+    needed = 1  # the left border; each column adds its width, 2 of padding and a border
+    for index, column in enumerate(_COLUMNS):
+        cells = [row[index] for row in shown]
+        if column == "error":  # prose: wraps between words, never inside a URL
+            width = max([len(column), *(cell_len(w) for c in cells for w in c.split())])
+            table.add_column(column, overflow="fold", min_width=width)
+        else:
+            width = max([len(column), *(cell_len(c) for c in cells)])
+            justify: JustifyMethod = "right" if column in _NUMERIC else "left"
+            table.add_column(column, justify=justify, no_wrap=True, min_width=width)
+        needed += width + 3
+    for cells in shown:
         table.add_row(*(Text(cell) for cell in cells))
-    output.out.print(table)
+    terminal_width = output.out.width
+    output.out.width = max(needed, terminal_width)  # print(width=) cannot go past the console's
+    try:
+        output.out.print(table, crop=False)
+    finally:
+        output.out.width = terminal_width
 
 
 def _as_json(report: ArchiveReport) -> dict[str, Any]:

@@ -182,21 +182,24 @@ def test_progress_without_a_terminal_notes_each_event(capsys: pytest.CaptureFixt
     assert "event 456 (1/1): into 456-run" in err and "event 456 (1/1): failed: HTTP 403: disabled" in err
 
 
-@pytest.mark.parametrize("width", [130, 80])
+@pytest.mark.parametrize("width", [130, 80, 60])
 def test_the_terminal_table_right_aligns_numbers_and_never_cuts_them(width: int) -> None:
     output = Output(stdout=io.StringIO(), stderr=io.StringIO())
     screen = io.StringIO()
     output.out = Console(file=screen, force_terminal=True, width=width, color_system=None)
     report = ArchiveReport(out="archive")
     folder = "456-a-rather-long-event-slug-that-must-not-wrap"
+    url = "http://127.0.0.1:8080/api/v1/ext/903/event/999/details"
     report.events.append(
         EventArchiveReport(456, folder, status="ok", downloaded=7, skipped=120, bytes=2_500_000)
+    )
+    report.events.append(
+        EventArchiveReport(999, "999", status="failed", error=f"HTTP 404: not found (GET {url})")
     )
     print_table(output, report)
     text = screen.getvalue()
     assert "│          7 │     120 │" in text and "2.5 MB │" in text and "…" not in text
-    if width == 130:
-        assert folder in text
+    assert folder in text and url in text  # whole on one line, so it can be copied
 
 
 async def test_progress_json_frames_each_events_file_events(
