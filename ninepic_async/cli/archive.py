@@ -28,7 +28,16 @@ from ..download import (
     EventArchiveStarted,
 )
 from .download import check_name_template, download_status
-from .errors import EXIT_LOCAL_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_SOFTWARE, CliError, describe_error
+from .errors import (
+    EXIT_LOCAL_ERROR,
+    EXIT_NOTHING_FOUND,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_SOFTWARE,
+    EXIT_UNAVAILABLE,
+    CliError,
+    describe_error,
+)
 from .events_json import JsonProgress
 from .network import limit_rate_bps
 from .output import DownloadProgress, Output, format_bytes, format_rate, visible
@@ -44,6 +53,7 @@ __all__ = [
     "cmd_archive",
     "event_exit_status",
     "print_table",
+    "worst_status",
 ]
 
 
@@ -232,11 +242,37 @@ class ArchiveJsonProgress(JsonProgress):
 
 
 def _retryable(event: EventArchiveReport) -> bool:
-    """Whether a rerun could finish ``event``: it did not run, or photos failed that may exist."""
+    """Whether a rerun as it is could finish ``event``: the API was unavailable, or photos failed
+    that may exist (an event the API refused, or whose folder cannot be written, needs a fix first)."""
     if event.status == "ok":
         return False
     download = event.download
-    return download is None or download.missing > 0 or download.failed > download.not_found
+    if download is None:
+        return event_exit_status(event) in (EXIT_UNAVAILABLE, EXIT_PARTIAL)
+    return download.missing > 0 or download.failed > download.not_found
+
+
+def _needs_fix(event: EventArchiveReport) -> bool:
+    """An event that did not run for a reason a rerun alone will not change (3 refused, 5 destination)."""
+    return event.status != "ok" and event.download is None and not _retryable(event)
+
+
+def worst_status(statuses: list[int]) -> int:
+    """The archive's exit status: its worst event's, where 6 (nothing to download, a rerun will not
+    help) ranks below 1 and the errors, so it never hides an event that could be retried or fixed."""
+    return max(statuses, default=EXIT_OK, key=lambda s: 0.5 if s == EXIT_NOTHING_FOUND else float(s))
+
+
+def _advice(report: ArchiveReport) -> str:
+    """What the closing error line tells the user to do next."""
+    parts = []
+    if any(_retryable(e) for e in report.events):
+        parts.append("run the same command again to retry them, finished photos are skipped")
+    if any(_needs_fix(e) for e in report.events):
+        parts.append(
+            "fix the error the table shows for an event that did not run (its id, access or folder) first"
+        )
+    return "; ".join(parts) or "their failed photos do not exist: running again will not fetch them"
 
 
 def _outcome(report: EventArchiveReport) -> str:
@@ -380,15 +416,12 @@ async def cmd_archive(rt: Runtime) -> int:
         f"({format_rate(report.bytes, elapsed_s)})"
     )
     statuses = [event_exit_status(e) for e in report.events]
-    worst = max(statuses, default=EXIT_OK)
+    worst = worst_status(statuses)
     if worst != EXIT_OK:
         bad = sum(1 for s in statuses if s != EXIT_OK)
-        advice = (
-            "run the same command again to retry them, finished photos are skipped"
-            if any(_retryable(e) for e in report.events)
-            else "their failed photos do not exist: running again will not fetch them"
+        rt.output.error(
+            f"{bad} of {len(statuses)} event(s) did not complete (see the table); {_advice(report)}"
         )
-        rt.output.error(f"{bad} of {len(statuses)} event(s) did not complete (see the table); {advice}")
     if isinstance(progress, ArchiveJsonProgress):
         rt.output.event({"type": "archive_summary", **_as_json(report), "exit_status": worst})
     return worst

@@ -14,7 +14,7 @@ from helpers.sim import SimFactory
 from rich.console import Console
 
 from ninepic_async import EventListItem, event_folder_name
-from ninepic_async.cli.archive import ArchiveProgress, print_table
+from ninepic_async.cli.archive import ArchiveProgress, print_table, worst_status
 from ninepic_async.cli.output import Output
 from ninepic_async.download import (
     ArchivePlanned,
@@ -236,3 +236,42 @@ async def test_photos_that_do_not_exist_are_not_promised_to_a_rerun(
     code, _, err = await run_cli(capsys, "archive", *conn(sim), "--all-events", "--out", str(tmp_path))
     assert code == 1
     assert "do not exist: running again will not fetch them" in err and "run the same command" not in err
+
+
+async def test_an_event_the_api_refused_is_not_promised_to_a_rerun(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["archive", *conn(sim), "--events", f"999999,{sim.event_id}", "--out", str(tmp_path)]
+    code, out, err = await run_cli(capsys, *argv)
+    assert code == 3, err
+    assert [r["status"] for r in table(out)] == ["failed", "ok"]
+    assert "fix the error the table shows" in err and "run the same command" not in err
+
+
+async def test_an_event_whose_listing_keeps_failing_leaves_the_others_and_is_promised_a_rerun(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=3, extra_events=2, extra_event_photos=2)
+    sim.faults.api_5xx_rate, sim.faults.api_fault_endpoints = 1.0, {"original_photos"}
+    sim.faults.api_fault_budget = 1  # the first event's listing answers 500, and no retry is allowed
+    events = f"{sim.event_id},{sim.event_id + 2}"
+    argv = ["archive", *conn(sim), "--max-retries", "0", "--events", events, "--out", str(tmp_path)]
+    code, out, err = await run_cli(capsys, *argv)
+    assert code == 4, err
+    assert [(r["status"], r["downloaded"]) for r in table(out)] == [("failed", "0"), ("ok", "2")]
+    assert "run the same command again" in err and "fix the error" not in err
+    code, out, err = await run_cli(capsys, *argv)
+    assert code == 0, err
+    assert [(r["status"], r["downloaded"], r["skipped"]) for r in table(out)] == [
+        ("ok", "3", "0"),
+        ("ok", "0", "2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "worst"), [([0, 6], 6), ([6, 1], 1), ([6, 4, 1], 4), ([3, 5, 0], 5), ([], 0)]
+)
+def test_nothing_to_download_ranks_below_every_failure_for_the_archives_status(
+    statuses: list[int], worst: int
+) -> None:
+    assert worst_status(statuses) == worst
