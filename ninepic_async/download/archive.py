@@ -303,6 +303,6 @@ async def _archive_one(
     except AuthenticationError:
         raise
     except NinePicError as exc:
-        logger.warning("event %s failed: %s", event.event_id, redact(str(exc)))
+        logger.info("event %s failed: %s", event.event_id, redact(str(exc)))  # in its report: callers show it
         return _failed(result, exc)
     return _counted(result, download)

@@ -246,6 +246,7 @@ async def test_an_event_the_api_refused_is_not_promised_to_a_rerun(
     assert code == 3, err
     assert [r["status"] for r in table(out)] == ["failed", "ok"]
     assert "fix the error the table shows" in err and "run the same command" not in err
+    assert err.count("HTTP 404") == 1 and "WARNING" not in err  # the failure is told once, in one style
 
 
 async def test_an_event_whose_listing_keeps_failing_leaves_the_others_and_is_promised_a_rerun(
