@@ -55,6 +55,11 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["simulate", "--port", "http"], "--port"),
     (["simulate", "--photo-size", "abc"], "--photo-size"),
     (["simulate", "--etag-style", "sha1"], "--etag-style"),
+    (["simulate", "--photos", "-1"], "--photos"),
+    (["simulate", "--bibs", "0"], "--bibs"),
+    (["simulate", "--api-5xx-rate", "2"], "--api-5xx-rate"),
+    (["simulate", "--storage-latency", "-1"], "--storage-latency"),
+    (["simulate", "--storage-bytes-per-s", "nan"], "--storage-bytes-per-s"),
 ]
 
 
