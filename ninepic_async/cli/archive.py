@@ -121,7 +121,7 @@ class ArchiveProgress(DownloadProgress):
     planned, files and bytes so far); without a terminal, a note as each event starts and ends."""
 
     def __init__(self, output: Output, *, live: bool | None = None) -> None:
-        super().__init__(output, label="archive", live=live)
+        super().__init__(output, label="archive", live=live, items="events")
         self.events_total: int | None = None
         self.events_done = 0
         self.archive_files = 0
@@ -173,6 +173,7 @@ class ArchiveProgress(DownloadProgress):
         self._samples.clear()
         self._listing = True
         self._in_event = True
+        self.items = "photos"
         self._started_at = self._last_line_at = time.monotonic()
         if self._progress is not None and self._task is not None:
             self._progress.reset(
@@ -182,6 +183,7 @@ class ArchiveProgress(DownloadProgress):
                 files_done=0,
                 files_total=None,
                 listing=True,
+                items=self.items,
             )
         else:
             self.output.note(f"{self.label}: into {event.folder}")

@@ -137,8 +137,10 @@ def test_progress_shows_the_archive_and_the_current_event() -> None:
         return screen.getvalue()
 
     with ArchiveProgress(output) as progress:
+        assert "listing events…" in shown()  # before the events are known
         progress(ArchivePlanned((456, 457)))
         progress(EventArchiveStarted(456, "456-run", "Run", 1, 2))
+        assert "listing photos…" in shown().rsplit("event 456", 1)[1]
         progress(PlannedEvent(total_files=2))
         progress(FileStarted(image_id="a", size=1000))
         progress(BytesReceived(image_id="a", n=1000))
@@ -178,7 +180,7 @@ def test_progress_without_a_terminal_notes_each_event(capsys: pytest.CaptureFixt
         failed = EventArchiveReport(456, "456-run", status="failed", error="HTTP 403: disabled")
         progress(EventArchiveFinished(failed, 1, 1))
     err = capsys.readouterr().err
-    assert "archive: 1 event(s) planned" in err
+    assert err.startswith("archive: listing events…\n") and "archive: 1 event(s) planned" in err
     assert "event 456 (1/1): into 456-run" in err and "event 456 (1/1): failed: HTTP 403: disabled" in err
 
 
