@@ -80,6 +80,7 @@ def test_bad_input_is_one_error_line_and_exit_2(
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert names in lines[0], lines[0]
+    assert lines[0].endswith(" --help`)"), lines[0]  # every bad value points at the command's help
     assert "usage:" not in err and "Traceback" not in err and "internal error" not in err
     assert "_photo_size" not in err and "invalid int value" not in err
     assert out == ""
