@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._constants import CLI_MAX_CONCURRENCY
+from .._exceptions import NinePicError
 from ..download import (
     ArchivePlanned,
     DownloadEvent,
@@ -44,6 +45,7 @@ from .output import DownloadProgress, Output, format_bytes, format_rate, visible
 from .runtime import Runtime
 
 if TYPE_CHECKING:
+    from ..client import NinePicClient
     from ..download import ArchiveEvent, ArchiveReport
 
 __all__ = [
@@ -372,12 +374,63 @@ def _event_json(e: EventArchiveReport) -> dict[str, Any]:
     }
 
 
+async def _dry_run(rt: Runtime, client: NinePicClient, out: Path, selection: dict[str, Any]) -> int:
+    """Per chosen event: what a run would download, what is on disk, what is unavailable; writes nothing."""
+    from ..download import plan_originals
+    from ..download.archive import chosen_events, event_folder_name
+
+    template = selection.pop("name_template")
+    rows: list[dict[str, Any]] = []
+    statuses: list[int] = []
+    for event in await chosen_events(client, **selection):
+        row: dict[str, Any] = {
+            "event_id": event.event_id,
+            "folder": event.folder if isinstance(event, EventArchiveReport) else event_folder_name(event),
+            "download": 0,
+            "skip": 0,
+            "failed": 0,
+            "error": None,
+        }
+        if isinstance(event, EventArchiveReport):
+            row["error"] = event.error
+            statuses.append(event_exit_status(event))
+        else:
+            try:
+                async for item in plan_originals(
+                    client, event.event_id, out / row["folder"], whole_event=True, name_template=template
+                ):
+                    row[item.action] += 1
+            except NinePicError as exc:
+                described = describe_error(exc)
+                row["error"] = described[0] if described is not None else str(exc)
+                statuses.append(EXIT_SOFTWARE if described is None else described[1])
+        rows.append(row)
+    if rt.opt("json"):
+        for row in rows:
+            rt.output.json(row)
+    else:
+        columns = ("event", "folder", "would download", "on disk", "unavailable", "error")
+        keys = ("event_id", "folder", "download", "skip", "failed", "error")
+        rt.output.table(columns, [[row[k] for k in keys] for row in rows], title=f"dry run: {out}")
+    rt.output.note(
+        f"dry run: {len(rows)} event(s), {sum(r['download'] for r in rows)} photo(s) would be downloaded to "
+        f"{out}, {sum(r['skip'] for r in rows)} already on disk, {sum(r['failed'] for r in rows)} "
+        "unavailable; nothing was written",
+        essential=True,
+    )
+    return worst_status(statuses)
+
+
 async def cmd_archive(rt: Runtime) -> int:
     """Every photo of each chosen event into ``--out/<event_id>-<slug>/``, one manifest each."""
     from ..download import archive_events
     from ..download.options import max_concurrency
 
     out, selection = check_archive_args(rt)
+    if rt.args.dry_run:
+        async with rt.client() as client:
+            rt.ctx.subject = f"the events of org {client.org_id}"
+            return await _dry_run(rt, client, out, selection)
     concurrency = rt.args.concurrency
     cap = max_concurrency()
     if cap is not None and concurrency > cap:

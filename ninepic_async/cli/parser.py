@@ -547,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  ninepic archive --out ./archive --all-events\n"
             "  ninepic archive --out ./archive --events 456,457 --concurrency 32\n"
             "  ninepic archive --out ./archive --all-events --since 2025-01-01 --until 2025-06-30\n"
-            "  ninepic archive --out ./archive --all-events --name-template '{image_id}{ext}'",
+            "  ninepic archive --out ./archive --all-events --name-template '{image_id}{ext}'\n"
+            "  ninepic archive --out ./archive --all-events --dry-run   # what a run would fetch",
         )
     )
 
@@ -674,6 +675,9 @@ def _add_archive(p: argparse.ArgumentParser) -> None:
     group.add_argument("--until", metavar="DATE", help="only events dated on or before DATE (YYYY-MM-DD)")
     _add_download_options(p)
     _add_name_template(p, bib=False)
+    p.add_argument(
+        "--dry-run", action="store_true", help="list, per event, what would be fetched; write nothing"
+    )
 
 
 def _add_timeline(p: argparse.ArgumentParser, shared: Sequence[argparse.ArgumentParser]) -> None:

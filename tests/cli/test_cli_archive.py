@@ -278,3 +278,26 @@ def test_nothing_to_download_ranks_below_every_failure_for_the_archives_status(
     statuses: list[int], worst: int
 ) -> None:
     assert worst_status(statuses) == worst
+
+
+async def test_archive_dry_run_lists_each_event_and_writes_nothing(
+    sim_factory: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await sim_factory(photo_count=3, extra_events=2, extra_event_photos=2)
+    out_dir = tmp_path / "a"
+    argv = ["archive", *conn(sim), "--out", str(out_dir)]
+    code, _, err = await run_cli(capsys, *argv, "--events", str(sim.event_id))
+    assert code == 0, err
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code, out, err = await run_cli(capsys, *argv, "--all-events", "--dry-run", "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["event_id"], r["folder"], r["download"], r["skip"]) for r in rows] == [
+        (sim.event_id, folder_of(sim, sim.event_id), 0, 3),
+        (sim.event_id + 1, folder_of(sim, sim.event_id + 1), 0, 0),
+        (sim.event_id + 2, folder_of(sim, sim.event_id + 2), 2, 0),
+    ]
+    assert "nothing was written" in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    code, out, err = await run_cli(capsys, *argv, "--events", "999999", "--dry-run")
+    assert code == 3 and "999999" in out and not (out_dir / "999999").exists(), err
