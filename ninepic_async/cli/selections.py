@@ -74,7 +74,13 @@ def read_selfie(value: str, stdin: IO[bytes] | None = None) -> str | SelfieImage
     else is a Face Search request id (a missing file that looks like an image is an error)."""
     text = value.strip()
     if text == "-":
-        content = (stdin or sys.stdin.buffer).read()
+        source = stdin or sys.stdin.buffer
+        if source.isatty():  # reading an image from the keyboard would wait forever
+            raise CliError(
+                "--selfie -: stdin is a terminal; pipe the image in "
+                "(cat me.jpg | ninepic download --selfie - ...)"
+            )
+        content = source.read()
         if not content:
             raise CliError("--selfie -: stdin is empty (pipe a selfie image in, or give a request id)")
         return SelfieImage(content, "stdin")

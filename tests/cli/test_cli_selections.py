@@ -117,6 +117,22 @@ async def test_selfie_from_stdin(
     assert saved_ids(tmp_path) == set(sim.world.selfie_request_ids[request_id])
 
 
+class _Keyboard(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_a_selfie_from_a_terminal_stdin_is_refused_instead_of_waiting(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(_Keyboard(b"never read")))
+    code, out, err = await run_cli(
+        capsys, "download", *conn(sim), "--selfie", "-", "--out", str(tmp_path / "d")
+    )
+    assert code == 2 and out == "" and err.count("\n") == 1 and "stdin is a terminal" in err, err
+    assert sim.counters.api_requests == 0
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [("missing.jpg", "no such file"), ("-", "stdin is empty"), ("empty", "file is empty")],
