@@ -470,6 +470,13 @@ async def cmd_archive(rt: Runtime) -> int:
         f"failed {report.failed}; {format_bytes(report.bytes)} in {elapsed_s:.1f} s "
         f"({format_rate(report.bytes, elapsed_s)})"
     )
+    if not report.events:
+        why = (
+            "none is dated within --since/--until"
+            if rt.args.since or rt.args.until
+            else "the organisation has none"
+        )
+        rt.output.note(f"no event to archive: {why}", essential=True)
     statuses = [event_exit_status(e) for e in report.events]
     worst = worst_status(statuses)
     if worst != EXIT_OK:

@@ -301,3 +301,12 @@ async def test_archive_dry_run_lists_each_event_and_writes_nothing(
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     code, out, err = await run_cli(capsys, *argv, "--events", "999999", "--dry-run")
     assert code == 3 and "999999" in out and not (out_dir / "999999").exists(), err
+
+
+async def test_an_archive_that_matches_no_event_says_so(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["archive", *conn(sim), "--all-events", "--since", "2099-01-01", "--out", str(tmp_path), "-q"]
+    code, out, err = await run_cli(capsys, *argv)
+    assert code == 0 and len(out.splitlines()) == 1, out  # the header only
+    assert "no event to archive" in err and "--since/--until" in err
