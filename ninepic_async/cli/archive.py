@@ -200,6 +200,9 @@ class ArchiveProgress(DownloadProgress):
             self.output.note(f"{self.label}: {_outcome(report)}")
         elif report.status == "failed" and self._progress is not None:
             self._progress.console.print(Text(visible(f"event {report.event_id} failed: {report.error}")))
+            if self._task is not None:  # its bar stops saying "listing photos…"
+                self._listing = False
+                self._progress.update(self._task, description=escape(f"{self.label} failed"), listing=False)
         self._refresh_overall()
 
     def _refresh_overall(self) -> None:

@@ -173,6 +173,19 @@ def test_the_archive_line_counts_each_finished_event_once() -> None:
     assert (overall.fields["files_done"], overall.fields["files_total"], overall.total) == (2, 2, 2000)
 
 
+def test_a_failed_events_bar_says_failed_not_listing() -> None:
+    output = Output(stdout=io.StringIO(), stderr=io.StringIO())
+    screen = io.StringIO()
+    output.err = Console(file=screen, force_terminal=True, width=150, color_system=None)
+    with ArchiveProgress(output) as progress:
+        progress(ArchivePlanned((999,)))
+        progress(EventArchiveStarted(999, "999", None, 1, 1))
+        failed = EventArchiveReport(999, "999", status="failed", error="HTTP 404: not found")
+        progress(EventArchiveFinished(failed, 1, 1))
+    last_frame = screen.getvalue().rsplit("event 999 (1/1)", 1)[1]
+    assert last_frame.startswith(" failed") and "listing photos" not in last_frame
+
+
 def test_progress_without_a_terminal_notes_each_event(capsys: pytest.CaptureFixture[str]) -> None:
     with ArchiveProgress(Output()) as progress:
         progress(ArchivePlanned((456,)))
