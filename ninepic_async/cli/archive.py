@@ -313,8 +313,9 @@ def _rows(report: ArchiveReport) -> list[tuple[str, ...]]:
 
 def print_table(output: Output, report: ArchiveReport) -> None:
     """One row per event: a rich table (numbers right-aligned, sizes for people) on a terminal,
-    tab-separated lines with exact byte counts when piped. No cell is cut, and no folder, id or
-    URL is broken: on a narrow terminal the table is wider than the screen, as ``Output.table``."""
+    tab-separated lines with exact byte counts when piped. On a terminal each failed event's
+    error follows the table on a line of its own, so its URL stays whole (copyable) and the
+    table narrow; no cell is cut: a terminal narrower than the table wraps its lines."""
     rows = [tuple(visible(cell) for cell in row) for row in _rows(report)]
     if not output.stdout_is_terminal:
         output.line("\t".join(_COLUMNS))
@@ -322,21 +323,17 @@ def print_table(output: Output, report: ArchiveReport) -> None:
             output.line("\t".join(row))
         return
     size_at = _COLUMNS.index("bytes")
+    columns = _COLUMNS[: _COLUMNS.index("error")]
     shown = [
-        [*row[:size_at], format_bytes(event.bytes), *row[size_at + 1 :]]
+        [*row[:size_at], format_bytes(event.bytes), *row[size_at + 1 : len(columns)]]
         for row, event in zip(rows, report.events, strict=True)
     ]
     table = Table(title=f"archive: {report.out}", header_style="bold")
     needed = 1  # the left border; each column adds its width, 2 of padding and a border
-    for index, column in enumerate(_COLUMNS):
-        cells = [row[index] for row in shown]
-        if column == "error":  # prose: wraps between words, never inside a URL
-            width = max([len(column), *(cell_len(w) for c in cells for w in c.split())])
-            table.add_column(column, overflow="fold", min_width=width)
-        else:
-            width = max([len(column), *(cell_len(c) for c in cells)])
-            justify: JustifyMethod = "right" if column in _NUMERIC else "left"
-            table.add_column(column, justify=justify, no_wrap=True, min_width=width)
+    for index, column in enumerate(columns):
+        width = max([len(column), *(cell_len(row[index]) for row in shown)])
+        justify: JustifyMethod = "right" if column in _NUMERIC else "left"
+        table.add_column(column, justify=justify, no_wrap=True, min_width=width)
         needed += width + 3
     for cells in shown:
         table.add_row(*(Text(cell) for cell in cells))
@@ -346,6 +343,9 @@ def print_table(output: Output, report: ArchiveReport) -> None:
         output.out.print(table, crop=False)
     finally:
         output.out.width = terminal_width
+    for event in report.events:
+        if event.error:
+            output.out.print(Text(visible(f"event {event.event_id}: {event.error}")), soft_wrap=True)
 
 
 def _as_json(report: ArchiveReport) -> dict[str, Any]:
