@@ -549,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  ninepic archive --out ./archive --all-events --since 2025-01-01 --until 2025-06-30\n"
             "  ninepic archive --out ./archive --all-events --name-template '{image_id}{ext}'\n"
             "  ninepic archive --out ./archive --all-events --dry-run   # what a run would fetch",
+            connection=_shared_parent(event=False),  # its events are --events/--all-events
         )
     )
 

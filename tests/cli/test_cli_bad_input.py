@@ -101,6 +101,8 @@ def test_help_lists_only_the_options_a_command_uses(capsys: pytest.CaptureFixtur
     assert "--out" in demo and "--progress" in demo and "-q, --quiet" in demo
     events = _help(capsys, "events")  # an organisation's listing: no event
     assert "--event" not in events and "--org" in events
+    archive = _help(capsys, "archive")  # its events are --events/--all-events
+    assert "--event " not in archive and "--event EVENT_ID" not in archive and "--events" in archive
     assert "--event" in _help(capsys, "photos")
     for command in (["ping"], ["check"], ["video", "status"], ["timeline", "days"]):
         text = _help(capsys, *command)
