@@ -1,7 +1,7 @@
 """Where the package's log records go during one command: stderr, a --log-file, the retry notices.
 
-On stderr: WARNING and above normally; every request line (DEBUG) with ``--verbose``; ERROR
-only with ``--quiet``; JSON Lines with ``--progress json``. A rich handler on a terminal,
+On stderr: WARNING and above normally (with ``--quiet`` too); every request line (DEBUG) with
+``--verbose``; JSON Lines with ``--progress json``. A rich handler on a terminal,
 ``LEVEL logger: message`` lines otherwise. ``--log-file PATH`` gets every DEBUG record,
 whatever the other options say. The library's API retry records (see
 :mod:`ninepic_async.retry_notice`) go to the command's ``on_api_retry`` callback, which says
@@ -62,8 +62,8 @@ def _stderr_handler(output: Output, verbose: bool) -> logging.Handler:
     else:
         handler = logging.StreamHandler(output.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    if output.quiet:
-        handler.setLevel(logging.ERROR)
+    if output.quiet:  # -q keeps warnings: an --insecure run still says so
+        handler.setLevel(logging.WARNING)
     else:
         handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     return handler
