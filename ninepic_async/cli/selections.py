@@ -19,12 +19,21 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from ..client import NinePicClient
 
-__all__ = ["SelfieImage", "read_image_ids", "read_selfie", "resolve_selfie"]
+__all__ = ["SelfieImage", "check_image_ids", "read_image_ids", "read_selfie", "resolve_selfie"]
 
 _IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 """What an image id may look like (the API's are UUIDs; anything with spaces, slashes or
 control characters is a mistake in the list, not an id)."""
 _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp"})
+
+
+def check_image_ids(values: list[str]) -> list[str]:
+    """``--image-id`` values, held to the rule of an ``--image-ids-from`` line, before any request."""
+    for value in values:
+        if value.strip() and not _IMAGE_ID.fullmatch(value.strip()):
+            hint = ": repeat --image-id for each id" if "," in value else ""
+            raise CliError(f"--image-id {value!r} is not an image id{hint}")
+    return values
 
 
 def read_image_ids(source: str, stdin: IO[str] | None = None) -> list[str]:

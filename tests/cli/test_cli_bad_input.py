@@ -44,6 +44,8 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["download", "--all", "--out", "d", "--concurrency", "abc"], "--concurrency"),
     (["download", "--all", "--out", "d", "--concurrency", "0"], "--concurrency"),
     (["download", "--image-id", " ", "--out", "d", *_CONN], "--image-id"),
+    (["download", "--image-id", "a1,b2", "--out", "d", *_CONN], "repeat --image-id for each id"),
+    (["download", "--image-id", "../x", "--out", "d", *_CONN], "'../x' is not an image id"),
     (["download", "--all", "--out", "d", "--low-speed-time", "nan"], "--low-speed-time"),
     (["demo", "--out", ""], "--out"),
     (["demo", "--out", "d", "--photos", "0"], "--photos"),

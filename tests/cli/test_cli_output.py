@@ -26,16 +26,17 @@ def test_visible_escapes_control_and_format_characters_only() -> None:
     assert visible("a\tb\nc") == "a\\tb\\nc"
 
 
-async def test_a_hostile_image_id_is_shown_escaped_in_the_failure_lines(
+async def test_a_hostile_image_id_is_refused_before_any_request_and_shown_escaped(
     sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: object
 ) -> None:
     code, out, err = await run_cli(
         capsys, "download", *conn(sim), "--image-id", HOSTILE, "--image-id", sim.world.photos[0].image_id,
         "--out", str(tmp_path),
     )  # fmt: skip
-    assert code == 1, err
-    assert "\x1b" not in err + out and "\r" not in err + out and "\u202e" not in err + out
-    assert "x\\x1b[2J" in err
+    assert code == 2 and out == "", err
+    assert "\x1b" not in err and "\r" not in err and "\u202e" not in err
+    assert "x\\x1b[2J" in err and "is not an image id" in err
+    assert sim.counters.api_requests == 0
 
 
 @pytest.mark.parametrize("width", [60, 80, 120])
