@@ -36,7 +36,18 @@ def check_check_args(rt: Runtime) -> Path:
     if not out.is_dir():
         raise CliError(f"--out {args.out!r} is not a directory")
     if not (out / MANIFEST_NAME).is_file():
-        raise CliError(f"--out {args.out!r} has no {MANIFEST_NAME}: it is not a ninepic download destination")
+        try:
+            events = sorted(d.name for d in out.iterdir() if (d / MANIFEST_NAME).is_file())
+        except OSError:  # an unreadable folder: no hint, the error stands
+            events = []
+        hint = (
+            f"; it looks like an archive: check each event folder, e.g. --out {str(out / events[0])!r}"
+            if events
+            else ""
+        )
+        raise CliError(
+            f"--out {args.out!r} has no {MANIFEST_NAME}: it is not a ninepic download destination{hint}"
+        )
     return out
 
 
