@@ -118,7 +118,7 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
         status, signum = run_interruptible(lambda: COMMANDS[args.command](rt))
         if signum:
             how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-            if args.command == "check":  # it only reads: there is nothing to resume
+            if not _writes_files(args):  # nothing to resume
                 output.note(how, essential=True)
             else:
                 output.note(
@@ -149,6 +149,13 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
             message = f"{message} (see `{_command_line(args)} --help`)"
         output.error(message, status)
         return status
+
+
+def _writes_files(args: argparse.Namespace) -> bool:
+    """Whether the command downloads into a folder (so an interrupted run leaves ``.part`` files)."""
+    if args.command in ("download", "demo", "archive"):
+        return not getattr(args, "dry_run", False)
+    return args.command == "video" and getattr(args, "out", None) is not None
 
 
 def _command_line(args: argparse.Namespace) -> str:
