@@ -226,7 +226,7 @@ class ArchiveJsonProgress(JsonProgress):
     :mod:`.events_json`) framed by ``{"type": "archive_planned", "events": [ids]}``,
     ``{"type": "event_started", "event_id", "folder", "number", "total"}`` and
     ``{"type": "event_finished", "event_id", "folder", "status", "downloaded", "skipped",
-    "failed", "missing", "bytes", "error"}``; the last line is ``archive_summary``."""
+    "failed", "missing", "not_found", "bytes", "error"}``; the last line is ``archive_summary``."""
 
     def __call__(self, event: DownloadEvent | ArchiveEvent) -> None:
         """``on_event`` of :func:`archive_events`: one JSON line per event but byte counts."""
@@ -371,6 +371,7 @@ def _event_json(e: EventArchiveReport) -> dict[str, Any]:
         "skipped": e.skipped,
         "failed": e.failed,
         "missing": e.missing,
+        "not_found": e.download.not_found if e.download is not None else 0,
         "bytes": e.bytes,
         "error": e.error,
         "manifest": e.download.manifest_path if e.download is not None else None,

@@ -252,6 +252,10 @@ async def test_photos_that_do_not_exist_are_not_promised_to_a_rerun(
     code, _, err = await run_cli(capsys, "archive", *conn(sim), "--all-events", "--out", str(tmp_path))
     assert code == 1
     assert "do not exist: running again will not fetch them" in err and "run the same command" not in err
+    code, out, _ = await run_cli(
+        capsys, "archive", *conn(sim), "--all-events", "--out", str(tmp_path), "--json"
+    )
+    assert code == 1 and [(e["failed"], e["not_found"]) for e in json.loads(out)["events"]] == [(1, 1)]
 
 
 async def test_an_event_the_api_refused_is_not_promised_to_a_rerun(
