@@ -233,6 +233,9 @@ def _connection_error(
     if proxy is not None and isinstance(exc, aiohttp.ClientProxyConnectionError):
         problem = exc.os_error.strerror or str(exc.os_error)
         return ProxyError(proxy_display(proxy), f"cannot connect to it ({problem})")
+    if proxy is not None and isinstance(exc, aiohttp.ClientConnectorDNSError) and exc.host == proxy.host:
+        problem = exc.os_error.strerror or str(exc.os_error)
+        return ProxyError(proxy_display(proxy), f"its host name does not resolve ({problem})")
     return default(f"{method} {url}: {_problem(exc)}")
 
 

@@ -23,7 +23,7 @@ from .events_json import JsonProgress, summary_event
 from .network import limit_rate_bps
 from .output import DownloadProgress, format_bytes, format_rate
 from .runtime import Runtime
-from .selections import SelfieImage, read_image_ids, read_selfie, resolve_selfie
+from .selections import SelfieImage, check_image_ids, read_image_ids, read_selfie, resolve_selfie
 
 if TYPE_CHECKING:
     from ..client import NinePicClient
@@ -96,8 +96,8 @@ def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
         selfie = read_selfie(args.selfie)
         selection["selfie"] = selfie
         what = f"face search request_id {selfie!r}" if isinstance(selfie, str) else "the selfie's matches"
-    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None):
-        ids = args.image_ids or read_image_ids(args.image_ids_from)
+    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None) is not None:
+        ids = check_image_ids(args.image_ids) if args.image_ids else read_image_ids(args.image_ids_from)
         selection["image_ids"] = ids
         what = f"{len(dict.fromkeys(i.strip() for i in ids))} image id(s)"
     else:

@@ -12,6 +12,7 @@ Where things are: the argument tree in :mod:`.parser`, the API commands in :mod:
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -117,7 +118,7 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
         status, signum = run_interruptible(lambda: COMMANDS[args.command](rt))
         if signum:
             how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-            if args.command == "check":  # it only reads: there is nothing to resume
+            if not _writes_files(args):  # nothing to resume
                 output.note(how, essential=True)
             else:
                 output.note(
@@ -144,8 +145,24 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
                 log.exception("internal error")
             return EXIT_SOFTWARE
         message, status = described
+        if status == EXIT_USAGE and "--help`)" not in message:  # as argparse's own errors end
+            message = f"{message} (see `{_command_line(args)} --help`)"
         output.error(message, status)
         return status
+
+
+def _writes_files(args: argparse.Namespace) -> bool:
+    """Whether the command downloads into a folder (so an interrupted run leaves ``.part`` files)."""
+    if args.command in ("download", "demo", "archive"):
+        return not getattr(args, "dry_run", False)
+    return args.command == "video" and getattr(args, "out", None) is not None
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as typed up to its options (``ninepic timeline images``), for its --help."""
+    words = ["ninepic", args.command]
+    sub = getattr(args, "timeline_command", None) or getattr(args, "video_command", None)
+    return " ".join([*words, sub] if sub else words)
 
 
 def _silence_stdout(stream: object) -> None:

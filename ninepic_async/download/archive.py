@@ -47,6 +47,7 @@ from .shard import Shard
 __all__ = [
     "ArchiveClient",
     "archive_events",
+    "chosen_events",
     "event_folder_name",
     "parse_event_date",
 ]
@@ -188,6 +189,35 @@ def _counted(report: EventArchiveReport, download: DownloadReport) -> EventArchi
     return report
 
 
+def _checked_selection(
+    events: Iterable[int] | None, all_events: bool, since: date | str | None, until: date | str | None
+) -> tuple[tuple[int, ...] | None, date | None, date | None]:
+    """The event ids (None: all), since and until of an archive; bad arguments raise."""
+    if (events is None) == (all_events is not True):
+        raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
+    ids = None if events is None else _event_ids(events)
+    first, last = _as_date("since", since), _as_date("until", until)
+    if first is not None and last is not None and first > last:
+        raise RequestValidationError("until", f"must not be before since ({first}); got {last}")
+    return ids, first, last
+
+
+async def chosen_events(
+    client: ArchiveClient,
+    *,
+    events: Iterable[int] | None = None,
+    all_events: bool = False,
+    since: date | str | None = None,
+    until: date | str | None = None,
+) -> list[EventListItem | EventDetails | EventArchiveReport]:
+    """The events :func:`archive_events` would archive with these arguments, in its order,
+    without writing anything (for a dry run); an asked-for id whose details fail is a failed
+    :class:`EventArchiveReport`."""
+    ids, first, last = _checked_selection(events, all_events, since, until)
+    listed = await _chosen_events(client, ids)
+    return [e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, first, last)]
+
+
 async def archive_events(
     client: ArchiveClient,
     out: str | os.PathLike[str],
@@ -227,12 +257,7 @@ async def archive_events(
     (``s3://bucket/prefix``, see :mod:`.bucket`); with ``shard``, only that shard of each event
     is archived (see :mod:`.shard`; :func:`~.cluster.archive_on_dask` runs them all on Dask).
     """
-    if (events is None) == (all_events is not True):
-        raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
-    ids = None if events is None else _event_ids(events)
-    first, last = _as_date("since", since), _as_date("until", until)
-    if first is not None and last is not None and first > last:
-        raise RequestValidationError("until", f"must not be before since ({first}); got {last}")
+    ids, first, last = _checked_selection(events, all_events, since, until)
     if options is None:
         options = DownloadOptions(
             verify=verify,
@@ -329,6 +354,6 @@ async def _archive_one(
     except AuthenticationError:
         raise
     except NinePicError as exc:
-        logger.warning("event %s failed: %s", event.event_id, redact(str(exc)))
+        logger.info("event %s failed: %s", event.event_id, redact(str(exc)))  # in its report: callers show it
         return _failed(result, exc)
     return _counted(result, download)
