@@ -84,7 +84,9 @@ __all__ = [
     "MANIFEST_VERSION",
     "Manifest",
     "ManifestEntry",
+    "ManifestRecorder",
     "ManifestState",
+    "encode_line",
     "read_manifest",
     "recorded_name_problem",
     "regular_file_size",
@@ -368,7 +370,52 @@ class ManifestState:
         return ok if regular_file_size(dest / (ok[0] + PART_SUFFIX)) == ok[1] else None
 
 
-class Manifest:
+def encode_line(entry: ManifestEntry) -> bytes:
+    """``entry`` as one manifest line, its newline included."""
+    return _encoder.encode(entry) + b"\n"
+
+
+class ManifestRecorder:
+    """The recording methods a run calls on its manifest, whatever stores the lines (a file here,
+    bucket segments in :class:`.bucket.BucketManifest`): each builds one line for :meth:`append`."""
+
+    def append(self, entry: ManifestEntry) -> None:
+        """Record one line."""
+        raise NotImplementedError
+
+    def ok(
+        self, image_id: str, file: str, size_bytes: int, etag: str | None, digest: str | None = None
+    ) -> None:
+        """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
+        self.append(
+            ManifestEntry(
+                v=MANIFEST_VERSION,
+                image_id=image_id,
+                status="ok",
+                time=round(time.time(), 3),
+                file=file,
+                bytes=size_bytes,
+                etag=etag,
+                digest=digest,
+            )
+        )
+
+    def failed(self, image_id: str, error: str, *, file: str | None = None, path: str | None = None) -> None:
+        """Record ``image_id`` failed with ``error`` (redacted), keeping ``file`` as its name for a retry."""
+        self.append(
+            ManifestEntry(
+                v=MANIFEST_VERSION,
+                image_id=image_id,
+                status="failed",
+                time=round(time.time(), 3),
+                file=file,
+                error=redact(error),
+                path=path,
+            )
+        )
+
+
+class Manifest(ManifestRecorder):
     """The writable manifest of a run: opened once, one ``os.write`` per appended line.
 
     Lines may be appended from the event loop and from worker threads (a download completes
@@ -423,7 +470,7 @@ class Manifest:
 
     def append(self, entry: ManifestEntry) -> None:
         """Append one line now (synchronously: a line is never half-written by a cancelled task)."""
-        line = _encoder.encode(entry) + b"\n"
+        line = encode_line(entry)
         try:
             with self._lock:
                 if self._fd is None:
@@ -431,23 +478,6 @@ class Manifest:
                 self._write(line)
         except OSError as exc:
             raise _write_error("write", self.path, exc) from exc
-
-    def ok(
-        self, image_id: str, file: str, size_bytes: int, etag: str | None, digest: str | None = None
-    ) -> None:
-        """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
-        self.append(
-            ManifestEntry(
-                v=MANIFEST_VERSION,
-                image_id=image_id,
-                status="ok",
-                time=round(time.time(), 3),
-                file=file,
-                bytes=size_bytes,
-                etag=etag,
-                digest=digest,
-            )
-        )
 
     @property
     def size(self) -> int:
@@ -473,19 +503,5 @@ class Manifest:
                 file=file,
                 bytes=announced.size,
                 etag=announced.etag,
-            )
-        )
-
-    def failed(self, image_id: str, error: str, *, file: str | None = None, path: str | None = None) -> None:
-        """Record ``image_id`` failed with ``error`` (redacted), keeping ``file`` as its name for a retry."""
-        self.append(
-            ManifestEntry(
-                v=MANIFEST_VERSION,
-                image_id=image_id,
-                status="failed",
-                time=round(time.time(), 3),
-                file=file,
-                error=redact(error),
-                path=path,
             )
         )
