@@ -246,8 +246,7 @@ async def archive_events(
             name_template=name_template,
             limit_rate_bps=limit_rate_bps,
         )
-    if options.network is None and isinstance(getattr(client, "network", None), NetworkOptions):
-        options = replace(options, network=client.network)  # type: ignore[attr-defined]
+    options = options.with_network_of(client)
     if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
         raise RequestValidationError(
             "name_template", "{bib} needs a BIB selection; an archive takes whole events"
