@@ -27,6 +27,7 @@ from ninepic_async.download.lock import DestinationLock
 from ninepic_async.download.manifest import Manifest
 from ninepic_async.download.names import NameAllocator
 from ninepic_async.testing import Simulator, SimulatorConfig
+from ninepic_async.testing.standalone import read_coordinates
 
 SLOW_STEP_S = 0.1
 """A library step longer than this fails the test (generous: the machine may be loaded)."""
@@ -52,13 +53,8 @@ def big_event(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigEvent]:
     command = [sys.executable, "-m", "ninepic_async.testing", "--port", "0", *BIG]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
-        coordinates: dict[str, str] = {}
         assert proc.stdout is not None
-        while "photos" not in coordinates:
-            line = proc.stdout.readline()
-            assert line, "the simulator exited before printing its coordinates"
-            key, _, value = line.strip().partition(": ")
-            coordinates[key] = value
+        coordinates = read_coordinates(proc.stdout.readline)
         dest = tmp_path_factory.mktemp("complete")
         world = Simulator(SimulatorConfig(photo_count=20_000, photo_size=48, seed=140)).world
         allocator = NameAllocator()
