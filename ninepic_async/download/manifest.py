@@ -312,11 +312,6 @@ class ManifestState:
             if known.file is not None:
                 yield image_id, known.file
 
-    def file_of(self, image_id: str) -> str | None:
-        """The file name recorded for ``image_id``, or None: a re-fetch reuses its name."""
-        known = self._by_id.get(image_id)
-        return known.file if known else None
-
     def announced(self, image_id: str) -> Announced | None:
         """What the store first announced for the ``.part`` of ``image_id`` (a ``partial`` line)."""
         known = self._by_id.get(image_id)
@@ -346,28 +341,10 @@ class ManifestState:
     def recorded_ok(self, image_id: str) -> tuple[str, int] | None:
         """``(file, bytes)`` of the id's latest line when it is ``ok``, else None; the file itself
         is not looked at."""
-        return self._ok(image_id)
-
-    def _ok(self, image_id: str) -> tuple[str, int] | None:
         known = self._by_id.get(image_id)
         if known is None or known.status != "ok" or known.file is None or known.bytes is None:
             return None
         return known.file, known.bytes
-
-    def completed(self, image_id: str, dest: Path) -> tuple[str, int] | None:
-        """``(file, bytes)`` when the id is recorded ok and the file exists with that size."""
-        ok = self._ok(image_id)
-        if ok is None:
-            return None
-        return ok if regular_file_size(dest / ok[0]) == ok[1] else None
-
-    def awaiting_rename(self, image_id: str, dest: Path) -> tuple[str, int] | None:
-        """``(file, bytes)`` when the id is recorded ok, its file is missing and ``<file>.part``
-        has exactly the recorded bytes: the run died between the ``ok`` line and the rename."""
-        ok = self._ok(image_id)
-        if ok is None or regular_file_size(dest / ok[0]) is not None:
-            return None
-        return ok if regular_file_size(dest / (ok[0] + PART_SUFFIX)) == ok[1] else None
 
 
 def encode_line(entry: ManifestEntry) -> bytes:
