@@ -82,10 +82,6 @@ async def sent_headers(call: Any) -> dict[str, str]:
     return seen
 
 
-def all_calls(m: Any) -> list[tuple[str, URL, Any]]:
-    return [(method, url, call) for (method, url), calls in m.requests.items() for call in calls]
-
-
 class FakeClock:
     """Replaces the transport's sleep and monotonic clock: sleeps are recorded and advance time."""
 
