@@ -35,6 +35,12 @@ def err(message: str) -> dict[str, Any]:
     return {"responseType": "error", "message": message, "data": None}
 
 
+PING = f"{EVENT_BASE}/ping"
+"""The mocked event's ping endpoint: the call the transport tests make."""
+PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong")
+"""Its success answer."""
+
+
 def pagination(current: int, total_pages: int, *, total: int = 0, size: int = 2) -> dict[str, Any]:
     return {
         "total": total,

@@ -9,16 +9,13 @@ from typing import Any, get_args
 
 import aiohttp
 import pytest
-from helpers.api import BASE, EVENT, EVENT_BASE, ORG, FakeClock, ManualClock, err, ok
+from helpers.api import BASE, EVENT, EVENT_BASE, PING, PONG, FakeClock, ManualClock, err
 from helpers.clients import new_client
 from yarl import URL
 
 from ninepic_async import ClientStats, NotFoundError, _retry, retry_notice_of
 from ninepic_async._observe import route_template
 from ninepic_async.instrumentation import ApiRetryReason
-
-PING = f"{EVENT_BASE}/ping"
-PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong")
 
 
 class Recorded:
