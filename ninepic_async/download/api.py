@@ -36,7 +36,7 @@ from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
 from .shard import Shard
-from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
+from .sources import Job, Planner, Selection, Skip, UrlJob, aclose, iter_source, iter_url_jobs, make_selection
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
@@ -379,6 +379,4 @@ async def plan_originals(
             else:
                 yield PlannedFile(item.image_id, item.filename, "failed", error=item.error, path=item.path)
     finally:
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(source)

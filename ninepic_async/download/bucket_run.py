@@ -29,7 +29,7 @@ from .queue import JobQueue
 from .report import DownloadReport, FileResult
 from .run import ItemsFactory, Task, close_counts, make_storage_session, run_pipeline
 from .shard import Shard
-from .sources import ApiFailure, Job, Listing, Planner, Skip
+from .sources import ApiFailure, Job, Listing, Planner, Skip, aclose
 from .upload import Uploader
 from .urls import UrlRefresher
 
@@ -124,9 +124,7 @@ async def run_into_bucket(
                         await _api_failure(item)
             finally:
                 queue.close_input()
-                aclose = getattr(items, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await aclose(items)
 
         async def _api_failure(item: ApiFailure) -> None:
             manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)

@@ -69,9 +69,9 @@ from .storage_get import (
     exchange_errors,
     probe_size,
     refused,
-    renewed_url,
+    usable_url,
 )
-from .urls import UrlRefresher, needs_refresh
+from .urls import UrlRefresher
 
 __all__ = ["Fetcher"]
 
@@ -295,11 +295,7 @@ class Fetcher:
         while True:
             setback: Setback
             try:
-                if url is None:
-                    url = await renewed_url(self._refresher, job, url)
-                elif can_refresh and policy.proactive_refreshes > 0 and needs_refresh(url):
-                    policy = policy.increment("proactive_refresh")
-                    url = await renewed_url(self._refresher, job, url)
+                url, policy = await usable_url(self._refresher, job, url, policy)
                 offset = self._resume_offset(job, part, state, first)
                 first = False
                 return await self._attempt(job, url, part, offset, state)

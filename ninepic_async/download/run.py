@@ -50,7 +50,7 @@ from .names import NameTemplate
 from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
-from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem
+from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem, aclose
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
@@ -407,9 +407,7 @@ class DownloadRun:
                     await self._api_failure(item)
         finally:
             queue.close_input()
-            aclose = getattr(items, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(items)
 
     async def _api_failure(self, item: ApiFailure) -> None:
         self._manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)

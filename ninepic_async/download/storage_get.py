@@ -15,8 +15,9 @@ from .._network import Network
 from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
 from .integrity import content_range_total
+from .policy import FilePolicy
 from .sources import Job
-from .urls import UrlRefresher, is_expired_response, storage_error_text
+from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
 
 __all__ = [
     "ERROR_BODY_BYTES",
@@ -27,7 +28,7 @@ __all__ = [
     "exchange_errors",
     "probe_size",
     "refused",
-    "renewed_url",
+    "usable_url",
 ]
 
 ERROR_BODY_BYTES = 16 * 1024
@@ -104,7 +105,19 @@ async def probe_size(
         return None
 
 
-async def renewed_url(refresher: UrlRefresher | None, job: Job, stale_url: str | None) -> str:
+async def usable_url(
+    refresher: UrlRefresher | None, job: Job, url: str | None, policy: FilePolicy
+) -> tuple[str, FilePolicy]:
+    """A URL to try ``job`` with, and the policy after it: ``url`` itself, or a renewed one when
+    there is none or it is about to expire (a proactive refresh, while that budget lasts)."""
+    if url is None:
+        return await _renewed_url(refresher, job, url), policy
+    if refresher is not None and job.refreshable and policy.proactive_refreshes > 0 and needs_refresh(url):
+        return await _renewed_url(refresher, job, url), policy.increment("proactive_refresh")
+    return url, policy
+
+
+async def _renewed_url(refresher: UrlRefresher | None, job: Job, stale_url: str | None) -> str:
     """A fresh URL for ``job`` (``stale_url`` is the one that expired); :class:`Failed` when none comes."""
     if refresher is None or not job.refreshable:
         raise Failed("no URL for this photo and no way to renew one")

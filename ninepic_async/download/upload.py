@@ -50,9 +50,9 @@ from .storage_get import (
     exchange_errors,
     probe_size,
     refused,
-    renewed_url,
+    usable_url,
 )
-from .urls import UrlRefresher, needs_refresh
+from .urls import UrlRefresher
 
 __all__ = ["Uploader"]
 
@@ -133,11 +133,7 @@ class Uploader:
         while True:
             setback: Setback
             try:
-                if url is None:
-                    url = await renewed_url(self._refresher, job, url)
-                elif can_refresh and policy.proactive_refreshes > 0 and needs_refresh(url):
-                    policy = policy.increment("proactive_refresh")
-                    url = await renewed_url(self._refresher, job, url)
+                url, policy = await usable_url(self._refresher, job, url, policy)
                 if not started and self._options.on_event is not None:
                     self._options.on_event(FileStarted(job.image_id, None, 0))
                 started = True
