@@ -11,8 +11,9 @@ obstore aborts it and nothing ever appears under the photo's key. One upload hol
 
 The object is complete before its ``ok`` line is gathered: a writer killed in between leaves
 a complete object without a line, which the next run uploads again under the same key.
-Retries, URL renewal and what counts as a photo follow :mod:`.fetch` (every retry restarts
-from byte 0: an upload is never resumed).
+Retries, URL renewal and what counts as a photo follow :mod:`.fetch` (the storage GET's
+failures mean the same for both: :mod:`.storage_get`); every retry restarts from byte 0: an
+upload is never resumed.
 """
 
 from __future__ import annotations
