@@ -29,7 +29,13 @@ from ..download import (
     EventArchiveStarted,
 )
 from .cluster import archive_on_cluster, check_cluster_args
-from .download import check_name_template, checked_out, checked_shard, download_status
+from .download import (
+    check_name_template,
+    checked_out,
+    checked_shard,
+    download_status,
+    transfer_keywords,
+)
 from .errors import (
     EXIT_NOTHING_FOUND,
     EXIT_OK,
@@ -430,7 +436,6 @@ async def _dry_run(rt: Runtime, client: NinePicClient, out: Path, selection: dic
 async def cmd_archive(rt: Runtime) -> int:
     """Every photo of each chosen event into ``--out/<event_id>-<slug>/``, one manifest each."""
     from ..download import archive_events
-    from ..download.options import max_concurrency
 
     out, selection = check_archive_args(rt)
     cluster = check_cluster_args(rt) if getattr(rt.args, "cluster", None) is not None else None
@@ -440,11 +445,7 @@ async def cmd_archive(rt: Runtime) -> int:
         async with rt.client() as client:
             rt.ctx.subject = f"the events of org {client.org_id}"
             return await _dry_run(rt, client, out, selection)
-    concurrency = rt.args.concurrency
-    cap = max_concurrency()
-    if cap is not None and concurrency > cap:
-        rt.output.note(f"--concurrency {concurrency} is more than the open-file limit allows; using {cap}")
-        concurrency = cap
+    transfer = transfer_keywords(rt)
     started = time.monotonic()
     async with rt.client() as client:
         rt.ctx.subject = f"the events of org {client.org_id}"
@@ -457,17 +458,15 @@ async def cmd_archive(rt: Runtime) -> int:
         try:
             with progress:
                 if cluster is not None:
-                    report = await archive_on_cluster(rt, cluster, out, selection, concurrency, progress)
+                    report = await archive_on_cluster(
+                        rt, cluster, out, selection, transfer["concurrency"], progress
+                    )
                 else:
                     report = await archive_events(
                         client,
                         out,
-                        concurrency=concurrency,
-                        verify=rt.args.verify,
-                        low_speed_limit_bps=rt.args.low_speed_limit,
-                        low_speed_time_s=rt.args.low_speed_time,
-                        limit_rate_bps=limit_rate_bps(rt),
                         on_event=progress,
+                        **transfer,
                         **selection,
                     )
         finally:

@@ -6,7 +6,8 @@ report = await download_originals(client, event_id, "out/", bib="1234", concurre
 report = await archive_events(client, "archive/", all_events=True)   # every event, own folder each
 ```
 Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: attempt,
-receive, complete), :mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
+receive, complete), :mod:`.storage_get` (what a storage GET's failures mean),
+:mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
 :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
 budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
 :mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs),

@@ -15,7 +15,7 @@ import math
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import FEATURE_FLAGS, SimulatorConfig
@@ -24,7 +24,7 @@ from .faults import Faults
 if TYPE_CHECKING:
     from .server import Simulator
 
-__all__ = ["build_arg_parser", "config_from_args", "run_standalone", "serve_forever"]
+__all__ = ["build_arg_parser", "config_from_args", "read_coordinates", "run_standalone", "serve_forever"]
 
 DEFAULT_STANDALONE_PORT = 8080
 
@@ -216,6 +216,20 @@ def describe(sim: Simulator) -> list[str]:
         lines.append(f"#           ninepic download --selfie {request_ids[0]} --out ./photos")
     lines.append("#           ninepic faces --selfie ANY_IMAGE_FILE   (any bytes match a few photos)")
     return lines
+
+
+def read_coordinates(readline: Callable[[], str]) -> dict[str, str]:
+    """The coordinates a starting simulator writes (the ``key: value`` lines of :func:`describe`,
+    up to ``photos``), read with ``readline`` (a subprocess's ``stdout.readline``); RuntimeError
+    when the output ends before them."""
+    coordinates: dict[str, str] = {}
+    while "photos" not in coordinates:
+        line = readline()
+        if not line:
+            raise RuntimeError("the simulator exited before printing its coordinates")
+        key, _, value = line.strip().partition(": ")
+        coordinates[key] = value
+    return coordinates
 
 
 async def serve_forever(
