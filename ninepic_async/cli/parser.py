@@ -21,6 +21,7 @@ from .. import __version__
 from .._constants import (
     BIBS_PAGE_SIZE,
     CLI_MAX_CONCURRENCY,
+    DEFAULT_CHECK_CONCURRENCY,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RATE_LIMIT_RETRIES,
     DEFAULT_MAX_RETRIES,
@@ -39,7 +40,6 @@ from .._constants import (
     VIDEO_POLL_INTERVAL_S,
     VIDEO_POLL_TIMEOUT_S,
 )
-from ..download.check import DEFAULT_CHECK_CONCURRENCY
 from ..download.names import TEMPLATE_FIELDS
 from .errors import EXIT_STATUSES, CliError
 

@@ -40,7 +40,7 @@ from typing import Final, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
-from .._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
+from .._constants import DEFAULT_CHECK_CONCURRENCY, LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
 from .._exceptions import DestinationError
 from .integrity import digest_name, file_digest, file_md5, plain_md5
 from .manifest import ManifestState
@@ -61,9 +61,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CHECK_CONCURRENCY: Final = 4
-"""Files hashed at once by :func:`check_destination` (and ``ninepic check``) by default."""
 
 CheckStatus = Literal["ok", "missing", "changed", "extra", "unverifiable"]
 """What the check found for one file (see the module docstring)."""
