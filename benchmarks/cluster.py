@@ -28,6 +28,8 @@ from pathlib import Path
 
 import psutil
 
+from ninepic_async.testing.standalone import read_coordinates
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness (the throwaway CA)
 
 _SERVER = """
@@ -63,14 +65,7 @@ def _start_simulator(
     code = _SERVER.format(photos=photos, size=size, extra=events, cert=cert, key=key, bench=bench)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    lines: dict[str, str] = {}
-    while "photos" not in lines:
-        raw = proc.stdout.readline()
-        if not raw:
-            raise SystemExit("the simulator exited before printing its coordinates")
-        key, _, value = raw.strip().partition(": ")
-        lines[key] = value
-    return proc, lines
+    return proc, read_coordinates(proc.stdout.readline)
 
 
 def _peak_rss(proc: subprocess.Popen[bytes], peaks: dict[int, int], stop: threading.Event) -> None:

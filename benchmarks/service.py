@@ -34,6 +34,7 @@ from ninepic_async.client import NinePicClient
 from ninepic_async.download.manifest import Manifest
 from ninepic_async.download.names import NameAllocator
 from ninepic_async.testing import Simulator, SimulatorConfig
+from ninepic_async.testing.standalone import read_coordinates
 
 SEED = 7
 T = TypeVar("T")
@@ -49,15 +50,8 @@ def simulator(photos: int, photo_size: str) -> Iterator[dict[str, str]]:
         text=True,
     )
     try:
-        coords: dict[str, str] = {}
         assert proc.stdout is not None
-        while "photos" not in coords:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("the simulator exited")
-            key, _, value = line.strip().partition(": ")
-            coords[key] = value
-        yield coords
+        yield read_coordinates(proc.stdout.readline)
     finally:
         proc.terminate()
         proc.wait()

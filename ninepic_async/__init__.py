@@ -51,7 +51,7 @@ from .models import (
     VideoClippingJob,
 )
 from .pagination import AsyncPage
-from .retry_notice import RetryNotice, RetryReason, retry_notice_of
+from .retry_notice import RetryNotice, retry_notice_of
 
 if _typing.TYPE_CHECKING:
     from .client import NinePicClient
@@ -226,7 +226,6 @@ __all__ = [
     "RateLimitError",
     "RequestValidationError",
     "RetryNotice",
-    "RetryReason",
     "Shard",
     "StorageStatusError",
     "TLSCertificateError",

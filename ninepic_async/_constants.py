@@ -184,3 +184,6 @@ BUCKET_MANIFEST_FLUSH_LINES: Final = 1000
 their photos are uploaded again, under the same keys, by the next run)."""
 BUCKET_META_DIR: Final = ".ninepic"
 """The folder under a bucket destination's prefix that holds its manifests and name claims."""
+
+DEFAULT_CHECK_CONCURRENCY: Final = 4
+"""Files hashed at once by ``check_destination`` (and ``ninepic check``) by default."""

@@ -175,8 +175,3 @@ class Network:
             if proxy_bypass_environment(f"{url.raw_host}:{url.port}", self.no_proxy):
                 return None
         return proxy
-
-    @property
-    def verifies(self) -> bool:
-        """Whether certificates are checked (False only with ``verify_ssl=False``)."""
-        return self.ssl is not False

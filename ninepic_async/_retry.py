@@ -15,8 +15,6 @@ import random
 import time
 from dataclasses import dataclass
 
-import aiohttp
-
 from ._constants import (
     DEFAULT_MAX_RATE_LIMIT_RETRIES,
     DEFAULT_MAX_RETRIES,
@@ -133,6 +131,8 @@ class APIRetry:
         """Whether this status or exception is worth another attempt at all (budgets aside)."""
         if status is not None:
             return should_retry_api_status(status)
+        import aiohttp  # here, not at the top: ``ninepic --version`` imports this module, not aiohttp
+
         if isinstance(exc, aiohttp.ClientSSLError):
             return False  # certificate/handshake problems do not heal by retrying
         return isinstance(

@@ -63,7 +63,7 @@ from ._observe import note_pause_wait, note_rate_limited, note_retry, observed
 from ._options import RequestOptions
 from ._stats import ApiCounters
 from .instrumentation import Instrumentation
-from .retry_notice import RETRY_RECORD_ATTR, RetryNotice, RetryReason
+from .retry_notice import RETRY_RECORD_ATTR, RetryNotice
 
 __all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
 
@@ -209,6 +209,12 @@ def _message_text(value: Any) -> str | None:
     return None
 
 
+def _announce_retry(notice: RetryNotice, message: str, *args: object) -> None:
+    """Log the retry at INFO with ``notice`` attached (for the CLI) and count it under its reason."""
+    log.info(message, *args, extra={RETRY_RECORD_ATTR: notice})
+    note_retry(notice.reason, notice.delay_s)
+
+
 def _proxy_refused(proxy: URL, status: int, reason: str) -> ProxyError:
     """The proxy answered ``status`` instead of forwarding (407: its credentials)."""
     if status == 407:
@@ -233,6 +239,9 @@ def _connection_error(
     if proxy is not None and isinstance(exc, aiohttp.ClientProxyConnectionError):
         problem = exc.os_error.strerror or str(exc.os_error)
         return ProxyError(proxy_display(proxy), f"cannot connect to it ({problem})")
+    if proxy is not None and isinstance(exc, aiohttp.ClientConnectorDNSError) and exc.host == proxy.host:
+        problem = exc.os_error.strerror or str(exc.os_error)
+        return ProxyError(proxy_display(proxy), f"its host name does not resolve ({problem})")
     return default(f"{method} {url}: {_problem(exc)}")
 
 
@@ -499,9 +508,8 @@ class Transport:
                     error_cls = APITimeoutError if isinstance(exc, TIMEOUT_ERRORS) else APIConnectionError
                     raise _connection_error(error_cls, method, url, exc, self.network) from exc
                 delay_s = retry.backoff_s()
-                reason: RetryReason = "timeout" if isinstance(exc, TIMEOUT_ERRORS) else "unreachable"
                 notice = RetryNotice(
-                    reason,
+                    "timeout" if isinstance(exc, TIMEOUT_ERRORS) else "connection",
                     following.retries,
                     retry.max_retries,
                     delay_s,
@@ -509,16 +517,15 @@ class Transport:
                     str(url),
                     error=type(exc).__name__,
                 )
-                log.info(
+                _announce_retry(
+                    notice,
                     "%s failed (%s); retry %d of %d in %.2f s",
                     what,
                     type(exc).__name__,
                     following.retries,
                     retry.max_retries,
                     delay_s,
-                    extra={RETRY_RECORD_ATTR: notice},
                 )
-                note_retry("timeout" if isinstance(exc, TIMEOUT_ERRORS) else "connection", delay_s)
                 await self._back_off(retry, delay_s, what, exc)  # retry wait point: after an error
                 retry = following
                 continue
@@ -534,7 +541,7 @@ class Transport:
                 if following is None:
                     raise self._status_error(response)
                 notice = RetryNotice(
-                    "throttled",
+                    "rate_limited",
                     following.throttles,
                     retry.max_rate_limit_retries,
                     delay_s,
@@ -542,15 +549,14 @@ class Transport:
                     str(url),
                     429,
                 )
-                log.info(
+                _announce_retry(
+                    notice,
                     "%s: HTTP 429; pausing every request of this client for %.2f s (retry %d of %d)",
                     what,
                     delay_s,
                     following.throttles,
                     retry.max_rate_limit_retries,
-                    extra={RETRY_RECORD_ATTR: notice},
                 )
-                note_retry("rate_limited", delay_s)
                 if not opts.respect_shared_pause:  # the others wait out the pause at the loop's top
                     await self._back_off(retry, delay_s, what, self._status_error(response))  # 429 wait point
                 retry = following
@@ -568,16 +574,15 @@ class Transport:
                 str(url),
                 response.status,
             )
-            log.info(
+            _announce_retry(
+                notice,
                 "%s: HTTP %d; retry %d of %d in %.2f s",
                 what,
                 response.status,
                 following.retries,
                 retry.max_retries,
                 delay_s,
-                extra={RETRY_RECORD_ATTR: notice},
             )
-            note_retry("server_error", delay_s)
             await self._back_off(retry, delay_s, what, self._status_error(response))  # retry wait point
             retry = following
 

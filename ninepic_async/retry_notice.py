@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
-__all__ = ["RETRY_RECORD_ATTR", "RetryNotice", "RetryReason", "retry_notice_of"]
+from .instrumentation import ApiRetryReason
 
-RetryReason = Literal["unreachable", "timeout", "throttled", "server_error"]
+__all__ = ["RETRY_RECORD_ATTR", "RetryNotice", "retry_notice_of"]
 
 RETRY_RECORD_ATTR = "ninepic_api_retry"
 """The attribute of a :class:`logging.LogRecord` that holds its :class:`RetryNotice`."""
@@ -23,13 +22,14 @@ RETRY_RECORD_ATTR = "ninepic_api_retry"
 class RetryNotice:
     """One API request failed and will be sent again after ``delay_s`` seconds.
 
-    ``reason``: ``unreachable`` (connection refused/reset, DNS), ``timeout``, ``throttled``
-    (HTTP 429: every request of the client pauses) or ``server_error`` (5xx). ``retry`` is this
+    ``reason`` (:data:`~.instrumentation.ApiRetryReason`): ``connection`` (refused/reset, DNS),
+    ``timeout``, ``rate_limited`` (HTTP 429: every request of the client pauses) or
+    ``server_error`` (5xx). ``retry`` is this
     retry's number (1-based) of at most ``max_retries`` for its kind (429s have their own budget).
     ``url`` carries no key: the key travels in a header.
     """
 
-    reason: RetryReason
+    reason: ApiRetryReason
     retry: int
     max_retries: int
     delay_s: float
@@ -40,12 +40,12 @@ class RetryNotice:
 
     def describe(self) -> str:
         """One line for people: ``API unreachable, retry 2/5 in 1.6 s``."""
-        if self.reason == "throttled":
+        if self.reason == "rate_limited":
             return (
                 f"API throttling (429), waiting {self.delay_s:.1f} s (retry {self.retry}/{self.max_retries})"
             )
         what = {
-            "unreachable": "API unreachable",
+            "connection": "API unreachable",
             "timeout": "API not answering (timeout)",
             "server_error": f"API failing (HTTP {self.status})",
         }[self.reason]

@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from helpers.api import mock_api
+from helpers.api import FakeClock, mock_api
 from helpers.buckets import S3Server, TestBucket, s3_server
 from helpers.cli import ENV_NAMES
 from helpers.sim import SimFactory
 
+from ninepic_async import _retry
 from ninepic_async.download import policy as policy_module
 from ninepic_async.testing import Simulator, SimulatorConfig
 
@@ -37,6 +38,13 @@ class _Simulators:
     async def close(self) -> None:
         for simulator in reversed(self.started):
             await simulator.close()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The transport's fake clock, with jitter off: each backoff is the full ceiling."""
+    monkeypatch.setattr(_retry, "jitter", lambda delay: delay)
+    return FakeClock().install(monkeypatch)
 
 
 @pytest.fixture

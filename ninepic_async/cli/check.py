@@ -44,7 +44,18 @@ def check_check_args(rt: Runtime) -> Path | str:
     if not out.is_dir():
         raise CliError(f"--out {args.out!r} is not a directory")
     if not any(path.is_file() for path in manifest_paths(out)):
-        raise CliError(f"--out {args.out!r} has no {MANIFEST_NAME}: it is not a ninepic download destination")
+        try:
+            events = sorted(d.name for d in out.iterdir() if any(p.is_file() for p in manifest_paths(d)))
+        except OSError:  # an unreadable folder: no hint, the error stands
+            events = []
+        hint = (
+            f"; it looks like an archive: check each event folder, e.g. --out {str(out / events[0])!r}"
+            if events
+            else ""
+        )
+        raise CliError(
+            f"--out {args.out!r} has no {MANIFEST_NAME}: it is not a ninepic download destination{hint}"
+        )
     return out
 
 

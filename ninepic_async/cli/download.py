@@ -23,7 +23,7 @@ from .events_json import JsonProgress, summary_event
 from .network import limit_rate_bps
 from .output import DownloadProgress, format_bytes, format_rate
 from .runtime import Runtime
-from .selections import SelfieImage, read_image_ids, read_selfie, resolve_selfie
+from .selections import SelfieImage, check_image_ids, read_image_ids, read_selfie, resolve_selfie
 
 if TYPE_CHECKING:
     from ..client import NinePicClient
@@ -96,8 +96,8 @@ def check_download_args(rt: Runtime) -> tuple[Path | str, dict[str, Any], str]:
         selfie = read_selfie(args.selfie)
         selection["selfie"] = selfie
         what = f"face search request_id {selfie!r}" if isinstance(selfie, str) else "the selfie's matches"
-    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None):
-        ids = args.image_ids or read_image_ids(args.image_ids_from)
+    elif getattr(args, "image_ids", None) or getattr(args, "image_ids_from", None) is not None:
+        ids = check_image_ids(args.image_ids) if args.image_ids else read_image_ids(args.image_ids_from)
         selection["image_ids"] = ids
         what = f"{len(dict.fromkeys(i.strip() for i in ids))} image id(s)"
     else:
@@ -176,11 +176,9 @@ async def cmd_demo(rt: Runtime) -> int:
                 )
 
 
-async def _download(
-    rt: Runtime, client: NinePicClient, event: int, out: Path | str, selection: dict[str, Any], *, label: str
-) -> int:
-    """Run the download with a progress display, then print the summary and the failures."""
-    from ..download import download_originals
+def transfer_keywords(rt: Runtime) -> dict[str, Any]:
+    """The download keywords of the transfer flags: --concurrency (capped by the open-file limit,
+    said in a note), --verify, --low-speed-limit/--low-speed-time and --limit-rate."""
     from ..download.options import max_concurrency
 
     concurrency = rt.args.concurrency
@@ -191,6 +189,22 @@ async def _download(
             "(raise the limit with `ulimit -n` to go higher)"
         )
         concurrency = cap
+    return {
+        "concurrency": concurrency,
+        "verify": rt.args.verify,
+        "low_speed_limit_bps": rt.args.low_speed_limit,
+        "low_speed_time_s": rt.args.low_speed_time,
+        "limit_rate_bps": limit_rate_bps(rt),
+    }
+
+
+async def _download(
+    rt: Runtime, client: NinePicClient, event: int, out: Path | str, selection: dict[str, Any], *, label: str
+) -> int:
+    """Run the download with a progress display, then print the summary and the failures."""
+    from ..download import download_originals
+
+    transfer = transfer_keywords(rt)
     started = time.monotonic()
     progress: DownloadProgress | JsonProgress
     if rt.opt("progress") == "json":
@@ -204,13 +218,9 @@ async def _download(
                 client,
                 event,
                 out,
-                concurrency=concurrency,
-                verify=rt.args.verify,
-                low_speed_limit_bps=rt.args.low_speed_limit,
-                low_speed_time_s=rt.args.low_speed_time,
-                limit_rate_bps=limit_rate_bps(rt),
                 on_event=progress,
                 name_template=getattr(rt.args, "name_template", None),
+                **transfer,
                 **selection,
             )
     finally:

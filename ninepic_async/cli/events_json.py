@@ -9,7 +9,7 @@ fields and types may be added, existing ones keep their meaning):
 - ``{"type": "file_finished", "image_id": ..., "status": "ok"|"skipped"|"failed", "file": ...,
   "bytes": ..., "error": ...}``
 - ``{"type": "retry", "scope": "file", "image_id": ..., "delay_s": ..., "error": ...}``
-- ``{"type": "retry", "scope": "api", "reason": "unreachable"|"timeout"|"throttled"|"server_error",
+- ``{"type": "retry", "scope": "api", "reason": "connection"|"timeout"|"rate_limited"|"server_error",
   "retry": 2, "max_retries": 5, "delay_s": 1.6, "status": 503 | null, "message": "API unreachable, ..."}``
 - ``{"type": "summary", "downloaded", "skipped", "failed", "not_found", "missing", "unverified",
   "announced", "bytes", "elapsed_s", "manifest", "exit_status"}``: the last line of a run that ended

@@ -1,11 +1,11 @@
 """Where the package's log records go during one command: stderr, a --log-file, the retry notices.
 
-On stderr: WARNING and above normally; every request line (DEBUG) with ``--verbose``; ERROR
-only with ``--quiet``; JSON Lines with ``--progress json``. A rich handler on a terminal,
-``LEVEL logger: message`` lines otherwise. ``--log-file PATH`` gets every DEBUG record,
-whatever the other options say. The library's API retry records (see
-:mod:`ninepic_async.retry_notice`) go to the command's ``on_api_retry`` callback, which says
-"API unreachable, retry 2/5 in 1.6 s" on stderr. The key is masked in all of them.
+On stderr: WARNING and above normally (with ``--quiet`` too); every request line (DEBUG) with
+``--verbose``; JSON Lines with ``--progress json``. A rich handler on a terminal,
+``warning: message`` lines otherwise (DEBUG and INFO: ``LEVEL logger: message``).
+``--log-file PATH`` gets every DEBUG record, whatever the other options say. The library's
+API retry records (see :mod:`ninepic_async.retry_notice`) go to the command's ``on_api_retry``
+callback, which says "API unreachable, retry 2/5 in 1.6 s" on stderr. The key is masked in all of them.
 """
 
 from __future__ import annotations
@@ -61,12 +61,22 @@ def _stderr_handler(output: Output, verbose: bool) -> logging.Handler:
         handler = RichHandler(console=output.err, show_path=False, show_time=verbose, markup=False)
     else:
         handler = logging.StreamHandler(output.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    if output.quiet:
-        handler.setLevel(logging.ERROR)
+        handler.setFormatter(_PlainFormatter("%(levelname)s %(name)s: %(message)s"))
+    if output.quiet:  # -q keeps warnings: an --insecure run still says so
+        handler.setLevel(logging.WARNING)
     else:
         handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     return handler
+
+
+class _PlainFormatter(logging.Formatter):
+    """A warning or error as the CLI's own lines are (``warning: ...``), so ``-q`` output and a
+    ``grep warning:`` see one style; request lines and other DEBUG/INFO records keep the logger name."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno >= logging.WARNING:
+            return f"{'warning' if record.levelno == logging.WARNING else 'error'}: {record.getMessage()}"
+        return super().format(record)
 
 
 def _file_handler(path: str) -> logging.Handler:

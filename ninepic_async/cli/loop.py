@@ -95,3 +95,6 @@ def run_interruptible(factory: Callable[[], Awaitable[int]]) -> tuple[int | None
     finally:
         for timer in watchdog:
             timer.cancel()
+        if received and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):  # a second one while the process ends: at once
+                signal.signal(signum, lambda *_: hard_exit())

@@ -12,7 +12,9 @@ Where things are: the argument tree in :mod:`.parser`, the API commands in :mod:
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -20,12 +22,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from .._exceptions import redact
-from .archive import cmd_archive
-from .check import cmd_check
-from .commands import cmd_bib, cmd_event, cmd_events, cmd_faces, cmd_photos, cmd_ping, cmd_timeline, cmd_video
-from .completion import cmd_completion
 from .config import apply_config
-from .download import cmd_demo, cmd_download
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -41,27 +38,37 @@ from .loop import run_interruptible
 from .output import Output
 from .parser import build_parser
 from .runtime import Runtime
-from .simulate import cmd_simulate
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 log = logging.getLogger(__name__)
 
-COMMANDS: dict[str, Callable[[Runtime], Awaitable[int]]] = {
-    "ping": cmd_ping,
-    "events": cmd_events,
-    "event": cmd_event,
-    "photos": cmd_photos,
-    "bib": cmd_bib,
-    "faces": cmd_faces,
-    "timeline": cmd_timeline,
-    "video": cmd_video,
-    "download": cmd_download,
-    "demo": cmd_demo,
-    "check": cmd_check,
-    "archive": cmd_archive,
+COMMANDS: dict[str, str] = {
+    "ping": "commands:cmd_ping",
+    "events": "commands:cmd_events",
+    "event": "commands:cmd_event",
+    "photos": "commands:cmd_photos",
+    "bib": "commands:cmd_bib",
+    "faces": "commands:cmd_faces",
+    "timeline": "commands:cmd_timeline",
+    "video": "commands:cmd_video",
+    "download": "download:cmd_download",
+    "demo": "download:cmd_demo",
+    "check": "check:cmd_check",
+    "archive": "archive:cmd_archive",
 }
-"""Every command that runs in an event loop, by name; ``simulate`` runs its own loop."""
+"""Every command that runs in an event loop, by name, as ``module:function`` of this package:
+imported only when it runs, so ``--version`` and ``--help`` load no downloader or aiohttp
+(``simulate`` and ``completion`` run no loop)."""
+
+
+def command(name: str) -> Callable[[Runtime], Awaitable[int]]:
+    """The coroutine function of the loop command ``name`` (see :data:`COMMANDS`)."""
+    module, function = COMMANDS[name].split(":")
+    loaded: Callable[[Runtime], Awaitable[int]] = getattr(
+        importlib.import_module(f"{__package__}.{module}"), function
+    )
+    return loaded
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,13 +118,17 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
     args, output = rt.args, rt.output
     try:
         if args.command == "simulate":
+            from .simulate import cmd_simulate
+
             return cmd_simulate(rt)
         if args.command == "completion":
+            from .completion import cmd_completion
+
             return cmd_completion(rt)
-        status, signum = run_interruptible(lambda: COMMANDS[args.command](rt))
+        status, signum = run_interruptible(lambda: command(args.command)(rt))
         if signum:
             how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-            if args.command == "check":  # it only reads: there is nothing to resume
+            if not _writes_files(args):  # nothing to resume
                 output.note(how, essential=True)
             else:
                 output.note(
@@ -144,8 +155,24 @@ def _run_command(rt: Runtime, verbose: bool) -> int:
                 log.exception("internal error")
             return EXIT_SOFTWARE
         message, status = described
+        if status == EXIT_USAGE and "--help`)" not in message:  # as argparse's own errors end
+            message = f"{message} (see `{_command_line(args)} --help`)"
         output.error(message, status)
         return status
+
+
+def _writes_files(args: argparse.Namespace) -> bool:
+    """Whether the command downloads into a folder (so an interrupted run leaves ``.part`` files)."""
+    if args.command in ("download", "demo", "archive"):
+        return not getattr(args, "dry_run", False)
+    return args.command == "video" and getattr(args, "out", None) is not None
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as typed up to its options (``ninepic timeline images``), for its --help."""
+    words = ["ninepic", args.command]
+    sub = getattr(args, "timeline_command", None) or getattr(args, "video_command", None)
+    return " ".join([*words, sub] if sub else words)
 
 
 def _silence_stdout(stream: object) -> None:

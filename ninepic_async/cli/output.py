@@ -28,7 +28,7 @@ from rich.progress import (
     TaskID,
     TextColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from .._constants import CLI_PLAIN_PROGRESS_INTERVAL_S, CLI_RATE_WINDOW_S
@@ -288,6 +288,28 @@ class _EtaColumn(ProgressColumn):
         return Text(f"ETA {clock}", style="progress.remaining")
 
 
+def _bar_columns(width: int) -> list[ProgressColumn]:
+    """The download bar's columns, each on one line: on a narrow terminal the bar gets shorter
+    and the rate and byte columns go, so a bar never wraps onto a second line."""
+    one_line = Column(no_wrap=True)
+    columns: list[ProgressColumn] = [
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}", table_column=one_line),
+        BarColumn(bar_width=40 if width >= _WIDE else 10),
+        _FilesColumn(table_column=Column(no_wrap=True)),
+    ]
+    if width >= _WIDE:
+        columns += [
+            DownloadColumn(table_column=Column(no_wrap=True)),
+            _RateColumn(table_column=Column(no_wrap=True)),
+        ]
+    return [*columns, _EtaColumn(table_column=Column(no_wrap=True))]
+
+
+_WIDE = 100
+"""Terminal columns from which the download bar shows bytes and rate too."""
+
+
 class DownloadProgress:
     """Turns the downloader's progress events into a live rich bar (terminal) or quiet lines.
 
@@ -325,13 +347,7 @@ class DownloadProgress:
         self._started_at = self._last_line_at = time.monotonic()
         if self.live:
             self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                _FilesColumn(),
-                DownloadColumn(),
-                _RateColumn(),
-                _EtaColumn(),
+                *_bar_columns(self.output.err.width),
                 console=self.output.err,
                 transient=False,
                 refresh_per_second=10,

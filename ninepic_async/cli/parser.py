@@ -21,6 +21,7 @@ from .. import __version__
 from .._constants import (
     BIBS_PAGE_SIZE,
     CLI_MAX_CONCURRENCY,
+    DEFAULT_CHECK_CONCURRENCY,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RATE_LIMIT_RETRIES,
     DEFAULT_MAX_RETRIES,
@@ -39,7 +40,6 @@ from .._constants import (
     VIDEO_POLL_INTERVAL_S,
     VIDEO_POLL_TIMEOUT_S,
 )
-from ..download.check import DEFAULT_CHECK_CONCURRENCY
 from ..download.names import TEMPLATE_FIELDS
 from .errors import EXIT_STATUSES, CliError
 
@@ -553,7 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  ninepic archive --out ./archive --all-events\n"
             "  ninepic archive --out ./archive --events 456,457 --concurrency 32\n"
             "  ninepic archive --out ./archive --all-events --since 2025-01-01 --until 2025-06-30\n"
-            "  ninepic archive --out ./archive --all-events --name-template '{image_id}{ext}'",
+            "  ninepic archive --out ./archive --all-events --name-template '{image_id}{ext}'\n"
+            "  ninepic archive --out ./archive --all-events --dry-run   # what a run would fetch",
+            connection=_shared_parent(event=False),  # its events are --events/--all-events
         )
     )
 
@@ -666,7 +668,10 @@ def _add_archive(p: argparse.ArgumentParser) -> None:
     options of ``download``."""
     group = p.add_argument_group("which events (exactly one of --events, --all-events)")
     group.add_argument(
-        "--events", metavar="ID[,ID...]", help="these event ids, comma-separated (e.g. 456,457)"
+        "--events",
+        metavar="ID[,ID...]",
+        action="append",
+        help="these event ids, comma-separated or the option repeated (e.g. 456,457)",
     )
     group.add_argument("--all-events", action="store_true", help="every event of the organisation")
     group.add_argument(
@@ -691,6 +696,9 @@ def _add_archive(p: argparse.ArgumentParser) -> None:
         help="shards per event with --cluster (default: the cluster's worker threads)",
     )
     _add_name_template(p, bib=False)
+    p.add_argument(
+        "--dry-run", action="store_true", help="list, per event, what would be fetched; write nothing"
+    )
 
 
 def _add_timeline(p: argparse.ArgumentParser, shared: Sequence[argparse.ArgumentParser]) -> None:

@@ -19,7 +19,7 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from ..client import NinePicClient
 
-__all__ = ["SelfieImage", "read_image_ids", "read_selfie", "resolve_selfie"]
+__all__ = ["SelfieImage", "check_image_ids", "read_image_ids", "read_selfie", "resolve_selfie"]
 
 _IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 """What an image id may look like (the API's are UUIDs; anything with spaces, slashes or
@@ -27,11 +27,22 @@ control characters is a mistake in the list, not an id)."""
 _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp"})
 
 
+def check_image_ids(values: list[str]) -> list[str]:
+    """``--image-id`` values, held to the rule of an ``--image-ids-from`` line, before any request."""
+    for value in values:
+        if value.strip() and not _IMAGE_ID.fullmatch(value.strip()):
+            hint = ": repeat --image-id for each id" if "," in value else ""
+            raise CliError(f"--image-id {value!r} is not an image id{hint}")
+    return values
+
+
 def read_image_ids(source: str, stdin: IO[str] | None = None) -> list[str]:
     """The image ids of ``source`` (a file, or ``-`` for stdin): one a line, blank lines ignored.
 
     A line that is not an image id is one error naming its line number.
     """
+    if not source.strip():
+        raise CliError("--image-ids-from is empty (is a shell variable unset?): give a file, or - for stdin")
     name = "stdin" if source == "-" else repr(source)
     if source == "-":
         text = (stdin or sys.stdin).read()
@@ -72,7 +83,13 @@ def read_selfie(value: str, stdin: IO[bytes] | None = None) -> str | SelfieImage
     else is a Face Search request id (a missing file that looks like an image is an error)."""
     text = value.strip()
     if text == "-":
-        content = (stdin or sys.stdin.buffer).read()
+        source = stdin or sys.stdin.buffer
+        if source.isatty():  # reading an image from the keyboard would wait forever
+            raise CliError(
+                "--selfie -: stdin is a terminal; pipe the image in "
+                "(cat me.jpg | ninepic download --selfie - ...)"
+            )
+        content = source.read()
         if not content:
             raise CliError("--selfie -: stdin is empty (pipe a selfie image in, or give a request id)")
         return SelfieImage(content, "stdin")

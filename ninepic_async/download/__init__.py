@@ -6,7 +6,8 @@ report = await download_originals(client, event_id, "out/", bib="1234", concurre
 report = await archive_events(client, "archive/", all_events=True)   # every event, own folder each
 ```
 Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: attempt,
-receive, complete), :mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
+receive, complete), :mod:`.storage_get` (what a storage GET's failures mean),
+:mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
 :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
 budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
 :mod:`.urls` (presigned URL expiry and refresh), :mod:`.sources` (selections into jobs),
@@ -17,38 +18,66 @@ as the destination), :mod:`.cluster` (the archive on Dask).
 import importlib as _importlib
 import typing as _typing
 
-from .archive_report import ArchiveReport, ArchiveStatus, EventArchiveReport
-from .events import (
-    ArchiveEvent,
-    ArchiveEventCallback,
-    ArchivePlanned,
-    BytesReceived,
-    DownloadEvent,
-    EventArchiveFinished,
-    EventArchiveStarted,
-    EventCallback,
-    FileFinished,
-    FileRetrying,
-    FileStarted,
-    PlannedEvent,
-    UrlsRefreshed,
-)
-from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
-from .options import DownloadOptions
-from .policy import FilePolicy
-from .report import DownloadReport, FileResult, FileStatus, PlannedFile
-from .shard import Shard
-from .stats import DownloadMonitor, DownloadStats, FileRetryReason
-
 if _typing.TYPE_CHECKING:
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
     from .archive import archive_events, event_folder_name
+    from .archive_report import ArchiveReport, ArchiveStatus, EventArchiveReport
     from .check import CheckedFile, CheckReport, CheckStatus, check_destination
     from .cluster import ApiAccess, archive_on_dask
+    from .events import (
+        ArchiveEvent,
+        ArchiveEventCallback,
+        ArchivePlanned,
+        BytesReceived,
+        DownloadEvent,
+        EventArchiveFinished,
+        EventArchiveStarted,
+        EventCallback,
+        FileFinished,
+        FileRetrying,
+        FileStarted,
+        PlannedEvent,
+        UrlsRefreshed,
+    )
+    from .manifest import MANIFEST_VERSION, ManifestEntry, read_manifest
+    from .options import DownloadOptions
+    from .policy import FilePolicy
+    from .report import DownloadReport, FileResult, FileStatus, PlannedFile
     from .run import make_storage_session
+    from .shard import Shard
     from .sources import UrlJob
+    from .stats import DownloadMonitor, DownloadStats, FileRetryReason
 
 _ON_FIRST_USE = {
+    "ArchiveReport": ".archive_report",
+    "ArchiveStatus": ".archive_report",
+    "EventArchiveReport": ".archive_report",
+    "ArchiveEvent": ".events",
+    "ArchiveEventCallback": ".events",
+    "ArchivePlanned": ".events",
+    "BytesReceived": ".events",
+    "DownloadEvent": ".events",
+    "EventArchiveFinished": ".events",
+    "EventArchiveStarted": ".events",
+    "EventCallback": ".events",
+    "FileFinished": ".events",
+    "FileRetrying": ".events",
+    "FileStarted": ".events",
+    "PlannedEvent": ".events",
+    "UrlsRefreshed": ".events",
+    "MANIFEST_VERSION": ".manifest",
+    "ManifestEntry": ".manifest",
+    "read_manifest": ".manifest",
+    "DownloadOptions": ".options",
+    "FilePolicy": ".policy",
+    "DownloadReport": ".report",
+    "FileResult": ".report",
+    "FileStatus": ".report",
+    "PlannedFile": ".report",
+    "Shard": ".shard",
+    "DownloadMonitor": ".stats",
+    "DownloadStats": ".stats",
+    "FileRetryReason": ".stats",
     "archive_events": ".archive",
     "archive_on_dask": ".cluster",
     "ApiAccess": ".cluster",
@@ -64,8 +93,8 @@ _ON_FIRST_USE = {
     "make_storage_session": ".run",
     "UrlJob": ".sources",
 }
-"""Names whose modules load aiohttp or anyio: imported when first used, so the CLI's start-up
-and code that only reads events, reports or manifests stay light."""
+"""Every public name, by its module: imported when first used, so the CLI's start-up (and code
+that only needs one module, such as the file-name rules) loads no more than it uses."""
 
 
 def __getattr__(name: str) -> object:

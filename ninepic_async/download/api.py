@@ -7,7 +7,6 @@ field), builds ONE :class:`~.options.DownloadOptions` and runs a :class:`~.run.D
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
@@ -24,7 +23,6 @@ from .._constants import (
     PART_SUFFIX,
 )
 from .._exceptions import DestinationError, RequestValidationError
-from .._network import NetworkOptions
 from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .bucket import is_bucket_url, open_bucket
@@ -38,7 +36,7 @@ from .options import DownloadOptions
 from .report import DownloadReport, FileResult, PlannedFile
 from .run import DownloadRun, ItemsFactory, Sink, make_dest
 from .shard import Shard
-from .sources import Job, Planner, Selection, Skip, UrlJob, iter_source, iter_url_jobs, make_selection
+from .sources import Job, Planner, Selection, Skip, UrlJob, aclose, iter_source, iter_url_jobs, make_selection
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
@@ -85,14 +83,6 @@ def _instrumentation(client: object) -> Instrumentation | None:
     """The client's instrumentation (``NinePicClient.instrumentation``); None for other clients."""
     instrumentation: Instrumentation | None = getattr(client, "instrumentation", None)
     return instrumentation
-
-
-def _with_client_network(options: DownloadOptions, client: object) -> DownloadOptions:
-    """``options`` with the client's proxy/TLS settings when it names none: storage goes the API's way."""
-    network = getattr(client, "network", None)
-    if options.network is None and isinstance(network, NetworkOptions):
-        return dataclasses.replace(options, network=network)
-    return options
 
 
 def _selection_items(client: DownloadClient, event_id: int, selection: Selection) -> ItemsFactory:
@@ -187,7 +177,7 @@ async def download_originals(
         name_template=name_template,
         limit_rate_bps=limit_rate_bps,
     )
-    options = _with_client_network(options, client)
+    options = options.with_network_of(client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     template = _template(options.name_template, event_id, selection)
     _check_monitor(monitor)
@@ -257,7 +247,7 @@ async def iter_download_originals(
         name_template=name_template,
         limit_rate_bps=limit_rate_bps,
     )
-    options = _with_client_network(options, client)
+    options = options.with_network_of(client)
     selection = _selection(event_id, bib, selfie, image_ids, whole_event)
     _no_bucket(dest)
     template = _template(options.name_template, event_id, selection)
@@ -389,6 +379,4 @@ async def plan_originals(
             else:
                 yield PlannedFile(item.image_id, item.filename, "failed", error=item.error, path=item.path)
     finally:
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(source)

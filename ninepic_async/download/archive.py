@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -46,7 +46,10 @@ from .shard import Shard
 
 __all__ = [
     "ArchiveClient",
+    "EventChoice",
     "archive_events",
+    "check_event_template",
+    "chosen_events",
     "event_folder_name",
     "parse_event_date",
 ]
@@ -161,6 +164,48 @@ async def _chosen_events(
     return chosen
 
 
+@dataclass(frozen=True, slots=True)
+class EventChoice:
+    """Which events an archive takes: ``ids`` in that order (None: every listed event), those
+    dated ``since``..``until`` (inclusive; either None: open)."""
+
+    ids: tuple[int, ...] | None
+    since: date | None
+    until: date | None
+
+    @classmethod
+    def of(
+        cls,
+        events: Iterable[int] | None,
+        all_events: bool,
+        since: date | str | None,
+        until: date | str | None,
+    ) -> EventChoice:
+        """The choice the archive functions' keywords make; :class:`RequestValidationError` for bad ones."""
+        if (events is None) == (all_events is not True):
+            raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
+        ids = None if events is None else _event_ids(events)
+        first, last = _as_date("since", since), _as_date("until", until)
+        if first is not None and last is not None and first > last:
+            raise RequestValidationError("until", f"must not be before since ({first}); got {last}")
+        return cls(ids, first, last)
+
+    async def events(self, client: ArchiveClient) -> list[EventListItem | EventDetails | EventArchiveReport]:
+        """The chosen events, in order (an asked-for id whose details fail: its failed report)."""
+        listed = await _chosen_events(client, self.ids)
+        return [
+            e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, self.since, self.until)
+        ]
+
+
+def check_event_template(template: str | None) -> None:
+    """:class:`RequestValidationError` for a name template an archive cannot fill (``{bib}``)."""
+    if template is not None and "bib" in NameTemplate.parse(template).fields:
+        raise RequestValidationError(
+            "name_template", "{bib} needs a BIB selection; an archive takes whole events"
+        )
+
+
 def _in_window(event: EventListItem | EventDetails, since: date | None, until: date | None) -> bool:
     if since is None and until is None:
         return True
@@ -186,6 +231,20 @@ def _counted(report: EventArchiveReport, download: DownloadReport) -> EventArchi
     report.failed, report.missing, report.bytes = download.failed, download.missing, download.bytes
     report.status = "ok" if download.complete else "partial"
     return report
+
+
+async def chosen_events(
+    client: ArchiveClient,
+    *,
+    events: Iterable[int] | None = None,
+    all_events: bool = False,
+    since: date | str | None = None,
+    until: date | str | None = None,
+) -> list[EventListItem | EventDetails | EventArchiveReport]:
+    """The events :func:`archive_events` would archive with these arguments, in its order,
+    without writing anything (for a dry run); an asked-for id whose details fail is a failed
+    :class:`EventArchiveReport`."""
+    return await EventChoice.of(events, all_events, since, until).events(client)
 
 
 async def archive_events(
@@ -227,12 +286,7 @@ async def archive_events(
     (``s3://bucket/prefix``, see :mod:`.bucket`); with ``shard``, only that shard of each event
     is archived (see :mod:`.shard`; :func:`~.cluster.archive_on_dask` runs them all on Dask).
     """
-    if (events is None) == (all_events is not True):
-        raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
-    ids = None if events is None else _event_ids(events)
-    first, last = _as_date("since", since), _as_date("until", until)
-    if first is not None and last is not None and first > last:
-        raise RequestValidationError("until", f"must not be before since ({first}); got {last}")
+    choice = EventChoice.of(events, all_events, since, until)
     if options is None:
         options = DownloadOptions(
             verify=verify,
@@ -246,12 +300,8 @@ async def archive_events(
             name_template=name_template,
             limit_rate_bps=limit_rate_bps,
         )
-    if options.network is None and isinstance(getattr(client, "network", None), NetworkOptions):
-        options = replace(options, network=client.network)  # type: ignore[attr-defined]
-    if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
-        raise RequestValidationError(
-            "name_template", "{bib} needs a BIB selection; an archive takes whole events"
-        )
+    options = options.with_network_of(client)
+    check_event_template(options.name_template)
     callback = on_event
     if on_event is not None:
         options = replace(options, on_event=on_event)
@@ -259,13 +309,12 @@ async def archive_events(
     root, created = archive_root(out)
     report = ArchiveReport(out=str(root))
     try:
-        listed = await _chosen_events(client, ids)
+        chosen = await choice.events(client)
     except Exception:
         if created and isinstance(root, Path):
             with contextlib.suppress(OSError):
                 root.rmdir()  # a failed listing leaves no trace of a directory it made
         raise
-    chosen = [e for e in listed if isinstance(e, EventArchiveReport) or _in_window(e, first, last)]
     if callback is not None:
         callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
     session = storage_session or make_storage_session(options.effective_concurrency(), network)
@@ -329,6 +378,6 @@ async def _archive_one(
     except AuthenticationError:
         raise
     except NinePicError as exc:
-        logger.warning("event %s failed: %s", event.event_id, redact(str(exc)))
+        logger.info("event %s failed: %s", event.event_id, redact(str(exc)))  # in its report: callers show it
         return _failed(result, exc)
     return _counted(result, download)

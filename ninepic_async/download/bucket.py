@@ -29,11 +29,10 @@ import time
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import msgspec
 
 from .._constants import BUCKET_MANIFEST_FLUSH_LINES, BUCKET_META_DIR, MANIFEST_NAME
 from .._exceptions import DestinationError, redact
-from .manifest import MANIFEST_VERSION, ManifestEntry, ManifestState
+from .manifest import ManifestEntry, ManifestRecorder, ManifestState, encode_line
 from .names import name_key
 from .shard import Shard
 
@@ -186,11 +185,11 @@ def open_bucket(url: str) -> Bucket:
     return Bucket(url, store)
 
 
-class BucketManifest:
+class BucketManifest(ManifestRecorder):
     """A run's manifest in a bucket: lines gathered in memory, written as new segments.
 
-    Same recording methods as :class:`.manifest.Manifest` (``ok``, ``failed``); ``flush`` writes
-    what waits; :meth:`run` flushes periodically until cancelled.
+    Records as :class:`.manifest.Manifest` does (``ok``, ``failed``); :meth:`flush` writes what
+    waits.
     """
 
     def __init__(self, bucket: Bucket, shard: Shard | None) -> None:
@@ -200,11 +199,11 @@ class BucketManifest:
         )
         self._lines: list[bytes] = []
         self._lock = anyio.Lock()
-        self._encoder = msgspec.json.Encoder()
         self.path = f"{bucket.url}/{BUCKET_META_DIR}/manifests/{self.stem}/"
 
-    def _append(self, entry: ManifestEntry) -> None:
-        self._lines.append(self._encoder.encode(entry) + b"\n")
+    def append(self, entry: ManifestEntry) -> None:
+        """Gather one line; :meth:`flush` writes it."""
+        self._lines.append(encode_line(entry))
 
     @property
     def waiting(self) -> int:
@@ -223,32 +222,3 @@ class BucketManifest:
             lines = list(self._lines)
             await self.bucket.write_segment(self.stem, b"".join(lines))
             del self._lines[: len(lines)]
-
-    def ok(self, image_id: str, file: str, size_bytes: int, etag: str | None, digest: str | None) -> None:
-        """Record ``image_id`` complete as the object ``file`` of ``size_bytes`` bytes."""
-        self._append(
-            ManifestEntry(
-                v=MANIFEST_VERSION,
-                image_id=image_id,
-                status="ok",
-                time=round(time.time(), 3),
-                file=file,
-                bytes=size_bytes,
-                etag=etag,
-                digest=digest,
-            )
-        )
-
-    def failed(self, image_id: str, error: str, *, file: str | None = None, path: str | None = None) -> None:
-        """Record ``image_id`` failed with ``error`` (redacted)."""
-        self._append(
-            ManifestEntry(
-                v=MANIFEST_VERSION,
-                image_id=image_id,
-                status="failed",
-                time=round(time.time(), 3),
-                file=file,
-                error=redact(error),
-                path=path,
-            )
-        )

@@ -10,19 +10,15 @@ through the hash (a few MiB held per object read at once).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-
-import anyio
 
 from .._exceptions import DestinationError
 from .bucket import Bucket, _describe, _errors, open_bucket
-from .check import DEFAULT_CHECK_CONCURRENCY, CheckedFile, CheckReport, _report
+from .check import DEFAULT_CHECK_CONCURRENCY, CheckedFile, CheckReport, check_all, summarize
 from .integrity import BodyHashes, digest_name
 
 __all__ = ["check_bucket"]
 
-logger = logging.getLogger(__name__)
 
 _READ_CHUNK_BYTES = 4 * 1024 * 1024
 
@@ -63,13 +59,7 @@ async def check_bucket(
     state = await bucket.manifest_state()
     if not len(state):
         raise DestinationError(f"there is no manifest in {bucket.url!r}: nothing was downloaded there")
-    results: list[CheckedFile] = []
-
-    def emit(result: CheckedFile) -> None:
-        results.append(result)
-        if on_progress is not None:
-            on_progress(result)
-
+    decided: list[CheckedFile] = []
     named: set[str] = set()
     to_hash: list[tuple[str, str, int | None, str]] = []
     for image_id, status, file, size, digest in state.entries():
@@ -78,37 +68,24 @@ async def check_bucket(
         named.add(file)
         there = existing.get(file)
         if there is None:
-            emit(CheckedFile(image_id, file, "missing", "no such object"))
+            decided.append(CheckedFile(image_id, file, "missing", "no such object"))
         elif size is not None and there != size:
-            emit(CheckedFile(image_id, file, "changed", f"size {there} bytes, the manifest records {size}"))
+            decided.append(
+                CheckedFile(image_id, file, "changed", f"size {there} bytes, the manifest records {size}")
+            )
         elif digest is None or digest_name(digest) is None:
-            emit(CheckedFile(image_id, file, "unverifiable", "no digest recorded"))
+            decided.append(CheckedFile(image_id, file, "unverifiable", "no digest recorded"))
         else:
             to_hash.append((image_id, file, size, digest))
     for name in sorted(set(existing) - named):
-        emit(CheckedFile(None, name, "extra", "not in the manifest"))
-    jobs = iter(to_hash)
+        decided.append(CheckedFile(None, name, "extra", "not in the manifest"))
 
-    async def worker() -> None:
-        for image_id, file, size, digest in jobs:  # shared: next() never awaits
-            label, read = await _digest_of(bucket, file, digest)
-            if label == digest and (size is None or read == size):
-                emit(CheckedFile(image_id, file, "ok"))
-            else:
-                emit(CheckedFile(image_id, file, "changed", "its digest differs from the recorded one"))
+    async def verify(job: tuple[str, str, int | None, str]) -> CheckedFile:
+        image_id, file, size, digest = job
+        label, read = await _digest_of(bucket, file, digest)
+        if label == digest and (size is None or read == size):
+            return CheckedFile(image_id, file, "ok")
+        return CheckedFile(image_id, file, "changed", "its digest differs from the recorded one")
 
-    async with anyio.create_task_group() as group:
-        for _ in range(min(concurrency, len(to_hash))):
-            group.start_soon(worker)
-    report = _report(results)
-    logger.info(
-        "checked %d objects in %s: %d ok, %d missing, %d changed, %d extra, %d unverifiable",
-        report.checked,
-        bucket.url,
-        report.ok,
-        report.missing,
-        report.changed,
-        report.extra,
-        report.unverifiable,
-    )
-    return report
+    results = await check_all(decided, to_hash, verify, concurrency, on_progress)
+    return summarize(results, "objects", bucket.url)

@@ -27,9 +27,9 @@ from .names import NameTemplate
 from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
-from .run import ItemsFactory, _single_error, make_storage_session
+from .run import ItemsFactory, Task, close_counts, make_storage_session, run_pipeline
 from .shard import Shard
-from .sources import ApiFailure, Job, Listing, Planner, Skip
+from .sources import ApiFailure, Job, Listing, Planner, Skip, aclose
 from .upload import Uploader
 from .urls import UrlRefresher
 
@@ -124,9 +124,7 @@ async def run_into_bucket(
                         await _api_failure(item)
             finally:
                 queue.close_input()
-                aclose = getattr(items, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await aclose(items)
 
         async def _api_failure(item: ApiFailure) -> None:
             manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)
@@ -144,29 +142,11 @@ async def run_into_bucket(
                 await anyio.sleep(BUCKET_MANIFEST_FLUSH_S)
                 await manifest.flush()
 
-        try:
-            async with anyio.create_task_group() as outer:
-                if refresher is not None:
-                    outer.start_soon(refresher.run)
-                outer.start_soon(flush_periodically)
-                async with anyio.create_task_group() as group:
-                    group.start_soon(produce)
-                    for _ in range(options.effective_concurrency()):
-                        group.start_soon(work)
-                outer.cancel_scope.cancel()
-        except Exception as group_error:
-            single = _single_error(group_error)
-            if single is None:
-                raise
-            raise single from None
-        finally:
-            queue.close()
-        report.missing = listing.missing
-        if options.shard is not None:
-            report.announced = planner.owned
-        elif report.announced is None:
-            report.announced = listing.announced
-        report.elapsed_s = time.monotonic() - started_s
+        beside: list[Task] = [flush_periodically]
+        if refresher is not None:
+            beside.insert(0, refresher.run)
+        await run_pipeline(produce, work, options.effective_concurrency(), queue, beside)
+        close_counts(report, listing, planner, options.shard is not None, started_s)
         return report
     finally:
         with anyio.CancelScope(shield=True):

@@ -32,15 +32,15 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from .._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
+from .._constants import DEFAULT_CHECK_CONCURRENCY, LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
 from .._exceptions import DestinationError
 from .integrity import digest_name, file_digest, file_md5, plain_md5
 from .manifest import ManifestState
@@ -61,9 +61,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CHECK_CONCURRENCY: Final = 4
-"""Files hashed at once by :func:`check_destination` (and ``ninepic check``) by default."""
 
 CheckStatus = Literal["ok", "missing", "changed", "extra", "unverifiable"]
 """What the check found for one file (see the module docstring)."""
@@ -334,6 +331,56 @@ def _verify(dest: Path, job: _HashJob) -> CheckedFile:
     return CheckedFile(job.image_id, job.file, "ok", None)
 
 
+J = TypeVar("J")
+
+
+async def check_all(
+    decided: Iterable[CheckedFile],
+    jobs: Sequence[J],
+    verify: Callable[[J], Awaitable[CheckedFile]],
+    concurrency: int,
+    on_progress: Callable[[CheckedFile], object] | None,
+) -> list[CheckedFile]:
+    """The ``decided`` results, then each job's as ``concurrency`` workers ``verify`` them; each
+    handed to ``on_progress`` as soon as it is known."""
+    results: list[CheckedFile] = []
+
+    def emit(result: CheckedFile) -> None:
+        results.append(result)
+        if on_progress is not None:
+            on_progress(result)
+
+    for result in decided:
+        emit(result)
+    pending = iter(jobs)
+
+    async def worker() -> None:
+        for job in pending:  # shared by the workers: next() never awaits, so each job goes to one
+            emit(await verify(job))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(min(concurrency, len(jobs))):
+            group.start_soon(worker)
+    return results
+
+
+def summarize(results: list[CheckedFile], what: str, where: object) -> CheckReport:
+    """The report of ``results`` (problems sorted by kind, then name), logged in one line."""
+    report = _report(results)
+    logger.info(
+        "checked %d %s in %s: %d ok, %d missing, %d changed, %d extra, %d unverifiable",
+        report.checked,
+        what,
+        where,
+        report.ok,
+        report.missing,
+        report.changed,
+        report.extra,
+        report.unverifiable,
+    )
+    return report
+
+
 def _report(results: list[CheckedFile]) -> CheckReport:
     counts = dict.fromkeys(_STATUS_ORDER, 0)
     for result in results:
@@ -374,40 +421,16 @@ async def check_destination(
         fd = await anyio.to_thread.run_sync(_lock_shared_checked, path)
     try:
         plan = await anyio.to_thread.run_sync(_plan, path)
-        results: list[CheckedFile] = []
-
-        def emit(result: CheckedFile) -> None:
-            results.append(result)
-            if on_progress is not None:
-                on_progress(result)
-
-        for result in plan.decided:
-            emit(result)
         limiter = anyio.CapacityLimiter(concurrency)
-        jobs: Iterator[_HashJob] = iter(plan.jobs)
 
-        async def worker() -> None:
-            for job in jobs:  # shared by the workers: next() never awaits, so each job goes to one
-                emit(await anyio.to_thread.run_sync(_verify, path, job, limiter=limiter))
+        async def verify(job: _HashJob) -> CheckedFile:
+            return await anyio.to_thread.run_sync(_verify, path, job, limiter=limiter)
 
-        async with anyio.create_task_group() as group:
-            for _ in range(min(concurrency, len(plan.jobs))):
-                group.start_soon(worker)
+        results = await check_all(plan.decided, plan.jobs, verify, concurrency, on_progress)
     finally:
         if fd is not None:
             os.close(fd)
-    report = _report(results)
-    logger.info(
-        "checked %d files in %s: %d ok, %d missing, %d changed, %d extra, %d unverifiable",
-        report.checked,
-        path,
-        report.ok,
-        report.missing,
-        report.changed,
-        report.extra,
-        report.unverifiable,
-    )
-    return report
+    return summarize(results, "files", path)
 
 
 def _lock_shared_checked(dest: Path) -> int | None:

@@ -27,17 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import AuthenticationError, DownloadError, NinePicError, RequestValidationError, redact
 from .archive import (
-    _as_date,
-    _chosen_events,
-    _event_ids,
-    _in_window,
+    EventChoice,
     archive_root,
+    check_event_template,
     event_dest,
     event_folder_name,
 )
 from .archive_report import ArchiveReport, EventArchiveReport
 from .events import ArchiveEventCallback, ArchivePlanned, EventArchiveFinished, EventArchiveStarted
-from .names import NameTemplate
 from .options import DownloadOptions
 from .shard import Shard
 
@@ -193,19 +190,13 @@ async def archive_on_dask(
     :class:`AuthenticationError` (the other tasks are cancelled); bad arguments raise
     :class:`RequestValidationError` before any request.
     """
-    if (events is None) == (all_events is not True):
-        raise RequestValidationError("events", "give exactly one of events=[ids] or all_events=True")
-    ids = None if events is None else _event_ids(events)
-    first, last = _as_date("since", since), _as_date("until", until)
+    choice = EventChoice.of(events, all_events, since, until)
     if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int) or shards < 1):
         raise RequestValidationError("shards", f"must be an integer >= 1; got {shards!r}")
     options = replace(options or DownloadOptions(), on_event=None, shard=None)
     if name_template is not None:
         options = replace(options, name_template=name_template)
-    if options.name_template is not None and "bib" in NameTemplate.parse(options.name_template).fields:
-        raise RequestValidationError(
-            "name_template", "{bib} needs a BIB selection; an archive takes whole events"
-        )
+    check_event_template(options.name_template)
     root, _created = archive_root(out)
     if not isinstance(root, str):
         root = root.absolute()  # the workers' working directory may be another one
@@ -214,11 +205,7 @@ async def archive_on_dask(
         threads: dict[str, int] = untyped.nthreads()
         shards = max(1, sum(threads.values()))
     async with access.client() as client:
-        chosen = [
-            e
-            for e in await _chosen_events(client, ids)
-            if isinstance(e, EventArchiveReport) or _in_window(e, first, last)
-        ]
+        chosen = await choice.events(client)
     if on_event is not None:
         on_event(ArchivePlanned(tuple(e.event_id for e in chosen)))
     report = ArchiveReport(out=str(root))

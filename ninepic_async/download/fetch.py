@@ -39,8 +39,6 @@ from .._exceptions import (
     redact,
 )
 from .._network import Network
-from .._retry import should_retry_status
-from .._transport import TIMEOUT_ERRORS
 from .bandwidth import TokenBucket
 from .events import BytesReceived, EventCallback, FileRetrying, FileStarted
 from .files import PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
@@ -48,7 +46,6 @@ from .integrity import (
     Announced,
     NotAPhotoError,
     check_photo_headers,
-    content_range_total,
     digest_name,
     file_digest,
     file_md5,
@@ -63,7 +60,18 @@ from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
 from .sources import Job, Planner, Skip
 from .stats import DownloadMonitor
-from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
+from .storage_get import (
+    ERROR_BODY_BYTES,
+    MAX_RELOCATIONS,
+    NETWORK_ERRORS,
+    Failed,
+    Transient,
+    exchange_errors,
+    probe_size,
+    refused,
+    usable_url,
+)
+from .urls import UrlRefresher
 
 __all__ = ["Fetcher"]
 
@@ -71,19 +79,6 @@ logger = logging.getLogger(__name__)
 
 _GONE_STATUSES = frozenset({404, 410})
 """Store answers that say the object does not exist: a rerun will not fetch it."""
-
-_ERROR_BODY_BYTES = 16 * 1024
-_NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, *TIMEOUT_ERRORS)
-"""A failed exchange with the store: worth another attempt."""
-_MAX_RELOCATIONS = 5
-
-
-class _Transient(Exception):
-    """An attempt failed in a way worth retrying (connection, cut body, 5xx, too slow)."""
-
-
-class _Failed(Exception):
-    """The file's outcome is decided: failed with this message (no retry helps)."""
 
 
 @dataclass(slots=True)
@@ -140,14 +135,12 @@ class _LowSpeed:
         self._bytes = 0
 
     def add(self, n: int) -> None:
-        """Count ``n`` received bytes; raise :class:`_Transient` when the window ran slow."""
+        """Count ``n`` received bytes; raise :class:`Transient` when the window ran slow."""
         self._bytes += n
         elapsed = time.monotonic() - self._since
         if elapsed >= self._window:
             if self._bytes < self._limit * elapsed:
-                raise _Transient(
-                    f"body slower than {self._limit:g} bytes/s over {self._window:g} s; resuming"
-                )
+                raise Transient(f"body slower than {self._limit:g} bytes/s over {self._window:g} s; resuming")
             self._since, self._bytes = time.monotonic(), 0
 
     def excuse(self, seconds: float) -> None:
@@ -302,15 +295,11 @@ class Fetcher:
         while True:
             setback: Setback
             try:
-                if url is None:
-                    url = await self._refresh(job, url)
-                elif can_refresh and policy.proactive_refreshes > 0 and needs_refresh(url):
-                    policy = policy.increment("proactive_refresh")
-                    url = await self._refresh(job, url)
+                url, policy = await usable_url(self._refresher, job, url, policy)
                 offset = self._resume_offset(job, part, state, first)
                 first = False
                 return await self._attempt(job, url, part, offset, state)
-            except _Transient as exc:
+            except Transient as exc:
                 error = str(exc)
                 setback = "progress" if part_size(part) > offset else "transient"
             except URLExpiredError as exc:
@@ -322,7 +311,7 @@ class Fetcher:
                 truncate_part(part)
                 state.announced = None
                 error, setback = str(exc), "integrity"
-            except _Failed as exc:
+            except Failed as exc:
                 return self._failed(job, str(exc))
             except GiveUp as exc:
                 return self._failed(job, str(exc))
@@ -359,14 +348,6 @@ class Fetcher:
             return 0
         return size
 
-    async def _refresh(self, job: Job, stale_url: str | None) -> str:
-        if self._refresher is None or not job.refreshable:
-            raise _Failed("no URL for this photo and no way to renew one")
-        refreshed = await self._refresher.refresh(job.image_id, stale_url)
-        if refreshed.url is None:
-            raise _Failed(refreshed.error or "URL refresh failed")
-        return refreshed.url
-
     async def _attempt(self, job: Job, url: str, part: str, offset: int, state: _FileState) -> FileResult:
         """One GET of ``url``, resuming after the ``offset`` bytes already in ``part``."""
         headers = {"Accept-Encoding": "identity"}
@@ -375,7 +356,7 @@ class Fetcher:
             headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = state.announced.etag
         target = yarl.URL(url, encoded=True)
-        try:
+        with exchange_errors(target):
             async with self._session.get(
                 target,
                 headers=headers,
@@ -385,7 +366,7 @@ class Fetcher:
             ) as resp:
                 if resp.status in (200, 206):
                     return await self._receive(job, url, resp, part, offset, state)
-                body = await resp.content.read(_ERROR_BODY_BYTES)
+                body = await resp.content.read(ERROR_BODY_BYTES)
                 status = resp.status
                 if status == 416 and offset:
                     total = unsatisfied_range_total(resp.headers.get("Content-Range", ""))
@@ -395,29 +376,8 @@ class Fetcher:
                         return await self._complete_part(job, part, offset, announced.etag)
                     truncate_part(part)
                     state.announced = None
-                    raise _Transient("the store refused the resume range; restarting from byte 0")
-                text = storage_error_text(body) or resp.reason or ""
-                if is_expired_response(status, body):
-                    raise URLExpiredError(status, text or "Request has expired")
-                if should_retry_status(status):
-                    raise _Transient(f"storage answered HTTP {status}: {text}")
-                raise StorageStatusError(status, text)
-        except aiohttp.InvalidURL as exc:
-            raise DownloadError(f"invalid storage URL: {exc}") from exc
-        except aiohttp.ClientConnectorCertificateError as exc:
-            cause = exc.certificate_error
-            reason = getattr(cause, "verify_message", None) or str(cause)
-            raise _Failed(
-                f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
-                "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
-            ) from exc
-        except aiohttp.ClientHttpProxyError as exc:
-            raise _Failed(
-                f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "
-                f"{exc.message}); not retried"
-            ) from exc
-        except _NETWORK_ERRORS as exc:
-            raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
+                    raise Transient("the store refused the resume range; restarting from byte 0")
+                raise refused(status, body, resp.reason)
 
     def _persist(self, job: Job, state: _FileState) -> None:
         """Keep what the object announced beside its ``.part`` (a ``partial`` line), so a later run
@@ -452,7 +412,7 @@ class Fetcher:
             if free is not None:
                 if free < DOWNLOAD_FULL_DISK_BYTES:
                     raise DestinationError(f"disk full: {free} bytes free in {self._dest!r}")
-                raise _Failed(f"the photo needs {total - start} bytes and the destination has {free} free")
+                raise Failed(f"the photo needs {total - start} bytes and the destination has {free} free")
         expected_md5 = plain_md5(etag) if self._options.verify else None
         writer = PartWriter(
             part,
@@ -496,9 +456,9 @@ class Fetcher:
                                 low_speed.excuse(held_s)
                         if low_speed is not None:
                             low_speed.add(len(chunk))
-            except _NETWORK_ERRORS as exc:
+            except NETWORK_ERRORS as exc:
                 await writer.save()  # keep what arrived: the next attempt resumes after it
-                raise _Transient(
+                raise Transient(
                     f"connection lost after {writer.size} bytes: {type(exc).__name__}: {exc}"
                 ) from exc
             except BaseException:
@@ -512,7 +472,7 @@ class Fetcher:
                 if size > total:
                     truncate_part(part)
                     state.announced = None
-                raise _Transient(f"truncated body: {size} of {total} bytes")
+                raise Transient(f"truncated body: {size} of {total} bytes")
 
             def check_and_complete() -> tuple[FileResult | None, str]:
                 digest = writer.hashes.label()
@@ -541,7 +501,13 @@ class Fetcher:
             raise NotAPhotoError("the store answered with an empty body")
         if expected_md5 is not None:
             return size  # the MD5 check in the completion proves it (or restarts)
-        probed = await self._probe_size(url, state.announced.etag if state.announced else None)
+        probed = await probe_size(
+            self._session,
+            self._network,
+            url,
+            state.announced.etag if state.announced else None,
+            self._timeout,
+        )
         if probed is not None:
             state.announced = Announced(probed, state.announced.etag if state.announced else None)
             self._persist(job, state)
@@ -550,25 +516,7 @@ class Fetcher:
             return size  # the chunked framing's last chunk arrived: aiohttp checked it
         await writer.save()
         truncate_part(writer.path)
-        raise _Failed("the store sent no length for the photo and would not confirm its size")
-
-    async def _probe_size(self, url: str, etag: str | None) -> int | None:
-        """The object's size from a ``Range: bytes=0-0`` answer, or None when it gives none."""
-        headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
-        target = yarl.URL(url, encoded=True)
-        try:
-            async with self._session.get(
-                target,
-                headers=headers,
-                timeout=self._timeout,
-                proxy=self._network.proxy_for(target),
-                ssl=self._network.ssl,
-            ) as resp:
-                if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
-                    return None
-                return content_range_total(resp.headers.get("Content-Range", ""))
-        except _NETWORK_ERRORS:
-            return None
+        raise Failed("the store sent no length for the photo and would not confirm its size")
 
     async def _complete_part(self, job: Job, part: str, size: int, etag: str | None) -> FileResult:
         """Complete a ``.part`` that already holds the whole object: hash it, check it, record it."""
@@ -585,7 +533,7 @@ class Fetcher:
         try:
             done, digest = await self._lanes.meta.run(hash_and_complete)
         except OSError as exc:
-            raise _Transient(f"cannot read back {part!r}: {exc}") from exc
+            raise Transient(f"cannot read back {part!r}: {exc}") from exc
         return await self._settle(job, part, size, etag, digest, done)
 
     # -- completion -------------------------------------------------------------------------
@@ -624,7 +572,7 @@ class Fetcher:
     ) -> FileResult:
         """The completion's result; when the name was unusable, the photo moves to the next free
         name (the allocator lives on the event loop) and the completion runs again there."""
-        for _ in range(_MAX_RELOCATIONS):
+        for _ in range(MAX_RELOCATIONS):
             if done is not None:
                 return done
             taken = job.filename
@@ -639,4 +587,4 @@ class Fetcher:
             done = await self._lanes.meta.run(lambda part=part: self._complete(job, part, size, etag, digest))  # type: ignore[misc]
         if done is not None:
             return done
-        raise _Failed(f"no usable name for photo {job.image_id} after {_MAX_RELOCATIONS} tries")
+        raise Failed(f"no usable name for photo {job.image_id} after {MAX_RELOCATIONS} tries")

@@ -84,7 +84,9 @@ __all__ = [
     "MANIFEST_VERSION",
     "Manifest",
     "ManifestEntry",
+    "ManifestRecorder",
     "ManifestState",
+    "encode_line",
     "read_manifest",
     "recorded_name_problem",
     "regular_file_size",
@@ -310,11 +312,6 @@ class ManifestState:
             if known.file is not None:
                 yield image_id, known.file
 
-    def file_of(self, image_id: str) -> str | None:
-        """The file name recorded for ``image_id``, or None: a re-fetch reuses its name."""
-        known = self._by_id.get(image_id)
-        return known.file if known else None
-
     def announced(self, image_id: str) -> Announced | None:
         """What the store first announced for the ``.part`` of ``image_id`` (a ``partial`` line)."""
         known = self._by_id.get(image_id)
@@ -344,31 +341,58 @@ class ManifestState:
     def recorded_ok(self, image_id: str) -> tuple[str, int] | None:
         """``(file, bytes)`` of the id's latest line when it is ``ok``, else None; the file itself
         is not looked at."""
-        return self._ok(image_id)
-
-    def _ok(self, image_id: str) -> tuple[str, int] | None:
         known = self._by_id.get(image_id)
         if known is None or known.status != "ok" or known.file is None or known.bytes is None:
             return None
         return known.file, known.bytes
 
-    def completed(self, image_id: str, dest: Path) -> tuple[str, int] | None:
-        """``(file, bytes)`` when the id is recorded ok and the file exists with that size."""
-        ok = self._ok(image_id)
-        if ok is None:
-            return None
-        return ok if regular_file_size(dest / ok[0]) == ok[1] else None
 
-    def awaiting_rename(self, image_id: str, dest: Path) -> tuple[str, int] | None:
-        """``(file, bytes)`` when the id is recorded ok, its file is missing and ``<file>.part``
-        has exactly the recorded bytes: the run died between the ``ok`` line and the rename."""
-        ok = self._ok(image_id)
-        if ok is None or regular_file_size(dest / ok[0]) is not None:
-            return None
-        return ok if regular_file_size(dest / (ok[0] + PART_SUFFIX)) == ok[1] else None
+def encode_line(entry: ManifestEntry) -> bytes:
+    """``entry`` as one manifest line, its newline included."""
+    return _encoder.encode(entry) + b"\n"
 
 
-class Manifest:
+class ManifestRecorder:
+    """The recording methods a run calls on its manifest, whatever stores the lines (a file here,
+    bucket segments in :class:`.bucket.BucketManifest`): each builds one line for :meth:`append`."""
+
+    def append(self, entry: ManifestEntry) -> None:
+        """Record one line."""
+        raise NotImplementedError
+
+    def ok(
+        self, image_id: str, file: str, size_bytes: int, etag: str | None, digest: str | None = None
+    ) -> None:
+        """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
+        self.append(
+            ManifestEntry(
+                v=MANIFEST_VERSION,
+                image_id=image_id,
+                status="ok",
+                time=round(time.time(), 3),
+                file=file,
+                bytes=size_bytes,
+                etag=etag,
+                digest=digest,
+            )
+        )
+
+    def failed(self, image_id: str, error: str, *, file: str | None = None, path: str | None = None) -> None:
+        """Record ``image_id`` failed with ``error`` (redacted), keeping ``file`` as its name for a retry."""
+        self.append(
+            ManifestEntry(
+                v=MANIFEST_VERSION,
+                image_id=image_id,
+                status="failed",
+                time=round(time.time(), 3),
+                file=file,
+                error=redact(error),
+                path=path,
+            )
+        )
+
+
+class Manifest(ManifestRecorder):
     """The writable manifest of a run: opened once, one ``os.write`` per appended line.
 
     Lines may be appended from the event loop and from worker threads (a download completes
@@ -423,7 +447,7 @@ class Manifest:
 
     def append(self, entry: ManifestEntry) -> None:
         """Append one line now (synchronously: a line is never half-written by a cancelled task)."""
-        line = _encoder.encode(entry) + b"\n"
+        line = encode_line(entry)
         try:
             with self._lock:
                 if self._fd is None:
@@ -431,23 +455,6 @@ class Manifest:
                 self._write(line)
         except OSError as exc:
             raise _write_error("write", self.path, exc) from exc
-
-    def ok(
-        self, image_id: str, file: str, size_bytes: int, etag: str | None, digest: str | None = None
-    ) -> None:
-        """Record ``image_id`` complete as ``file`` of ``size_bytes`` bytes, so later runs skip it."""
-        self.append(
-            ManifestEntry(
-                v=MANIFEST_VERSION,
-                image_id=image_id,
-                status="ok",
-                time=round(time.time(), 3),
-                file=file,
-                bytes=size_bytes,
-                etag=etag,
-                digest=digest,
-            )
-        )
 
     @property
     def size(self) -> int:
@@ -473,19 +480,5 @@ class Manifest:
                 file=file,
                 bytes=announced.size,
                 etag=announced.etag,
-            )
-        )
-
-    def failed(self, image_id: str, error: str, *, file: str | None = None, path: str | None = None) -> None:
-        """Record ``image_id`` failed with ``error`` (redacted), keeping ``file`` as its name for a retry."""
-        self.append(
-            ManifestEntry(
-                v=MANIFEST_VERSION,
-                image_id=image_id,
-                status="failed",
-                time=round(time.time(), 3),
-                file=file,
-                error=redact(error),
-                path=path,
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -128,6 +129,14 @@ class DownloadOptions:
             raise RequestValidationError(
                 "network", f"must be a NetworkOptions; got {type(self.network).__name__}"
             )
+
+    def with_network_of(self, client: object) -> DownloadOptions:
+        """These options with ``client.network`` (its proxy/TLS settings) when they name none:
+        storage requests then go the API's way."""
+        network = getattr(client, "network", None)
+        if self.network is None and isinstance(network, NetworkOptions):
+            return dataclasses.replace(self, network=network)
+        return self
 
     def effective_concurrency(self) -> int:
         """``concurrency``, capped by the open-file limit (logged once when it is)."""

@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 import anyio
@@ -49,7 +50,7 @@ from .names import NameTemplate
 from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
-from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem
+from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem, aclose
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
@@ -58,6 +59,8 @@ __all__ = ["DownloadRun", "ItemsFactory", "Sink", "make_dest", "make_storage_ses
 logger = logging.getLogger(__name__)
 
 Sink = Callable[[FileResult], Awaitable[None]]
+Task = Callable[[], Coroutine[Any, Any, None]]
+"""A task of the pipeline (:func:`run_pipeline`)."""
 ItemsFactory = Callable[[Planner, Callable[[int | None], None], Listing], AsyncIterator[SourceItem]]
 """Makes the run's source: ``(planner, on_total, listing) -> items`` (see :mod:`.sources`)."""
 
@@ -179,6 +182,46 @@ def _single_error(group: BaseException) -> BaseException | None:
         if isinstance(exc, DestinationError):
             return exc
     return ours[0] if ours else leaves[0]
+
+
+async def run_pipeline(
+    produce: Task,
+    work: Task,
+    workers: int,
+    queue: JobQueue[Job | Skip],
+    beside: Sequence[Task],
+) -> None:
+    """Run ``produce`` and ``workers`` copies of ``work`` to their end, the ``beside`` tasks (URL
+    refresher, periodic sync or flush) until then; a failure raises its one error, unwrapped."""
+    try:
+        async with anyio.create_task_group() as outer:
+            for task in beside:
+                outer.start_soon(task)
+            async with anyio.create_task_group() as group:
+                group.start_soon(produce)
+                for _ in range(workers):
+                    group.start_soon(work)
+            outer.cancel_scope.cancel()
+    except Exception as group_error:
+        single = _single_error(group_error)
+        if single is None:
+            raise
+        raise single from None
+    finally:
+        queue.close()
+
+
+def close_counts(
+    report: DownloadReport, listing: Listing, planner: Planner, sharded: bool, started_s: float
+) -> None:
+    """Fill in what only the run's end knows: the photos missing, how many were announced (a
+    shard's own count when sharded) and the time it took."""
+    report.missing = listing.missing
+    if sharded:
+        report.announced = planner.owned
+    elif report.announced is None:
+        report.announced = listing.announced
+    report.elapsed_s = time.monotonic() - started_s
 
 
 class DownloadRun:
@@ -318,29 +361,17 @@ class DownloadRun:
             self._refresher.waiting = queue
             self._refresher.on_event = self.options.on_event
         items = items_factory(planner, self._planned, listing)
-        try:
-            async with anyio.create_task_group() as outer:
-                if self._refresher is not None:
-                    outer.start_soon(self._refresher.run)
-                outer.start_soon(self._sync_periodically)
-                async with anyio.create_task_group() as group:
-                    group.start_soon(self._produce, items, queue, fetcher)
-                    for _ in range(self.options.effective_concurrency()):
-                        group.start_soon(self._work, queue, fetcher)
-                outer.cancel_scope.cancel()
-        except Exception as group_error:
-            single = _single_error(group_error)
-            if single is None:
-                raise
-            raise single from None
-        finally:
-            queue.close()
-        self.report.missing = listing.missing
-        if self.options.shard is not None:
-            self.report.announced = planner.owned
-        elif self.report.announced is None:
-            self.report.announced = listing.announced
-        self.report.elapsed_s = time.monotonic() - started_s
+        beside: list[Task] = [self._sync_periodically]
+        if self._refresher is not None:
+            beside.insert(0, self._refresher.run)
+        await run_pipeline(
+            lambda: self._produce(items, queue, fetcher),
+            lambda: self._work(queue, fetcher),
+            self.options.effective_concurrency(),
+            queue,
+            beside,
+        )
+        close_counts(self.report, listing, planner, self.options.shard is not None, started_s)
         self.monitor.detach()
         self.report.stats = self.monitor.snapshot()
         return self.report
@@ -376,9 +407,7 @@ class DownloadRun:
                     await self._api_failure(item)
         finally:
             queue.close_input()
-            aclose = getattr(items, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose(items)
 
     async def _api_failure(self, item: ApiFailure) -> None:
         self._manifest.failed(item.image_id, item.error, file=item.filename, path=item.path)

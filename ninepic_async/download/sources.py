@@ -49,6 +49,7 @@ __all__ = [
     "Skip",
     "SourceItem",
     "UrlJob",
+    "aclose",
     "iter_source",
     "iter_url_jobs",
     "make_selection",
@@ -383,10 +384,11 @@ class _UrlIdentities:
         return key, key, False
 
 
-async def _aclose(iterator: object) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()
+async def aclose(iterator: object) -> None:
+    """Close ``iterator`` when it can be closed (an async generator: its ``finally`` runs now)."""
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
 
 
 T = TypeVar("T")
@@ -457,7 +459,7 @@ async def _by_ids(
                 yield item
     finally:
         await _drop(task for _, task in pending)
-        await _aclose(ids)
+        await aclose(ids)
 
 
 async def _listed_ids(ids: tuple[str, ...], planner: Planner) -> AsyncIterator[list[str]]:
@@ -553,7 +555,7 @@ async def _event_ids(
         finally:
             if ahead is not None:
                 await _drop([ahead])
-            await _aclose(pages)
+            await aclose(pages)
         if _walk_complete(listing, delivered, on_total, f"the listing of event {event_id}", last=walk == 1):
             return
 
@@ -614,7 +616,7 @@ async def _by_method(
                     logger.warning("the %s listing goes on past the photos it announced; stopped it", method)
                     return
         finally:
-            await _aclose(pages)
+            await aclose(pages)
         if _walk_complete(listing, delivered, on_total, f"the {method} listing", last=walk == 1):
             return
 
@@ -658,7 +660,7 @@ async def _by_bibs(
                 given += 1
                 yield item
         finally:
-            await _aclose(listed)
+            await aclose(listed)
         missing += sub.missing
     listing.missing = missing
     listing.announced = given + missing
@@ -694,7 +696,7 @@ async def iter_source(
         async for item in source:
             yield item
     finally:
-        await _aclose(source)
+        await aclose(source)
 
 
 async def iter_url_jobs(jobs: Iterable[UrlJob], planner: Planner) -> AsyncIterator[SourceItem]:

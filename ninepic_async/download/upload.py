@@ -11,8 +11,9 @@ obstore aborts it and nothing ever appears under the photo's key. One upload hol
 
 The object is complete before its ``ok`` line is gathered: a writer killed in between leaves
 a complete object without a line, which the next run uploads again under the same key.
-Retries, URL renewal and what counts as a photo follow :mod:`.fetch` (every retry restarts
-from byte 0: an upload is never resumed).
+Retries, URL renewal and what counts as a photo follow :mod:`.fetch` (the storage GET's
+failures mean the same for both: :mod:`.storage_get`); every retry restarts from byte 0: an
+upload is never resumed.
 """
 
 from __future__ import annotations
@@ -30,37 +31,33 @@ from .._exceptions import (
     DestinationError,
     DownloadError,
     IntegrityError,
-    StorageStatusError,
     URLExpiredError,
 )
 from .._network import Network
-from .._retry import should_retry_status
-from .._transport import TIMEOUT_ERRORS
 from .bandwidth import TokenBucket
 from .bucket import Bucket, BucketManifest, _describe, _errors
 from .events import BytesReceived, FileStarted
-from .integrity import BodyHashes, NotAPhotoError, check_photo_headers, content_range_total, plain_md5
+from .integrity import BodyHashes, NotAPhotoError, check_photo_headers, plain_md5
 from .options import DownloadOptions
 from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
 from .sources import Job, Planner
-from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
+from .storage_get import (
+    ERROR_BODY_BYTES,
+    MAX_RELOCATIONS,
+    NETWORK_ERRORS,
+    Failed,
+    Transient,
+    exchange_errors,
+    probe_size,
+    refused,
+    usable_url,
+)
+from .urls import UrlRefresher
 
 __all__ = ["Uploader"]
 
 logger = logging.getLogger(__name__)
-
-_ERROR_BODY_BYTES = 16 * 1024
-_NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, *TIMEOUT_ERRORS)
-_MAX_RELOCATIONS = 5
-
-
-class _Transient(Exception):
-    """Worth another attempt (connection, cut body, 5xx, the bucket refused one upload)."""
-
-
-class _Failed(Exception):
-    """The photo's outcome is decided: failed with this message."""
 
 
 @dataclass(slots=True)
@@ -104,7 +101,7 @@ class Uploader:
         """Make ``job.filename`` this photo's: claimed in the bucket, no foreign object there."""
         if job.owned:
             return
-        for _ in range(_MAX_RELOCATIONS):
+        for _ in range(MAX_RELOCATIONS):
             claimed = await self._bucket.claim(job.filename, job.image_id)
             if claimed == "ours" or (claimed == "new" and job.filename not in self._existing):
                 return
@@ -118,7 +115,7 @@ class Uploader:
             logger.info(
                 "%s is taken in %s: photo %s is saved as %s", taken, self._bucket, job.image_id, job.filename
             )
-        raise _Failed(f"no usable name for photo {job.image_id} after {_MAX_RELOCATIONS} tries")
+        raise Failed(f"no usable name for photo {job.image_id} after {MAX_RELOCATIONS} tries")
 
     def _failed(self, job: Job, error: str) -> FileResult:
         self._manifest.failed(job.image_id, error, file=job.filename)
@@ -132,23 +129,19 @@ class Uploader:
         started = False
         try:
             await self._own_name(job)
-        except _Failed as exc:
+        except Failed as exc:
             return self._failed(job, str(exc))
         while True:
             setback: Setback
             try:
-                if url is None:
-                    url = await self._refresh(job, url)
-                elif can_refresh and policy.proactive_refreshes > 0 and needs_refresh(url):
-                    policy = policy.increment("proactive_refresh")
-                    url = await self._refresh(job, url)
+                url, policy = await usable_url(self._refresher, job, url, policy)
                 if not started and self._options.on_event is not None:
                     self._options.on_event(FileStarted(job.image_id, None, 0))
                 started = True
                 done = await self._attempt(job, url)
                 self._manifest.ok(job.image_id, job.filename, done.size, done.etag, done.digest)
                 return FileResult(job.image_id, "ok", job.filename, done.size, verified=done.verified)
-            except _Transient as exc:
+            except Transient as exc:
                 error, setback = str(exc), "transient"
             except URLExpiredError as exc:
                 if not can_refresh:
@@ -157,7 +150,7 @@ class Uploader:
                 url = None
             except IntegrityError as exc:
                 error, setback = str(exc), "integrity"
-            except (_Failed, GiveUp) as exc:
+            except (Failed, GiveUp) as exc:
                 return self._failed(job, str(exc))
             except DestinationError:
                 raise
@@ -170,35 +163,18 @@ class Uploader:
             logger.debug("retrying %s after: %s", job.image_id, error)
             await anyio.sleep(policy.backoff_s())
 
-    async def _refresh(self, job: Job, stale_url: str | None) -> str:
-        if self._refresher is None or not job.refreshable:
-            raise _Failed("no URL for this photo and no way to renew one")
-        refreshed = await self._refresher.refresh(job.image_id, stale_url)
-        if refreshed.url is None:
-            raise _Failed(refreshed.error or "URL refresh failed")
-        return refreshed.url
-
     async def _attempt(self, job: Job, url: str) -> _Done:
         target = yarl.URL(url, encoded=True)
-        try:
+        with exchange_errors(target):
             async with self._session.get(
-                target, headers={"Accept-Encoding": "identity"}, proxy=self._network.proxy_for(target)
+                target,
+                headers={"Accept-Encoding": "identity"},
+                proxy=self._network.proxy_for(target),
+                ssl=self._network.ssl,
             ) as resp:
                 if resp.status == 200:
                     return await self._receive(job, url, resp)
-                body = await resp.content.read(_ERROR_BODY_BYTES)
-                text = storage_error_text(body) or resp.reason or ""
-                if is_expired_response(resp.status, body):
-                    raise URLExpiredError(resp.status, text or "Request has expired")
-                if should_retry_status(resp.status):
-                    raise _Transient(f"storage answered HTTP {resp.status}: {text}")
-                raise StorageStatusError(resp.status, text)
-        except aiohttp.InvalidURL as exc:
-            raise DownloadError(f"invalid storage URL: {exc}") from exc
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise _Failed(f"the storage host's TLS certificate was refused (not retried): {exc}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise _Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
+                raise refused(resp.status, await resp.content.read(ERROR_BODY_BYTES), resp.reason)
 
     async def _confirm_size(
         self, url: str, resp: aiohttp.ClientResponse, etag: str | None, size: int, md5_checked: bool
@@ -209,23 +185,14 @@ class Uploader:
             raise NotAPhotoError("the store answered with an empty body")
         if md5_checked:
             return
-        headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
-        probed: int | None = None
-        try:
-            target = yarl.URL(url, encoded=True)
-            proxy = self._network.proxy_for(target)
-            async with self._session.get(target, headers=headers, proxy=proxy) as probe:
-                if probe.status == 206 and (etag is None or probe.headers.get("ETag", etag) == etag):
-                    probed = content_range_total(probe.headers.get("Content-Range", ""))
-        except _NETWORK_ERRORS:
-            probed = None
+        probed = await probe_size(self._session, self._network, url, etag)
         if probed is not None:
             if probed != size:
-                raise _Transient(f"truncated body: {size} of {probed} bytes")
+                raise Transient(f"truncated body: {size} of {probed} bytes")
             return
         if "chunked" in resp.headers.get("Transfer-Encoding", "").lower():
             return  # the chunked framing's last chunk arrived: aiohttp checked it
-        raise _Failed("the store sent no length for the photo and would not confirm its size")
+        raise Failed("the store sent no length for the photo and would not confirm its size")
 
     async def _receive(self, job: Job, url: str, resp: aiohttp.ClientResponse) -> _Done:
         import obstore
@@ -254,16 +221,16 @@ class Uploader:
                     if self._rate is not None:
                         await self._rate.pay(len(chunk))
                     if total is not None and received > total:
-                        raise _Transient(f"the body is longer than its {total} bytes")
+                        raise Transient(f"the body is longer than its {total} bytes")
                     yield chunk
-            except _NETWORK_ERRORS as exc:
-                raise _Transient(
+            except NETWORK_ERRORS as exc:
+                raise Transient(
                     f"connection lost after {received} bytes: {type(exc).__name__}: {exc}"
                 ) from exc
             if total is None:
                 await self._confirm_size(url, resp, etag, received, expected_md5 is not None)
             elif received != total:
-                raise _Transient(f"truncated body: {received} of {total} bytes")
+                raise Transient(f"truncated body: {received} of {total} bytes")
             if expected_md5 is not None and hashes.md5.hexdigest() != expected_md5:
                 raise IntegrityError(f"MD5 mismatch for {job.image_id}: body does not match ETag {etag}")
 
@@ -286,6 +253,6 @@ class Uploader:
         except (errors.PermissionDeniedError, errors.UnauthenticatedError, errors.NotFoundError) as exc:
             raise DestinationError(f"cannot write to {self._bucket.url!r}: {_describe(exc)}") from exc
         except errors.BaseError as exc:
-            raise _Transient(f"the upload to {self._bucket.url!r} failed: {_describe(exc)}") from exc
+            raise Transient(f"the upload to {self._bucket.url!r} failed: {_describe(exc)}") from exc
         verified = (expected_md5 is not None) if self._options.verify else None
         return _Done(received, etag, hashes.label(), verified)

@@ -321,7 +321,7 @@ class UrlRefresher:
         """A fresh URL for ``image_id`` (or why there is none); waits for the batch it joins.
 
         ``url`` is the stale URL: queued jobs whose URLs expire no later than it are renewed
-        in the same call (see :attr:`queued`).
+        in the same call (see :attr:`waiting`).
         """
         renewing = self._topped_up.get(image_id)
         if renewing is not None:  # taken from the queue while a call was renewing it

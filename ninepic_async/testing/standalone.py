@@ -11,11 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import FEATURE_FLAGS, SimulatorConfig
 from .faults import Faults
@@ -23,7 +24,7 @@ from .faults import Faults
 if TYPE_CHECKING:
     from .server import Simulator
 
-__all__ = ["build_arg_parser", "config_from_args", "run_standalone", "serve_forever"]
+__all__ = ["build_arg_parser", "config_from_args", "read_coordinates", "run_standalone", "serve_forever"]
 
 DEFAULT_STANDALONE_PORT = 8080
 
@@ -51,6 +52,28 @@ def _port(text: str) -> int:
     return value
 
 
+def _number(kind: type[float] | type[int], low: float, high: float | None = None) -> Any:
+    """argparse type of a ``kind`` number from ``low`` to ``high`` (inclusive; no upper bound if None)."""
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bounds = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    return parse
+
+
+_RATE = _number(float, 0.0, 1.0)
+_NON_NEGATIVE = _number(float, 0.0)
+_COUNT = _number(int, 0)
+
+
 def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """Add the simulator's options to ``parser`` (or a new one) and return it."""
     if parser is None:
@@ -62,43 +85,50 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     add("--port", type=_port, default=DEFAULT_STANDALONE_PORT, help="API port (0 = any free port)")
     add("--storage-port", type=_port, default=0, help="object store port (default: any free port)")
-    add("--photos", type=int, default=d.photo_count, help="photos in the big event")
+    add("--photos", type=_COUNT, default=d.photo_count, help="photos in the big event")
     add("--photo-size", type=_photo_size, default=d.photo_size, help="bytes per photo: N or MIN-MAX")
-    add("--url-lifetime", type=float, default=d.url_lifetime_s, help="presigned URL lifetime, seconds")
+    add(
+        "--url-lifetime",
+        type=_number(float, 1.0),
+        default=d.url_lifetime_s,
+        help="presigned URL lifetime, seconds",
+    )
     add("--seed", type=int, default=d.seed)
     add("--org-id", type=int, default=d.org_id)
     add("--event-id", type=int, default=d.event_id)
     add("--api-key", default=d.api_key)
-    add("--bibs", type=int, default=None, help="distinct BIB numbers")
-    add("--missing", type=int, default=0, help="photos missing from storage")
+    add("--bibs", type=_number(int, 1), default=None, help="distinct BIB numbers")
+    add("--missing", type=_COUNT, default=0, help="photos missing from storage")
     add("--hostile-filenames", action="store_true")
     add("--legacy-flat", action="store_true", help="flat bodies and misspelled fields of old deployments")
     add("--etag-style", choices=("md5", "multipart"), default="md5")
     add("--storage-key-layout", choices=("id", "shared_basenames", "opaque"), default=d.storage_key_layout)
     add("--expired-code", choices=("AccessDenied", "ExpiredRequest"), default="AccessDenied")
     add("--disable", action="append", default=[], choices=FEATURE_FLAGS, help="turn a feature flag off")
-    add("--video-polls", type=int, default=d.video_polls_to_complete)
-    add("--api-latency", type=float, default=0.0, help="seconds added to every API response")
-    add("--api-429-rate", type=float, default=0.0)
-    add("--retry-after", type=float, default=None, help="Retry-After seconds sent with 429s")
-    add("--api-5xx-rate", type=float, default=0.0)
-    add("--storage-latency", type=float, default=0.0)
-    add("--storage-5xx-rate", type=float, default=0.0)
-    add("--storage-cut-rate", type=float, default=0.0)
-    add("--storage-short-body-rate", type=float, default=0.0)
-    add("--storage-corrupt-rate", type=float, default=0.0)
+    add("--video-polls", type=_COUNT, default=d.video_polls_to_complete)
+    add("--api-latency", type=_NON_NEGATIVE, default=0.0, help="seconds added to every API response")
+    add("--api-429-rate", type=_RATE, default=0.0)
+    add("--retry-after", type=_NON_NEGATIVE, default=None, help="Retry-After seconds sent with 429s")
+    add("--api-5xx-rate", type=_RATE, default=0.0)
+    add("--storage-latency", type=_NON_NEGATIVE, default=0.0)
+    add("--storage-5xx-rate", type=_RATE, default=0.0)
+    add("--storage-cut-rate", type=_RATE, default=0.0)
+    add("--storage-short-body-rate", type=_RATE, default=0.0)
+    add("--storage-corrupt-rate", type=_RATE, default=0.0)
     add("--storage-ignore-range", action="store_true")
-    add("--storage-bytes-per-s", type=float, default=0.0, help="throttle object bodies (0 = no limit)")
+    add(
+        "--storage-bytes-per-s", type=_NON_NEGATIVE, default=0.0, help="throttle object bodies (0 = no limit)"
+    )
     add("--storage-bad-content-range", choices=("wrong_total", "star"), default=None)
-    add("--storage-no-framing-cut-rate", type=float, default=0.0)
+    add("--storage-no-framing-cut-rate", type=_RATE, default=0.0)
     add("--storage-no-framing", action="store_true", help="close-delimited bodies (no length, no chunks)")
     add("--storage-content-encoding", default=None, help="e.g. gzip")
-    add("--storage-html-200-rate", type=float, default=0.0)
-    add("--storage-empty-200-rate", type=float, default=0.0)
-    add("--storage-declared-length", type=int, default=None, help="Content-Length announced on 200s")
+    add("--storage-html-200-rate", type=_RATE, default=0.0)
+    add("--storage-empty-200-rate", type=_RATE, default=0.0)
+    add("--storage-declared-length", type=_COUNT, default=None, help="Content-Length announced on 200s")
     add("--api-shuffle-image-ids", action="store_true")
     add("--listing-repeat-page", type=int, default=None, help="answer this page with the one before")
-    add("--listing-repeat-budget", type=int, default=1)
+    add("--listing-repeat-budget", type=_COUNT, default=1)
     add("--listing-endless", action="store_true", help="All Photos never ends")
     add("--fault-seed", type=int, default=0)
     add("--log-level", default="WARNING")
@@ -186,6 +216,20 @@ def describe(sim: Simulator) -> list[str]:
         lines.append(f"#           ninepic download --selfie {request_ids[0]} --out ./photos")
     lines.append("#           ninepic faces --selfie ANY_IMAGE_FILE   (any bytes match a few photos)")
     return lines
+
+
+def read_coordinates(readline: Callable[[], str]) -> dict[str, str]:
+    """The coordinates a starting simulator writes (the ``key: value`` lines of :func:`describe`,
+    up to ``photos``), read with ``readline`` (a subprocess's ``stdout.readline``); RuntimeError
+    when the output ends before them."""
+    coordinates: dict[str, str] = {}
+    while "photos" not in coordinates:
+        line = readline()
+        if not line:
+            raise RuntimeError("the simulator exited before printing its coordinates")
+        key, _, value = line.strip().partition(": ")
+        coordinates[key] = value
+    return coordinates
 
 
 async def serve_forever(

@@ -44,6 +44,8 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["download", "--all", "--out", "d", "--concurrency", "abc"], "--concurrency"),
     (["download", "--all", "--out", "d", "--concurrency", "0"], "--concurrency"),
     (["download", "--image-id", " ", "--out", "d", *_CONN], "--image-id"),
+    (["download", "--image-id", "a1,b2", "--out", "d", *_CONN], "repeat --image-id for each id"),
+    (["download", "--image-id", "../x", "--out", "d", *_CONN], "'../x' is not an image id"),
     (["download", "--all", "--out", "d", "--low-speed-time", "nan"], "--low-speed-time"),
     (["demo", "--out", ""], "--out"),
     (["demo", "--out", "d", "--photos", "0"], "--photos"),
@@ -55,6 +57,11 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["simulate", "--port", "http"], "--port"),
     (["simulate", "--photo-size", "abc"], "--photo-size"),
     (["simulate", "--etag-style", "sha1"], "--etag-style"),
+    (["simulate", "--photos", "-1"], "--photos"),
+    (["simulate", "--bibs", "0"], "--bibs"),
+    (["simulate", "--api-5xx-rate", "2"], "--api-5xx-rate"),
+    (["simulate", "--storage-latency", "-1"], "--storage-latency"),
+    (["simulate", "--storage-bytes-per-s", "nan"], "--storage-bytes-per-s"),
 ]
 
 
@@ -75,6 +82,7 @@ def test_bad_input_is_one_error_line_and_exit_2(
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert names in lines[0], lines[0]
+    assert lines[0].endswith(" --help`)"), lines[0]  # every bad value points at the command's help
     assert "usage:" not in err and "Traceback" not in err and "internal error" not in err
     assert "_photo_size" not in err and "invalid int value" not in err
     assert out == ""
@@ -95,6 +103,8 @@ def test_help_lists_only_the_options_a_command_uses(capsys: pytest.CaptureFixtur
     assert "--out" in demo and "--progress" in demo and "-q, --quiet" in demo
     events = _help(capsys, "events")  # an organisation's listing: no event
     assert "--event" not in events and "--org" in events
+    archive = _help(capsys, "archive")  # its events are --events/--all-events
+    assert "--event " not in archive and "--event EVENT_ID" not in archive and "--events" in archive
     assert "--event" in _help(capsys, "photos")
     for command in (["ping"], ["check"], ["video", "status"], ["timeline", "days"]):
         text = _help(capsys, *command)

@@ -152,6 +152,15 @@ def test_bad_input_exits_2_with_one_line(
         assert len(err.splitlines()) == 1
 
 
+def test_an_archive_root_points_at_its_event_folders(capsys: pytest.CaptureFixture[str], dest: Path) -> None:
+    root = dest.parent / "archive"
+    root.mkdir()
+    dest.rename(root / "456-run")
+    code, out, err = run(capsys, "check", "--out", str(root))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert f"it looks like an archive: check each event folder, e.g. --out {str(root / '456-run')!r}" in err
+
+
 def test_needs_no_api_key_org_or_event(capsys: pytest.CaptureFixture[str], dest: Path) -> None:
     code, _, err = run(capsys, "check", "--out", str(dest))  # clean_env: no NINEPIC_* variable is set
     assert code == 0 and "API key" not in err

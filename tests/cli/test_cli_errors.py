@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
+import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 
@@ -205,3 +209,34 @@ def test_describe_error_covers_the_tree() -> None:
     assert describe_error(grouped, ctx) is not None
     assert describe_error(KeyError("bug")) is None
     assert json.dumps(ctx.__dict__)  # the context is plain data
+
+
+@pytest.mark.parametrize(
+    ("argv", "parts_kept"),
+    [
+        (["ping"], False),
+        (["download", "--all", "--out", "d", "--dry-run"], False),
+        (["video", "status", "r-1"], False),
+        (["download", "--all", "--out", "d"], True),
+        (["video", "status", "r-1", "--out", "d"], True),
+    ],
+)
+def test_ctrl_c_mentions_part_files_only_for_a_command_that_writes_them(
+    argv: list[str], parts_kept: bool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def interrupted(rt: object) -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(30)
+        return 0
+
+    main_module = importlib.import_module("ninepic_async.cli.main")
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setitem(main_module.COMMANDS, argv[0], interrupted)
+    try:
+        code = main_module.main([*argv, "--org", "903", "--event", "456", "--api-key", "k-1"])
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
+    err = capsys.readouterr().err
+    assert code == 130
+    assert err.startswith("interrupted") and (".part" in err) == parts_kept, err

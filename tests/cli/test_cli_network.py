@@ -99,6 +99,16 @@ async def test_insecure_warns_once_per_run(
     assert err.count("verification is OFF") == 1
 
 
+async def test_insecure_warns_even_with_quiet(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["download", "--all", "--out", str(tmp_path), "--insecure", "-q", *conn(sim)]
+    code, _, err = await run_cli(capsys, *argv)
+    assert code == 0, err
+    assert err.count("verification is OFF") == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith("warning: TLS certificate verification is OFF"), err  # the CLI's own style
+
+
 async def test_the_demo_never_sends_its_local_simulator_through_a_proxy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

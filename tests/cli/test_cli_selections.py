@@ -80,6 +80,17 @@ async def test_a_bad_image_id_list_names_the_line_before_any_request(
     assert sim.counters.api_requests == 0
 
 
+async def test_an_empty_image_ids_from_is_refused_rather_than_downloading_the_whole_event(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = await run_cli(
+        capsys, "download", *conn(sim), "--image-ids-from", "", "--out", str(tmp_path / "d")
+    )
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("error: --image-ids-from is empty"), err
+    assert sim.counters.api_requests == 0 and not (tmp_path / "d").exists()
+
+
 async def test_selfie_image_file_runs_the_face_search_first(
     sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -104,6 +115,22 @@ async def test_selfie_from_stdin(
     assert code == 0, err
     assert f"request_id {request_id}" in err and "from stdin" in err
     assert saved_ids(tmp_path) == set(sim.world.selfie_request_ids[request_id])
+
+
+class _Keyboard(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_a_selfie_from_a_terminal_stdin_is_refused_instead_of_waiting(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(_Keyboard(b"never read")))
+    code, out, err = await run_cli(
+        capsys, "download", *conn(sim), "--selfie", "-", "--out", str(tmp_path / "d")
+    )
+    assert code == 2 and out == "" and err.count("\n") == 1 and "stdin is a terminal" in err, err
+    assert sim.counters.api_requests == 0
 
 
 @pytest.mark.parametrize(

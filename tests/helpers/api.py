@@ -35,6 +35,12 @@ def err(message: str) -> dict[str, Any]:
     return {"responseType": "error", "message": message, "data": None}
 
 
+PING = f"{EVENT_BASE}/ping"
+"""The mocked event's ping endpoint: the call the transport tests make."""
+PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong")
+"""Its success answer."""
+
+
 def pagination(current: int, total_pages: int, *, total: int = 0, size: int = 2) -> dict[str, Any]:
     return {
         "total": total,
@@ -80,10 +86,6 @@ async def sent_headers(call: Any) -> dict[str, str]:
         handler = functools.partial(middleware, handler=handler)
     await handler(request)
     return seen
-
-
-def all_calls(m: Any) -> list[tuple[str, URL, Any]]:
-    return [(method, url, call) for (method, url), calls in m.requests.items() for call in calls]
 
 
 class FakeClock:

@@ -8,22 +8,17 @@ is provided (the simulator matches any bytes)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.readme import README, ROOT, marked_blocks, run_script
 
 from ninepic_async.cli.errors import EXIT_STATUSES
 from ninepic_async.testing import Simulator, SimulatorConfig
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 MARKER = "<!-- test: quickstart -->"
-BLOCK = re.compile(r"^" + re.escape(MARKER) + r"\n```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
-BLOCKS = BLOCK.findall(README)
+BLOCKS = marked_blocks(MARKER)
 SETUP_DEMO = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && ninepic demo --out ./demo-photos"
 )
@@ -56,28 +51,16 @@ async def test_quickstart_block_runs(index: int, tmp_path: Path) -> None:
         (tmp_path / "selfie.jpg").write_bytes(b"a selfie for the readme test" * 50)
         script = tmp_path / f"block_{index}.py"
         script.write_text(code, encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NINEPIC_")}
-        env.update(NINEPIC_API_KEY=sim.api_key, NINEPIC_BASE_URL=sim.base_url)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-W",
-            "error",
-            str(script),
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-    report = f"README block {index} failed:\n{code}\n--- stdout\n{out.decode()}\n--- stderr\n{err.decode()}"
-    assert proc.returncode == 0, report
+        status, out, err = await run_script(sim, script)
+    report = f"README block {index} failed:\n{code}\n--- stdout\n{out}\n--- stderr\n{err}"
+    assert status == 0, report
 
 
 SHELL_MARKER = "<!-- test: shell -->"
-SHELL_BLOCK = re.compile(r"^" + re.escape(SHELL_MARKER) + r"\n```bash\n(.*?)^```", re.DOTALL | re.MULTILINE)
+SHELL_BLOCKS = marked_blocks(SHELL_MARKER, "bash")
 SHELL_LINES = [
     line.strip()
-    for block in SHELL_BLOCK.findall(README)
+    for block in SHELL_BLOCKS
     for line in block.splitlines()
     if line.strip().startswith("ninepic ") and not line.strip().startswith("ninepic simulate")
 ]  # `ninepic simulate` itself is run by tests/process/test_cli_shell.py
@@ -85,7 +68,7 @@ SHELL_LINES = [
 
 def test_the_shell_quick_start_is_marked() -> None:
     markers = re.findall(r"^" + re.escape(SHELL_MARKER) + r"$", README, re.MULTILINE)
-    assert len(SHELL_BLOCK.findall(README)) == len(markers) == 2
+    assert len(SHELL_BLOCKS) == len(markers) == 2
     assert any(line.startswith("ninepic download") for line in SHELL_LINES)
     assert len(SHELL_LINES) >= 9
 

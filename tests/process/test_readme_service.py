@@ -8,18 +8,16 @@ own marker, ``<!-- test: service -->``, so its output can be checked here.
 from __future__ import annotations
 
 import ast
-import asyncio
 import os
 import re
-import sys
 from pathlib import Path
+
+from helpers.readme import README, marked_blocks, run_script
 
 from ninepic_async.testing import Simulator, SimulatorConfig
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 MARKER = "<!-- test: service -->"
-BLOCKS = re.findall(r"^" + re.escape(MARKER) + r"\n```python\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
+BLOCKS = marked_blocks(MARKER)
 
 
 def test_the_service_example_is_in_its_own_section() -> None:
@@ -36,21 +34,8 @@ async def test_the_service_example_runs(tmp_path: Path) -> None:
         bib, ids = max(sim.world.bibs.items(), key=lambda item: len(item[1]))
         script = tmp_path / "service.py"
         script.write_text(code.replace('"1234"', repr(bib)), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NINEPIC_")}
-        env.update(NINEPIC_API_KEY=sim.api_key, NINEPIC_BASE_URL=sim.base_url)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-W",
-            "error",
-            str(script),
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out_bytes, err_bytes = await asyncio.wait_for(proc.communicate(), 120)
-    out, err = out_bytes.decode(), err_bytes.decode()
-    assert proc.returncode == 0, f"--- stdout\n{out}\n--- stderr\n{err}"
+        status, out, err = await run_script(sim, script)
+    assert status == 0, f"--- stdout\n{out}\n--- stderr\n{err}"
     assert (
         f"bib job: {{'state': 'done', 'ok': {len(ids)}, 'skipped': 0, 'failed': 0, 'of': {len(ids)}," in out
     )

@@ -27,6 +27,7 @@ from ninepic_async.download.lock import DestinationLock
 from ninepic_async.download.manifest import Manifest
 from ninepic_async.download.names import NameAllocator
 from ninepic_async.testing import Simulator, SimulatorConfig
+from ninepic_async.testing.standalone import read_coordinates
 
 SLOW_STEP_S = 0.1
 """A library step longer than this fails the test (generous: the machine may be loaded)."""
@@ -52,13 +53,8 @@ def big_event(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigEvent]:
     command = [sys.executable, "-m", "ninepic_async.testing", "--port", "0", *BIG]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
-        coordinates: dict[str, str] = {}
         assert proc.stdout is not None
-        while "photos" not in coordinates:
-            line = proc.stdout.readline()
-            assert line, "the simulator exited before printing its coordinates"
-            key, _, value = line.strip().partition(": ")
-            coordinates[key] = value
+        coordinates = read_coordinates(proc.stdout.readline)
         dest = tmp_path_factory.mktemp("complete")
         world = Simulator(SimulatorConfig(photo_count=20_000, photo_size=48, seed=140)).world
         allocator = NameAllocator()
@@ -152,10 +148,10 @@ async def test_concurrent_runs_share_a_bounded_set_of_file_threads(rsim: SimFact
     await until_pool_threads_end()
 
 
-async def test_a_run_goes_on_with_the_file_threads_that_started_when_the_system_refuses_more(
-    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sim = await rsim(photo_count=8, photo_size=(60_000, 90_000), seed=142)
+@pytest.fixture
+def one_file_thread(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The system refuses every file thread of the library after the first; the names of those
+    that started."""
     real_start = threading.Thread.start
     started: list[str] = []
 
@@ -167,12 +163,19 @@ async def test_a_run_goes_on_with_the_file_threads_that_started_when_the_system_
         real_start(self)
 
     monkeypatch.setattr(threading.Thread, "start", start_one_only)
+    return started
+
+
+async def test_a_run_goes_on_with_the_file_threads_that_started_when_the_system_refuses_more(
+    rsim: SimFactory, tmp_path: Path, one_file_thread: list[str]
+) -> None:
+    sim = await rsim(photo_count=8, photo_size=(60_000, 90_000), seed=142)
     async with new_client(sim) as client:
         with anyio.fail_after(30):
             report = await download_originals(
                 client, sim.event_id, tmp_path, whole_event=True, chunk_size=16_384
             )
-    assert report.downloaded == 8 and len(started) == 1
+    assert report.downloaded == 8 and len(one_file_thread) == 1
     check_dest(sim, tmp_path)
     await until_pool_threads_end()
 
@@ -239,21 +242,14 @@ async def test_a_run_cancelled_as_its_file_threads_start_stops_and_releases_ever
 
 @pytest.mark.parametrize("how", ["wait_for", "task_cancel"])
 async def test_a_run_short_of_file_threads_still_stops_when_cancelled_or_timed_out(
-    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+    rsim: SimFactory,
+    tmp_path: Path,
+    one_file_thread: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
 ) -> None:
     sim = await rsim(photo_count=10, photo_size=(60_000, 90_000), seed=145, storage_chunk_size=8_192)
     sim.faults.storage_bytes_per_s = 30_000  # no file can finish within the timeout
-    real_start = threading.Thread.start
-    started: list[str] = []
-
-    def start_one_only(self: threading.Thread) -> None:
-        if self.name.startswith("ninepic-"):
-            if started:
-                raise RuntimeError("can't start new thread")
-            started.append(self.name)
-        real_start(self)
-
-    monkeypatch.setattr(threading.Thread, "start", start_one_only)
     reached = asyncio.Event()
 
     def on_event(event: DownloadEvent) -> None:

@@ -3,8 +3,11 @@ as curl would, per host; a dead proxy is one clear error, never silently skipped
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from helpers.api import FakeClock
@@ -88,6 +91,26 @@ async def test_a_dead_proxy_from_the_environment_is_one_clear_error(
     assert f"proxy http://127.0.0.1:{port} failed: cannot connect to it" in message
     assert "pr0xy-s3cret" not in message and "\n" not in message
     assert info.value.proxy == f"http://127.0.0.1:{port}"
+
+
+async def test_a_proxy_whose_name_does_not_resolve_is_blamed_not_the_api(
+    sim: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeClock().install(monkeypatch)
+    resolve = aiohttp.resolver.DefaultResolver.resolve
+
+    async def no_such_proxy(self: Any, host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "proxy.example.invalid":
+            raise OSError(socket.EAI_NONAME, "Name or service not known")
+        return await resolve(self, host, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.resolver.DefaultResolver, "resolve", no_such_proxy)
+    async with new_client(sim, max_retries=1, proxy="http://proxy.example.invalid:3128") as client:  # type: ignore[arg-type]
+        with anyio.fail_after(30), pytest.raises(ProxyError) as info:
+            await client.ping(1)
+    assert str(info.value).startswith(
+        "proxy http://proxy.example.invalid:3128 failed: its host name does not"
+    )
 
 
 @pytest.mark.parametrize(

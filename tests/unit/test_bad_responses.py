@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers.api import EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, mock_api, ok, pagination
+from helpers.api import EVENT, EVENT_BASE, KEY, ORG, PING, FakeClock, err, mock_api, ok, pagination
 from helpers.clients import new_client
 
 from ninepic_async import (
@@ -25,7 +25,6 @@ from ninepic_async import (
 )
 from ninepic_async.client import NinePicClient
 
-PING = f"{EVENT_BASE}/ping"
 IMAGES = f"{EVENT_BASE}/images?page=1"
 ORIGINALS = f"{EVENT_BASE}/original-photos?page=1"
 LIMIT_S = 5.0  # generous: every case here takes milliseconds when the code is right

@@ -142,6 +142,7 @@ class FakeTime:
 def test_time_held_back_by_the_cap_is_not_a_slow_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """A body held by --limit-rate below --low-speed-limit is not abandoned as too slow."""
     from ninepic_async.download import fetch as fetch_module
+    from ninepic_async.download.storage_get import Transient
 
     monkeypatch.setattr(fetch_module, "time", FakeTime)
     FakeTime.now = 0.0
@@ -151,5 +152,5 @@ def test_time_held_back_by_the_cap_is_not_a_slow_network(monkeypatch: pytest.Mon
         low_speed.excuse(4.0)
         low_speed.add(100)
     FakeTime.now += 11.0
-    with pytest.raises(fetch_module._Transient, match="slower than"):
+    with pytest.raises(Transient, match="slower than"):
         low_speed.add(100)  # a real stall still counts

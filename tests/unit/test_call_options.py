@@ -11,25 +11,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers.api import EVENT, EVENT_BASE, ORG, FakeClock, ManualClock, err, ok, sent
+from helpers.api import EVENT, EVENT_BASE, PING, PONG, FakeClock, ManualClock, err, ok, sent
 from helpers.clients import new_client
 
-from ninepic_async import APITimeoutError, ConfigurationError, InternalServerError, RateLimitError, _retry
+from ninepic_async import APITimeoutError, ConfigurationError, InternalServerError, RateLimitError
 from ninepic_async.client import NinePicClient
 
 if sys.version_info >= (3, 11):
     from typing import assert_type
 else:  # pragma: no cover
     from typing_extensions import assert_type
-
-PING = f"{EVENT_BASE}/ping"
-PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong")
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    monkeypatch.setattr(_retry, "jitter", lambda delay: delay)  # deterministic: the full ceiling
-    return FakeClock().install(monkeypatch)
 
 
 # --- views ------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 
 import pytest
@@ -37,3 +39,26 @@ def test_ninepic_loop_asyncio_forces_the_stock_loop(monkeypatch: pytest.MonkeyPa
 
 async def _status_of_loop(expected: str) -> int:
     return 0 if await _loop_type() == expected else 1
+
+
+def test_after_an_interrupted_run_a_second_ctrl_c_exits_at_once_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+
+    async def command() -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(30)
+        return 0
+
+    try:
+        assert loop_module.run_interruptible(command) == (None, signal.SIGINT)
+        handler = signal.getsignal(signal.SIGINT)
+        assert callable(handler) and handler is not signal.default_int_handler
+        handler(signal.SIGINT, None)  # what the interpreter does on a second Ctrl-C while it ends
+        assert exits == [130]
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)

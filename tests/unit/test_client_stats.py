@@ -4,20 +4,18 @@ by its route template (mocked API, fake transport clock: no real waiting)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from typing import Any, get_args
 
 import aiohttp
 import pytest
-from helpers.api import BASE, EVENT, EVENT_BASE, ORG, FakeClock, ManualClock, err, ok
+from helpers.api import BASE, EVENT, EVENT_BASE, PING, PONG, FakeClock, ManualClock, err
 from helpers.clients import new_client
 from yarl import URL
 
-from ninepic_async import ClientStats, NotFoundError, _retry
+from ninepic_async import ClientStats, NotFoundError, _retry, retry_notice_of
 from ninepic_async._observe import route_template
 from ninepic_async.instrumentation import ApiRetryReason
-
-PING = f"{EVENT_BASE}/ping"
-PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong")
 
 
 class Recorded:
@@ -75,6 +73,29 @@ async def test_stats_count_retries_by_reason_and_the_time_spent_waiting_out_a_42
         "rate_limited",
     ]
     assert recorded.ends == [(200, None)]
+
+
+async def test_retry_notices_and_stats_name_each_retry_by_the_same_reason(
+    mocked: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    FakeClock().install(monkeypatch)
+    mocked.get(PING, status=503, payload=err("busy"))
+    mocked.get(PING, exception=aiohttp.ClientConnectionError("reset"))
+    mocked.get(PING, exception=asyncio.TimeoutError())
+    mocked.get(PING, status=429, payload=err("slow down"), headers={"Retry-After": "1"})
+    mocked.get(PING, payload=PONG)
+    caplog.set_level(logging.INFO, logger="ninepic_async")
+    async with new_client(max_retries=3, max_rate_limit_retries=3) as client:
+        await client.ping(EVENT)
+        counted = {reason for reason, n in client.stats.retries.items() if n}
+    notices = [n for n in map(retry_notice_of, caplog.records) if n is not None]
+    assert [n.reason for n in notices] == ["server_error", "connection", "timeout", "rate_limited"]
+    assert {n.reason for n in notices} == counted == set(get_args(ApiRetryReason))
+    assert [n.describe().split(",")[0] for n in notices[:3]] == [
+        "API failing (HTTP 503)",
+        "API unreachable",
+        "API not answering (timeout)",
+    ]
 
 
 async def test_a_failed_call_is_counted_and_ends_with_its_status(mocked: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from ninepic_async._constants import MANIFEST_NAME
 from ninepic_async.download.manifest import MANIFEST_VERSION, Manifest, ManifestState, read_manifest
+from ninepic_async.download.sources import Planner
 
 
 def test_lines_are_json_with_version_and_no_urls(tmp_path: Path) -> None:
@@ -50,7 +51,7 @@ def test_torn_and_garbage_lines_are_skipped_with_a_warning(
         assert [e.image_id for e in read_manifest(path)] == ["id1", "id3"]
 
 
-def test_state_last_line_wins_and_completed_checks_the_disk(tmp_path: Path) -> None:
+async def test_state_last_line_wins_and_a_skip_needs_the_file_at_its_recorded_size(tmp_path: Path) -> None:
     manifest = Manifest(tmp_path)
     manifest.open()
     manifest.failed("id1", "boom", file="a.jpg")
@@ -61,9 +62,9 @@ def test_state_last_line_wins_and_completed_checks_the_disk(tmp_path: Path) -> N
     (tmp_path / "a.jpg").write_bytes(b"abc")
     (tmp_path / "b.jpg").write_bytes(b"ab")  # wrong size: not complete
     state = ManifestState.load(tmp_path / MANIFEST_NAME)
-    assert state.completed("id1", tmp_path) == ("a.jpg", 3)
-    assert state.completed("id2", tmp_path) is None
-    assert state.completed("id3", tmp_path) is None
+    assert state.recorded_ok("id1") == ("a.jpg", 3) and state.recorded_ok("id3") is None
+    skips = await Planner(tmp_path, state).skips([(i, None, True) for i in ("id1", "id2", "id3")])
+    assert [(s.filename, s.size_bytes) if s else None for s in skips] == [("a.jpg", 3), None, None]
     assert dict(state.names()) == {"id1": "a.jpg", "id2": "b.jpg"}
 
 

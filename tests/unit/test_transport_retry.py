@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import CallbackResult
-from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, FakeClock, err, ok, sent
+from helpers.api import BASE, EVENT, EVENT_BASE, KEY, ORG, PING, PONG, FakeClock, err, ok, sent
 from helpers.clients import new_client
 
 from ninepic_async import (
@@ -26,15 +26,6 @@ from ninepic_async import (
 )
 from ninepic_async._constants import RETRY_AFTER_MAX_S
 from ninepic_async.client import NinePicClient
-
-PING = f"{EVENT_BASE}/ping"
-PONG = ok({"status": "ok", "org_id": ORG, "event_id": EVENT}, "pong")
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    monkeypatch.setattr(_retry, "jitter", lambda delay: delay)  # deterministic: the full ceiling
-    return FakeClock().install(monkeypatch)
 
 
 @pytest.fixture
