@@ -231,7 +231,7 @@ def test_ctrl_c_mentions_part_files_only_for_a_command_that_writes_them(
 
     main_module = importlib.import_module("ninepic_async.cli.main")
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    monkeypatch.setitem(main_module.COMMANDS, argv[0], interrupted)
+    monkeypatch.setattr(main_module, "command", lambda name: interrupted)
     try:
         code = main_module.main([*argv, "--org", "903", "--event", "456", "--api-key", "k-1"])
     finally:
