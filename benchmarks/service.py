@@ -2,7 +2,7 @@
 """The downloader inside a service: threads and memory of concurrent runs, event-loop stalls.
 
     python benchmarks/service.py threads --runs 40 --photos 20 --photo-size 2000-4000000
-    python benchmarks/service.py loop-block --photos 20000 --repeat 3
+    python benchmarks/service.py loop-block --photos 20000 --repeat 3 [--loop uvloop]
 
 ``threads``: ``--runs`` concurrent ``download_originals`` of one simulator event into separate
 destinations, in one process and loop; reports the peak thread count and RSS (psutil, every
@@ -23,10 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 
@@ -36,6 +36,7 @@ from ninepic_async.download.names import NameAllocator
 from ninepic_async.testing import Simulator, SimulatorConfig
 
 SEED = 7
+T = TypeVar("T")
 
 
 @contextmanager
@@ -173,6 +174,15 @@ def _summary(lateness: list[float]) -> dict[str, float]:
     }
 
 
+def _run(loop: str, main: Coroutine[Any, Any, T]) -> T:
+    """``main`` on a new event loop of the kind asked for (``uvloop`` or ``asyncio``)."""
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
+
+
 def loop_block(args: argparse.Namespace) -> list[dict[str, Any]]:
     dest = Path(tempfile.mkdtemp(prefix="service-rerun-"))
     rows: list[dict[str, Any]] = []
@@ -181,15 +191,16 @@ def loop_block(args: argparse.Namespace) -> list[dict[str, Any]]:
         gc.collect()
         gc.freeze()  # this script's own heap (the simulated world): not the library's collections
         with simulator(args.photos, "48") as coords:
-            idle, _ = asyncio.run(longest_stall(None, dest, None))
+            idle, _ = _run(args.loop, longest_stall(None, dest, None))
             rows.append({"measure": "loop_block", "selection": "idle", **_summary(idle)})
             for selection in ("whole_event", "image_ids"):
                 for attempt in range(args.repeat):
                     chosen = None if selection == "whole_event" else ids
-                    lateness, skipped = asyncio.run(longest_stall(coords, dest, chosen))
+                    lateness, skipped = _run(args.loop, longest_stall(coords, dest, chosen))
                     rows.append(
                         {
                             "measure": "loop_block",
+                            "loop": args.loop,
                             "photos": args.photos,
                             "selection": selection,
                             "attempt": attempt,
@@ -214,6 +225,7 @@ def main() -> None:
     block = sub.add_parser("loop-block", help="longest event-loop stall of a large rerun")
     block.add_argument("--photos", type=int, default=20_000)
     block.add_argument("--repeat", type=int, default=3)
+    block.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     args = parser.parse_args()
     if args.command == "threads":
         print(json.dumps(asyncio.run(concurrent_runs(args))))
