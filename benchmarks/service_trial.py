@@ -157,6 +157,8 @@ async def simulator(*args: str, faults: dict[str, Any] | None = None) -> AsyncIt
         if sim.proc.poll() is None:
             sim.proc.kill()
             await asyncio.to_thread(sim.proc.wait)
+        if sim.proc.stdout is not None:
+            sim.proc.stdout.close()
 
 
 # --- what the trial watches -------------------------------------------------------------------
