@@ -221,7 +221,6 @@ class DownloadRun:
             raise
         try:
             self._network = (self.options.network or NetworkOptions()).resolve()
-            self._lock.acquire()
         except BaseException:
             self.monitor.detach()
             if self._refresher is not None:
@@ -230,6 +229,8 @@ class DownloadRun:
         try:
             concurrency = self.options.effective_concurrency()
             self._lanes = WriteLanes(min(DOWNLOAD_WRITE_THREADS, concurrency))
+            # The lock file's open, write and unlink wait on a busy disk: off the event loop too.
+            await self._lanes.meta.run(self._lock.acquire)
             # Reading a large manifest and reserving its names takes a while: off the event loop.
             self._planner, self._parts_at_start = await self._lanes.data.run(self._open_destination)
         except BaseException:
@@ -260,16 +261,32 @@ class DownloadRun:
             _undo_untouched_dest(self.dest, self._manifest.path)
 
     async def _close(self) -> None:
-        if self._lanes is not None:
-            self._lanes.close()  # every call was awaited to its end: the lease ends
         self._manifest.close()
         if self._refresher is not None:
             self._refresher.close()
-        if self._session is not None and self._given_session is None:
-            with anyio.CancelScope(shield=True):
-                await self._session.close()
+        try:
+            if self._session is not None and self._given_session is None:
+                with anyio.CancelScope(shield=True):
+                    await self._session.close()
+        finally:
+            try:
+                await self._release_lock()
+            finally:
+                if self._lanes is not None:
+                    self._lanes.close()  # every call was awaited to its end: the lease ends
+                self.monitor.detach()
+
+    async def _release_lock(self) -> None:
+        """Give the destination back from a file thread (a cancelled caller still waits for it);
+        on the loop when the lane cannot run it."""
+        if self._lanes is not None:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._lanes.meta.run(self._lock.release)
+                return
+            except Exception as exc:  # no thread left for it, or the lane closed
+                logger.debug("releasing the lock of %s on the event loop: %s", self.dest, exc)
         self._lock.release()
-        self.monitor.detach()
 
     def _planned(self, total: int | None) -> None:
         if self.options.shard is not None:
