@@ -474,7 +474,11 @@ async def checks(jobs: dict[str, Job]) -> dict[str, Any]:
     for name, job in jobs.items():
         if not job.dest.exists():
             continue
-        report = await check_destination(job.dest)
+        try:
+            report = await check_destination(job.dest)
+        except NinePicError as exc:
+            unclean.append(f"{name}: {exc}")
+            continue
         if not report.clean:
             unclean.append(f"{name}: {report.problems[:3]}")
     return {"destinations": len(jobs), "unclean": unclean}

@@ -12,6 +12,7 @@ for a resume.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -118,12 +119,11 @@ def _part_names(dest: Path, depth: int = 0) -> frozenset[str]:
 def _undo_untouched_dest(dest: Path, manifest: Path) -> None:
     """After a run that stopped before recording anything: drop its empty manifest and the
     directory it created, so a typo'd event id leaves no trace. Anything else there stays."""
-    try:
+    with contextlib.suppress(OSError):  # no manifest at all when it stopped before opening one
         if manifest.stat().st_size == 0:
             manifest.unlink()
+    with contextlib.suppress(OSError):
         dest.rmdir()  # fails, harmlessly, unless the directory is now empty
-    except OSError:
-        pass
 
 
 _SYNC_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("ninepic_sync_limiter")
@@ -235,6 +235,8 @@ class DownloadRun:
             self._planner, self._parts_at_start = await self._lanes.data.run(self._open_destination)
         except BaseException:
             await self._close()
+            if self._created_dest:  # cancelled or failed before recording anything: no empty folder
+                _undo_untouched_dest(self.dest, self._manifest.path)
             raise
         self._session = self._given_session or make_storage_session(
             self.options.effective_concurrency(), self._network
