@@ -55,6 +55,8 @@ def simulator(photos: int, photo_size: str) -> Iterator[dict[str, str]]:
     finally:
         proc.terminate()
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def client_for(coords: dict[str, str]) -> NinePicClient:

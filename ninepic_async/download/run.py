@@ -12,6 +12,7 @@ for a resume.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -121,12 +122,11 @@ def _part_names(dest: Path, depth: int = 0) -> frozenset[str]:
 def _undo_untouched_dest(dest: Path, manifest: Path) -> None:
     """After a run that stopped before recording anything: drop its empty manifest and the
     directory it created, so a typo'd event id leaves no trace. Anything else there stays."""
-    try:
+    with contextlib.suppress(OSError):  # no manifest at all when it stopped before opening one
         if manifest.stat().st_size == 0:
             manifest.unlink()
+    with contextlib.suppress(OSError):
         dest.rmdir()  # fails, harmlessly, unless the directory is now empty
-    except OSError:
-        pass
 
 
 _SYNC_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("ninepic_sync_limiter")
@@ -264,7 +264,6 @@ class DownloadRun:
             raise
         try:
             self._network = (self.options.network or NetworkOptions()).resolve()
-            self._lock.acquire()
         except BaseException:
             self.monitor.detach()
             if self._refresher is not None:
@@ -273,10 +272,14 @@ class DownloadRun:
         try:
             concurrency = self.options.effective_concurrency()
             self._lanes = WriteLanes(min(DOWNLOAD_WRITE_THREADS, concurrency))
+            # The lock file's open, write and unlink wait on a busy disk: off the event loop too.
+            await self._lanes.meta.run(self._lock.acquire)
             # Reading a large manifest and reserving its names takes a while: off the event loop.
             self._planner, self._parts_at_start = await self._lanes.data.run(self._open_destination)
         except BaseException:
             await self._close()
+            if self._created_dest:  # cancelled or failed before recording anything: no empty folder
+                _undo_untouched_dest(self.dest, self._manifest.path)
             raise
         self._session = self._given_session or make_storage_session(
             self.options.effective_concurrency(), self._network
@@ -303,16 +306,32 @@ class DownloadRun:
             _undo_untouched_dest(self.dest, self._manifest.path)
 
     async def _close(self) -> None:
-        if self._lanes is not None:
-            self._lanes.close()  # every call was awaited to its end: the lease ends
         self._manifest.close()
         if self._refresher is not None:
             self._refresher.close()
-        if self._session is not None and self._given_session is None:
-            with anyio.CancelScope(shield=True):
-                await self._session.close()
+        try:
+            if self._session is not None and self._given_session is None:
+                with anyio.CancelScope(shield=True):
+                    await self._session.close()
+        finally:
+            try:
+                await self._release_lock()
+            finally:
+                if self._lanes is not None:
+                    self._lanes.close()  # every call was awaited to its end: the lease ends
+                self.monitor.detach()
+
+    async def _release_lock(self) -> None:
+        """Give the destination back from a file thread (a cancelled caller still waits for it);
+        on the loop when the lane cannot run it."""
+        if self._lanes is not None:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._lanes.meta.run(self._lock.release)
+                return
+            except Exception as exc:  # no thread left for it, or the lane closed
+                logger.debug("releasing the lock of %s on the event loop: %s", self.dest, exc)
         self._lock.release()
-        self.monitor.detach()
 
     def _planned(self, total: int | None) -> None:
         if self.options.shard is not None:

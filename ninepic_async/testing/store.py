@@ -284,9 +284,9 @@ async def _get_original(request: web.Request) -> web.StreamResponse:
         if encoded is None
         else _slices(encoded, start, start + limit, step)
     )
-    await response.prepare(request)
     sent = 0
     try:
+        await response.prepare(request)  # the client may be gone already (cancelled during latency)
         for piece in pieces:
             n = len(piece)
             if sent <= flip_at < sent + n:
@@ -304,7 +304,7 @@ async def _get_original(request: web.Request) -> web.StreamResponse:
     except _ShuttingDown:
         cut = True
     except ConnectionError:
-        # The client went away mid-body (a cancelled download): nothing to report.
+        # The client went away before or during the body (a cancelled download): nothing to report.
         counters.storage_client_aborted += 1
         transport = request.transport
         if transport is not None:

@@ -204,6 +204,78 @@ async def test_a_run_whose_file_threads_cannot_start_fails_and_releases_its_dest
     check_dest(sim, tmp_path)
 
 
+async def test_the_destination_lock_is_taken_and_given_back_off_the_event_loop(
+    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its open, write and unlink wait on a disk busy with other runs' writes: a file thread's
+    work, also when the run is cancelled."""
+    sim = await rsim(photo_count=4, seed=146)
+    sim.faults.storage_bytes_per_s = 100_000
+    loop_thread = threading.get_ident()
+    calls: list[tuple[str, bool]] = []
+    real_acquire, real_release = DestinationLock.acquire, DestinationLock.release
+
+    def acquire(self: DestinationLock) -> None:
+        calls.append(("acquire", threading.get_ident() == loop_thread))
+        real_acquire(self)
+
+    def release(self: DestinationLock) -> None:
+        calls.append(("release", threading.get_ident() == loop_thread))
+        real_release(self)
+
+    monkeypatch.setattr(DestinationLock, "acquire", acquire)
+    monkeypatch.setattr(DestinationLock, "release", release)
+    first_bytes = asyncio.Event()
+
+    def on_event(event: DownloadEvent) -> None:
+        if isinstance(event, BytesReceived):
+            first_bytes.set()
+
+    async with new_client(sim) as client:
+        task = asyncio.ensure_future(
+            download_originals(client, sim.event_id, tmp_path, whole_event=True, on_event=on_event)
+        )
+        await first_bytes.wait()
+        task.cancel()
+        with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
+            await task
+        sim.faults.storage_bytes_per_s = 0
+        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+    assert report.complete
+    assert calls == [("acquire", False), ("release", False)] * 2
+    check_dest(sim, tmp_path)
+
+
+async def test_a_run_cancelled_while_it_takes_the_destination_leaves_no_empty_folder(
+    rsim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service cancelling a job that had only just started: the folder the run made is gone
+    (``ninepic check`` would call it "nothing was downloaded there"), and the job can start again."""
+    sim = await rsim(photo_count=3, seed=147)
+    dest = tmp_path / "job"
+    taking, go_on = threading.Event(), threading.Event()
+    real_acquire = DestinationLock.acquire
+
+    def slow_acquire(self: DestinationLock) -> None:
+        taking.set()
+        go_on.wait(10)
+        real_acquire(self)
+
+    monkeypatch.setattr(DestinationLock, "acquire", slow_acquire)
+    async with new_client(sim) as client:
+        task = asyncio.ensure_future(download_originals(client, sim.event_id, dest, whole_event=True))
+        await asyncio.to_thread(taking.wait, 10)
+        task.cancel()
+        go_on.set()
+        with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
+            await task
+        assert not dest.exists()
+        monkeypatch.undo()
+        report = await download_originals(client, sim.event_id, dest, whole_event=True)
+    assert report.complete
+    check_dest(sim, dest)
+
+
 @pytest.mark.parametrize("at", ["planned", "first_bytes"])
 @pytest.mark.parametrize("how", ["task_cancel", "cancel_scope"])
 async def test_a_run_cancelled_as_its_file_threads_start_stops_and_releases_everything(

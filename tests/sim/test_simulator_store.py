@@ -223,3 +223,25 @@ async def test_client_abort_is_quiet_and_counted(
     assert sim.counters.storage_client_aborted == 1
     assert 0 < sim.counters.storage_bytes_served < photo.size
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_client_gone_before_the_headers_is_quiet_and_counted(
+    sim_factory: Any, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A download cancelled while the store is still thinking (its latency) leaves no error
+    traceback in the simulator's log: the service trial cancels downloads at every point."""
+    sim = await sim_factory(photo_count=1, photo_size=50_000)
+    sim.faults.storage_latency_s = 0.3
+    photo = sim.world.photos[0]
+    request = asyncio.create_task(http.get(yarl.URL(sim.presign(photo.image_id), encoded=True)))
+    while not sim.counters.storage_requests_by_image.get(photo.image_id):
+        await asyncio.sleep(0.01)
+    request.cancel()
+    await asyncio.gather(request, return_exceptions=True)
+    for _ in range(500):
+        if sim.counters.storage_client_aborted:
+            break
+        await asyncio.sleep(0.01)
+    assert sim.counters.storage_client_aborted == 1
+    assert sim.counters.storage_bytes_served == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
