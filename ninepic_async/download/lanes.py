@@ -170,9 +170,9 @@ class Workers:
 
     def _work(self) -> None:
         get, lock = self._queue.get, self._lock
+        with lock:
+            self._idle += 1
         while True:
-            with lock:
-                self._idle += 1
             call = get()
             with lock:
                 self._idle -= 1
@@ -186,6 +186,8 @@ class Workers:
                 call.result = call.fn()
             except BaseException as exc:  # handed to the awaiting task
                 call.error = exc
+            with lock:  # idle before the caller hears back, so its next call needs no new thread
+                self._idle += 1
             call.inbox.put(call)
 
 
