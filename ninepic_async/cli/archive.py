@@ -177,14 +177,9 @@ class ArchiveProgress(DownloadProgress):
 
     def _start_event(self, event: EventArchiveStarted) -> None:
         self.label = visible(f"event {event.event_id} ({event.number}/{event.total})")
-        self.files_total, self.files_done = None, 0
-        self.downloaded = self.skipped = self.failed = self.bytes_received = 0
-        self._sizes.clear()
-        self._samples.clear()
-        self._listing = True
+        self._start_counting()
         self._in_event = True
         self.items = "photos"
-        self._started_at = self._last_line_at = time.monotonic()
         if self._progress is not None and self._task is not None:
             self._progress.reset(
                 self._task,

@@ -328,20 +328,19 @@ class DownloadProgress:
         self.label = label
         self.items = items
         """What is downloaded, for "listing photos…"."""
-        self.files_total: int | None = None
-        self.files_done = 0
-        self.downloaded = 0
-        self.skipped = 0
-        self.failed = 0
-        self.bytes_received = 0
-        self._sizes: dict[str, int | None] = {}
-        self._started_at = time.monotonic()
-        self._last_line_at = self._started_at
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._start_counting()
+
+    def _start_counting(self) -> None:
+        """Zero the counts of one selection: a new display, or an archive's next event."""
+        self.files_total: int | None = None
+        self.files_done = self.downloaded = self.skipped = self.failed = self.bytes_received = 0
+        self._sizes: dict[str, int | None] = {}
         self._samples: deque[tuple[float, int]] = deque()
         self._listing = True
         """Until the selection's size is known: the bar says "listing photos…" instead of 0/?."""
+        self._started_at = self._last_line_at = time.monotonic()
 
     def __enter__(self) -> DownloadProgress:
         self._started_at = self._last_line_at = time.monotonic()
