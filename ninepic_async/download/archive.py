@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Protocol
 
 import aiohttp
-import anyio
 
 from .._constants import (
     DEFAULT_CONCURRENCY,
@@ -41,7 +40,7 @@ from .integrity import DigestName
 from .names import NameTemplate, sanitize_segment
 from .options import DownloadOptions
 from .report import DownloadReport
-from .run import make_dest, make_storage_session
+from .run import make_dest
 from .shard import Shard
 
 __all__ = [
@@ -305,7 +304,7 @@ async def archive_events(
     callback = on_event
     if on_event is not None:
         options = replace(options, on_event=on_event)
-    network = (options.network or NetworkOptions()).resolve()  # a bad proxy variable: before any request
+    (options.network or NetworkOptions()).resolve()  # a bad proxy variable: before any request
     root, created = archive_root(out)
     report = ArchiveReport(out=str(root))
     try:
@@ -317,24 +316,19 @@ async def archive_events(
         raise
     if callback is not None:
         callback(ArchivePlanned(tuple(e.event_id for e in chosen)))
-    session = storage_session or make_storage_session(options.effective_concurrency(), network)
-    try:
-        for number, event in enumerate(chosen, 1):
-            if isinstance(event, EventArchiveReport):
-                result = event
-                if callback is not None:
-                    callback(EventArchiveStarted(event.event_id, event.folder, None, number, len(chosen)))
-            else:
-                result = await _archive_one(
-                    client, root, event, options, session, callback, (number, len(chosen))
-                )
-            report.events.append(result)
+    # Without a caller's session each event's run makes its own, with sockets the loop reads itself.
+    for number, event in enumerate(chosen, 1):
+        if isinstance(event, EventArchiveReport):
+            result = event
             if callback is not None:
-                callback(EventArchiveFinished(result, number, len(chosen)))
-    finally:
-        if storage_session is None:
-            with anyio.CancelScope(shield=True):
-                await session.close()
+                callback(EventArchiveStarted(event.event_id, event.folder, None, number, len(chosen)))
+        else:
+            result = await _archive_one(
+                client, root, event, options, storage_session, callback, (number, len(chosen))
+            )
+        report.events.append(result)
+        if callback is not None:
+            callback(EventArchiveFinished(result, number, len(chosen)))
     return report
 
 
@@ -358,7 +352,7 @@ async def _archive_one(
     root: Path | str,
     event: EventListItem | EventDetails,
     options: DownloadOptions,
-    session: aiohttp.ClientSession,
+    session: aiohttp.ClientSession | None,
     callback: ArchiveEventCallback | None,
     position: tuple[int, int],
 ) -> EventArchiveReport:

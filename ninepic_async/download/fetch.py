@@ -21,7 +21,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -41,7 +41,7 @@ from .._exceptions import (
 from .._network import Network
 from .bandwidth import TokenBucket
 from .events import BytesReceived, EventCallback, FileRetrying, FileStarted
-from .files import PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
+from .files import Chunk, PartWriter, finalize, free_bytes, make_folders, part_size, truncate_part
 from .integrity import (
     Announced,
     NotAPhotoError,
@@ -58,6 +58,7 @@ from .manifest import Manifest, ManifestState
 from .options import DownloadOptions
 from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
+from .socket_get import SocketCertificateError, SocketGetError, SocketGets, Unframed
 from .sources import Job, Planner, Skip
 from .stats import DownloadMonitor
 from .storage_get import (
@@ -66,6 +67,7 @@ from .storage_get import (
     NETWORK_ERRORS,
     Failed,
     Transient,
+    certificate_refused,
     exchange_errors,
     probe_size,
     refused,
@@ -89,7 +91,7 @@ class _FileState:
     started: bool = False
 
 
-async def _received_chunks(content: aiohttp.StreamReader, chunk_size: int) -> AsyncGenerator[bytes, None]:
+async def _received_chunks(content: aiohttp.StreamReader, chunk_size: int) -> AsyncGenerator[Chunk, None]:
     """The body's bytes: as received (no join copy) when ``chunk_size`` is at least the read
     buffer, else in pieces of at most ``chunk_size``."""
     if chunk_size < DOWNLOAD_READ_BUFFER_BYTES:
@@ -185,8 +187,10 @@ class Fetcher:
         parts_at_start: frozenset[str],
         network: Network | None = None,
         monitor: DownloadMonitor | None = None,
+        sockets: SocketGets | None = None,
     ) -> None:
         self._network = network or Network()
+        self._sockets = sockets
         self._bucket = TokenBucket(options.limit_rate_bps) if options.limit_rate_bps else None
         self._prefix = os.path.join(dest, "")
         self._dest = dest
@@ -349,13 +353,20 @@ class Fetcher:
         return size
 
     async def _attempt(self, job: Job, url: str, part: str, offset: int, state: _FileState) -> FileResult:
-        """One GET of ``url``, resuming after the ``offset`` bytes already in ``part``."""
+        """One GET of ``url``, resuming after the ``offset`` bytes already in ``part``: on a socket
+        the loop reads directly when it can (:mod:`.socket_get`), else through aiohttp."""
         headers = {"Accept-Encoding": "identity"}
         if offset:
             assert state.announced is not None and state.announced.etag is not None
             headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = state.announced.etag
         target = yarl.URL(url, encoded=True)
+        sockets = self._sockets
+        if sockets is not None and sockets.serves(target) and self._network.proxy_for(target) is None:
+            try:
+                return await self._attempt_on_socket(sockets, job, url, target, headers, part, offset, state)
+            except Unframed as exc:
+                logger.debug("%s: %s; this host's GETs go through aiohttp", target.host, exc)
         with exchange_errors(target):
             async with self._session.get(
                 target,
@@ -365,19 +376,76 @@ class Fetcher:
                 ssl=self._network.ssl,  # True: the session's own (a caller's session keeps its setting)
             ) as resp:
                 if resp.status in (200, 206):
-                    return await self._receive(job, url, resp, part, offset, state)
-                body = await resp.content.read(ERROR_BODY_BYTES)
-                status = resp.status
-                if status == 416 and offset:
-                    total = unsatisfied_range_total(resp.headers.get("Content-Range", ""))
-                    announced = state.announced
-                    if total == offset and announced is not None and announced.size == offset:
-                        # The .part already holds the whole object (a run killed before recording it).
-                        return await self._complete_part(job, part, offset, announced.etag)
-                    truncate_part(part)
-                    state.announced = None
-                    raise Transient("the store refused the resume range; restarting from byte 0")
-                raise refused(status, body, resp.reason)
+                    body = _received_chunks(resp.content, self._options.chunk_size)
+                    return await self._receive(
+                        job, url, resp.status, resp.headers, resp.content_length, body, part, offset, state
+                    )
+                error = await resp.content.read(ERROR_BODY_BYTES)
+                return await self._refused(
+                    job, resp.status, error, resp.reason, resp.headers, part, offset, state
+                )
+
+    async def _attempt_on_socket(
+        self,
+        sockets: SocketGets,
+        job: Job,
+        url: str,
+        target: yarl.URL,
+        headers: dict[str, str],
+        part: str,
+        offset: int,
+        state: _FileState,
+    ) -> FileResult:
+        try:
+            answer = await sockets.get(target, headers, read_timeout_s=self._timeout.sock_read)
+        except SocketCertificateError as exc:
+            raise Failed(certificate_refused(target, exc.reason)) from exc
+        except SocketGetError as exc:
+            raise Transient(f"storage connection failed: {exc}") from exc
+        try:
+            if answer.status in (200, 206):
+                body = answer.chunks(self._options.chunk_size)
+                result = await self._receive(
+                    job, url, answer.status, answer.headers, answer.content_length, body, part, offset, state
+                )
+            else:
+                try:
+                    error = await answer.error_body(ERROR_BODY_BYTES)
+                except SocketGetError as exc:
+                    raise Transient(f"storage connection failed: {exc}") from exc
+                result = await self._refused(
+                    job, answer.status, error, answer.reason, answer.headers, part, offset, state
+                )
+        except BaseException:
+            # Never reused: a write cut short by a stop may still read the connection's buffers.
+            sockets.discard(answer)
+            raise
+        sockets.release(answer)
+        return result
+
+    async def _refused(
+        self,
+        job: Job,
+        status: int,
+        body: bytes,
+        reason: str | None,
+        headers: Mapping[str, str],
+        part: str,
+        offset: int,
+        state: _FileState,
+    ) -> FileResult:
+        """A GET answered with neither 200 nor 206: a resume of a ``.part`` already whole (416), or
+        the error :func:`~.storage_get.refused` says it is."""
+        if status == 416 and offset:
+            total = unsatisfied_range_total(headers.get("Content-Range", ""))
+            announced = state.announced
+            if total == offset and announced is not None and announced.size == offset:
+                # The .part already holds the whole object (a run killed before recording it).
+                return await self._complete_part(job, part, offset, announced.etag)
+            truncate_part(part)
+            state.announced = None
+            raise Transient("the store refused the resume range; restarting from byte 0")
+        raise refused(status, body, reason)
 
     def _persist(self, job: Job, state: _FileState) -> None:
         """Keep what the object announced beside its ``.part`` (a ``partial`` line), so a later run
@@ -387,14 +455,24 @@ class Fetcher:
             self._manifest.partial(job.image_id, job.filename, announced)
 
     async def _receive(
-        self, job: Job, url: str, resp: aiohttp.ClientResponse, part: str, offset: int, state: _FileState
+        self,
+        job: Job,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        content_length: int | None,
+        body: AsyncGenerator[Chunk, None],
+        part: str,
+        offset: int,
+        state: _FileState,
     ) -> FileResult:
-        etag = resp.headers.get("ETag")
-        check_photo_headers(resp.headers)
-        if resp.status == 206:
+        """Stream a 200/206 answer's ``body`` into ``part`` and complete the photo when it is whole."""
+        etag = headers.get("ETag")
+        check_photo_headers(headers)
+        if status == 206:
             if not offset:
                 raise NotAPhotoError("the store answered 206 to a request without Range")
-            total: int | None = range_of_206(resp.headers.get("Content-Range", ""), offset)
+            total: int | None = range_of_206(headers.get("Content-Range", ""), offset)
             assert total is not None and state.announced is not None
             state.announced.check_total(total)
             state.announced.check_etag(etag)
@@ -402,7 +480,7 @@ class Fetcher:
         else:
             if offset:
                 logger.debug("the store sent %s whole (object changed or Range ignored)", job.image_id)
-            total = resp.content_length
+            total = content_length
             state.announced = Announced(total, etag)
             start = 0
         if total is not None:
@@ -440,13 +518,11 @@ class Fetcher:
         )
         try:
             try:
-                async with contextlib.aclosing(
-                    _received_chunks(resp.content, self._options.chunk_size)
-                ) as chunks:
+                async with contextlib.aclosing(body) as chunks:
                     async for chunk in chunks:
                         # A complete body's last batch is written by the completion's thread hop.
                         if writer.add(chunk) and writer.size != total:
-                            await writer.flush()
+                            await writer.flush_behind()  # written while the next batch arrives
                         report.bytes += len(chunk)
                         if on_event is not None:
                             on_event(BytesReceived(image_id, len(chunk)))
@@ -466,7 +542,7 @@ class Fetcher:
                 raise
             size = writer.size
             if total is None:
-                total = await self._confirm_size(job, url, resp, state, size, writer, expected_md5)
+                total = await self._confirm_size(job, url, headers, state, size, writer, expected_md5)
             if size != total:
                 await writer.save()
                 if size > total:
@@ -489,7 +565,7 @@ class Fetcher:
         self,
         job: Job,
         url: str,
-        resp: aiohttp.ClientResponse,
+        headers: Mapping[str, str],
         state: _FileState,
         size: int,
         writer: PartWriter,
@@ -512,7 +588,7 @@ class Fetcher:
             state.announced = Announced(probed, state.announced.etag if state.announced else None)
             self._persist(job, state)
             return probed
-        if "chunked" in resp.headers.get("Transfer-Encoding", "").lower():
+        if "chunked" in headers.get("Transfer-Encoding", "").lower():
             return size  # the chunked framing's last chunk arrived: aiohttp checked it
         await writer.save()
         truncate_part(writer.path)

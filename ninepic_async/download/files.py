@@ -16,11 +16,12 @@ is pending first, so received bytes reach the ``.part`` before a stop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar, Union
 
 import anyio
@@ -30,6 +31,7 @@ from .integrity import BodyHashes, DigestName
 from .lanes import WriteLanes
 
 __all__ = [
+    "Chunk",
     "PartWriter",
     "file_error",
     "finalize",
@@ -46,6 +48,8 @@ _IOV_MAX = 1024
 T = TypeVar("T")
 StrPath = Union[str, "os.PathLike[str]"]
 """A path as a plain string (what the per-file hot path uses) or a ``Path``."""
+Chunk = Union[bytes, memoryview]  # noqa: UP007 (a runtime alias on Python 3.10)
+"""Received body bytes: a ``bytes`` from aiohttp, or a view into a socket's read buffer."""
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 """A symlink at a ``.part`` name fails the open (ELOOP) instead of redirecting the write."""
@@ -154,7 +158,7 @@ def free_bytes(directory: StrPath) -> int | None:
     return info.f_bavail * info.f_frsize
 
 
-def _write_all(fd: int, chunks: list[bytes], hashes: BodyHashes | None) -> None:
+def _write_all(fd: int, chunks: Sequence[Chunk], hashes: BodyHashes | None) -> None:
     """Append every chunk (hashing it): one ``writev`` per batch (one syscall, one GIL release)."""
     if hashes is not None:
         for chunk in chunks:
@@ -220,22 +224,24 @@ class PartWriter:
         self.size = offset
         """Bytes received so far, written or pending."""
         self._flush_bytes = max(1, flush_bytes)
-        self._pending: list[bytes] = []
+        self._pending: list[Chunk] = []
         self._pending_bytes = 0
         self.hashes = BodyHashes(md5=md5, digest=digest)
         self._fsync = fsync
         self._on_create = on_create if offset == 0 else None
         """Called once, in the file thread, before a fresh ``.part`` first appears outside a completion."""
         self._fd: int | None = None
+        self._behind: asyncio.Future[None] | None = None
+        """The write :meth:`flush_behind` started, until it is awaited."""
 
-    def add(self, chunk: bytes) -> bool:
+    def add(self, chunk: Chunk) -> bool:
         """Queue ``chunk``; True when ``flush_bytes`` are pending (time to :meth:`flush`)."""
         self._pending.append(chunk)
         self._pending_bytes += len(chunk)
         self.size += len(chunk)
         return self._pending_bytes >= self._flush_bytes
 
-    def _sync(self, chunks: list[bytes], close: bool, *, completing: bool = False) -> None:
+    def _sync(self, chunks: Sequence[Chunk], close: bool, *, completing: bool = False) -> None:
         """In a worker thread: open if needed, write ``chunks`` (hashing them), close if asked."""
         if self._fd is None:
             if self._on_create is not None and not completing:
@@ -252,11 +258,12 @@ class PartWriter:
             finally:
                 os.close(fd)
 
-    def _take(self) -> list[bytes]:
+    def _take(self) -> list[Chunk]:
         chunks, self._pending, self._pending_bytes = self._pending, [], 0
         return chunks
 
     async def _hop(self, close: bool) -> None:
+        await self._drain()
         chunks = self._take()
         lane = self._lanes.lane_for(opens=self._fd is None, closes=close)
         try:
@@ -264,20 +271,44 @@ class PartWriter:
         except OSError as exc:
             raise file_error("write", self.path, exc) from exc
 
+    async def _drain(self) -> None:
+        """Wait for the write :meth:`flush_behind` started (shielded: a stop lets it end first)."""
+        behind = self._behind
+        if behind is None:
+            return
+        try:
+            await asyncio.shield(behind)
+        except OSError as exc:
+            raise file_error("write", self.path, exc) from exc
+        finally:
+            if behind.done():
+                self._behind = None
+
     async def flush(self) -> None:
         """Write every pending chunk (one thread hop; opens the file on the first)."""
         if self._pending:
             await self._hop(False)
 
+    async def flush_behind(self) -> None:
+        """Start writing every pending chunk and return while it is written (once the write
+        started before it has ended): the caller receives the next batch meanwhile, and must
+        not touch these chunks' memory until its next flush, save or finish."""
+        await self._drain()
+        if self._pending:
+            chunks = self._take()
+            lane = self._lanes.lane_for(opens=self._fd is None, closes=False)
+            self._behind = lane.start(lambda: self._sync(chunks, False))
+
     async def save(self) -> None:
         """Write what is pending and close, even in a cancelled task: what arrived stays in the ``.part``."""
-        if self._fd is None and not self._pending:
+        if self._fd is None and not self._pending and self._behind is None:
             return
         with anyio.CancelScope(shield=True):
             await self._hop(True)
 
     async def finish_then(self, then: Callable[[], T]) -> T:
         """Write what is pending, sync, close, then run ``then()`` in the same worker thread hop."""
+        await self._drain()
         chunks = self._take()
 
         def work() -> T:
@@ -290,8 +321,17 @@ class PartWriter:
         return await self._lanes.lane_for(opens=True, closes=True).run(work)
 
     def close(self) -> None:
-        """Close the file now; unflushed bytes are dropped (the file stays a valid prefix)."""
+        """Close the file now; unflushed bytes are dropped (the file stays a valid prefix). A
+        write still in flight (its caller was cancelled) closes the file when it ends."""
         self._pending = []
+        behind = self._behind
+        if behind is not None:
+            if not behind.done():
+                behind.add_done_callback(lambda _done: self.close())
+                return
+            self._behind = None
+            if not behind.cancelled():
+                behind.exception()  # seen: its error was raised, or the file is abandoned anyway
         if self._fd is not None:
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):

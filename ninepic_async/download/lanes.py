@@ -217,15 +217,10 @@ class ThreadLane:
         """``fn()`` in one of the lane's threads; its result, or its exception raised here."""
         if self._closed:
             raise RuntimeError("the thread lane is closed")
-        inbox = self._inbox
-        if inbox is None:
-            inbox = self._inbox = _Inbox(asyncio.get_running_loop())
         # A cancel point before the call, as in anyio.to_thread.run_sync (no loop turn otherwise).
         await anyio.lowlevel.checkpoint_if_cancelled()
-        loop = inbox.loop
-        call: _Call[T] = _Call(fn, inbox, loop.create_future())
-        if not self._workers.submit(call):
-            self._submit_elsewhere(call)
+        call = self._submit(fn)
+        loop = call.future.get_loop()
         try:
             # Shielded like anyio.to_thread.run_sync: a cancelled scope takes effect at the next
             # checkpoint, after the call's result came back (a completed file is reported).
@@ -235,6 +230,22 @@ class ThreadLane:
             await self._finish_cancelled(call, loop)
             raise
         return result
+
+    def start(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """``fn()`` in one of the lane's threads, not waited for: its future. The caller must
+        await it (shielded) before the lane closes."""
+        if self._closed:
+            raise RuntimeError("the thread lane is closed")
+        return self._submit(fn).future
+
+    def _submit(self, fn: Callable[[], T]) -> _Call[T]:
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = _Inbox(asyncio.get_running_loop())
+        call: _Call[T] = _Call(fn, inbox, inbox.loop.create_future())
+        if not self._workers.submit(call):
+            self._submit_elsewhere(call)
+        return call
 
     def _submit_elsewhere(self, call: _Call[Any]) -> None:
         """The lane's group has no thread and cannot start one: use a group that has one."""

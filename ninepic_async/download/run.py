@@ -12,6 +12,7 @@ for a resume.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -51,6 +52,7 @@ from .names import NameTemplate
 from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
+from .socket_get import SocketGets, loop_can_watch_sockets
 from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem, aclose
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
@@ -251,6 +253,7 @@ class DownloadRun:
         self._manifest = Manifest(dest, options.shard.manifest_name if options.shard else MANIFEST_NAME)
         self._lanes: WriteLanes | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._sockets: SocketGets | None = None
         self.report = DownloadReport(manifest_path=str(self._manifest.path))
         self.monitor = monitor or DownloadMonitor()
         self._instrumentation = instrumentation
@@ -284,6 +287,13 @@ class DownloadRun:
         self._session = self._given_session or make_storage_session(
             self.options.effective_concurrency(), self._network
         )
+        if self._given_session is None and loop_can_watch_sockets(asyncio.get_running_loop()):
+            # A caller's session keeps every GET (its trace hooks, its connector); ours reads
+            # sockets directly where it can (direct connections, Content-Length answers).
+            timeout = self._session.timeout
+            self._sockets = SocketGets(
+                ssl_setting=self._network.ssl, connect_timeout_s=timeout.sock_connect or timeout.connect
+            )
         return self
 
     def _open_destination(self) -> tuple[Planner, frozenset[str]]:
@@ -309,6 +319,8 @@ class DownloadRun:
         self._manifest.close()
         if self._refresher is not None:
             self._refresher.close()
+        if self._sockets is not None:
+            self._sockets.close()
         try:
             if self._session is not None and self._given_session is None:
                 with anyio.CancelScope(shield=True):
@@ -375,6 +387,7 @@ class DownloadRun:
             parts_at_start=self._parts_at_start,
             network=self._network,
             monitor=self.monitor,
+            sockets=self._sockets,
         )
         if self._refresher is not None:
             self._refresher.waiting = queue

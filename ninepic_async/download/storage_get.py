@@ -16,6 +16,7 @@ from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
 from .integrity import content_range_total
 from .policy import FilePolicy
+from .socket_get import SocketGetError
 from .sources import Job
 from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
 
@@ -25,6 +26,7 @@ __all__ = [
     "NETWORK_ERRORS",
     "Failed",
     "Transient",
+    "certificate_refused",
     "exchange_errors",
     "probe_size",
     "refused",
@@ -33,7 +35,7 @@ __all__ = [
 
 ERROR_BODY_BYTES = 16 * 1024
 """How much of a refusal's body is read for its error text."""
-NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, *TIMEOUT_ERRORS)
+NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, SocketGetError, *TIMEOUT_ERRORS)
 """A failed exchange with the store: worth another attempt."""
 MAX_RELOCATIONS = 5
 """How often a photo whose name turned out taken moves to the next free name before it fails."""
@@ -57,6 +59,14 @@ def refused(status: int, body: bytes, reason: str | None) -> Exception:
     return StorageStatusError(status, text)
 
 
+def certificate_refused(target: yarl.URL, reason: str) -> str:
+    """What a refused storage certificate means for the photo, and what to do about it."""
+    return (
+        f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
+        "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
+    )
+
+
 @contextlib.contextmanager
 def exchange_errors(target: yarl.URL) -> Iterator[None]:
     """Turn the client errors of an exchange with ``target`` into what they mean for the photo:
@@ -68,10 +78,7 @@ def exchange_errors(target: yarl.URL) -> Iterator[None]:
     except aiohttp.ClientConnectorCertificateError as exc:
         cause = exc.certificate_error
         reason = getattr(cause, "verify_message", None) or str(cause)
-        raise Failed(
-            f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
-            "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
-        ) from exc
+        raise Failed(certificate_refused(target, reason)) from exc
     except aiohttp.ClientHttpProxyError as exc:
         raise Failed(
             f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "

@@ -30,7 +30,7 @@ from ninepic_async.download import (
     EventArchiveStarted,
     FileFinished,
 )
-from ninepic_async.download import archive as archive_module
+from ninepic_async.download import run as run_module
 from ninepic_async.download.run import make_storage_session
 from ninepic_async.testing import Simulator
 
@@ -222,10 +222,12 @@ async def test_the_archives_storage_session_goes_the_clients_network_way(
         made.append(network)
         return make_storage_session(concurrency, network)
 
-    monkeypatch.setattr(archive_module, "make_storage_session", spy)
+    monkeypatch.setattr(run_module, "make_storage_session", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # verify_ssl=False warns, on purpose
         async with new_client(sim, verify_ssl=False) as client:
             report = await archive_events(client, tmp_path, all_events=True)
     assert report.complete
-    assert len(made) == 1 and isinstance(made[0], Network) and made[0].ssl is False
+    # one storage session per event's run, each made with the client's network settings
+    assert len(made) == len(report.events) >= 1
+    assert all(isinstance(network, Network) and network.ssl is False for network in made)

@@ -127,7 +127,13 @@ async def test_injected_enospc_stops_the_run_keeps_what_was_done_and_reruns(
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
+    real_writev = os.writev
+
+    def writev(fd: int, buffers: Any) -> int:
+        return write(fd, b"".join(buffers)) if buffers else real_writev(fd, buffers)
+
     monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "writev", writev)
     finished: list[str] = []
     async with new_client(sim) as client:
         with pytest.raises(DestinationError, match="disk full"):
@@ -142,6 +148,7 @@ async def test_injected_enospc_stops_the_run_keeps_what_was_done_and_reruns(
                 ),
             )
     monkeypatch.setattr(os, "write", real_write)
+    monkeypatch.setattr(os, "writev", real_writev)
     done = check_partial(sim, tmp_path)
     assert done <= set(finished)
     assert 0 < len(done) <= 15

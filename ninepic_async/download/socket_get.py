@@ -1,0 +1,508 @@
+"""Storage GETs read straight off a socket the event loop watches: curl's data path in asyncio.
+
+aiohttp over TLS copies each body byte about four times on its way to a file (into the memory
+BIO, out as a 16 KiB record, joined, copied again by the parser) and runs Python per piece.
+Here OpenSSL reads the socket itself and decrypts each record straight into the connection's
+write buffer; the loop only says when the socket is readable (``add_reader``). See
+``benchmarks/results/https-profile.md`` for what that saves.
+
+It serves the common exchange only: HTTP/1.1 (or 1.0), a direct connection (no proxy), an
+answer framed by ``Content-Length``. Anything else raises :class:`Unframed` before a body byte
+is taken, and the caller repeats that GET through aiohttp, which handles every framing. Every
+failure of the exchange is a :class:`SocketGetError`; a refused certificate is
+:class:`SocketCertificateError`.
+"""
+
+from __future__ import annotations
+
+import _socket
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import ssl
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .._constants import USER_AGENT
+
+__all__ = [
+    "SocketAnswer",
+    "SocketCertificateError",
+    "SocketGetError",
+    "SocketGets",
+    "Unframed",
+    "loop_can_watch_sockets",
+]
+
+logger = logging.getLogger(__name__)
+
+_MAX_HEAD_BYTES = 64 * 1024
+"""A response head longer than this is refused (aiohttp's limits are of the same order)."""
+_HEAD_READ_BYTES = 16 * 1024
+_MAX_IDLE_PER_ORIGIN = 64
+_SAFE_TARGET = frozenset(range(0x21, 0x7F))
+"""Bytes a request target may hold as sent: printable ASCII, no space, no CR/LF (no smuggling)."""
+
+
+class SocketGetError(Exception):
+    """The exchange failed (connection, TLS, timeout, a cut or malformed answer): worth a retry."""
+
+
+class SocketCertificateError(SocketGetError):
+    """The storage host's TLS certificate was refused: retrying will not help."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"certificate of {host} refused: {reason}")
+        self.host, self.reason = host, reason
+
+
+class Unframed(Exception):
+    """An answer this module does not read (chunked, no length, a proxy needed): use aiohttp."""
+
+
+def loop_can_watch_sockets(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` has ``add_reader`` for sockets (uvloop, the selector loops; not Proactor)."""
+    probe_r, probe_w = socket.socketpair()
+    try:
+        loop.add_reader(probe_r.fileno(), lambda: None)
+        loop.remove_reader(probe_r.fileno())
+        return True
+    except (NotImplementedError, RuntimeError, OSError):
+        return False
+    finally:
+        probe_r.close()
+        probe_w.close()
+
+
+def _client_context(value: bool | ssl.SSLContext) -> ssl.SSLContext:
+    """The TLS context aiohttp would use for the same ``ssl`` setting."""
+    if isinstance(value, ssl.SSLContext):
+        return value
+    context = ssl.create_default_context()
+    if not value:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_Address = tuple[int, int, int, Any]
+"""``(family, type, proto, sockaddr)``, as ``getaddrinfo`` gives them."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    scheme: str
+    host: str
+    port: int
+
+
+class _Connection:
+    """One keep-alive connection: a non-blocking (TLS) socket and the buffer its bodies land in."""
+
+    __slots__ = ("_loop", "buffers", "fd", "origin", "reused", "sock", "spare")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, origin: _Origin) -> None:
+        self._loop = loop
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.origin = origin
+        self.spare = b""
+        """Bytes read past the end of the last answer's head (the start of its body)."""
+        self.buffers: list[bytearray] = []
+        """The two buffers bodies are read into (see :meth:`SocketAnswer.chunks`)."""
+        self.reused = False
+
+    async def wait(self, writable: bool, timeout_s: float | None) -> None:
+        loop = self._loop
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        def expired() -> None:
+            if not waiter.done():
+                waiter.set_exception(SocketGetError(f"no data from the storage host for {timeout_s:g} s"))
+
+        if writable:
+            loop.add_writer(self.fd, ready)
+        else:
+            loop.add_reader(self.fd, ready)
+        timer = loop.call_later(timeout_s, expired) if timeout_s else None
+        try:
+            await waiter
+        finally:
+            if writable:
+                loop.remove_writer(self.fd)
+            else:
+                loop.remove_reader(self.fd)
+            if timer is not None:
+                timer.cancel()
+
+    async def read_into(self, view: memoryview, timeout_s: float | None) -> int:
+        """Read what the socket has, up to ``len(view)`` bytes; waits for at least one; 0 at EOF."""
+        sock = self.sock
+        want = len(view)
+        got = 0
+        while True:
+            try:
+                n = sock.recv_into(view[got:], want - got)
+            except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+                if got:
+                    return got
+                await self.wait(False, timeout_s)
+                continue
+            except ssl.SSLWantWriteError:  # a renegotiation or key update wants to write first
+                await self.wait(True, timeout_s)
+                continue
+            except ssl.SSLZeroReturnError:
+                return got
+            except (OSError, EOFError) as exc:
+                if got:
+                    return got
+                raise SocketGetError(f"connection lost: {type(exc).__name__}: {exc}") from exc
+            if n == 0 or got + n == want:
+                return got + n
+            got += n
+
+    async def send(self, data: bytes, timeout_s: float | None) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except (ssl.SSLWantWriteError, BlockingIOError, InterruptedError):
+                await self.wait(True, timeout_s)
+                continue
+            except ssl.SSLWantReadError:
+                await self.wait(False, timeout_s)
+                continue
+            except OSError as exc:
+                raise SocketGetError(f"connection lost while sending: {exc}") from exc
+            view = view[sent:]
+
+    def close(self) -> None:
+        self.buffers = []
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def _parse_head(head: bytes) -> tuple[int, str, bool, CIMultiDict[str]]:
+    """``(status, reason, keep_alive, headers)`` of a response head (without its blank line)."""
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes every byte
+        raise SocketGetError("malformed response head") from exc
+    status_line, _, rest = text.partition("\r\n")
+    version, _, tail = status_line.partition(" ")
+    code, _, reason = tail.partition(" ")
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+        raise SocketGetError(f"malformed status line: {status_line[:80]!r}")
+    headers: CIMultiDict[str] = CIMultiDict()
+    for line in rest.split("\r\n") if rest else ():
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip() or line[0] in " \t":
+            raise SocketGetError(f"malformed header line: {line[:80]!r}")
+        headers.add(name, value.strip(" \t"))
+    connection = headers.get("Connection", "").lower()
+    keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+    return int(code), reason, keep_alive, headers
+
+
+@dataclass(slots=True)
+class SocketAnswer:
+    """A storage answer whose body is read by :meth:`chunks` (or :meth:`error_body`)."""
+
+    status: int
+    reason: str
+    headers: CIMultiDictProxy[str]
+    content_length: int
+    _conn: _Connection
+    _keep_alive: bool
+    _read_timeout_s: float | None
+    _left: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._left = self.content_length
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body was read (the connection may then serve another GET)."""
+        return self._left == 0
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the connection may serve another GET (body read whole, no ``close`` asked)."""
+        return self._keep_alive and self._left == 0
+
+    async def chunks(self, batch_bytes: int) -> AsyncGenerator[memoryview, None]:
+        """The body as it arrives, as views into two buffers of ``batch_bytes`` used in turn.
+
+        A view's bytes stay until its buffer comes round again, after the other one filled: a
+        writer that flushes whenever ``batch_bytes`` are pending, and waits for the write before
+        the last one ended (:meth:`~.files.PartWriter.flush_behind`), has written every view by then.
+        """
+        conn = self._conn
+        if len(conn.buffers) != 2 or len(conn.buffers[0]) != batch_bytes:
+            conn.buffers = [bytearray(batch_bytes), bytearray(batch_bytes)]
+        views = [memoryview(conn.buffers[0]), memoryview(conn.buffers[1])]
+        current = 0
+        view = views[0]
+        fill = 0
+        spare = conn.spare
+        if spare:
+            take = spare[: self._left]
+            conn.spare = b""
+            view[: len(take)] = take
+            fill = len(take)
+            self._left -= fill
+            yield view[:fill]
+        while self._left:
+            if fill == batch_bytes:
+                current ^= 1
+                view = views[current]
+                fill = 0
+            room = min(batch_bytes - fill, self._left)
+            n = await conn.read_into(view[fill : fill + room], self._read_timeout_s)
+            if n == 0:
+                raise SocketGetError(f"connection closed with {self._left} bytes of the body still to come")
+            self._left -= n
+            yield view[fill : fill + n]
+            fill += n
+
+    async def error_body(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes of a refusal's body (its error text)."""
+        want = min(limit, self._left)
+        out = bytearray()
+        spare = self._conn.spare
+        if spare:
+            out += spare[:want]
+            self._conn.spare = spare[want:]
+        buf = bytearray(_HEAD_READ_BYTES)
+        while len(out) < want:
+            n = await self._conn.read_into(
+                memoryview(buf)[: min(len(buf), want - len(out))], self._read_timeout_s
+            )
+            if n == 0:
+                break
+            out += buf[:n]
+        self._left -= len(out)
+        return bytes(out)
+
+
+class SocketGets:
+    """The run's pool of keep-alive storage connections, read by the event loop directly."""
+
+    def __init__(self, *, ssl_setting: bool | ssl.SSLContext, connect_timeout_s: float | None) -> None:
+        self._context: ssl.SSLContext | None = None
+        self._ssl_setting = ssl_setting
+        self._connect_timeout_s = connect_timeout_s
+        self._idle: dict[_Origin, list[_Connection]] = {}
+        self._unframed: set[_Origin] = set()
+        self._resolved: dict[tuple[str, int], list[_Address]] = {}
+        self._closed = False
+
+    def serves(self, url: yarl.URL) -> bool:
+        """Whether a GET of ``url`` is worth trying here (http/https, no earlier unframed answer)."""
+        origin = _origin_of(url)
+        return origin is not None and origin not in self._unframed
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use close when released."""
+        self._closed = True
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
+
+    async def get(
+        self, url: yarl.URL, headers: dict[str, str], *, read_timeout_s: float | None
+    ) -> SocketAnswer:
+        """Send ``GET url`` and read the answer's head. Raises :class:`Unframed` (nothing sent is
+        lost: the caller repeats it through aiohttp) or :class:`SocketGetError`."""
+        origin = _origin_of(url)
+        if origin is None or origin in self._unframed:
+            raise Unframed(str(url.scheme))
+        target = url.raw_path_qs or "/"
+        if not all(b in _SAFE_TARGET for b in target.encode("utf-8", "surrogateescape")):
+            raise SocketGetError("the storage URL holds characters a request line cannot carry")
+        host = url.raw_host or ""
+        host_header = f"[{host}]" if ":" in host else host
+        if not url.is_default_port():
+            host_header += f":{origin.port}"
+        lines = [f"GET {target} HTTP/1.1", f"Host: {host_header}", f"User-Agent: {USER_AGENT}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        for _attempt in range(2):
+            conn = await self._connection(origin)
+            try:
+                await conn.send(request, read_timeout_s)
+                head = await self._read_head(conn, read_timeout_s)
+            except SocketGetError:
+                conn.close()
+                if conn.reused:  # an idle connection the server had closed: once more on a new one
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            break
+        try:
+            status, reason, keep_alive, parsed = _parse_head(head)
+            length = parsed.get("Content-Length")
+            if (
+                "Transfer-Encoding" in parsed
+                or length is None
+                or not length.isdigit()
+                or len(parsed.getall("Content-Length")) > 1
+                or status < 200
+            ):
+                self._unframed.add(origin)
+                raise Unframed(f"answer framed otherwise (status {status}, Content-Length {length!r})")
+        except BaseException:
+            conn.close()
+            raise
+        return SocketAnswer(
+            status, reason, CIMultiDictProxy(parsed), int(length), conn, keep_alive, read_timeout_s
+        )
+
+    def release(self, answer: SocketAnswer) -> None:
+        """Give the answer's connection back (kept for the next GET when its body was read whole)."""
+        conn = answer._conn
+        if answer.reusable and not self._closed:
+            idle = self._idle.setdefault(conn.origin, [])
+            if len(idle) < _MAX_IDLE_PER_ORIGIN:
+                conn.reused = True
+                idle.append(conn)
+                return
+        conn.close()
+
+    def discard(self, answer: SocketAnswer) -> None:
+        """Close the answer's connection: never reused."""
+        answer._conn.close()
+
+    async def _read_head(self, conn: _Connection, timeout_s: float | None) -> bytes:
+        data = bytearray(conn.spare)
+        conn.spare = b""
+        buf = bytearray(_HEAD_READ_BYTES)
+        start = 0
+        while True:
+            end = data.find(b"\r\n\r\n", max(0, start - 3))
+            if end >= 0:
+                conn.spare = bytes(data[end + 4 :])
+                return bytes(data[:end])
+            if len(data) > _MAX_HEAD_BYTES:
+                raise SocketGetError("response head too long")
+            start = len(data)
+            n = await conn.read_into(memoryview(buf), timeout_s)
+            if n == 0:
+                raise SocketGetError("connection closed before a response")
+            data += buf[:n]
+
+    async def _connection(self, origin: _Origin) -> _Connection:
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            if _still_open(conn.sock):
+                return conn
+            conn.close()
+        return await self._connect(origin)
+
+    async def _connect(self, origin: _Origin) -> _Connection:
+        loop = asyncio.get_running_loop()
+        timeout_s = self._connect_timeout_s
+        last: BaseException | None = None
+        for family, type_, proto, address in await self._addresses(origin, loop):
+            sock = socket.socket(family, type_, proto)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await asyncio.wait_for(loop.sock_connect(sock, address), timeout_s)
+            except (OSError, asyncio.TimeoutError) as exc:
+                sock.close()
+                last = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            conn = _Connection(loop, sock, origin)
+            if origin.scheme == "https":
+                await self._handshake(conn, origin, timeout_s)
+            return conn
+        raise SocketGetError(f"cannot connect to {origin.host}:{origin.port}: {last}")
+
+    async def _addresses(self, origin: _Origin, loop: asyncio.AbstractEventLoop) -> list[_Address]:
+        """Where ``origin`` listens: an IP literal as is, a name resolved once per run (as
+        aiohttp's DNS cache does; each lookup takes a resolver thread)."""
+        found = self._resolved.get((origin.host, origin.port))
+        if found is not None:
+            return found
+        try:
+            ip = ipaddress.ip_address(origin.host)
+        except ValueError:
+            try:
+                infos = await asyncio.wait_for(
+                    loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM),
+                    self._connect_timeout_s,
+                )
+            except (OSError, asyncio.TimeoutError) as exc:
+                raise SocketGetError(f"cannot resolve {origin.host}: {exc}") from exc
+            found = [(family, type_, proto, address) for family, type_, proto, _name, address in infos]
+        else:
+            family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+            found = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, (origin.host, origin.port))]
+        self._resolved[(origin.host, origin.port)] = found
+        return found
+
+    async def _handshake(self, conn: _Connection, origin: _Origin, timeout_s: float | None) -> None:
+        if self._context is None:
+            self._context = _client_context(self._ssl_setting)
+        try:
+            tls = self._context.wrap_socket(
+                conn.sock, server_hostname=origin.host, do_handshake_on_connect=False
+            )
+        except (OSError, ValueError) as exc:
+            conn.close()
+            raise SocketGetError(f"TLS set-up failed: {exc}") from exc
+        conn.sock = tls
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    return
+                except ssl.SSLWantReadError:
+                    await conn.wait(False, timeout_s)
+                except ssl.SSLWantWriteError:
+                    await conn.wait(True, timeout_s)
+        except ssl.SSLCertVerificationError as exc:
+            conn.close()
+            raise SocketCertificateError(origin.host, exc.verify_message or str(exc)) from exc
+        except (OSError, EOFError) as exc:
+            conn.close()
+            raise SocketGetError(f"TLS handshake with {origin.host} failed: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+
+
+def _origin_of(url: yarl.URL) -> _Origin | None:
+    if url.scheme not in ("http", "https") or not url.raw_host or url.port is None:
+        return None
+    return _Origin(url.scheme, url.raw_host, url.port)
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """Whether an idle connection is still usable: no EOF and no stray bytes (a TLS alert) waiting."""
+    try:
+        # the raw socket's recv, also for an SSLSocket: a peek below TLS, consuming nothing
+        _socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return True
+    except OSError:
+        return False
+    return False  # EOF, or bytes nobody asked for
