@@ -404,7 +404,8 @@ class Fetcher:
             raise Transient(f"storage connection failed: {exc}") from exc
         try:
             if answer.status in (200, 206):
-                body = answer.chunks(self._options.chunk_size)
+                piece = DOWNLOAD_READ_BUFFER_BYTES if self._bucket is not None else None
+                body = answer.chunks(self._options.chunk_size, piece_bytes=piece)
                 result = await self._receive(
                     job, url, answer.status, answer.headers, answer.content_length, body, part, offset, state
                 )

@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from .._constants import USER_AGENT
 
 __all__ = [
+    "PIECE_INTERVAL_S",
     "SocketAnswer",
     "SocketCertificateError",
     "SocketGetError",
@@ -46,6 +48,8 @@ _MAX_HEAD_BYTES = 64 * 1024
 """A response head longer than this is refused (aiohttp's limits are of the same order)."""
 _HEAD_READ_BYTES = 16 * 1024
 _MAX_IDLE_PER_ORIGIN = 64
+PIECE_INTERVAL_S = 0.2
+"""A slow body is handed on at least this often (progress, the low-speed check), batch full or not."""
 _SAFE_TARGET = frozenset(range(0x21, 0x7F))
 """Bytes a request target may hold as sent: printable ASCII, no space, no CR/LF (no smuggling)."""
 
@@ -240,8 +244,13 @@ class SocketAnswer:
         """Whether the connection may serve another GET (body read whole, no ``close`` asked)."""
         return self._keep_alive and self._left == 0
 
-    async def chunks(self, batch_bytes: int) -> AsyncGenerator[memoryview, None]:
-        """The body as it arrives, as views into two buffers of ``batch_bytes`` used in turn.
+    async def chunks(
+        self, batch_bytes: int, *, piece_bytes: int | None = None
+    ) -> AsyncGenerator[memoryview, None]:
+        """The body as views into two buffers of ``batch_bytes`` used in turn: one view per full
+        buffer, or sooner when ``piece_bytes`` have gathered (a rate cap's granularity), when
+        :data:`PIECE_INTERVAL_S` passed since the last one (progress on a slow link), at the
+        end, and before a connection error or a cancellation is raised (what arrived is kept).
 
         A view's bytes stay until its buffer comes round again, after the other one filled: a
         writer that flushes whenever ``batch_bytes`` are pending, and waits for the write before
@@ -253,7 +262,8 @@ class SocketAnswer:
         views = [memoryview(conn.buffers[0]), memoryview(conn.buffers[1])]
         current = 0
         view = views[0]
-        fill = 0
+        fill = given = 0
+        piece = piece_bytes or batch_bytes
         spare = conn.spare
         if spare:
             take = spare[: self._left]
@@ -261,18 +271,30 @@ class SocketAnswer:
             view[: len(take)] = take
             fill = len(take)
             self._left -= fill
-            yield view[:fill]
-        while self._left:
+        due = time.monotonic() + PIECE_INTERVAL_S
+        while True:
+            if fill > given and (
+                fill - given >= piece or fill == batch_bytes or not self._left or time.monotonic() >= due
+            ):
+                yield view[given:fill]
+                given = fill
+                due = time.monotonic() + PIECE_INTERVAL_S
+            if not self._left:
+                return
             if fill == batch_bytes:
                 current ^= 1
                 view = views[current]
-                fill = 0
+                fill = given = 0
             room = min(batch_bytes - fill, self._left)
-            n = await conn.read_into(view[fill : fill + room], self._read_timeout_s)
-            if n == 0:
-                raise SocketGetError(f"connection closed with {self._left} bytes of the body still to come")
+            try:
+                n = await conn.read_into(view[fill : fill + room], self._read_timeout_s)
+                if n == 0:
+                    raise SocketGetError(f"connection closed with {self._left} body bytes to come")
+            except (SocketGetError, asyncio.CancelledError):
+                if fill > given:  # the caller keeps these, then gets the error on its next step
+                    yield view[given:fill]
+                raise
             self._left -= n
-            yield view[fill : fill + n]
             fill += n
 
     async def error_body(self, limit: int) -> bytes:
@@ -305,6 +327,8 @@ class SocketGets:
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._unframed: set[_Origin] = set()
         self._resolved: dict[tuple[str, int], list[_Address]] = {}
+        self._busy: set[_Connection] = set()
+        """Connections an answer is using (closed by :meth:`close` too: none outlives the pool)."""
         self._closed = False
 
     def serves(self, url: yarl.URL) -> bool:
@@ -313,12 +337,15 @@ class SocketGets:
         return origin is not None and origin not in self._unframed
 
     def close(self) -> None:
-        """Close every idle connection; connections in use close when released."""
+        """Close every connection, idle or not (an answer still being read fails)."""
         self._closed = True
         for conns in self._idle.values():
             for conn in conns:
                 conn.close()
         self._idle.clear()
+        for conn in self._busy:
+            conn.close()
+        self._busy.clear()
 
     async def get(
         self, url: yarl.URL, headers: dict[str, str], *, read_timeout_s: float | None
@@ -337,19 +364,24 @@ class SocketGets:
             host_header += f":{origin.port}"
         lines = [f"GET {target} HTTP/1.1", f"Host: {host_header}", f"User-Agent: {USER_AGENT}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
+        if any(c in value for value in lines[3:] for c in "\r\n\0"):
+            raise SocketGetError("a request header holds a line break")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if self._closed:
+            raise SocketGetError("the connection pool is closed")
         for _attempt in range(2):
             conn = await self._connection(origin)
+            self._busy.add(conn)
             try:
                 await conn.send(request, read_timeout_s)
                 head = await self._read_head(conn, read_timeout_s)
             except SocketGetError:
-                conn.close()
+                self._drop(conn)
                 if conn.reused:  # an idle connection the server had closed: once more on a new one
                     continue
                 raise
             except BaseException:
-                conn.close()
+                self._drop(conn)
                 raise
             break
         try:
@@ -365,7 +397,7 @@ class SocketGets:
                 self._unframed.add(origin)
                 raise Unframed(f"answer framed otherwise (status {status}, Content-Length {length!r})")
         except BaseException:
-            conn.close()
+            self._drop(conn)
             raise
         return SocketAnswer(
             status, reason, CIMultiDictProxy(parsed), int(length), conn, keep_alive, read_timeout_s
@@ -374,6 +406,7 @@ class SocketGets:
     def release(self, answer: SocketAnswer) -> None:
         """Give the answer's connection back (kept for the next GET when its body was read whole)."""
         conn = answer._conn
+        self._busy.discard(conn)
         if answer.reusable and not self._closed:
             idle = self._idle.setdefault(conn.origin, [])
             if len(idle) < _MAX_IDLE_PER_ORIGIN:
@@ -382,9 +415,13 @@ class SocketGets:
                 return
         conn.close()
 
+    def _drop(self, conn: _Connection) -> None:
+        self._busy.discard(conn)
+        conn.close()
+
     def discard(self, answer: SocketAnswer) -> None:
         """Close the answer's connection: never reused."""
-        answer._conn.close()
+        self._drop(answer._conn)
 
     async def _read_head(self, conn: _Connection, timeout_s: float | None) -> bytes:
         data = bytearray(conn.spare)

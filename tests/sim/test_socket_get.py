@@ -23,7 +23,7 @@ import pytest
 import yarl
 
 from ninepic_async import NetworkOptions
-from ninepic_async.download import BytesReceived, DownloadOptions, FileRetrying, UrlJob, download_url_list
+from ninepic_async.download import DownloadOptions, FileRetrying, UrlJob, download_url_list
 from ninepic_async.download import socket_get as socket_get_module
 from ninepic_async.download.socket_get import (
     SocketGetError,
@@ -173,7 +173,8 @@ async def test_a_body_cut_short_resumes_by_range_on_a_new_connection(
     assert report.complete
     assert (tmp_path / "p0.jpg").read_bytes() == _photo(0)
     resumed = store.requests[1].decode()
-    assert "Range: bytes=" in resumed and "If-Range: " in resumed
+    # the bytes after the last full batch were kept too: the resume starts where the cut was
+    assert "Range: bytes=1100000-" in resumed and "If-Range: " in resumed
     assert socket_gets[0] == 2 and store.connections == 2
 
 
@@ -296,8 +297,8 @@ async def test_an_answer_without_a_length_is_left_to_aiohttp(store: Store) -> No
         gets.close()
 
 
-async def test_a_stopped_download_keeps_its_part_and_never_reuses_the_connection(
-    store: Store, tmp_path: Path
+async def test_a_stopped_download_keeps_every_byte_read_in_its_part_and_resumes_after_them(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = asyncio.Event()
 
@@ -307,16 +308,21 @@ async def test_a_stopped_download_keeps_its_part_and_never_reuses_the_connection
         return False
 
     store.handler = stall
-    received = [0]
+    read = [0]
+    stalled = asyncio.Event()
+    real_read_into = socket_get_module._Connection.read_into
 
-    def on_event(event: object) -> None:
-        if isinstance(event, BytesReceived):
-            received[0] += event.n
+    async def watched(self: socket_get_module._Connection, view: memoryview, timeout_s: float | None) -> int:
+        if read[0] >= 1_080_000:
+            stalled.set()  # every byte sent was read: this read waits for more
+        n = await real_read_into(self, view, timeout_s)
+        read[0] += n
+        return n
 
-    task = asyncio.ensure_future(download_url_list(jobs(store, 1), tmp_path, on_event=on_event))
+    monkeypatch.setattr(socket_get_module._Connection, "read_into", watched)
+    task = asyncio.ensure_future(download_url_list(jobs(store, 1), tmp_path))
     with anyio.fail_after(20):
-        while received[0] < 1_080_000:
-            await asyncio.sleep(0.01)
+        await stalled.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -376,3 +382,52 @@ async def test_photos_over_tls_come_off_the_socket_whole_when_the_certificate_is
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("batch", "piece"), [(100_000, 30_000), (65_536, None), (65_536, 1), (1 << 20, 200_000)]
+)
+async def test_a_body_handed_on_in_pieces_comes_whole_across_buffer_turnovers(
+    store: Store, batch: int, piece: int | None
+) -> None:
+    async def dribble(store: Store, head: bytes, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> bool:
+        body = _photo(3)
+        w.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        for start in range(0, len(body), 7_000):
+            w.write(body[start : start + 7_000])
+            await w.drain()
+        return True
+
+    store.handler = dribble
+    gets = SocketGets(ssl_setting=True, connect_timeout_s=5)
+    received = bytearray()
+    try:
+        with anyio.fail_after(20):
+            answer = await gets.get(yarl.URL(f"{store.url}/p/3"), {}, read_timeout_s=5)
+            async for view in answer.chunks(batch, piece_bytes=piece):
+                assert 0 < len(view) <= batch
+                received += view  # copied before the next step, as a writer's flush would
+        assert answer.complete and answer.reusable
+        gets.release(answer)
+    finally:
+        gets.close()
+    assert bytes(received) == _photo(3)
+
+
+async def test_a_header_value_with_a_line_break_is_refused_before_sending(store: Store) -> None:
+    gets = SocketGets(ssl_setting=True, connect_timeout_s=5)
+    try:
+        with pytest.raises(SocketGetError, match="line break"):
+            await gets.get(yarl.URL(f"{store.url}/p/0"), {"If-Range": '"x"\r\nEvil: 1'}, read_timeout_s=5)
+    finally:
+        gets.close()
+    assert store.connections == 0
+
+
+async def test_closing_the_pool_closes_connections_still_in_use(store: Store) -> None:
+    gets = SocketGets(ssl_setting=True, connect_timeout_s=5)
+    answer = await gets.get(yarl.URL(f"{store.url}/p/0"), {}, read_timeout_s=5)
+    gets.close()
+    with pytest.raises(SocketGetError):
+        async for _view in answer.chunks(1 << 20):
+            pass
