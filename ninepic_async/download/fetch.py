@@ -2,7 +2,10 @@
 
 The loop in :meth:`Fetcher.fetch` only asks the file's :class:`~.policy.FilePolicy` what to
 do after a setback. What counts as complete is :mod:`.integrity`'s; the order of a
-completion (``ok`` line FIRST, then the rename) is :mod:`.manifest`'s contract. Per file:
+completion (``ok`` line FIRST, then the rename) is :mod:`.manifest`'s contract. The GET goes
+out on a socket the event loop reads itself (:mod:`.socket_get`) when the run made its own
+storage session and no proxy applies, through aiohttp otherwise; both feed one receive path.
+Per file:
 
 - a URL about to expire is renewed first; a 403 "expired" renews it once;
 - connection errors, cut bodies, 5xx and bodies slower than the low-speed floor retry with

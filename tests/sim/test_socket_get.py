@@ -431,3 +431,24 @@ async def test_closing_the_pool_closes_connections_still_in_use(store: Store) ->
     with pytest.raises(SocketGetError):
         async for _view in answer.chunks(1 << 20):
             pass
+
+
+async def test_a_redirect_is_followed_through_aiohttp(
+    store: Store, tmp_path: Path, socket_gets: list[int]
+) -> None:
+    async def redirect(store: Store, head: bytes, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> bool:
+        target = head.split(b" ")[1].decode()
+        if target.startswith("/p/"):
+            location = f"Location: /q/{target[3:]}\r\n"
+            w.write(f"HTTP/1.1 307 Temporary Redirect\r\n{location}Content-Length: 0\r\n\r\n".encode())
+            await w.drain()
+            return True
+        await answer_photo(head.replace(b" /q/", b" /p/", 1), w)
+        return True
+
+    store.handler = redirect
+    with anyio.fail_after(30):
+        report = await download_url_list(jobs(store, 2), tmp_path, concurrency=1)
+    assert report.complete
+    assert_photos(tmp_path, 2)
+    assert socket_gets[0] == 2  # each redirect was seen on the socket, then left to aiohttp
