@@ -76,11 +76,13 @@ MAX_PAGES: Final = 100_000
 
 # --- downloads ----------------------------------------------------------------------
 DEFAULT_CONCURRENCY: Final = 16
-DOWNLOAD_CHUNK_SIZE: Final = 1024 * 1024
-"""Bytes collected per write to disk (received pieces are taken as they come). On a quiet box
-1 MiB beats 512 and 256 KiB by 4-15% in wall time on 4 MiB and 256 MiB photos, HTTP and HTTPS;
-on a box loaded by other work 256 KiB cost less system time (the page-cache copy of a large
-batch reads memory gone cold). Both measured in benchmarks/results/https-profile.md."""
+DOWNLOAD_CHUNK_SIZE: Final = 256 * 1024
+"""Bytes collected per write to disk; on the socket path (:mod:`.download.socket_get`) also the
+size of each of a connection's two receive buffers. A batch written soon after it arrived is
+cheap to copy into the page cache; a 1 MiB batch is read back from memory gone cold: over
+HTTPS, 256 KiB cost 20-25% less CPU than 1 MiB on 4 MiB and 256 MiB photos (interleaved runs,
+benchmarks/results/https-profile.md). Through aiohttp, on a quiet box, 1 MiB had been 4-15%
+faster in wall time; on the socket path and on a busy box, 256 KiB wins."""
 DOWNLOAD_SOCK_READ_TIMEOUT_S: Final = 60.0
 """Idle timeout of a storage download: no byte for this long aborts the attempt."""
 DOWNLOAD_CONNECT_TIMEOUT_S: Final = 30.0

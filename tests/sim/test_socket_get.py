@@ -32,11 +32,11 @@ from ninepic_async.download.socket_get import (
     loop_can_watch_sockets,
 )
 
-PHOTO = hashlib.sha256(b"photo").digest() * 40_000  # 1.28 MB: more than one 1 MiB batch
+PHOTO = hashlib.sha256(b"photo").digest() * 40_000  # 1.28 MB: several write batches
 
 
 def _photo(n: int) -> bytes:
-    """Photo ``n``: 1.1 MB and a little more per ``n`` (each takes two 1 MiB batches)."""
+    """Photo ``n``: 1.1 MB and a little more per ``n`` (more than a 1 MiB batch)."""
     return bytes([n % 251]) * 1000 + PHOTO[: 1_100_000 + 1000 * n]
 
 
