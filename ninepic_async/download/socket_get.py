@@ -386,6 +386,8 @@ class SocketAnswer:
         if spare:
             take = spare[: self._left]
             conn.spare = b""
+            if len(spare) > self._left:  # bytes past the body: this connection is not reused
+                self._keep_alive = False
             view[: len(take)] = take
             fill = len(take)
             self._left -= fill

@@ -452,3 +452,21 @@ async def test_a_redirect_is_followed_through_aiohttp(
     assert report.complete
     assert_photos(tmp_path, 2)
     assert socket_gets[0] == 2  # each redirect was seen on the socket, then left to aiohttp
+
+
+async def test_bytes_past_the_end_of_a_body_retire_the_connection(
+    store: Store, tmp_path: Path, socket_gets: list[int]
+) -> None:
+    async def overlong(store: Store, head: bytes, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> bool:
+        body = _photo(int(head.split(b" ")[1].decode().rsplit("/", 1)[1].split("?")[0]))[:5000]
+        w.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body + b"GARBAGE")
+        await w.drain()
+        return True
+
+    store.handler = overlong
+    with anyio.fail_after(30):
+        report = await download_url_list(jobs(store, 3), tmp_path, concurrency=1)
+    assert report.complete
+    for n in range(3):
+        assert (tmp_path / f"p{n}.jpg").read_bytes() == _photo(n)[:5000]
+    assert socket_gets[0] == 3 and store.connections == 3  # never a GET after the stray bytes
