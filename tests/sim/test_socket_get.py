@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import shutil
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ import aiohttp
 import anyio
 import pytest
 import yarl
+from helpers.tls import self_signed_cert
 
 from ninepic_async import NetworkOptions
 from ninepic_async.download import DownloadOptions, FileRetrying, UrlJob, download_url_list
@@ -38,6 +37,11 @@ PHOTO = hashlib.sha256(b"photo").digest() * 40_000  # 1.28 MB: several write bat
 def _photo(n: int) -> bytes:
     """Photo ``n``: 1.1 MB and a little more per ``n`` (more than a 1 MiB batch)."""
     return bytes([n % 251]) * 1000 + PHOTO[: 1_100_000 + 1000 * n]
+
+
+def _photo_asked(head: bytes) -> bytes:
+    """The photo a request head asks for (``GET /p/<n>?...``)."""
+    return _photo(int(head.split(b" ")[1].decode().rsplit("/", 1)[1].split("?")[0]))
 
 
 Handler = Callable[["Store", bytes, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[bool]]
@@ -73,8 +77,7 @@ class Store:
 
 async def answer_photo(head: bytes, writer: asyncio.StreamWriter, *, cut_at: int | None = None) -> None:
     """Answer ``GET /p/<n>`` (honouring ``Range: bytes=N-``), sending only ``cut_at`` body bytes if given."""
-    target = head.split(b" ", 2)[1].decode()
-    body = _photo(int(target.rsplit("/", 1)[1].split("?")[0]))
+    body = _photo_asked(head)
     start = 0
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"range: bytes="):
@@ -209,7 +212,7 @@ async def test_a_chunked_answer_is_fetched_again_through_aiohttp_and_the_host_st
     store: Store, tmp_path: Path, socket_gets: list[int]
 ) -> None:
     async def chunked(store: Store, head: bytes, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> bool:
-        body = _photo(int(head.split(b" ")[1].decode().rsplit("/", 1)[1].split("?")[0]))
+        body = _photo_asked(head)
         w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: image/jpeg\r\n\r\n")
         for start in range(0, len(body), 300_000):
             piece = body[start : start + 300_000]
@@ -342,18 +345,7 @@ async def test_the_stock_loop_and_uvloop_can_both_watch_sockets() -> None:
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("needs the openssl binary to make a certificate")
-    folder: Path = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return cert, key
+    return self_signed_cert(tmp_path_factory)
 
 
 async def test_photos_over_tls_come_off_the_socket_whole_when_the_certificate_is_trusted(
@@ -458,7 +450,7 @@ async def test_bytes_past_the_end_of_a_body_retire_the_connection(
     store: Store, tmp_path: Path, socket_gets: list[int]
 ) -> None:
     async def overlong(store: Store, head: bytes, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> bool:
-        body = _photo(int(head.split(b" ")[1].decode().rsplit("/", 1)[1].split("?")[0]))[:5000]
+        body = _photo_asked(head)[:5000]
         w.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body + b"GARBAGE")
         await w.drain()
         return True

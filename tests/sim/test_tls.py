@@ -9,9 +9,7 @@ naming the host and ``ca_bundle``; it is accepted when that certificate is the `
 from __future__ import annotations
 
 import inspect
-import shutil
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from helpers.api import EVENT, KEY, ORG, FakeClock
 from helpers.cli import run_cli
 from helpers.clients import new_client
 from helpers.proxy import tunnel_proxy
+from helpers.tls import self_signed_cert
 
 from ninepic_async import (
     APIConnectionError,
@@ -41,18 +40,7 @@ PREFIX = f"/api/v1/ext/{ORG}/event/{EVENT}"
 @pytest.fixture(scope="module")
 def cert_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(certificate, key) of a throwaway self-signed certificate for 127.0.0.1."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("needs the openssl binary to make a certificate")
-    folder: Path = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return cert, key
+    return self_signed_cert(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
