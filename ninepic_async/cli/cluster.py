@@ -86,7 +86,7 @@ def _start(spec: ClusterSpec) -> tuple[Any, Any]:
     dask: Any = importlib.import_module("distributed")  # untyped: used as Any
     if spec.local is not None:
         cluster = dask.LocalCluster(
-            n_workers=spec.local, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=spec.local, processes=True, threads_per_worker=1, dashboard_address=":0"
         )
         return dask.Client(cluster), cluster
     return dask.Client(spec.address), None

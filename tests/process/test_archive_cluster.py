@@ -9,7 +9,8 @@ import importlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ async def dask_client(bucket: TestBucket) -> AsyncIterator[Any]:
     """A LocalCluster of two worker processes (started after ``bucket`` set AWS_*: they inherit it)."""
 
     def start() -> tuple[Any, Any]:
-        cluster = dask.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None)
+        cluster = dask.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0")
         return dask.Client(cluster), cluster
 
     client, cluster = await asyncio.to_thread(start)
@@ -122,6 +123,22 @@ async def test_a_killed_worker_loses_and_duplicates_nothing_and_a_rerun_transfer
             assert check.clean and check.ok == event.downloaded
 
 
+@pytest.fixture
+def dask_dashboard_port_taken() -> Iterator[None]:
+    """Port 8787 (Dask's default dashboard) busy, as another cluster on the machine would hold it."""
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 8787))
+        holder.listen()
+    except OSError:
+        pass  # already taken by something else: just as good
+    try:
+        yield
+    finally:
+        holder.close()
+
+
+@pytest.mark.usefixtures("dask_dashboard_port_taken")
 async def test_the_cli_archives_an_organisation_on_a_local_cluster_into_a_bucket(
     rsim: SimFactory, bucket: TestBucket, capsys: pytest.CaptureFixture[str]
 ) -> None:
