@@ -61,7 +61,7 @@ from .manifest import Manifest, ManifestState
 from .options import DownloadOptions
 from .policy import FilePolicy, GiveUp, Setback
 from .report import DownloadReport, FileResult
-from .socket_get import SocketCertificateError, SocketGetError, SocketGets, Unframed
+from .socket_get import SocketGets, Unframed
 from .sources import Job, Planner, Skip
 from .stats import DownloadMonitor
 from .storage_get import (
@@ -70,7 +70,6 @@ from .storage_get import (
     NETWORK_ERRORS,
     Failed,
     Transient,
-    certificate_refused,
     exchange_errors,
     probe_size,
     refused,
@@ -399,31 +398,25 @@ class Fetcher:
         offset: int,
         state: _FileState,
     ) -> FileResult:
-        try:
+        with exchange_errors(target):
             answer = await sockets.get(target, headers, read_timeout_s=self._timeout.sock_read)
-        except SocketCertificateError as exc:
-            raise Failed(certificate_refused(target, exc.reason)) from exc
-        except SocketGetError as exc:
-            raise Transient(f"storage connection failed: {exc}") from exc
-        try:
-            if answer.status in (200, 206):
-                piece = DOWNLOAD_READ_BUFFER_BYTES if self._bucket is not None else None
-                body = answer.chunks(self._options.chunk_size, piece_bytes=piece)
-                result = await self._receive(
-                    job, url, answer.status, answer.headers, answer.content_length, body, part, offset, state
-                )
-            else:
-                try:
+            try:
+                if answer.status in (200, 206):
+                    piece = DOWNLOAD_READ_BUFFER_BYTES if self._bucket is not None else None
+                    body = answer.chunks(self._options.chunk_size, piece_bytes=piece)
+                    status, headers_in, length = answer.status, answer.headers, answer.content_length
+                    result = await self._receive(
+                        job, url, status, headers_in, length, body, part, offset, state
+                    )
+                else:
                     error = await answer.error_body(ERROR_BODY_BYTES)
-                except SocketGetError as exc:
-                    raise Transient(f"storage connection failed: {exc}") from exc
-                result = await self._refused(
-                    job, answer.status, error, answer.reason, answer.headers, part, offset, state
-                )
-        except BaseException:
-            # Never reused: a write cut short by a stop may still read the connection's buffers.
-            sockets.discard(answer)
-            raise
+                    result = await self._refused(
+                        job, answer.status, error, answer.reason, answer.headers, part, offset, state
+                    )
+            except BaseException:
+                # Never reused: a write cut short by a stop may still read the connection's buffers.
+                sockets.discard(answer)
+                raise
         sockets.release(answer)
         return result
 

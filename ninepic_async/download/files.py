@@ -201,7 +201,7 @@ def _open_part(path: str, offset: int, hashes: BodyHashes) -> int:
 class PartWriter:
     """Appends to one ``.part`` file from byte ``offset`` (0 = start afresh), hashing every byte.
 
-    Call :meth:`add` per received chunk and ``await`` :meth:`flush` when it returns True;
+    Call :meth:`add` per received chunk and ``await`` :meth:`flush_behind` when it returns True;
     end with :meth:`finish_then` (writes the rest, syncs if asked, closes, then runs the
     completion in the same thread hop) or :meth:`save` (keep what arrived, for a resume).
     """
@@ -235,7 +235,7 @@ class PartWriter:
         """The write :meth:`flush_behind` started, until it is awaited."""
 
     def add(self, chunk: Chunk) -> bool:
-        """Queue ``chunk``; True when ``flush_bytes`` are pending (time to :meth:`flush`)."""
+        """Queue ``chunk``; True when ``flush_bytes`` are pending (time to :meth:`flush_behind`)."""
         self._pending.append(chunk)
         self._pending_bytes += len(chunk)
         self.size += len(chunk)
@@ -283,11 +283,6 @@ class PartWriter:
         finally:
             if behind.done():
                 self._behind = None
-
-    async def flush(self) -> None:
-        """Write every pending chunk (one thread hop; opens the file on the first)."""
-        if self._pending:
-            await self._hop(False)
 
     async def flush_behind(self) -> None:
         """Start writing every pending chunk and return while it is written (once the write

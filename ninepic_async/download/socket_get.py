@@ -360,7 +360,7 @@ class SocketAnswer:
     @property
     def reusable(self) -> bool:
         """Whether the connection may serve another GET (body read whole, no ``close`` asked)."""
-        return self._keep_alive and self._left == 0
+        return self._keep_alive and self.complete
 
     async def chunks(
         self, batch_bytes: int, *, piece_bytes: int | None = None

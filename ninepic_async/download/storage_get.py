@@ -16,7 +16,7 @@ from .._retry import should_retry_status
 from .._transport import TIMEOUT_ERRORS
 from .integrity import content_range_total
 from .policy import FilePolicy
-from .socket_get import SocketGetError
+from .socket_get import SocketCertificateError, SocketGetError
 from .sources import Job
 from .urls import UrlRefresher, is_expired_response, needs_refresh, storage_error_text
 
@@ -26,7 +26,6 @@ __all__ = [
     "NETWORK_ERRORS",
     "Failed",
     "Transient",
-    "certificate_refused",
     "exchange_errors",
     "probe_size",
     "refused",
@@ -59,7 +58,7 @@ def refused(status: int, body: bytes, reason: str | None) -> Exception:
     return StorageStatusError(status, text)
 
 
-def certificate_refused(target: yarl.URL, reason: str) -> str:
+def _certificate_refused(target: yarl.URL, reason: str) -> str:
     """What a refused storage certificate means for the photo, and what to do about it."""
     return (
         f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
@@ -69,7 +68,8 @@ def certificate_refused(target: yarl.URL, reason: str) -> str:
 
 @contextlib.contextmanager
 def exchange_errors(target: yarl.URL) -> Iterator[None]:
-    """Turn the client errors of an exchange with ``target`` into what they mean for the photo:
+    """Turn the client errors of an exchange with ``target`` (through aiohttp or on a socket of
+    :mod:`.socket_get`) into what they mean for the photo:
     a refused TLS certificate or proxy is :class:`Failed`, any other connection error :class:`Transient`."""
     try:
         yield
@@ -78,7 +78,9 @@ def exchange_errors(target: yarl.URL) -> Iterator[None]:
     except aiohttp.ClientConnectorCertificateError as exc:
         cause = exc.certificate_error
         reason = getattr(cause, "verify_message", None) or str(cause)
-        raise Failed(certificate_refused(target, reason)) from exc
+        raise Failed(_certificate_refused(target, reason)) from exc
+    except SocketCertificateError as exc:
+        raise Failed(_certificate_refused(target, exc.reason)) from exc
     except aiohttp.ClientHttpProxyError as exc:
         raise Failed(
             f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "
