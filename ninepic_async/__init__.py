@@ -1,5 +1,6 @@
 """ninepic_async: an asyncio client for the 9Pic external API with a streaming bulk downloader."""
 
+import importlib as _importlib
 import typing as _typing
 
 from ._constants import DEFAULT_BASE_URL
@@ -30,30 +31,10 @@ from ._exceptions import (
     URLExpiredError,
 )
 from ._logging import install_redaction as _install_redaction
-from ._network import NetworkOptions
-from ._stats import ClientStats
-from .instrumentation import ApiCallObserver, ApiRetryReason, FileObserver, Instrumentation
-from .models import (
-    EventDetails,
-    EventList,
-    EventListItem,
-    FaceSearchResult,
-    FailedUrl,
-    ImageItem,
-    ImagePage,
-    OriginalPhotos,
-    Pagination,
-    PingResult,
-    PresignedUrl,
-    TimelineDay,
-    TimelineDays,
-    VideoClip,
-    VideoClippingJob,
-)
-from .pagination import AsyncPage
-from .retry_notice import RetryNotice, retry_notice_of
 
 if _typing.TYPE_CHECKING:
+    from ._network import NetworkOptions
+    from ._stats import ClientStats
     from .client import NinePicClient
     from .download import (
         BytesReceived,
@@ -89,6 +70,26 @@ if _typing.TYPE_CHECKING:
     from .download.cluster import ApiAccess, archive_on_dask
     from .download.events import ArchivePlanned, EventArchiveFinished, EventArchiveStarted
     from .download.shard import Shard
+    from .instrumentation import ApiCallObserver, ApiRetryReason, FileObserver, Instrumentation
+    from .models import (
+        EventDetails,
+        EventList,
+        EventListItem,
+        FaceSearchResult,
+        FailedUrl,
+        ImageItem,
+        ImagePage,
+        OriginalPhotos,
+        Pagination,
+        PingResult,
+        PresignedUrl,
+        TimelineDay,
+        TimelineDays,
+        VideoClip,
+        VideoClippingJob,
+    )
+    from .pagination import AsyncPage
+    from .retry_notice import RetryNotice, retry_notice_of
 
 __version__ = "0.1.0"
 
@@ -145,18 +146,48 @@ _ARCHIVE_NAMES = frozenset(
 """Names of the archive (``ninepic archive``) exported here too, loaded on first use."""
 
 
+_ON_FIRST_USE = {
+    "NetworkOptions": "._network",
+    "ClientStats": "._stats",
+    "ApiCallObserver": ".instrumentation",
+    "ApiRetryReason": ".instrumentation",
+    "FileObserver": ".instrumentation",
+    "Instrumentation": ".instrumentation",
+    **dict.fromkeys(
+        (
+            "EventDetails",
+            "EventList",
+            "EventListItem",
+            "FaceSearchResult",
+            "FailedUrl",
+            "ImageItem",
+            "ImagePage",
+            "OriginalPhotos",
+            "Pagination",
+            "PingResult",
+            "PresignedUrl",
+            "TimelineDay",
+            "TimelineDays",
+            "VideoClip",
+            "VideoClippingJob",
+        ),
+        ".models",
+    ),
+    "AsyncPage": ".pagination",
+    "RetryNotice": ".retry_notice",
+    "retry_notice_of": ".retry_notice",
+    "NinePicClient": ".client",
+    **dict.fromkeys(_FROM_DOWNLOAD | _ARCHIVE_NAMES, ".download"),
+}
+"""Names imported on first use, by module: the models load msgspec, the client and downloader
+aiohttp, ``NetworkOptions`` ssl; ``ninepic --version`` and ``--help`` need none of them."""
+
+
 def __getattr__(name: str) -> object:
-    """``NinePicClient`` and the downloader's names are imported on first use: they load aiohttp
-    and hashing modules, which `ninepic --version`, `--help` and the models alone do not need."""
-    if name == "NinePicClient":
-        from .client import NinePicClient
-
-        return NinePicClient
-    if name in _FROM_DOWNLOAD or name in _ARCHIVE_NAMES:
-        from . import download
-
-        return getattr(download, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(_importlib.import_module(module, __name__), name)
 
 
 __all__ = [

@@ -20,9 +20,9 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .._exceptions import redact
-from .config import apply_config
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -33,11 +33,10 @@ from .errors import (
     describe_error,
     leaf_errors,
 )
-from .logs import logging_to
-from .loop import run_interruptible
-from .output import Output
 from .parser import build_parser
-from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -75,18 +74,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ninepic`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        profile = None if {"-h", "--help", "--version"} & set(argv) else apply_config(parser, argv)
-    except CliError as exc:  # a bad config file: one line, before anything else
-        Output().error(exc.message)
-        return exc.exit_status
+    if {"-h", "--help", "--version"} & set(argv):
+        profile = None  # answered by argparse alone: no config, rich or aiohttp to load
+    else:
+        from .config import apply_config
+
+        try:
+            profile = apply_config(parser, argv)
+        except CliError as exc:  # a bad config file: one line, before anything else
+            return _usage_error(exc)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     except CliError as exc:  # a bad option or value: one line, exit 2
-        Output().error(exc.message)
-        return exc.exit_status
+        return _usage_error(exc)
+    from .logs import logging_to
+    from .output import Output
+    from .runtime import Runtime
+
     verbose = bool(getattr(args, "verbose", False))
     quiet = bool(getattr(args, "quiet", False))
     output = Output(
@@ -113,8 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_command(rt, verbose)
 
 
+def _usage_error(exc: CliError) -> int:
+    """Print ``exc`` as the one ``error:`` line and return its exit status."""
+    from .output import Output
+
+    Output().error(exc.message)
+    return exc.exit_status
+
+
 def _run_command(rt: Runtime, verbose: bool) -> int:
     """Run the parsed command; every expected failure becomes one line and an exit status."""
+    from .loop import run_interruptible
+
     args, output = rt.args, rt.output
     try:
         if args.command == "simulate":

@@ -8,7 +8,6 @@ coordinates as ``key: value`` lines to ``out`` and serves until SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import math
@@ -22,6 +21,8 @@ from .config import FEATURE_FLAGS, SimulatorConfig
 from .faults import Faults
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .server import Simulator
 
 __all__ = ["build_arg_parser", "config_from_args", "read_coordinates", "run_standalone", "serve_forever"]
@@ -236,6 +237,8 @@ async def serve_forever(
     config: SimulatorConfig, *, out: TextIO | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """Serve ``config`` until ``stop`` is set or SIGINT/SIGTERM arrives; write the coordinates to ``out``."""
+    import asyncio  # here, not at the top: `ninepic --help` builds this parser without a loop
+
     stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -265,6 +268,8 @@ def run_standalone(argv: Sequence[str] | None = None, *, out: TextIO | None = No
     except ValueError as exc:
         (out or sys.stderr).write(f"error: {exc}\n")
         return 2
+    import asyncio
+
     try:
         asyncio.run(serve_forever(config, out=out if out is not None else sys.stdout))
     except KeyboardInterrupt:

@@ -27,17 +27,42 @@ def test_the_testing_package_loads_its_names_on_first_use() -> None:
         from ninepic_async.testing import NoSuchName  # noqa: F401  (a module __getattr__: mypy allows it)
 
 
-def test_version_and_help_load_no_http_client_nor_downloader() -> None:
+HEAVY = (
+    "aiohttp",
+    "asyncio",
+    "msgspec",
+    "rich",
+    "ssl",
+    "yarl",
+    "ninepic_async.client",
+    "ninepic_async.models",
+    "ninepic_async.download.api",
+    "ninepic_async.download.run",
+)
+"""What a command that answers from argparse alone must not import (each costs milliseconds)."""
+
+
+def _heavy_modules_loaded_by(code: str) -> list[str]:
+    probe = f"import sys\n{code}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    command = [sys.executable, "-c", probe]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+    return [line for line in out.stdout.splitlines() if line.startswith("[")][-1:]
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["download", "--help"], ["simulate", "--help"]])
+def test_version_and_help_load_no_event_loop_http_client_nor_terminal_ui(argv: list[str]) -> None:
     """`ninepic --version`/`--help` run on every shell start-up of some users: they must not pay
-    for aiohttp, the client or the download pipeline (commands are imported when they run)."""
+    for asyncio, aiohttp, rich or the download pipeline (commands are imported when they run)."""
     code = (
-        "import sys, contextlib, io\n"
+        "import contextlib, io\n"
         "from ninepic_async.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    main(['--version']); main(['--help'])\n"
-        "heavy = ('aiohttp', 'ninepic_async.client', 'ninepic_async.download.api',\n"
-        "         'ninepic_async.download.run')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))"
+        f"    assert main({argv!r}) == 0\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "[]"
+    assert _heavy_modules_loaded_by(code) == ["[]"]
+
+
+def test_importing_the_package_loads_its_names_on_first_use() -> None:
+    assert _heavy_modules_loaded_by("import ninepic_async") == ["[]"]
+    code = "import ninepic_async\nfor name in ninepic_async.__all__: getattr(ninepic_async, name)"
+    assert _heavy_modules_loaded_by(code) != ["[]"]
