@@ -136,6 +136,11 @@ without progress are capped by DOWNLOAD_MAX_RETRIES."""
 LOCK_NAME: Final = ".ninepic.lock"
 """Lock file a download run holds (fcntl.flock) in its destination, so two runs never share one."""
 
+DOWNLOAD_SLOW_LOOP_WRITE_S: Final = 0.02
+"""A write made on the event loop's thread that takes longer than this (a disk throttling dirty
+pages, a stalled network file system) sends the rest of the run's writes to threads (see
+:class:`~.download.lanes.LoopWrites`): the loop waits on the disk at most once that long."""
+
 DOWNLOAD_WRITE_THREADS: Final = 8
 """Threads one download run may use for the plain writes of large bodies (fewer with a lower
 concurrency). Creating and renaming files (and their manifest lines) run on ONE other thread per

@@ -1,10 +1,11 @@
 """Writing one ``<name>.part`` file: open, write, hash, sync and close in few worker-thread hops.
 
-Received chunks are collected until ``flush_bytes`` are pending, then written in ONE worker
-thread call that also feeds the hashes (hashlib releases the GIL for large buffers). The file
-is opened lazily inside the first such call and closed inside the last (:meth:`PartWriter.finish`),
-so a file that fits in one batch costs one thread hop in all and no blocking open/close runs on
-the event loop. Which thread runs a call is :meth:`~.lanes.WriteLanes.lane_for`'s rule.
+Received chunks are collected until ``flush_bytes`` are pending, then written in ONE call that
+also feeds the hashes: on the event loop's thread while such writes are fast
+(:class:`~.lanes.LoopWrites`), else on a worker thread. The file is opened lazily inside the
+first worker call and closed inside the last (:meth:`PartWriter.finish_then`), so a file that
+fits in one batch costs one thread hop in all and no blocking open/close runs on the event loop.
+Which thread runs a call is :meth:`~.lanes.WriteLanes.lane_for`'s rule.
 
 Errors are sorted by reach (:func:`file_error`): a full disk, a read-only or vanished
 destination is :class:`DestinationError` (the run stops); anything that concerns one name (a
@@ -285,13 +286,21 @@ class PartWriter:
                 self._behind = None
 
     async def flush_behind(self) -> None:
-        """Start writing every pending chunk and return while it is written (once the write
-        started before it has ended): the caller receives the next batch meanwhile, and must
-        not touch these chunks' memory until its next flush, save or finish."""
+        """Write every pending chunk: right here while the run's writes on the loop's thread are
+        fast (:class:`~.lanes.LoopWrites`), else start the write on a thread and return while it
+        is written (once the one started before has ended): the caller receives the next batch
+        meanwhile, and must not touch these chunks' memory until its next flush, save or finish."""
         await self._drain()
         if self._pending:
             chunks = self._take()
-            lane = self._lanes.lane_for(opens=self._fd is None, closes=False)
+            fd, on_loop = self._fd, self._lanes.on_loop
+            if fd is not None and on_loop.allowed:
+                try:
+                    on_loop.run(lambda: _write_all(fd, chunks, self.hashes))
+                except OSError as exc:
+                    raise file_error("write", self.path, exc) from exc
+                return
+            lane = self._lanes.lane_for(opens=fd is None, closes=False)
             self._behind = lane.start(lambda: self._sync(chunks, False))
 
     async def save(self) -> None:

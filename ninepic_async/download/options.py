@@ -86,6 +86,11 @@ class DownloadOptions:
       (curl's ``--limit-rate``, rclone's ``--bwlimit``); None: no cap.
     - ``network``: proxy and TLS settings of the storage session; None: the client's
       (``client.network``), else the defaults (environment proxies, system CAs).
+    - ``write_on_loop``: append received bytes to their file from the event loop's own thread
+      while such writes stay under ``DOWNLOAD_SLOW_LOOP_WRITE_S`` (then on threads for the rest
+      of the run): half the CPU of handing each write to a thread over HTTPS
+      (:class:`~.lanes.LoopWrites`). False: every file call on a thread, for a host whose loop
+      must never wait on a disk. Creating, closing and renaming files always run on a thread.
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -101,6 +106,7 @@ class DownloadOptions:
     name_template: str | None = None
     limit_rate_bps: float | None = None
     network: NetworkOptions | None = None
+    write_on_loop: bool = True
 
     def __post_init__(self) -> None:
         _positive_int("concurrency", self.concurrency)
@@ -125,6 +131,10 @@ class DownloadOptions:
             rate = self.limit_rate_bps
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float("inf"):
                 raise RequestValidationError("limit_rate_bps", f"must be a number > 0 or None; got {rate!r}")
+        if not isinstance(self.write_on_loop, bool):
+            raise RequestValidationError(
+                "write_on_loop", f"must be True or False; got {self.write_on_loop!r}"
+            )
         if self.network is not None and not isinstance(self.network, NetworkOptions):
             raise RequestValidationError(
                 "network", f"must be a NetworkOptions; got {type(self.network).__name__}"

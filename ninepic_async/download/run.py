@@ -274,7 +274,9 @@ class DownloadRun:
             raise
         try:
             concurrency = self.options.effective_concurrency()
-            self._lanes = WriteLanes(min(DOWNLOAD_WRITE_THREADS, concurrency))
+            self._lanes = WriteLanes(
+                min(DOWNLOAD_WRITE_THREADS, concurrency), on_loop=self.options.write_on_loop
+            )
             # The lock file's open, write and unlink wait on a busy disk: off the event loop too.
             await self._lanes.meta.run(self._lock.acquire)
             # Reading a large manifest and reserving its names takes a while: off the event loop.

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import math
+import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from ninepic_async._network import Network
 from ninepic_async._retry import backoff_delay
 from ninepic_async.download import (
     DownloadEvent,
+    DownloadOptions,
     FileFinished,
     UrlJob,
     download_originals,
@@ -107,8 +109,9 @@ def test_the_default_chunk_is_at_least_256_kib() -> None:
     assert inspect.signature(func).parameters["concurrency"].default == DEFAULT_CONCURRENCY
 
 
+@pytest.mark.parametrize("write_on_loop", [True, False])
 async def test_bodies_reach_the_disk_in_large_batches_never_whole_files(
-    sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_on_loop: bool
 ) -> None:
     sim = await sim_factory(
         photo_count=6, photo_size=(3_000_000, 4_000_000), seed=42, storage_chunk_size=65_536
@@ -117,14 +120,23 @@ async def test_bodies_reach_the_disk_in_large_batches_never_whole_files(
     batches: dict[int, list[int]] = defaultdict(list)
     real_write_all = files_module._write_all
 
+    loop_thread = threading.get_ident()
+    on_loop: list[bool] = []
+
     def write_all(fd: int, chunks: list[bytes], hasher: Any) -> None:
         batches[fd].append(sum(len(c) for c in chunks))
+        on_loop.append(threading.get_ident() == loop_thread)
         real_write_all(fd, chunks, hasher)
 
     monkeypatch.setattr(files_module, "_write_all", write_all)
+    options = DownloadOptions(concurrency=2, write_on_loop=write_on_loop)
     async with new_client(sim) as client:
-        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, concurrency=2)
+        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True, options=options)
     assert (report.downloaded, report.failed) == (6, 0)
+    # The middle batches of a file are appended on the loop's thread when allowed; opening and
+    # completing a file always run on a thread.
+    assert any(on_loop) is write_on_loop
+    assert on_loop.count(False) >= (2 if write_on_loop else 3) * len(sim.world.photos)
     check_dest(sim, tmp_path)
     sizes = [size for per_fd in batches.values() for size in per_fd]
     assert sum(sizes) == sum(p.size for p in sim.world.photos)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 
 import anyio
 import pytest
 
 from ninepic_async import DestinationError
-from ninepic_async.download.lanes import LanePool, ThreadLane, WriteLanes
+from ninepic_async.download.lanes import LanePool, LoopWrites, ThreadLane, WriteLanes
 
 
 async def test_one_thread_runs_calls_in_submission_order_off_the_event_loop() -> None:
@@ -227,3 +229,46 @@ async def test_a_pool_that_can_start_no_thread_raises_and_tries_again_for_the_ne
     finally:
         again.close()
     await until_no_pool_threads()
+
+
+def _clock(*readings: float) -> Callable[[], float]:
+    return iter(readings).__next__
+
+
+def test_loop_writes_stay_allowed_while_each_write_is_fast() -> None:
+    writes = LoopWrites(True, slow_s=0.02, clock=_clock(0.0, 0.019, 1.0, 1.001))
+    done: list[int] = []
+    writes.run(lambda: done.append(1))
+    writes.run(lambda: done.append(2))
+    assert done == [1, 2]
+    assert writes.allowed
+
+
+def test_one_slow_loop_write_sends_the_rest_of_the_run_to_threads(caplog: pytest.LogCaptureFixture) -> None:
+    writes = LoopWrites(True, slow_s=0.02, clock=_clock(0.0, 0.5))
+    with caplog.at_level(logging.INFO, logger="ninepic_async.download.lanes"):
+        writes.run(lambda: None)
+    assert not writes.allowed
+    assert "500 ms" in caplog.text
+
+
+def test_a_failing_loop_write_raises_and_is_still_timed() -> None:
+    writes = LoopWrites(True, slow_s=0.02, clock=_clock(0.0, 3.0))
+
+    def full() -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        writes.run(full)
+    assert not writes.allowed
+
+
+def test_write_lanes_allow_loop_writes_only_when_asked() -> None:
+    pool = LanePool()
+    asked, default = WriteLanes(2, pool, on_loop=True), WriteLanes(2, pool)
+    try:
+        assert asked.on_loop.allowed
+        assert not default.on_loop.allowed
+    finally:
+        asked.close()
+        default.close()

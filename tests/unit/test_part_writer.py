@@ -1,16 +1,19 @@
-"""The .part writer's batched writev: every byte lands, in order, even through short writes."""
+"""The .part writer: every byte lands, in order, even through short writes; where its writes run."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import cast
 
 import pytest
 
+from ninepic_async import DestinationError
 from ninepic_async.download import files
 from ninepic_async.download.integrity import BodyHashes
+from ninepic_async.download.lanes import LanePool, WriteLanes
 
 
 def _chunks() -> list[bytes]:
@@ -62,3 +65,96 @@ def test_write_all_splits_more_buffers_than_iov_max(tmp_path: Path, monkeypatch:
     finally:
         os.close(fd)
     assert path.read_bytes() == b"".join(_chunks())
+
+
+def _record_write_threads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Patch the batch writer to note, per call, whether it ran on this (the loop's) thread."""
+    loop_thread = threading.get_ident()
+    on_loop: list[bool] = []
+    real = files._write_all
+
+    def recording(fd: int, chunks: list[files.Chunk], hashes: BodyHashes | None) -> None:
+        on_loop.append(threading.get_ident() == loop_thread)
+        real(fd, chunks, hashes)
+
+    monkeypatch.setattr(files, "_write_all", recording)
+    return on_loop
+
+
+async def _write_in_batches(path: Path, lanes: WriteLanes, batches: int) -> bytes:
+    writer = files.PartWriter(str(path), offset=0, md5=True, flush_bytes=1000, lanes=lanes)
+    body = b""
+    for n in range(batches):
+        chunk = bytes([n]) * 1000
+        body += chunk
+        assert writer.add(chunk)
+        if n < batches - 1:  # as a download does: the last batch is written by the completion
+            await writer.flush_behind()
+    assert (
+        await writer.finish_then(lambda: writer.hashes.md5.hexdigest())
+        == hashlib.md5(body, usedforsecurity=False).hexdigest()
+    )
+    return body
+
+
+async def test_plain_writes_run_on_the_loops_thread_when_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_loop = _record_write_threads(monkeypatch)
+    lanes = WriteLanes(2, LanePool(), on_loop=True)
+    try:
+        body = await _write_in_batches(tmp_path / "x.part", lanes, 5)
+    finally:
+        lanes.close()
+    assert (tmp_path / "x.part").read_bytes() == body
+    # the first batch opens the file (a thread), the middle ones append here, the last closes (a thread)
+    assert on_loop == [False, True, True, True, False]
+
+
+async def test_after_a_slow_loop_write_every_write_of_the_run_goes_to_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_loop = _record_write_threads(monkeypatch)
+    lanes = WriteLanes(2, LanePool(), on_loop=True)
+    lanes.on_loop.slow_s = -1.0  # every write counts as slow
+    try:
+        body = await _write_in_batches(tmp_path / "x.part", lanes, 5)
+    finally:
+        lanes.close()
+    assert (tmp_path / "x.part").read_bytes() == body
+    assert on_loop == [False, True, False, False, False]
+    assert not lanes.on_loop.allowed
+
+
+async def test_writes_never_touch_the_loops_thread_when_it_is_not_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_loop = _record_write_threads(monkeypatch)
+    lanes = WriteLanes(2, LanePool(), on_loop=False)
+    try:
+        body = await _write_in_batches(tmp_path / "x.part", lanes, 5)
+    finally:
+        lanes.close()
+    assert (tmp_path / "x.part").read_bytes() == body
+    assert on_loop == [False] * 5
+
+
+async def test_a_full_disk_during_a_loop_write_is_a_destination_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lanes = WriteLanes(2, LanePool(), on_loop=True)
+    writer = files.PartWriter(str(tmp_path / "x.part"), offset=0, md5=False, flush_bytes=10, lanes=lanes)
+    try:
+        writer.add(b"a" * 10)
+        await writer.flush_behind()  # opens the file, on a thread
+
+        def full(fd: int, data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "write", full)
+        writer.add(b"b" * 10)
+        with pytest.raises(DestinationError, match="disk full"):
+            await writer.flush_behind()
+    finally:
+        writer.close()
+        lanes.close()
