@@ -6,7 +6,9 @@ serve   --photos N --size-min B --size-max B --api-latency-s S --info FILE [--tl
         and FILE.expected.json (the (size, md5) of every stored photo, for the harness's check),
         serve until SIGTERM or --max-lifetime-s. With --tls-cert/--tls-key the API and the storage
         are also served over HTTPS (second sites on the same aiohttp runners) and FILE and every
-        presigned URL name the https origins.
+        presigned URL name the https origins. With --external-storage PREFIX it is an API
+        stand-in for a harness data set: photo i is named f<i:05d>.bin and its presigned URL is
+        PREFIX/f<i:05d>.bin (nginx serves the bytes; the simulator only pages and signs).
 resolve --info FILE --out LIST.tsv
         list every photo through the API and write its presigned URL (not timed: the
         pre-resolved list the end-to-end run is compared with).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import signal
@@ -62,9 +65,11 @@ async def serve(args: argparse.Namespace) -> int:
         base_url = sim.base_url
         if args.tls_cert:
             base_url = await serve_tls(sim, args.tls_cert, args.tls_key)
+        if args.external_storage:
+            point_at_external_storage(sim, args.external_storage)
         missing = set(sim.world.missing_ids)
         expected = []
-        for photo in sim.world.photos:
+        for photo in [] if args.external_storage else sim.world.photos:
             if photo.image_id in missing:
                 continue
             data = sim.world.content(photo.image_id)
@@ -92,6 +97,21 @@ async def serve(args: argparse.Namespace) -> int:
             await asyncio.wait_for(stop.wait(), timeout=args.max_lifetime_s)
         print(f"simulator stopping; counters: {sim.counters}", flush=True)
     return 0
+
+
+def point_at_external_storage(sim: Any, prefix: str) -> None:
+    """Make the simulator's API name photo i ``f<i:05d>.bin`` and sign it as ``PREFIX/f<i:05d>.bin``."""
+    world, state = sim.world, sim.state
+    photo_at = world.photo_at
+
+    def named_as_data_set(index: int) -> Any:
+        return dataclasses.replace(photo_at(index), filename=f"f{index:05d}.bin")
+
+    def presign(event_id: int, image_id: str, lifetime_s: float | None = None) -> str:
+        return f"{prefix}/f{world.index_of(image_id):05d}.bin"
+
+    world.photo_at = named_as_data_set
+    state.presign = presign
 
 
 async def serve_tls(sim: Any, cert: Path, key: Path) -> str:
@@ -168,6 +188,7 @@ def main() -> int:
     s.add_argument("--max-lifetime-s", type=float, default=1800.0, help="stop by itself after this long")
     s.add_argument("--tls-cert", type=Path, default=None, help="serve API and storage over HTTPS too")
     s.add_argument("--tls-key", type=Path, default=None)
+    s.add_argument("--external-storage", default=None, help="an API stand-in for PREFIX/f<i:05d>.bin")
     r = sub.add_parser("resolve")
     r.add_argument("--info", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True)
