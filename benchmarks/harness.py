@@ -24,6 +24,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -510,17 +511,22 @@ class GroupSpec:
 def run_interleaved(
     specs: Sequence[GroupSpec], runs: int, warmup: int, timeout_s: float
 ) -> list[GroupResult]:
-    """Interleave every contender of every spec (A B C A' B' C' A B C ...); one result per spec.
+    """Interleave every contender of every spec, each round in its own shuffled order (seeded
+    by the round: C A' B A B' C', then A B' C' ...); one result per spec.
 
     Used to run the same data set over http and https in the same rounds, so load on a shared
-    box falls on both transports alike.
+    box falls on both transports alike. The order is shuffled because on this VM a run's speed
+    depends on what ran just before it (measured: the same 1 GB download took 1.3-1.6 s right
+    after another run of ours and 2.1-3.1 s after naive's or after 3 idle seconds, the
+    difference in system time): a fixed order would hand one contender the same neighbour in
+    every round.
     """
     records: dict[tuple[str, str], list[RunRecord]] = {
         (sp.id, c.name): [] for sp in specs for c in sp.contenders
     }
-    order = [(spec, c) for spec in specs for c in spec.contenders]
+    contenders = [(spec, c) for spec in specs for c in spec.contenders]
     for rnd in range(warmup + runs):
-        for sp, c in order:
+        for sp, c in random.Random(rnd).sample(contenders, len(contenders)):
             gid = sp.id
             clean_out()
             m = measure(c.cmd, timeout_s=timeout_s, env=c.env)
@@ -1440,7 +1446,7 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"Run {meta['started']} in {meta['duration_s'] / 60:.1f} min: "
         f"{meta['runs']} measured runs per contender "
         f"(after {meta['warmup']} discarded warm-up round{'s' if meta['warmup'] != 1 else ''}), "
-        "contenders interleaved A B C A B C …, concurrency "
+        "contenders interleaved, each round in a shuffled order (seeded by the round), concurrency "
         f"{meta['concurrency']}. `bash benchmarks/run.sh{' --quick' if meta['quick'] else ''}` reproduces it."
     )
     out += ["", "## Throughput (nginx on 127.0.0.1, sendfile on, output to the same local disk)", ""]

@@ -138,8 +138,11 @@ LOCK_NAME: Final = ".ninepic.lock"
 
 DOWNLOAD_SLOW_LOOP_WRITE_S: Final = 0.02
 """A write made on the event loop's thread that takes longer than this (a disk throttling dirty
-pages, a stalled network file system) sends the rest of the run's writes to threads (see
-:class:`~.download.lanes.LoopWrites`): the loop waits on the disk at most once that long."""
+pages, a stalled network file system) sends the run's writes to threads for a while (see
+:class:`~.download.lanes.LoopWrites`)."""
+DOWNLOAD_LOOP_WRITE_PAUSE_S: Final = (1.0, 60.0)
+"""How long writes stay on threads after a slow one: the first pause, doubled after each slow
+write that follows one, up to the second."""
 
 DOWNLOAD_WRITE_THREADS: Final = 8
 """Threads one download run may use for the plain writes of large bodies (fewer with a lower

@@ -46,7 +46,12 @@ from typing import Any, Generic, TypeVar
 import anyio
 import anyio.lowlevel
 
-from .._constants import DOWNLOAD_FILE_THREADS, DOWNLOAD_SHARED_WRITE_THREADS, DOWNLOAD_SLOW_LOOP_WRITE_S
+from .._constants import (
+    DOWNLOAD_FILE_THREADS,
+    DOWNLOAD_LOOP_WRITE_PAUSE_S,
+    DOWNLOAD_SHARED_WRITE_THREADS,
+    DOWNLOAD_SLOW_LOOP_WRITE_S,
+)
 from .._exceptions import DestinationError
 
 __all__ = ["LanePool", "LoopWrites", "ThreadLane", "Workers", "WriteLanes", "shared_pool"]
@@ -361,42 +366,67 @@ if hasattr(os, "register_at_fork"):
 
 
 class LoopWrites:
-    """Whether a plain write of an open file runs on the event loop's thread: yes while they are
-    fast, and never again in this run after one took longer than ``slow_s``.
+    """Whether a plain write of an open file runs on the event loop's thread: yes while writes are
+    fast. One that takes longer than ``slow_s`` sends the run's writes to threads for a pause
+    (``pause_s``: the first, doubled after each slow write up to the second; a fast write starts
+    over): a disk that stays slow costs the loop one slow write per pause, a moment's stall (the
+    loop's thread preempted, a burst of writeback) only a short spell on threads.
 
     A write handed to a thread makes that thread and the loop's take the GIL from each other
     thousands of times a second, because the loop's thread lets go of it for every 16 KiB TLS
     record it decrypts: over HTTPS the hand-offs cost as much CPU as the download itself
-    (measured on 256 MiB photos: 3.5 CPU s per GB with writes on threads, 1.7 on the loop;
+    (measured on 256 MiB photos: 3.2 CPU s per GB with writes on threads, 1.7 on the loop;
     curl 1.8). Appending 256 KiB to the page cache takes well under a millisecond, but a disk
     that throttles dirty pages or a stalled network mount can block a write for seconds.
     """
 
-    __slots__ = ("_clock", "allowed", "slow_s")
+    __slots__ = ("_clock", "_pause_s", "_pauses", "_until", "enabled", "slow_s")
 
     def __init__(
         self,
-        allowed: bool,
+        enabled: bool,
         slow_s: float = DOWNLOAD_SLOW_LOOP_WRITE_S,
-        clock: Callable[[], float] = time.perf_counter,
+        pause_s: tuple[float, float] = DOWNLOAD_LOOP_WRITE_PAUSE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.allowed = allowed
+        self.enabled = enabled
         self.slow_s = slow_s
+        self._pauses = pause_s
+        self._pause_s = pause_s[0]
+        self._until: float | None = None
+        """While writes are paused: when the loop's thread may write again."""
         self._clock = clock
 
+    @property
+    def allowed(self) -> bool:
+        """Whether the next write may run on the loop's thread."""
+        if not self.enabled:
+            return False
+        until = self._until
+        if until is None:
+            return True
+        if self._clock() < until:
+            return False
+        self._until = None
+        return True
+
     def run(self, write: Callable[[], None]) -> None:
-        """``write()`` here and now (the caller checked :attr:`allowed`); a slow one ends that."""
+        """``write()`` here and now (the caller checked :attr:`allowed`), timed."""
         started = self._clock()
         try:
             write()
         finally:
-            took = self._clock() - started
-            if took > self.slow_s and self.allowed:
-                self.allowed = False
+            ended = self._clock()
+            if ended - started <= self.slow_s:
+                self._pause_s = self._pauses[0]
+            else:
+                self._until = ended + self._pause_s
                 logger.info(
-                    "a write took %.0f ms on the event loop's thread; this run writes on threads from now on",
-                    took * 1000,
+                    "a write took %.0f ms on the event loop's thread; writing on threads for %g s",
+                    (ended - started) * 1000,
+                    self._pause_s,
                 )
+                self._pause_s = min(self._pause_s * 2, self._pauses[1])
 
 
 class WriteLanes:

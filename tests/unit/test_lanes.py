@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 import anyio
 import pytest
@@ -231,31 +230,67 @@ async def test_a_pool_that_can_start_no_thread_raises_and_tries_again_for_the_ne
     await until_no_pool_threads()
 
 
-def _clock(*readings: float) -> Callable[[], float]:
-    return iter(readings).__next__
+class _Clock:
+    """A clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _timed_write(writes: LoopWrites, clock: _Clock, took_s: float) -> None:
+    def write() -> None:
+        clock.now += took_s
+
+    writes.run(write)
 
 
 def test_loop_writes_stay_allowed_while_each_write_is_fast() -> None:
-    writes = LoopWrites(True, slow_s=0.02, clock=_clock(0.0, 0.019, 1.0, 1.001))
-    done: list[int] = []
-    writes.run(lambda: done.append(1))
-    writes.run(lambda: done.append(2))
-    assert done == [1, 2]
+    clock = _Clock()
+    writes = LoopWrites(True, slow_s=0.02, pause_s=(1.0, 60.0), clock=clock)
+    for _ in range(3):
+        _timed_write(writes, clock, 0.019)
+        assert writes.allowed
+
+
+def test_a_slow_loop_write_sends_writes_to_threads_for_a_pause(caplog: pytest.LogCaptureFixture) -> None:
+    clock = _Clock()
+    writes = LoopWrites(True, slow_s=0.02, pause_s=(1.0, 60.0), clock=clock)
+    with caplog.at_level(logging.INFO, logger="ninepic_async.download.lanes"):
+        _timed_write(writes, clock, 0.5)
+    assert "500 ms" in caplog.text
+    assert not writes.allowed
+    clock.now += 0.99
+    assert not writes.allowed
+    clock.now += 0.02
     assert writes.allowed
 
 
-def test_one_slow_loop_write_sends_the_rest_of_the_run_to_threads(caplog: pytest.LogCaptureFixture) -> None:
-    writes = LoopWrites(True, slow_s=0.02, clock=_clock(0.0, 0.5))
-    with caplog.at_level(logging.INFO, logger="ninepic_async.download.lanes"):
-        writes.run(lambda: None)
-    assert not writes.allowed
-    assert "500 ms" in caplog.text
+def test_pauses_double_while_writes_stay_slow_and_start_over_after_a_fast_one() -> None:
+    clock = _Clock()
+    writes = LoopWrites(True, slow_s=0.02, pause_s=(1.0, 4.0), clock=clock)
+    pauses = []
+    for _ in range(4):
+        _timed_write(writes, clock, 0.1)
+        paused_at = clock.now
+        while not writes.allowed:
+            clock.now += 0.25
+        pauses.append(clock.now - paused_at)
+    assert pauses == [1.0, 2.0, 4.0, 4.0]
+    _timed_write(writes, clock, 0.001)
+    _timed_write(writes, clock, 0.1)
+    clock.now += 1.0
+    assert writes.allowed
 
 
 def test_a_failing_loop_write_raises_and_is_still_timed() -> None:
-    writes = LoopWrites(True, slow_s=0.02, clock=_clock(0.0, 3.0))
+    clock = _Clock()
+    writes = LoopWrites(True, slow_s=0.02, pause_s=(1.0, 60.0), clock=clock)
 
     def full() -> None:
+        clock.now += 3.0
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space"):

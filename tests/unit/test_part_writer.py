@@ -13,7 +13,7 @@ import pytest
 from ninepic_async import DestinationError
 from ninepic_async.download import files
 from ninepic_async.download.integrity import BodyHashes
-from ninepic_async.download.lanes import LanePool, WriteLanes
+from ninepic_async.download.lanes import LanePool, LoopWrites, WriteLanes
 
 
 def _chunks() -> list[bytes]:
@@ -111,12 +111,13 @@ async def test_plain_writes_run_on_the_loops_thread_when_allowed(
     assert on_loop == [False, True, True, True, False]
 
 
-async def test_after_a_slow_loop_write_every_write_of_the_run_goes_to_a_thread(
+async def test_writes_after_a_slow_loop_write_go_to_a_thread_during_the_pause(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     on_loop = _record_write_threads(monkeypatch)
     lanes = WriteLanes(2, LanePool(), on_loop=True)
-    lanes.on_loop.slow_s = -1.0  # every write counts as slow
+    # every write counts as slow, and the pause outlasts the test
+    lanes.on_loop = LoopWrites(True, slow_s=-1.0, pause_s=(3600.0, 3600.0))
     try:
         body = await _write_in_batches(tmp_path / "x.part", lanes, 5)
     finally:
