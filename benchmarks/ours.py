@@ -48,6 +48,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "failed": report.failed,
         "bytes": report.bytes,
         "elapsed_s": elapsed,
+        "slow_loop_writes": report.stats.slow_loop_writes,
         "first_error": report.failures[0].error if report.failures else None,
     }
 

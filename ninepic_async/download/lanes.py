@@ -380,7 +380,7 @@ class LoopWrites:
     that throttles dirty pages or a stalled network mount can block a write for seconds.
     """
 
-    __slots__ = ("_clock", "_pause_s", "_pauses", "_until", "enabled", "slow_s")
+    __slots__ = ("_clock", "_pause_s", "_pauses", "_until", "enabled", "slow_s", "slow_writes")
 
     def __init__(
         self,
@@ -396,6 +396,8 @@ class LoopWrites:
         self._until: float | None = None
         """While writes are paused: when the loop's thread may write again."""
         self._clock = clock
+        self.slow_writes = 0
+        """Writes that took longer than ``slow_s`` (each started a pause)."""
 
     @property
     def allowed(self) -> bool:
@@ -420,6 +422,7 @@ class LoopWrites:
             if ended - started <= self.slow_s:
                 self._pause_s = self._pauses[0]
             else:
+                self.slow_writes += 1
                 self._until = ended + self._pause_s
                 logger.info(
                     "a write took %.0f ms on the event loop's thread; writing on threads for %g s",

@@ -277,6 +277,7 @@ class DownloadRun:
             self._lanes = WriteLanes(
                 min(DOWNLOAD_WRITE_THREADS, concurrency), on_loop=self.options.write_on_loop
             )
+            self.monitor.watch_writes(self._lanes.on_loop)
             # The lock file's open, write and unlink wait on a busy disk: off the event loop too.
             await self._lanes.meta.run(self._lock.acquire)
             # Reading a large manifest and reserving its names takes a while: off the event loop.

@@ -47,6 +47,9 @@ class DownloadStats:
     - ``retries``: photo attempts made again, by :data:`FileRetryReason`.
     - ``url_refresh_calls``: ``original-photos`` calls made to renew presigned URLs;
       ``urls_refreshed`` / ``url_refresh_failures``: photos whose URL they renewed / could not.
+    - ``slow_loop_writes``: writes on the event loop's thread that took longer than
+      ``DOWNLOAD_SLOW_LOOP_WRITE_S``, each of which sent the run's writes to threads for a pause
+      (see ``DownloadOptions.write_on_loop``): how often a slow disk held the loop.
     - ``elapsed_s``: seconds since the run started (to its end, once ended); ``running``.
 
     The API calls themselves (retries, 429 pauses) are counted on the client: ``client.stats``.
@@ -64,6 +67,7 @@ class DownloadStats:
     url_refresh_calls: int = 0
     urls_refreshed: int = 0
     url_refresh_failures: int = 0
+    slow_loop_writes: int = 0
     elapsed_s: float = 0.0
     running: bool = False
 
@@ -86,6 +90,12 @@ class RefreshCounts(Protocol):
     urls_failed: int
 
 
+class SlowWriteCounts(Protocol):
+    """What the monitor reads of a run's loop writes (:class:`~.lanes.LoopWrites`)."""
+
+    slow_writes: int
+
+
 class DownloadMonitor:
     """A window onto ONE download run: pass ``monitor=DownloadMonitor()`` to a download function (or
     ``client.download_originals``) and call :meth:`snapshot` whenever you like, from the same event
@@ -97,6 +107,7 @@ class DownloadMonitor:
 
     __slots__ = (
         "_ended_s",
+        "_loop_writes",
         "_refresher",
         "_report",
         "_started_s",
@@ -113,6 +124,7 @@ class DownloadMonitor:
         self.retries: dict[FileRetryReason, int] = _no_retries()
         self._report: DownloadReport | None = None
         self._refresher: RefreshCounts | None = None
+        self._loop_writes: SlowWriteCounts | None = None
         self._started_s: float | None = None
         self._ended_s: float | None = None
 
@@ -135,6 +147,10 @@ class DownloadMonitor:
         self.check_unused()
         self._report, self._refresher = report, refresher
         self._started_s = time.monotonic()
+
+    def watch_writes(self, loop_writes: SlowWriteCounts) -> None:
+        """Called by the run once its destination is open: the monitor reads its slow writes."""
+        self._loop_writes = loop_writes
 
     def detach(self) -> None:
         """Called by the run as it ends (finished, failed or cancelled): the figures stop moving."""
@@ -162,6 +178,7 @@ class DownloadMonitor:
             url_refresh_calls=0 if refresher is None else refresher.calls,
             urls_refreshed=0 if refresher is None else refresher.urls_renewed,
             url_refresh_failures=0 if refresher is None else refresher.urls_failed,
+            slow_loop_writes=0 if self._loop_writes is None else self._loop_writes.slow_writes,
             elapsed_s=end_s - self._started_s,
             running=self._ended_s is None,
         )

@@ -3,6 +3,7 @@ them at the end, and they agree with the FileRetrying / UrlsRefreshed events and
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ninepic_async.download import (
     BytesReceived,
     DownloadEvent,
     DownloadMonitor,
+    DownloadOptions,
     DownloadStats,
     FileFinished,
     FileRetrying,
@@ -25,6 +27,8 @@ from ninepic_async.download import (
     download_originals,
     iter_download_originals,
 )
+from ninepic_async.download import lanes as lanes_module
+from ninepic_async.download.lanes import LoopWrites
 
 
 async def test_a_monitor_reads_a_running_download_and_the_report_keeps_the_final_stats(
@@ -145,3 +149,29 @@ async def test_a_monitor_counts_an_iterated_download_which_has_no_report(
     stats = monitor.snapshot()
     assert (stats.files_ok, stats.files_announced, stats.running) == (5, 5, False)
     assert stats.bytes_downloaded == sum(len(sim.world.content(p.image_id)) for p in sim.world.photos)
+
+
+async def test_slow_writes_on_the_loops_thread_are_counted_and_the_download_completes(
+    sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = await sim_factory(photo_count=4, photo_size=(1_000_000, 1_200_000), seed=44)
+    # every write counts as slow, with pauses too short to outlast the next batch
+    always_slow = functools.partial(LoopWrites, slow_s=-1.0, pause_s=(0.0, 0.0))
+    monkeypatch.setattr(lanes_module, "LoopWrites", always_slow)
+    async with new_client(sim) as client:
+        report = await download_originals(
+            client, sim.event_id, tmp_path, whole_event=True, chunk_size=256 * 1024
+        )
+    assert (report.downloaded, report.failed) == (4, 0)
+    check_dest(sim, tmp_path)
+    # each photo has 4-5 batches: the first opens the file and the last completes it (threads)
+    assert report.stats.slow_loop_writes >= 2 * 4
+
+
+async def test_fast_writes_leave_no_slow_loop_writes(sim_factory: SimFactory, tmp_path: Path) -> None:
+    sim = await sim_factory(photo_count=2, photo_size=(600_000, 700_000), seed=45)
+    async with new_client(sim) as client:
+        report = await download_originals(
+            client, sim.event_id, tmp_path, whole_event=True, options=DownloadOptions(write_on_loop=False)
+        )
+    assert report.complete and report.stats.slow_loop_writes == 0
