@@ -81,33 +81,35 @@ def _record_write_threads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return on_loop
 
 
-async def _write_in_batches(path: Path, lanes: WriteLanes, batches: int) -> bytes:
+async def _write_threads(path: Path, monkeypatch: pytest.MonkeyPatch, loop_writes: LoopWrites) -> list[bool]:
+    """Write 5 batches to ``path`` as a download does (the last one by the completion) with
+    ``loop_writes`` deciding; check every byte and the MD5 landed; per batch written, whether it
+    ran on the loop's thread."""
+    on_loop = _record_write_threads(monkeypatch)
+    lanes = WriteLanes(2, LanePool(), on_loop=loop_writes.enabled)
+    lanes.on_loop = loop_writes
     writer = files.PartWriter(str(path), offset=0, md5=True, flush_bytes=1000, lanes=lanes)
     body = b""
-    for n in range(batches):
-        chunk = bytes([n]) * 1000
-        body += chunk
-        assert writer.add(chunk)
-        if n < batches - 1:  # as a download does: the last batch is written by the completion
-            await writer.flush_behind()
-    assert (
-        await writer.finish_then(lambda: writer.hashes.md5.hexdigest())
-        == hashlib.md5(body, usedforsecurity=False).hexdigest()
-    )
-    return body
+    try:
+        for n in range(5):
+            chunk = bytes([n]) * 1000
+            body += chunk
+            assert writer.add(chunk)
+            if n < 4:
+                await writer.flush_behind()
+        digest = await writer.finish_then(lambda: writer.hashes.md5.hexdigest())
+    finally:
+        lanes.close()
+    assert digest == hashlib.md5(body, usedforsecurity=False).hexdigest()
+    assert path.read_bytes() == body
+    return on_loop
 
 
 async def test_plain_writes_run_on_the_loops_thread_when_allowed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    on_loop = _record_write_threads(monkeypatch)
-    lanes = WriteLanes(2, LanePool(), on_loop=True)
-    lanes.on_loop = LoopWrites(True, slow_s=3600.0)  # a loaded machine's slow write does not count
-    try:
-        body = await _write_in_batches(tmp_path / "x.part", lanes, 5)
-    finally:
-        lanes.close()
-    assert (tmp_path / "x.part").read_bytes() == body
+    # a loaded machine's slow write does not count
+    on_loop = await _write_threads(tmp_path / "x.part", monkeypatch, LoopWrites(True, slow_s=3600.0))
     # the first batch opens the file (a thread), the middle ones append here, the last closes (a thread)
     assert on_loop == [False, True, True, True, False]
 
@@ -115,29 +117,17 @@ async def test_plain_writes_run_on_the_loops_thread_when_allowed(
 async def test_writes_after_a_slow_loop_write_go_to_a_thread_during_the_pause(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    on_loop = _record_write_threads(monkeypatch)
-    lanes = WriteLanes(2, LanePool(), on_loop=True)
     # every write counts as slow, and the pause outlasts the test
-    lanes.on_loop = LoopWrites(True, slow_s=-1.0, pause_s=(3600.0, 3600.0))
-    try:
-        body = await _write_in_batches(tmp_path / "x.part", lanes, 5)
-    finally:
-        lanes.close()
-    assert (tmp_path / "x.part").read_bytes() == body
+    loop_writes = LoopWrites(True, slow_s=-1.0, pause_s=(3600.0, 3600.0))
+    on_loop = await _write_threads(tmp_path / "x.part", monkeypatch, loop_writes)
     assert on_loop == [False, True, False, False, False]
-    assert not lanes.on_loop.allowed
+    assert not loop_writes.allowed
 
 
 async def test_writes_never_touch_the_loops_thread_when_it_is_not_allowed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    on_loop = _record_write_threads(monkeypatch)
-    lanes = WriteLanes(2, LanePool(), on_loop=False)
-    try:
-        body = await _write_in_batches(tmp_path / "x.part", lanes, 5)
-    finally:
-        lanes.close()
-    assert (tmp_path / "x.part").read_bytes() == body
+    on_loop = await _write_threads(tmp_path / "x.part", monkeypatch, LoopWrites(False))
     assert on_loop == [False] * 5
 
 
