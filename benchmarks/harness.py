@@ -788,9 +788,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
-def cli_download_cmd(info: dict[str, Any], n: int) -> tuple[list[str], dict[str, str]]:
-    """`ninepic download --all` against the API at ``info`` as a user runs it (key in the
-    environment, not argv), and the key's environment variable."""
+def cli_download_cmd(
+    info: dict[str, Any], n: int, env: dict[str, str] | None
+) -> tuple[list[str], dict[str, str]]:
+    """`ninepic download --all` against the API at ``info`` as a user runs it, and its
+    environment: ``env`` (default the children's) with the key, which never goes in argv."""
     cmd = [
         PY,
         "-m",
@@ -808,7 +810,7 @@ def cli_download_cmd(info: dict[str, Any], n: int) -> tuple[list[str], dict[str,
         "--concurrency",
         str(n),
     ]
-    return cmd, {"NINEPIC_API_KEY": str(info["api_key"])}
+    return cmd, {**(env or CHILD_ENV or os.environ), "NINEPIC_API_KEY": str(info["api_key"])}
 
 
 def throughput_spec(
@@ -847,7 +849,7 @@ def throughput_spec(
             )
         )
     if with_ours and standin is not None:
-        cli_cmd, key_env = cli_download_cmd(standin, n)
+        cli_cmd, cli_env = cli_download_cmd(standin, n, env)
         cs.append(
             Contender(
                 "cli",
@@ -855,7 +857,7 @@ def throughput_spec(
                 cli_cmd,
                 check,
                 ref="curl",
-                env={**(env or CHILD_ENV or os.environ), **key_env},
+                env=cli_env,
             )
         )
     return GroupSpec(
@@ -1002,8 +1004,7 @@ def e2e_spec(plan: Plan, tr: Transport, info: dict[str, Any]) -> GroupSpec:
         "--concurrency",
         str(n),
     ]
-    cli_cmd, key_env = cli_download_cmd(info, n)
-    cli_env = {**(env or CHILD_ENV or os.environ), **key_env}
+    cli_cmd, cli_env = cli_download_cmd(info, n, env)
     cs = [
         Contender("list", "pre-resolved URL list (download_url_list)", ours_cmd(tsv, n), check, env=env),
         Contender("api", "download_originals(whole_event=True)", api_cmd, check, ref="list", env=env),
