@@ -89,9 +89,9 @@ class DownloadOptions:
     - ``write_on_loop``: append received bytes to their file from the event loop's own thread
       while such writes stay under ``DOWNLOAD_SLOW_LOOP_WRITE_S`` (after a slower one, on threads
       for a pause that doubles while writes stay slow): half the CPU of handing each write to a
-      thread over HTTPS
-      (:class:`~.lanes.LoopWrites`). False: every file call on a thread, for a host whose loop
-      must never wait on a disk. Creating, closing and renaming files always run on a thread.
+      thread over HTTPS (:class:`~.lanes.LoopWrites`). False: every file call on a thread, for a
+      host whose loop must never wait on a disk. Creating, closing and renaming files always run
+      on a thread.
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
