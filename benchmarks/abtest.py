@@ -19,11 +19,14 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import page_reporting
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / "data"
@@ -54,6 +57,28 @@ def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float,
         f"user {ru.ru_utime:.2f} sys {ru.ru_stime:.2f} faults {ru.ru_minflt} csw {ru.ru_nvcsw + ru.ru_nivcsw}"
     )
     return wall, ru.ru_utime, ru.ru_stime, out, counts
+
+
+def run_rounds(
+    runs: int,
+    contenders: list[tuple[str, list[str], dict[str, str]]],
+    results: dict[str, list[tuple[float, float, float, float]]],
+) -> None:
+    """A discarded warm-up round, then ``runs`` rounds of every contender in turn."""
+    for round_no in range(runs + 1):
+        for name, cmd, env in contenders:
+            wall, user, system, out, counts = run_child(cmd, env)
+            cpu = user + system
+            inproc = wall
+            if out.strip().startswith("{"):
+                inproc = float(json.loads(out.strip().splitlines()[-1])["elapsed_s"])
+            tag = "warm-up" if round_no == 0 else f"run {round_no}"
+            print(
+                f"{tag:8} {name:12} wall {wall:6.3f}  in-process {inproc:6.3f}  cpu {cpu:6.3f}  {counts}",
+                flush=True,
+            )
+            if round_no:
+                results[name].append((wall, inproc, user, system))
 
 
 def main() -> int:
@@ -99,20 +124,10 @@ def main() -> int:
         contenders.append((f"curl {base_url.split(':', 1)[0]}", cmd, base_env))
     results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _, _ in contenders}
     print(f"{args.set}: {n_files} files, {n_bytes / 1e9:.3f} GB, {args.base_url}", flush=True)
-    for round_no in range(args.runs + 1):  # round 0 is a discarded warm-up
-        for name, cmd, env in contenders:
-            wall, user, system, out, counts = run_child(cmd, env)
-            cpu = user + system
-            inproc = wall
-            if out.strip().startswith("{"):
-                inproc = float(json.loads(out.strip().splitlines()[-1])["elapsed_s"])
-            tag = "warm-up" if round_no == 0 else f"run {round_no}"
-            print(
-                f"{tag:8} {name:12} wall {wall:6.3f}  in-process {inproc:6.3f}  cpu {cpu:6.3f}  {counts}",
-                flush=True,
-            )
-            if round_no:
-                results[name].append((wall, inproc, user, system))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with page_reporting.held() as reporting:
+        print(reporting, flush=True)
+        run_rounds(args.runs, contenders, results)
     print(f"\nmedians of {args.runs} interleaved runs ({args.set}, concurrency {args.concurrency}):")
     print("| contender | wall s | in-process s | CPU s (user + sys) | CPU s/GB |")
     print("|---|---|---|---|---|")

@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import page_reporting
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
@@ -1549,6 +1551,7 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"- OS: {mc['os']}, kernel {mc['kernel']}; work dir on {mc['filesystem']}; creating one "
         f"empty file there took {meta.get('file_create_us', 0):.0f} µs at start (every contender pays it "
         "per file)",
+        f"- memory: {meta.get('page_reporting', 'free page reporting not recorded')}",
         f"- Python {mc['python']}; " + ", ".join(f"{k} {v}" for k, v in mc["packages"].items()),
         f"- {mc['nginx']} (1 worker, sendfile on, access_log off)",
         f"- {mc['curl']}",
@@ -1658,34 +1661,52 @@ def cmd_run(args: argparse.Namespace) -> int:
         res["meta"]["loadavg_end"] = os.getloadavg()
         json_path.write_text(json.dumps(res, indent=1))
 
-    try:
-        if "throughput" in only:
-            for ds in DATASETS:
-                groups = throughput_groups(ds, plan, transports, why is None, tls)
-                res["groups"] += [g.__dict__ for g in groups]
-                save()
-        if "ceiling" in only:
-            res["groups"] += [g.__dict__ for g in ceiling_groups(plan, transports)]
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks restore the machine and write the report.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with page_reporting.held() as reporting:
+        res["meta"]["page_reporting"] = reporting
+        log(reporting)
+        try:
+            _run_groups(res, plan, only, transports, tls, why, save)
+        finally:
+            if source_digest() != digest:
+                notes.append("**the snapshot of ninepic_async changed while this benchmark ran**; rerun it.")
+                log(notes[-1])
+            res["meta"]["source_digest"] = digest
+            res["meta"]["event_loops"] = sorted(EVENT_LOOPS)
             save()
-        if why is None and "e2e" in only:
-            res["groups"] += [g.__dict__ for g in e2e_groups(plan, transports, tls)]
-            save()
-        if why is None and "sweep" in only:
-            # one transport only (the first given) to keep the run short
-            res["groups"].append(sweep_group(plan, transports[0]).__dict__)
-            save()
-        if why is None and "memory" in only:
-            res["memory"] = memory_check(plan)
-    finally:
-        if source_digest() != digest:
-            notes.append("**the snapshot of ninepic_async changed while this benchmark ran**; rerun it.")
-            log(notes[-1])
-        res["meta"]["source_digest"] = digest
-        res["meta"]["event_loops"] = sorted(EVENT_LOOPS)
-        save()
-        write_report(json_path)
+            write_report(json_path)
     log(f"done in {(time.time() - t0) / 60:.1f} min")
     return 0
+
+
+def _run_groups(
+    res: dict[str, Any],
+    plan: Plan,
+    only: set[str],
+    transports: list[Transport],
+    tls: TlsFiles | None,
+    why: str | None,
+    save: Callable[[], None],
+) -> None:
+    """Every selected group in order, saving the results after each."""
+    if "throughput" in only:
+        for ds in DATASETS:
+            groups = throughput_groups(ds, plan, transports, why is None, tls)
+            res["groups"] += [g.__dict__ for g in groups]
+            save()
+    if "ceiling" in only:
+        res["groups"] += [g.__dict__ for g in ceiling_groups(plan, transports)]
+        save()
+    if why is None and "e2e" in only:
+        res["groups"] += [g.__dict__ for g in e2e_groups(plan, transports, tls)]
+        save()
+    if why is None and "sweep" in only:
+        # one transport only (the first given) to keep the run short
+        res["groups"].append(sweep_group(plan, transports[0]).__dict__)
+        save()
+    if why is None and "memory" in only:
+        res["memory"] = memory_check(plan)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
