@@ -100,7 +100,9 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 def point_at_external_storage(sim: Any, prefix: str) -> None:
-    """Make the simulator's API name photo i ``f<i:05d>.bin`` and sign it as ``PREFIX/f<i:05d>.bin``."""
+    """Make the simulator's API name photo i ``f<i:05d>.bin`` and sign it as
+    ``PREFIX/f<i:05d>/<image id>.bin``: the key ends in the id as R2's keys do, and run.sh's nginx
+    serves that path from ``f<i:05d>.bin``."""
     world, state = sim.world, sim.state
     photo_at = world.photo_at
 
@@ -108,7 +110,7 @@ def point_at_external_storage(sim: Any, prefix: str) -> None:
         return dataclasses.replace(photo_at(index), filename=f"f{index:05d}.bin")
 
     def presign(event_id: int, image_id: str, lifetime_s: float | None = None) -> str:
-        return f"{prefix}/f{world.index_of(image_id):05d}.bin"
+        return f"{prefix}/f{world.index_of(image_id):05d}/{image_id}.bin"
 
     world.photo_at = named_as_data_set
     state.presign = presign

@@ -114,7 +114,11 @@ http {
         server_name localhost;
         root $DATA_DIR;
         location / { }
+        location ~ ^/(?<set>[^/]+)/(?<file>f[0-9]+)/[^/]+\.bin\$ { try_files /\$set/\$file.bin =404; }
     }
+    # /<set>/f00000/<image id>.bin is /<set>/f00000.bin: the API stand-in's presigned URLs name
+    # each photo's id in the object key's last stem, as R2's do, so the client pairs URLs and ids
+    # from one image_ids call instead of asking for each id on its own.
     # The same data over TLS: HTTP/1.1 only (no http2 on the listen line), TLS 1.2/1.3 with
     # nginx's default cipher list (TLS 1.3 negotiates AES-GCM or ChaCha20), ECDSA P-256 cert.
     server {
@@ -126,6 +130,7 @@ http {
         ssl_session_cache shared:SSL:1m;
         root $DATA_DIR;
         location / { }
+        location ~ ^/(?<set>[^/]+)/(?<file>f[0-9]+)/[^/]+\.bin\$ { try_files /\$set/\$file.bin =404; }
     }
 }
 EOF
