@@ -55,7 +55,7 @@ def _stderr_handler(output: Output, verbose: bool) -> logging.Handler:
     handler: logging.Handler
     if output.stderr_json:
         handler = _JsonLinesHandler(output)
-    elif output.err.is_terminal:
+    elif output.err_is_terminal:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=output.err, show_path=False, show_time=verbose, markup=False)

@@ -7,34 +7,25 @@ and ``ninepic photos --json | jq`` see data only.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import unicodedata
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
-from rich.cells import cell_len
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-)
-from rich.table import Column, Table
-from rich.text import Text
 
 from .._constants import CLI_PLAIN_PROGRESS_INTERVAL_S, CLI_RATE_WINDOW_S
 from .._exceptions import redact
 from ..download import BytesReceived, DownloadEvent, FileFinished, FileStarted, PlannedEvent
-from ..download.check import CheckedFile
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from ..download.check import CheckedFile
 
 __all__ = [
     "CheckProgress",
@@ -97,6 +88,23 @@ def _identifier(text: str) -> bool:
     return len(text) > 12 and not any(ch.isspace() for ch in text)
 
 
+def _may_be_terminal(stream: TextIO) -> bool:
+    """Whether rich could call ``stream`` a terminal (its ``Console.is_terminal`` rules:
+    ``TTY_COMPATIBLE``, ``FORCE_COLOR``, then ``isatty``). False means plain lines for sure,
+    without loading rich; True is settled by rich's own ``Console``."""
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except ValueError:  # a closed stream
+        return False
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
@@ -129,18 +137,53 @@ class Output:
         self.stderr_json = stderr_json
         """--progress json: stderr carries JSON Lines only (notes, warnings and errors become
         ``{"type": "note"|"warning"|"error", "message": ...}``)."""
-        self.out = Console(file=self.stdout, highlight=False)
-        self.err = Console(file=self.stderr, highlight=False)
+        self._out: Console | None = None
+        self._err: Console | None = None
+
+    @property
+    def out(self) -> Console:
+        """The rich console on stdout, made (and rich loaded) on first use: only for a terminal."""
+        if self._out is None:
+            from rich.console import Console
+
+            self._out = Console(file=self.stdout, highlight=False)
+        return self._out
+
+    @out.setter
+    def out(self, console: Console) -> None:
+        self._out = console
+
+    @property
+    def err(self) -> Console:
+        """The rich console on stderr, made (and rich loaded) on first use: only for a terminal."""
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(file=self.stderr, highlight=False)
+        return self._err
+
+    @err.setter
+    def err(self, console: Console) -> None:
+        self._err = console
 
     @property
     def stdout_is_terminal(self) -> bool:
         """True when data goes to a terminal (rich tables) rather than a pipe or file (plain lines)."""
+        if self._out is None and not _may_be_terminal(self.stdout):
+            return False
         return self.out.is_terminal
+
+    @property
+    def err_is_terminal(self) -> bool:
+        """True when stderr is a terminal (by rich's rules), whatever -q or ``--progress json`` say."""
+        if self._err is None and not _may_be_terminal(self.stderr):
+            return False
+        return self.err.is_terminal
 
     @property
     def stderr_is_terminal(self) -> bool:
         """True when progress can be drawn as a live bar or spinner (never with -q or JSON events)."""
-        return self.err.is_terminal and not self.quiet and not self.stderr_json
+        return not self.quiet and not self.stderr_json and self.err_is_terminal
 
     def event(self, obj: dict[str, Any]) -> None:
         """One JSON Lines event on stderr (``--progress json``); see :mod:`.events_json`."""
@@ -177,6 +220,10 @@ class Output:
         raw = [list(row) for row in rows]
         cells = [[_cell(v) for v in row] for row in raw]
         if self.stdout_is_terminal:
+            from rich.cells import cell_len
+            from rich.table import Table
+            from rich.text import Text
+
             table = Table(title=title, caption=caption, show_header=header, header_style="bold")
             needed = 1  # the left border; each column adds its width, 2 of padding and a border
             for index, column in enumerate(columns):
@@ -221,7 +268,9 @@ class Output:
             self.event({"type": kind, "message": redact(text), **fields})
             return
         text = visible(redact(text))
-        if self.err.is_terminal:
+        if self.err_is_terminal:
+            from rich.text import Text
+
             self.err.print(Text(text, style=style), soft_wrap=True)
         else:  # one message, one line: no wrapping at 80 columns when captured or piped
             self.stderr.write(text + "\n")
@@ -248,66 +297,6 @@ class Output:
             self._to_stderr(text, kind="warning")
         else:
             self._to_stderr("warning: " + text, "yellow")
-
-
-class _FilesColumn(ProgressColumn):
-    """``12/200 files`` (and failures in red) from the task's fields."""
-
-    def render(self, task: Task) -> Text:
-        done = task.fields.get("files_done", 0)
-        total = task.fields.get("files_total")
-        failed = task.fields.get("failed", 0)
-        if task.fields.get("listing") and not done:
-            return Text(f"listing {task.fields.get('items', 'photos')}…", style="progress.remaining")
-        text = Text(f"{done}/{total if total is not None else '?'} files")
-        if failed:
-            text.append(f" ({failed} failed)", style="red")
-        return text
-
-
-class _RateColumn(ProgressColumn):
-    """Bytes per second over the last few seconds (``rate_bps`` field)."""
-
-    def render(self, task: Task) -> Text:
-        rate = task.fields.get("rate_bps")
-        return Text(f"{format_bytes(rate)}/s" if rate else "-- B/s", style="progress.data.speed")
-
-
-class _EtaColumn(ProgressColumn):
-    """``ETA m:ss`` from the ``eta_s`` field (``ETA --:--`` while unknown)."""
-
-    def render(self, task: Task) -> Text:
-        eta = task.fields.get("eta_s")
-        if task.finished:
-            return Text("done", style="progress.remaining")
-        if eta is None:
-            return Text("ETA --:--", style="progress.remaining")
-        minutes, seconds = divmod(int(eta + 0.5), 60)
-        hours, minutes = divmod(minutes, 60)
-        clock = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-        return Text(f"ETA {clock}", style="progress.remaining")
-
-
-def _bar_columns(width: int) -> list[ProgressColumn]:
-    """The download bar's columns, each on one line: on a narrow terminal the bar gets shorter
-    and the rate and byte columns go, so a bar never wraps onto a second line."""
-    one_line = Column(no_wrap=True)
-    columns: list[ProgressColumn] = [
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}", table_column=one_line),
-        BarColumn(bar_width=40 if width >= _WIDE else 10),
-        _FilesColumn(table_column=Column(no_wrap=True)),
-    ]
-    if width >= _WIDE:
-        columns += [
-            DownloadColumn(table_column=Column(no_wrap=True)),
-            _RateColumn(table_column=Column(no_wrap=True)),
-        ]
-    return [*columns, _EtaColumn(table_column=Column(no_wrap=True))]
-
-
-_WIDE = 100
-"""Terminal columns from which the download bar shows bytes and rate too."""
 
 
 class DownloadProgress:
@@ -345,21 +334,9 @@ class DownloadProgress:
     def __enter__(self) -> DownloadProgress:
         self._started_at = self._last_line_at = time.monotonic()
         if self.live:
-            self._progress = Progress(
-                *_bar_columns(self.output.err.width),
-                console=self.output.err,
-                transient=False,
-                refresh_per_second=10,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(
-                escape(visible(self.label)),
-                total=None,
-                files_done=0,
-                files_total=None,
-                listing=True,
-                items=self.items,
-            )
+            from .bars import download_bar
+
+            self._progress, self._task = download_bar(self.output.err, self.label, self.items)
         else:
             self.output.note(f"{self.label}: listing {self.items}…")
         return self
@@ -417,6 +394,8 @@ class DownloadProgress:
             if not self.live:
                 self.output.note(f"failed: {image_id}: {error or 'unknown error'}")
             elif self._progress is not None:
+                from rich.text import Text
+
                 self._progress.console.print(
                     Text(visible(f"failed: {image_id}: {redact(error or 'unknown error')}"))
                 )
@@ -473,17 +452,6 @@ class DownloadProgress:
             )
 
 
-class _CheckedColumn(ProgressColumn):
-    """``120 files checked`` (and problems in red) from the task's fields."""
-
-    def render(self, task: Task) -> Text:
-        text = Text(f"{task.fields.get('checked', 0)} files checked")
-        problems = task.fields.get("problems", 0)
-        if problems:
-            text.append(f" ({problems} missing, changed or extra)", style="red")
-        return text
-
-
 class CheckProgress:
     """Progress of ``ninepic check``: a spinner with the files checked so far (terminal), or a
     quiet line at most every ``CLI_PLAIN_PROGRESS_INTERVAL_S`` seconds.
@@ -505,18 +473,9 @@ class CheckProgress:
     def __enter__(self) -> CheckProgress:
         self._last_line_at = time.monotonic()
         if self.live:
-            self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("[bold]{task.description}"),
-                _CheckedColumn(),
-                console=self.output.err,
-                transient=False,
-                refresh_per_second=10,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(
-                escape(visible(self.label)), total=None, checked=0, problems=0
-            )
+            from .bars import check_spinner
+
+            self._progress, self._task = check_spinner(self.output.err, self.label)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -26,7 +26,6 @@ from .._exceptions import DestinationError, RequestValidationError
 from ..instrumentation import Instrumentation
 from ._types import DownloadClient
 from .bucket import is_bucket_url, open_bucket
-from .bucket_run import run_into_bucket
 from .events import EventCallback
 from .files import folders_are_real, part_size
 from .integrity import DigestName
@@ -183,6 +182,8 @@ async def download_originals(
     _check_monitor(monitor)
     if is_bucket_url(dest):
         assert isinstance(dest, str)
+        from .bucket_run import run_into_bucket  # the uploader is loaded only for a bucket
+
         return await run_into_bucket(
             open_bucket(dest),
             options,

@@ -13,7 +13,8 @@ from helpers.api import FakeClock
 from helpers.cli import conn, run_cli
 from helpers.sim import SimFactory
 
-from ninepic_async.cli.output import DownloadProgress, Output, _FilesColumn
+from ninepic_async.cli.bars import _FilesColumn
+from ninepic_async.cli.output import DownloadProgress, Output
 from ninepic_async.testing import Simulator
 
 pytestmark = pytest.mark.usefixtures("clean_env")

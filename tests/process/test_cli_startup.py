@@ -3,8 +3,10 @@ paid on every `ninepic` run, and only `demo` and `simulate` need the server."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +68,49 @@ def test_importing_the_package_loads_its_names_on_first_use() -> None:
     assert _heavy_modules_loaded_by("import ninepic_async") == ["[]"]
     code = "import ninepic_async\nfor name in ninepic_async.__all__: getattr(ninepic_async, name)"
     assert _heavy_modules_loaded_by(code) != ["[]"]
+
+
+def test_a_download_without_a_terminal_loads_no_terminal_ui(tmp_path: Path) -> None:
+    """Piped, scripted or cron runs print plain lines: rich (tens of milliseconds) stays unloaded."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from ninepic_async.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    status = main(['demo', '--photos', '3', '--out', {str(tmp_path / 'out')!r}])\n"
+        "print(status, sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, env=env
+    )
+    assert out.stdout.splitlines()[-1] == "0 []"
+    assert len(list((tmp_path / "out").glob("*.jpg"))) == 3
+
+
+def test_forcing_colour_still_draws_with_rich() -> None:
+    """FORCE_COLOR makes rich treat a pipe as a terminal; the lazy check must agree with rich."""
+    code = (
+        "import sys\n"
+        "from ninepic_async.cli.output import Output\n"
+        "output = Output()\n"
+        "print(output.err_is_terminal, output.stdout_is_terminal, 'rich.console' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TTY_COMPATIBLE"}
+    forced = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**env, "FORCE_COLOR": "1"},
+    )
+    assert forced.stdout.split() == ["True", "True", "True"]
+    plain = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={k: v for k, v in env.items() if k != "FORCE_COLOR"},
+    )
+    assert plain.stdout.split() == ["False", "False", "False"]
