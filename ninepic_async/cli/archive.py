@@ -212,7 +212,7 @@ class ArchiveProgress(DownloadProgress):
         if self._progress is None or self._overall is None:
             return
         current = self._in_event
-        done_bytes = self.archive_bytes + (self.bytes_received if current else 0)
+        done_bytes = self.archive_bytes + (self.bytes_transferred if current else 0)  # as report.bytes
         elapsed_s = time.monotonic() - self._archive_started_at
         self._progress.update(
             self._overall,

@@ -233,12 +233,14 @@ async def _download(
         extra += f", missing {report.missing} (announced but never listed)"
     if rt.args.verify and report.unverified:
         extra += f", unverified {report.unverified} (no MD5 ETag to check against)"
+    resumed = report.stats.bytes_resumed
+    kept = f" (and {format_bytes(resumed)} already in resumed .part files)" if resumed else ""
     rt.show(
         report,
         lambda: rt.output.line(
             f"downloaded {report.downloaded}, skipped {report.skipped} (already on disk), "
             f"failed {report.failed}{extra}; "
-            f"{format_bytes(report.bytes)} in {report.elapsed_s:.1f} s "
+            f"{format_bytes(report.bytes)}{kept} in {report.elapsed_s:.1f} s "
             f"({format_rate(report.bytes, report.elapsed_s)}); manifest: {report.manifest_path}"
         ),
     )

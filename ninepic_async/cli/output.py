@@ -325,6 +325,8 @@ class DownloadProgress:
         """Zero the counts of one selection: a new display, or an archive's next event."""
         self.files_total: int | None = None
         self.files_done = self.downloaded = self.skipped = self.failed = self.bytes_received = 0
+        self.bytes_resumed = 0
+        """Of ``bytes_received``: what resumed ``.part`` files already held (in the bar, not the rate)."""
         self._sizes: dict[str, int | None] = {}
         self._samples: deque[tuple[float, int]] = deque()
         self._listing = True
@@ -374,6 +376,7 @@ class DownloadProgress:
         what a resumed ``.part`` already holds (counted as received, so the bar starts there)."""
         self._sizes[image_id] = size_bytes
         self.bytes_received += offset_bytes
+        self.bytes_resumed += offset_bytes
         self._refresh()
 
     def received(self, image_id: str, n_bytes: int) -> None:
@@ -411,17 +414,24 @@ class DownloadProgress:
         average = sum(known) / len(known)
         return int(sum(known) + average * (remaining + len(self._sizes) - len(known)))
 
+    @property
+    def bytes_transferred(self) -> int:
+        """Bytes received from the store in this run (resumed ``.part`` contents left out)."""
+        return self.bytes_received - self.bytes_resumed
+
     def rate_bps(self, now: float) -> float | None:
-        """Bytes per second over the last CLI_RATE_WINDOW_S seconds (since the start if shorter)."""
+        """Bytes per second transferred over the last CLI_RATE_WINDOW_S seconds (since the start
+        if shorter); bytes a resumed ``.part`` already held are not a transfer."""
+        transferred = self.bytes_transferred
         if not self._samples or self._samples[-1][0] < now - 0.01:
-            self._samples.append((now, self.bytes_received))
+            self._samples.append((now, transferred))
         while len(self._samples) > 2 and self._samples[1][0] < now - CLI_RATE_WINDOW_S:
             self._samples.popleft()
         first_at, first_bytes = self._samples[0]
         if now - first_at < 0.5:
             first_at, first_bytes = self._started_at, 0
         span_s = now - first_at
-        return (self.bytes_received - first_bytes) / span_s if span_s > 0 else None
+        return (transferred - first_bytes) / span_s if span_s > 0 else None
 
     def _refresh(self) -> None:
         now = time.monotonic()
@@ -448,7 +458,7 @@ class DownloadProgress:
             planned = "?" if self.files_total is None else str(self.files_total)
             self.output.note(
                 f"{self.label}: {self.files_done}/{planned} files, {format_bytes(self.bytes_received)}, "
-                f"{format_rate(self.bytes_received, now - self._started_at)}"
+                f"{format_rate(self.bytes_transferred, now - self._started_at)}"
             )
 
 

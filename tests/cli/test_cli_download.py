@@ -7,15 +7,26 @@ import io
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 from helpers.cli import conn, run_cli
+from helpers.clients import new_client
 from helpers.sim import SimFactory
 from rich.console import Console
 
+from ninepic_async._constants import PART_SUFFIX
 from ninepic_async.cli import output as output_module
 from ninepic_async.cli.main import main
 from ninepic_async.cli.output import DownloadProgress, Output
-from ninepic_async.download import BytesReceived, FileFinished, FileResult, FileStarted, PlannedEvent
+from ninepic_async.download import (
+    BytesReceived,
+    DownloadEvent,
+    FileFinished,
+    FileResult,
+    FileStarted,
+    PlannedEvent,
+    download_originals,
+)
 from ninepic_async.testing import Simulator
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -227,3 +238,52 @@ async def test_a_fatal_api_error_leaves_no_trace_of_a_destination_it_created(
     code, _, _ = await run_cli(capsys, "download", *argv, "--all", "--out", str(existing))
     assert code == 3
     assert sorted(p.name for p in existing.iterdir()) == ["keep.txt", "manifest.jsonl"]  # a user's dir stays
+
+
+def test_resumed_bytes_fill_the_bar_but_not_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resumed .part's bytes count toward the file (the bar) but were not transferred now (the rate)."""
+    clock = _StepClock()
+    monkeypatch.setattr(output_module, "time", clock)
+    output = Output(stdout=io.StringIO(), stderr=io.StringIO())
+    with DownloadProgress(output, label="t") as progress:
+        progress(PlannedEvent(total_files=1))
+        clock.now += 2.0
+        progress(FileStarted(image_id="a", size=3000, offset_bytes=2000))
+        progress(BytesReceived(image_id="a", n=1000))
+        assert (progress.bytes_received, progress.bytes_resumed, progress.bytes_transferred) == (
+            3000,
+            2000,
+            1000,
+        )
+        assert progress.rate_bps(clock.now) == 500.0  # 1,000 bytes in 2 s
+
+
+async def test_a_resumed_download_says_what_the_part_files_already_held(
+    rsim: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sim = await rsim(photo_count=10, photo_size=(150_000, 200_000), seed=43, storage_chunk_size=16_384)
+    finished: list[str] = []
+    with anyio.CancelScope() as scope:
+
+        def on_event(event: DownloadEvent) -> None:
+            if isinstance(event, FileFinished):
+                finished.append(event.result.image_id)
+            elif isinstance(event, BytesReceived) and len(finished) >= 2:
+                scope.cancel()
+
+        async with new_client(sim) as client:
+            await download_originals(
+                client,
+                sim.event_id,
+                tmp_path,
+                whole_event=True,
+                concurrency=4,
+                chunk_size=16_384,
+                on_event=on_event,
+            )
+    parts = [f for f in tmp_path.iterdir() if f.name.endswith(PART_SUFFIX)]
+    assert parts
+    code, out, err = await run_cli(capsys, "download", *conn(sim), "--all", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "already in resumed .part files" in out
+    assert not [f for f in tmp_path.iterdir() if f.name.endswith(PART_SUFFIX)]
