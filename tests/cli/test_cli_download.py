@@ -7,11 +7,9 @@ import io
 import json
 from pathlib import Path
 
-import anyio
 import pytest
 from helpers.cli import conn, run_cli
-from helpers.clients import new_client
-from helpers.sim import SimFactory
+from helpers.sim import SimFactory, interrupt_after
 from rich.console import Console
 
 from ninepic_async._constants import PART_SUFFIX
@@ -20,12 +18,10 @@ from ninepic_async.cli.main import main
 from ninepic_async.cli.output import DownloadProgress, Output
 from ninepic_async.download import (
     BytesReceived,
-    DownloadEvent,
     FileFinished,
     FileResult,
     FileStarted,
     PlannedEvent,
-    download_originals,
 )
 from ninepic_async.testing import Simulator
 
@@ -262,25 +258,7 @@ async def test_a_resumed_download_says_what_the_part_files_already_held(
     rsim: SimFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sim = await rsim(photo_count=10, photo_size=(150_000, 200_000), seed=43, storage_chunk_size=16_384)
-    finished: list[str] = []
-    with anyio.CancelScope() as scope:
-
-        def on_event(event: DownloadEvent) -> None:
-            if isinstance(event, FileFinished):
-                finished.append(event.result.image_id)
-            elif isinstance(event, BytesReceived) and len(finished) >= 2:
-                scope.cancel()
-
-        async with new_client(sim) as client:
-            await download_originals(
-                client,
-                sim.event_id,
-                tmp_path,
-                whole_event=True,
-                concurrency=4,
-                chunk_size=16_384,
-                on_event=on_event,
-            )
+    await interrupt_after(sim, tmp_path, files=2)
     parts = [f for f in tmp_path.iterdir() if f.name.endswith(PART_SUFFIX)]
     assert parts
     code, out, err = await run_cli(capsys, "download", *conn(sim), "--all", "--out", str(tmp_path))

@@ -13,7 +13,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from helpers.clients import new_client
 from ninepic_async._constants import LOCK_NAME, MANIFEST_NAME, PART_SUFFIX
+from ninepic_async.download import BytesReceived, DownloadEvent, FileFinished, download_originals
 from ninepic_async.download.names import NameAllocator, name_key
 from ninepic_async.testing import Simulator
 
@@ -31,6 +35,31 @@ async def settle(sim: Simulator, *, quiet_s: float = 0.05, limit_s: float = 5.0)
             return
         last = now
         await asyncio.sleep(quiet_s)
+
+
+async def interrupt_after(sim: Simulator, dest: Path, *, files: int) -> list[str]:
+    """Download ``sim``'s whole event into ``dest`` and cancel it once ``files`` files are done and
+    more bytes arrive, so ``.part`` files stay behind; the ids that finished."""
+    finished: list[str] = []
+    with anyio.CancelScope() as scope:
+
+        def on_event(event: DownloadEvent) -> None:
+            if isinstance(event, FileFinished):
+                finished.append(event.result.image_id)
+            elif isinstance(event, BytesReceived) and len(finished) >= files:
+                scope.cancel()
+
+        async with new_client(sim) as client:
+            await download_originals(
+                client,
+                sim.event_id,
+                dest,
+                whole_event=True,
+                concurrency=4,
+                chunk_size=16_384,
+                on_event=on_event,
+            )
+    return finished
 
 
 def all_ids(sim: Simulator) -> set[str]:

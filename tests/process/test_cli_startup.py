@@ -87,30 +87,29 @@ def test_a_download_without_a_terminal_loads_no_terminal_ui(tmp_path: Path) -> N
     assert len(list((tmp_path / "out").glob("*.jpg"))) == 3
 
 
-def test_forcing_colour_still_draws_with_rich() -> None:
-    """FORCE_COLOR makes rich treat a pipe as a terminal; the lazy check must agree with rich."""
+def _terminal_answers(**settings: str) -> list[str]:
+    """What ``Output`` says of piped stdout/stderr in a child with these environment settings
+    (FORCE_COLOR and TTY_COMPATIBLE otherwise unset), and whether it loaded rich to decide."""
     code = (
         "import sys\n"
         "from ninepic_async.cli.output import Output\n"
         "output = Output()\n"
         "print(output.err_is_terminal, output.stdout_is_terminal, 'rich.console' in sys.modules)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TTY_COMPATIBLE"}
-    forced = subprocess.run(
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
-        env={**env, "FORCE_COLOR": "1"},
+        env={**env, **settings},
     )
-    assert forced.stdout.split() == ["True", "True", "True"]
-    plain = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env={k: v for k, v in env.items() if k != "FORCE_COLOR"},
-    )
-    assert plain.stdout.split() == ["False", "False", "False"]
+    return out.stdout.split()
+
+
+def test_forcing_colour_still_draws_with_rich() -> None:
+    """FORCE_COLOR makes rich treat a pipe as a terminal; the lazy check must agree with rich."""
+    assert _terminal_answers(FORCE_COLOR="1") == ["True", "True", "True"]
+    assert _terminal_answers() == ["False", "False", "False"]
+    assert _terminal_answers(FORCE_COLOR="1", TTY_COMPATIBLE="0") == ["False", "False", "False"]

@@ -7,10 +7,9 @@ import functools
 import os
 from pathlib import Path
 
-import anyio
 import pytest
 from helpers.clients import new_client
-from helpers.sim import SimFactory, check_dest, outcome
+from helpers.sim import SimFactory, check_dest, interrupt_after, outcome
 
 from ninepic_async import RequestValidationError
 from ninepic_async._constants import PART_SUFFIX
@@ -82,25 +81,7 @@ async def test_stats_tell_downloaded_resumed_and_skipped_bytes_apart(
     rsim: SimFactory, tmp_path: Path
 ) -> None:
     sim = await rsim(photo_count=12, photo_size=(150_000, 200_000), seed=41, storage_chunk_size=16_384)
-    finished: list[str] = []
-    with anyio.CancelScope() as scope:
-
-        def on_event(event: DownloadEvent) -> None:
-            if isinstance(event, FileFinished):
-                finished.append(event.result.image_id)
-            elif isinstance(event, BytesReceived) and len(finished) >= 3:
-                scope.cancel()
-
-        async with new_client(sim) as client:
-            await download_originals(
-                client,
-                sim.event_id,
-                tmp_path,
-                whole_event=True,
-                concurrency=4,
-                chunk_size=16_384,
-                on_event=on_event,
-            )
+    await interrupt_after(sim, tmp_path, files=3)
     done = {i for i, entry in outcome(tmp_path).items() if entry["status"] == "ok"}
     parts = sum(os.path.getsize(tmp_path / n) for n in os.listdir(tmp_path) if n.endswith(PART_SUFFIX))
     assert done and parts > 0
