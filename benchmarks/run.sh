@@ -147,7 +147,18 @@ stop_nginx() {
         log "nginx stopped"
     fi
 }
-trap stop_nginx EXIT
+# The harness holds the VM's free page reporting off while it runs and restores it itself
+# (benchmarks/page_reporting.py); this puts the value back too if the harness is killed outright.
+REPORTING_ORDER=/sys/module/page_reporting/parameters/page_reporting_order
+REPORTING_BEFORE="$(cat "$REPORTING_ORDER" 2>/dev/null || true)"
+restore_reporting() {
+    if [[ -n "$REPORTING_BEFORE" && "$(cat "$REPORTING_ORDER" 2>/dev/null)" != "$REPORTING_BEFORE" ]]; then
+        echo "$REPORTING_BEFORE" >"$REPORTING_ORDER" 2>/dev/null && log "page_reporting_order restored to $REPORTING_BEFORE"
+    fi
+    return 0
+}
+cleanup() { stop_nginx; restore_reporting; }
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # nginx serves the data directory; the harness generates missing data before its first run.
