@@ -31,7 +31,8 @@ import page_reporting
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / "data"
 CA = BENCH_DIR / "work" / "tls" / "ca.pem"
-OUT = BENCH_DIR / "work" / "ab-out"
+OUT = Path(os.environ.get("NINEPIC_BENCH_OUT") or BENCH_DIR / "work" / "ab-out")
+"""Where the children write (``NINEPIC_BENCH_OUT``: see ``harness.output_filesystem``)."""
 
 
 def url_list(base_url: str, data_set: str, path: Path) -> tuple[int, int]:

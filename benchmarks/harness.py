@@ -45,7 +45,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
 WORK_DIR = BENCH_DIR / "work"
-OUT_DIR = WORK_DIR / "out"
+OUT_DIR = Path(os.environ.get("NINEPIC_BENCH_OUT") or WORK_DIR / "out")
+"""Where every contender writes (``run.sh`` points it at a journaled scratch file system when
+the work dir's is ext4 without a journal; see :func:`output_filesystem`)."""
 LIST_DIR = WORK_DIR / "lists"
 SIM_DIR = WORK_DIR / "sim"
 RESULTS_DIR = BENCH_DIR / "results"
@@ -1145,6 +1147,32 @@ def _first_line(cmd: Sequence[str]) -> str:
     return text.splitlines()[0] if text else "unknown"
 
 
+def output_filesystem(path: Path) -> str:
+    """What ``path`` is stored on, e.g. ``ext4 on /dev/vda without a journal``.
+
+    Said because it shapes the small-file sets: on ext4 without a journal, creating a file
+    skips (one buffer lookup each) every free inode of its group that was deleted in the last
+    60 s, 360 s while that inode's table block is dirty (``recently_deleted`` in
+    ``fs/ext4/ialloc.c``). The harness deletes each run's 2,000 files before the next run, so
+    there every contender's creates scan thousands of them, one at a time under the directory's
+    lock.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    fields = _first_line(["sh", "-c", f"df --output=source,fstype '{path}' | tail -1"]).split()
+    if len(fields) != 2:
+        return "unknown"
+    source, fstype = fields
+    name = Path(source).name
+    text = f"{fstype} on {source}"
+    if fstype == "ext4" and Path("/proc/fs/ext4", name).exists():
+        journaled = any(Path("/proc/fs/jbd2").glob(f"{name}-*"))
+        text += " (journaled)" if journaled else " without a journal (see harness.output_filesystem)"
+    with contextlib.suppress(OSError):
+        backing = Path(f"/sys/block/{name}/loop/backing_file").read_text().strip()
+        text += f", a loop-mounted image file ({backing})"
+    return text
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     with contextlib.suppress(OSError):
@@ -1167,7 +1195,6 @@ def machine() -> dict[str, Any]:
         text=True,
         check=False,
     ).stdout.strip()
-    fs = _first_line(["sh", "-c", f"df -T {WORK_DIR} | tail -1"]).split()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -1180,7 +1207,7 @@ def machine() -> dict[str, Any]:
         "aria2c": _first_line(["aria2c", "--version"]),
         "packages": versions,
         "git": git + (" + uncommitted changes in ninepic_async/" if dirty else ""),
-        "filesystem": f"{fs[1]} on {fs[0]}" if len(fs) > 1 else "unknown",
+        "filesystem": output_filesystem(OUT_DIR),
     }
 
 
@@ -1548,7 +1575,7 @@ def render_markdown(res: dict[str, Any]) -> str:
     out += ["", "## Machine", ""]
     out += [
         f"- CPU: {mc['cpu']}, {mc['cores']} cores; memory {mc['memory_gib']} GiB",
-        f"- OS: {mc['os']}, kernel {mc['kernel']}; work dir on {mc['filesystem']}; creating one "
+        f"- OS: {mc['os']}, kernel {mc['kernel']}; outputs on {mc['filesystem']}; creating one "
         f"empty file there took {meta.get('file_create_us', 0):.0f} µs at start (every contender pays it "
         "per file)",
         f"- memory: {meta.get('page_reporting', 'free page reporting not recorded')}",
