@@ -298,8 +298,9 @@ class NameAllocator:
         else:
             folder, slash, base = self._template.render(image_id, server_name, bib).rpartition("/")
             folder += slash
-        tag_source = fallback_filename(image_id, max_bytes=self._max_bytes)[: -len(_DEFAULT_EXT)] or "id"
         yield folder + base
+        # Only a clash gets this far (the tag is a second sanitising pass per photo otherwise).
+        tag_source = fallback_filename(image_id, max_bytes=self._max_bytes)[: -len(_DEFAULT_EXT)] or "id"
         yield folder + _with_tag(base, tag_source[:8], self._max_bytes)
         yield folder + _with_tag(base, tag_source[:16], self._max_bytes)
         yield folder + _with_tag(base, tag_source, self._max_bytes)

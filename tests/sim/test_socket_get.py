@@ -28,6 +28,7 @@ from ninepic_async.download.socket_get import (
     SocketGetError,
     SocketGets,
     Unframed,
+    _sendable_target,
     loop_can_watch_sockets,
 )
 
@@ -268,6 +269,12 @@ async def test_a_silent_store_times_out(store: Store) -> None:
             await gets.get(yarl.URL(f"{store.url}/p/0"), {}, read_timeout_s=0.2)
     finally:
         gets.close()
+
+
+def test_a_request_target_is_sent_only_when_every_character_is_printable_ascii_but_space() -> None:
+    for char in [*map(chr, range(0x300)), "\u2028", "\udc80", "\U0001f600"]:
+        assert _sendable_target("/p/" + char) is (0x21 <= ord(char) <= 0x7E), repr(char)
+    assert _sendable_target("/p/0?X-Amz-Signature=ab%2Fcd&x=1")
 
 
 @pytest.mark.parametrize("target", ["/p/0\r\nX-Evil: 1", "/p/0 HTTP/1.0", "/p/\x00"])
