@@ -6,8 +6,9 @@ file, say) takes a host fault. On the 2-core VM these benchmarks were written on
 ``dd`` to disk took 0.36-0.49 s of system time with reporting held off and 0.84-2.2 s after a
 5 s pause with it on, so a contender's time depended on what ran before it and how long ago.
 Raising ``page_reporting_order`` above the largest buddy order stops reporting (nothing freed is
-that large); the previous value comes back when the run ends. Machines without the module, or
-runs without root, are left as they are and the report says so.
+that large); the previous value comes back when the run ends, and a run killed outright (no
+``finally``) is undone by the next one from the value it wrote down first. Machines without the
+module, or runs without root, are left as they are and the report says so.
 """
 
 from __future__ import annotations
@@ -17,23 +18,40 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ORDER = Path("/sys/module/page_reporting/parameters/page_reporting_order")
+MEMO = Path(__file__).resolve().parent / "work" / "page_reporting.before"
+"""The order before the hold, kept on disk while it lasts."""
 HELD_ORDER = 11
 """One above x86-64's largest buddy order (10): no free block qualifies for reporting."""
 
 
+def _before(current: str, memo: Path) -> str:
+    """The order to restore: ``current``, or what a killed run's memo says if its hold is still on."""
+    try:
+        noted = memo.read_text().strip()
+    except OSError:
+        return current
+    return noted if current == str(HELD_ORDER) and noted.isdigit() else current
+
+
 @contextlib.contextmanager
-def held(order_file: Path = ORDER) -> Iterator[str]:
+def held(order_file: Path = ORDER, memo: Path = MEMO) -> Iterator[str]:
     """Hold reporting off inside the block; yields one line for the report's machine section."""
     try:
-        before = order_file.read_text().strip()
+        current = order_file.read_text().strip()
     except OSError:
         yield "no free page reporting on this machine"
         return
+    before = _before(current, memo)
+    with contextlib.suppress(OSError):  # without it only a killed run's hold outlives it
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        memo.write_text(f"{before}\n")
     try:
         order_file.write_text(f"{HELD_ORDER}\n")
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            memo.unlink(missing_ok=True)
         yield (
-            f"free page reporting (virtio-balloon) left on: page_reporting_order {before} "
+            f"free page reporting (virtio-balloon) left on: page_reporting_order {current} "
             f"could not be raised ({exc.strerror or exc}); figures may vary with what ran before"
         )
         return
@@ -45,3 +63,4 @@ def held(order_file: Path = ORDER) -> Iterator[str]:
     finally:
         with contextlib.suppress(OSError):
             order_file.write_text(f"{before}\n")
+            memo.unlink(missing_ok=True)

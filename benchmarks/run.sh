@@ -140,6 +140,8 @@ stop_nginx() {
     if [[ -s "$pidfile" ]]; then
         local pid
         pid="$(cat "$pidfile")"
+        # a stale file may name a pid reused by something else
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "nginx.*$NGINX_PREFIX" || { rm -f "$pidfile"; return 0; }
         kill -QUIT "$pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
@@ -151,6 +153,10 @@ stop_nginx() {
 # (benchmarks/page_reporting.py); this puts the value back too if the harness is killed outright.
 REPORTING_ORDER=/sys/module/page_reporting/parameters/page_reporting_order
 REPORTING_BEFORE="$(cat "$REPORTING_ORDER" 2>/dev/null || true)"
+REPORTING_MEMO="$WORK_DIR/page_reporting.before"  # page_reporting.MEMO: a killed run's hold
+if [[ "$REPORTING_BEFORE" == 11 && "$(cat "$REPORTING_MEMO" 2>/dev/null)" =~ ^[0-9]+$ ]]; then
+    REPORTING_BEFORE="$(cat "$REPORTING_MEMO")"
+fi
 restore_reporting() {
     if [[ -n "$REPORTING_BEFORE" && "$(cat "$REPORTING_ORDER" 2>/dev/null)" != "$REPORTING_BEFORE" ]]; then
         echo "$REPORTING_BEFORE" >"$REPORTING_ORDER" 2>/dev/null && log "page_reporting_order restored to $REPORTING_BEFORE"
@@ -176,7 +182,9 @@ mount_scratch() {
     [[ "${NINEPIC_BENCH_SCRATCH:-1}" != 0 && $(id -u) -eq 0 ]] || return 0
     no_journal_ext4 "$WORK_DIR" || return 0
     command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null || { log "no mkfs.ext4/losetup: outputs stay in $WORK_DIR"; return 0; }
+    # what a run killed outright left: its mount and the loop device holding the old image
     mountpoint -q "$SCRATCH_MNT" && umount "$SCRATCH_MNT"
+    [[ -e "$SCRATCH_IMG" ]] && losetup -j "$SCRATCH_IMG" | cut -d: -f1 | xargs -r -n1 losetup -d
     rm -f "$SCRATCH_IMG"
     truncate -s 8G "$SCRATCH_IMG"
     # inode tables and journal written now, not by a background thread during the runs
@@ -201,6 +209,7 @@ cleanup() { stop_nginx; unmount_scratch; restore_reporting; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+stop_nginx  # one a run killed outright left behind (its pid file is still there)
 mount_scratch
 
 # nginx serves the data directory; the harness generates missing data before its first run.
