@@ -24,7 +24,7 @@ HELD_ORDER = 11
 """One above x86-64's largest buddy order (10): no free block qualifies for reporting."""
 
 
-def _before(current: str, memo: Path) -> str:
+def order_to_restore(current: str, memo: Path = MEMO) -> str:
     """The order to restore: ``current``, or what a killed run's memo says if its hold is still on."""
     try:
         noted = memo.read_text().strip()
@@ -41,7 +41,7 @@ def held(order_file: Path = ORDER, memo: Path = MEMO) -> Iterator[str]:
     except OSError:
         yield "no free page reporting on this machine"
         return
-    before = _before(current, memo)
+    before = order_to_restore(current, memo)
     with contextlib.suppress(OSError):  # without it only a killed run's hold outlives it
         memo.parent.mkdir(parents=True, exist_ok=True)
         memo.write_text(f"{before}\n")
@@ -64,3 +64,8 @@ def held(order_file: Path = ORDER, memo: Path = MEMO) -> Iterator[str]:
         with contextlib.suppress(OSError):
             order_file.write_text(f"{before}\n")
             memo.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # run.sh: what to put back should the harness be killed outright
+    with contextlib.suppress(OSError):
+        print(order_to_restore(ORDER.read_text().strip()))

@@ -152,11 +152,7 @@ stop_nginx() {
 # The harness holds the VM's free page reporting off while it runs and restores it itself
 # (benchmarks/page_reporting.py); this puts the value back too if the harness is killed outright.
 REPORTING_ORDER=/sys/module/page_reporting/parameters/page_reporting_order
-REPORTING_BEFORE="$(cat "$REPORTING_ORDER" 2>/dev/null || true)"
-REPORTING_MEMO="$WORK_DIR/page_reporting.before"  # page_reporting.MEMO: a killed run's hold
-if [[ "$REPORTING_BEFORE" == 11 && "$(cat "$REPORTING_MEMO" 2>/dev/null)" =~ ^[0-9]+$ ]]; then
-    REPORTING_BEFORE="$(cat "$REPORTING_MEMO")"
-fi
+REPORTING_BEFORE="$("$PY" "$BENCH_DIR/page_reporting.py" 2>/dev/null || true)"  # a killed run's hold undone
 restore_reporting() {
     if [[ -n "$REPORTING_BEFORE" && "$(cat "$REPORTING_ORDER" 2>/dev/null)" != "$REPORTING_BEFORE" ]]; then
         echo "$REPORTING_BEFORE" >"$REPORTING_ORDER" 2>/dev/null && log "page_reporting_order restored to $REPORTING_BEFORE"
