@@ -62,13 +62,11 @@ from ._network import Network, proxy_display
 from ._observe import note_pause_wait, note_rate_limited, note_retry, observed
 from ._options import RequestOptions
 from ._stats import ApiCounters
+from ._timeouts import TIMEOUT_ERRORS
 from .instrumentation import Instrumentation
 from .retry_notice import RETRY_RECORD_ATTR, RetryNotice
 
-__all__ = ["TIMEOUT_ERRORS", "RawResponse", "Transport", "decoder_for"]
-
-TIMEOUT_ERRORS: tuple[type[Exception], ...] = (TimeoutError, asyncio.TimeoutError)
-"""What a timed-out operation raises: the builtin and, before Python 3.11, asyncio's own class."""
+__all__ = ["RawResponse", "Transport", "decoder_for"]
 
 _NETWORK_ERRORS: tuple[type[Exception], ...] = (*TIMEOUT_ERRORS, aiohttp.ClientError)
 """A failed exchange with the API (timeouts included, whichever class raised them)."""

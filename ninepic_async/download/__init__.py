@@ -7,6 +7,7 @@ report = await archive_events(client, "archive/", all_events=True)   # every eve
 ```
 Where to look: :mod:`.run` (one run and its pipeline), :mod:`.fetch` (one file: attempt,
 receive, complete), :mod:`.storage_get` (what a storage GET's failures mean),
+:mod:`.socket_get` / :mod:`.aiohttp_get` (the two ways a GET goes out),
 :mod:`.archive` (whole events, each into ``<event_id>-<slug>/``),
 :mod:`.integrity` (what "complete" means), :mod:`.policy` (a file's retry
 budgets), :mod:`.options`, :mod:`.manifest` (the on-disk record), :mod:`.names` (file naming),
@@ -19,6 +20,7 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
+    from .aiohttp_get import make_storage_session
     from .api import download_originals, download_url_list, iter_download_originals, plan_originals
     from .archive import archive_events, event_folder_name
     from .archive_report import ArchiveReport, ArchiveStatus, EventArchiveReport
@@ -43,7 +45,6 @@ if _typing.TYPE_CHECKING:
     from .options import DownloadOptions
     from .policy import FilePolicy
     from .report import DownloadReport, FileResult, FileStatus, PlannedFile
-    from .run import make_storage_session
     from .shard import Shard
     from .sources import UrlJob
     from .stats import DownloadMonitor, DownloadStats, FileRetryReason
@@ -90,7 +91,7 @@ _ON_FIRST_USE = {
     "CheckReport": ".check",
     "CheckStatus": ".check",
     "check_destination": ".check",
-    "make_storage_session": ".run",
+    "make_storage_session": ".aiohttp_get",
     "UrlJob": ".sources",
 }
 """Every public name, by its module: imported when first used, so the CLI's start-up (and code

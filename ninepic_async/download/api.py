@@ -10,8 +10,8 @@ import asyncio
 import os
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 import anyio
 
 from .._constants import (
@@ -38,6 +38,9 @@ from .shard import Shard
 from .sources import Job, Planner, Selection, Skip, UrlJob, aclose, iter_source, iter_url_jobs, make_selection
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["download_originals", "download_url_list", "iter_download_originals", "plan_originals"]
 

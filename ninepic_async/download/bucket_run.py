@@ -20,6 +20,7 @@ import anyio
 from .._constants import BUCKET_MANIFEST_FLUSH_S, DOWNLOAD_QUEUE_SIZE
 from .._exceptions import DestinationError
 from .._network import NetworkOptions
+from .aiohttp_get import make_storage_session
 from .bucket import Bucket, BucketManifest
 from .events import FileFinished, PlannedEvent
 from .manifest import ManifestState
@@ -27,7 +28,7 @@ from .names import NameTemplate
 from .options import DownloadOptions
 from .queue import JobQueue
 from .report import DownloadReport, FileResult
-from .run import ItemsFactory, Task, close_counts, make_storage_session, run_pipeline
+from .run import ItemsFactory, Task, close_counts, run_pipeline
 from .shard import Shard
 from .sources import ApiFailure, Job, Listing, Planner, Skip, aclose
 from .upload import Uploader

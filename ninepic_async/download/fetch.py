@@ -24,10 +24,10 @@ import logging
 import os
 import stat
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import aiohttp
 import anyio
 import yarl
 
@@ -71,11 +71,13 @@ from .storage_get import (
     Failed,
     Transient,
     exchange_errors,
-    probe_size,
     refused,
     usable_url,
 )
 from .urls import UrlRefresher
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["Fetcher"]
 
@@ -91,18 +93,6 @@ class _FileState:
 
     announced: Announced | None = None
     started: bool = False
-
-
-async def _received_chunks(content: aiohttp.StreamReader, chunk_size: int) -> AsyncGenerator[Chunk, None]:
-    """The body's bytes: as received (no join copy) when ``chunk_size`` is at least the read
-    buffer, else in pieces of at most ``chunk_size``."""
-    if chunk_size < DOWNLOAD_READ_BUFFER_BYTES:
-        async for chunk in content.iter_chunked(chunk_size):
-            yield chunk
-        return
-    async for chunk, _end_of_http_chunk in content.iter_chunks():
-        if chunk:  # an empty piece marks a chunked-encoding boundary, not the end
-            yield chunk
 
 
 def _kind_at(path: str) -> str:
@@ -178,7 +168,8 @@ class Fetcher:
         self,
         *,
         dest: str,
-        session: aiohttp.ClientSession,
+        session: Callable[[], aiohttp.ClientSession],
+        read_timeout_s: float | None,
         manifest: Manifest,
         state: ManifestState,
         planner: Planner,
@@ -210,17 +201,27 @@ class Fetcher:
         """Template folders this run made or found to be real directories (checked once each)."""
         self._monitor = monitor or DownloadMonitor()
         self._free_space = _FreeSpace(dest)
-        # A body that stops altogether is cut after the low-speed window, not the session's idle timeout.
-        timeout = self._timeout = session.timeout
+        # A body that stops altogether is cut after the low-speed window, not the idle timeout.
         if options.low_speed_limit_bps and (
-            timeout.sock_read is None or options.low_speed_time_s < timeout.sock_read
+            read_timeout_s is None or options.low_speed_time_s < read_timeout_s
         ):
-            self._timeout = aiohttp.ClientTimeout(
+            read_timeout_s = options.low_speed_time_s
+        self._read_timeout_s = read_timeout_s
+
+    def _aiohttp_session(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientTimeout]:
+        """The run's aiohttp session (made on first use) and its GETs' timeout, read timeout as above."""
+        session = self._session()
+        timeout = session.timeout
+        if timeout.sock_read != self._read_timeout_s:
+            import aiohttp
+
+            timeout = aiohttp.ClientTimeout(
                 total=timeout.total,
                 connect=timeout.connect,
                 sock_connect=timeout.sock_connect,
-                sock_read=options.low_speed_time_s,
+                sock_read=self._read_timeout_s,
             )
+        return session, timeout
 
     def _path(self, name: str) -> str:
         """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""
@@ -369,18 +370,30 @@ class Fetcher:
                 return await self._attempt_on_socket(sockets, job, url, target, headers, part, offset, state)
             except Unframed as exc:
                 logger.debug("%s: %s; this host's GETs go through aiohttp", target.host, exc)
-        with exchange_errors(target):
-            async with self._session.get(
+        from . import aiohttp_get
+
+        session, timeout = self._aiohttp_session()
+        with aiohttp_get.exchange_errors(target):
+            async with session.get(
                 target,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=timeout,
                 proxy=self._network.proxy_for(target),
                 ssl=self._network.ssl,  # True: the session's own (a caller's session keeps its setting)
             ) as resp:
                 if resp.status in (200, 206):
-                    body = _received_chunks(resp.content, self._options.chunk_size)
+                    body = aiohttp_get.received_chunks(resp.content, self._options.chunk_size)
                     return await self._receive(
-                        job, url, resp.status, resp.headers, resp.content_length, body, part, offset, state
+                        job,
+                        url,
+                        resp.status,
+                        resp.headers,
+                        resp.content_length,
+                        body,
+                        part,
+                        offset,
+                        state,
+                        cut_by=aiohttp_get.NETWORK_ERRORS,
                     )
                 error = await resp.content.read(ERROR_BODY_BYTES)
                 return await self._refused(
@@ -399,14 +412,14 @@ class Fetcher:
         state: _FileState,
     ) -> FileResult:
         with exchange_errors(target):
-            answer = await sockets.get(target, headers, read_timeout_s=self._timeout.sock_read)
+            answer = await sockets.get(target, headers, read_timeout_s=self._read_timeout_s)
             try:
                 if answer.status in (200, 206):
                     piece = DOWNLOAD_READ_BUFFER_BYTES if self._bucket is not None else None
                     body = answer.chunks(self._options.chunk_size, piece_bytes=piece)
                     status, headers_in, length = answer.status, answer.headers, answer.content_length
                     result = await self._receive(
-                        job, url, status, headers_in, length, body, part, offset, state
+                        job, url, status, headers_in, length, body, part, offset, state, cut_by=NETWORK_ERRORS
                     )
                 else:
                     error = await answer.error_body(ERROR_BODY_BYTES)
@@ -462,8 +475,11 @@ class Fetcher:
         part: str,
         offset: int,
         state: _FileState,
+        *,
+        cut_by: tuple[type[Exception], ...],
     ) -> FileResult:
-        """Stream a 200/206 answer's ``body`` into ``part`` and complete the photo when it is whole."""
+        """Stream a 200/206 answer's ``body`` into ``part`` and complete the photo when it is whole;
+        ``cut_by`` are the errors of its transport that cut a body short (the next attempt resumes)."""
         etag = headers.get("ETag")
         check_photo_headers(headers)
         if status == 206:
@@ -529,7 +545,7 @@ class Fetcher:
                                 low_speed.excuse(held_s)
                         if low_speed is not None:
                             low_speed.add(len(chunk))
-            except NETWORK_ERRORS as exc:
+            except cut_by as exc:
                 await writer.save()  # keep what arrived: the next attempt resumes after it
                 raise Transient(
                     f"connection lost after {writer.size} bytes: {type(exc).__name__}: {exc}"
@@ -574,12 +590,11 @@ class Fetcher:
             raise NotAPhotoError("the store answered with an empty body")
         if expected_md5 is not None:
             return size  # the MD5 check in the completion proves it (or restarts)
+        from .aiohttp_get import probe_size
+
+        session, timeout = self._aiohttp_session()
         probed = await probe_size(
-            self._session,
-            self._network,
-            url,
-            state.announced.etag if state.announced else None,
-            self._timeout,
+            session, self._network, url, state.announced.etag if state.announced else None, timeout
         )
         if probed is not None:
             state.announced = Announced(probed, state.announced.etag if state.announced else None)

@@ -20,9 +20,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import anyio
 import anyio.lowlevel
 from anyio.lowlevel import RunVar
@@ -31,16 +30,14 @@ from .._constants import (
     DOWNLOAD_CONNECT_TIMEOUT_S,
     DOWNLOAD_LOOP_SLICE_S,
     DOWNLOAD_QUEUE_SIZE,
-    DOWNLOAD_READ_BUFFER_BYTES,
     DOWNLOAD_SOCK_READ_TIMEOUT_S,
     DOWNLOAD_SYNC_INTERVAL_S,
     DOWNLOAD_WRITE_THREADS,
     MANIFEST_NAME,
     PART_SUFFIX,
-    USER_AGENT,
 )
 from .._exceptions import DestinationError, NinePicError
-from .._network import Network, NetworkOptions
+from .._network import NetworkOptions
 from ..instrumentation import Instrumentation
 from .events import FileFinished, PlannedEvent
 from .fetch import Fetcher
@@ -57,7 +54,10 @@ from .sources import ApiFailure, Job, Listing, Planner, Skip, SourceItem, aclose
 from .stats import DownloadMonitor
 from .urls import UrlRefresher
 
-__all__ = ["DownloadRun", "ItemsFactory", "Sink", "make_dest", "make_storage_session"]
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["DownloadRun", "ItemsFactory", "Sink", "make_dest"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,23 +66,6 @@ Task = Callable[[], Coroutine[Any, Any, None]]
 """A task of the pipeline (:func:`run_pipeline`)."""
 ItemsFactory = Callable[[Planner, Callable[[int | None], None], Listing], AsyncIterator[SourceItem]]
 """Makes the run's source: ``(planner, on_total, listing) -> items`` (see :mod:`.sources`)."""
-
-
-def make_storage_session(concurrency: int, network: Network | None = None) -> aiohttp.ClientSession:
-    """The storage session: no API key, ``concurrency`` connections, idle timeouts, raw bodies;
-    TLS trust from ``network`` (its proxies are chosen per request, see :class:`~.fetch.Fetcher`)."""
-    ssl = True if network is None else network.ssl
-    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300, ssl=ssl)
-    timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=DOWNLOAD_CONNECT_TIMEOUT_S, sock_read=DOWNLOAD_SOCK_READ_TIMEOUT_S
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=False,
-        headers={"User-Agent": USER_AGENT},
-        read_bufsize=DOWNLOAD_READ_BUFFER_BYTES,
-    )
 
 
 def make_dest(dest: str | os.PathLike[str]) -> tuple[Path, bool]:
@@ -252,7 +235,7 @@ class DownloadRun:
         self._lock = DestinationLock(dest, options.shard)
         self._manifest = Manifest(dest, options.shard.manifest_name if options.shard else MANIFEST_NAME)
         self._lanes: WriteLanes | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = storage_session
         self._sockets: SocketGets | None = None
         self.report = DownloadReport(manifest_path=str(self._manifest.path))
         self.monitor = monitor or DownloadMonitor()
@@ -287,17 +270,22 @@ class DownloadRun:
             if self._created_dest:  # cancelled or failed before recording anything: no empty folder
                 _undo_untouched_dest(self.dest, self._manifest.path)
             raise
-        self._session = self._given_session or make_storage_session(
-            self.options.effective_concurrency(), self._network
-        )
         if self._given_session is None and loop_can_watch_sockets(asyncio.get_running_loop()):
             # A caller's session keeps every GET (its trace hooks, its connector); ours reads
             # sockets directly where it can (direct connections, Content-Length answers).
-            timeout = self._session.timeout
             self._sockets = SocketGets(
-                ssl_setting=self._network.ssl, connect_timeout_s=timeout.sock_connect or timeout.connect
+                ssl_setting=self._network.ssl, connect_timeout_s=DOWNLOAD_CONNECT_TIMEOUT_S
             )
         return self
+
+    def _storage_session(self) -> aiohttp.ClientSession:
+        """The session for GETs the sockets cannot make: the caller's, or the run's own, made on
+        first use (a run that never needs one loads no aiohttp) and closed with the run."""
+        if self._session is None:
+            from .aiohttp_get import make_storage_session
+
+            self._session = make_storage_session(self.options.effective_concurrency(), self._network)
+        return self._session
 
     def _open_destination(self) -> tuple[Planner, frozenset[str]]:
         """In a file thread: the resume state (manifest, names, ``.part`` files); open the manifest."""
@@ -366,7 +354,7 @@ class DownloadRun:
 
     async def run(self, items_factory: ItemsFactory) -> DownloadReport:
         """Download every item the factory's source yields; the report, or the run's one fatal error."""
-        assert self._session is not None and self._lanes is not None, "use DownloadRun in async with"
+        assert self._lanes is not None, "use DownloadRun in async with"
         started_s = time.monotonic()
         planner = self._planner
         planner.offload = self._lanes.data.run
@@ -379,7 +367,12 @@ class DownloadRun:
         queue: JobQueue[Job | Skip] = JobQueue(DOWNLOAD_QUEUE_SIZE)
         fetcher = Fetcher(
             dest=str(self.dest),
-            session=self._session,
+            session=self._storage_session,
+            read_timeout_s=(
+                self._given_session.timeout.sock_read
+                if self._given_session is not None
+                else DOWNLOAD_SOCK_READ_TIMEOUT_S
+            ),
             manifest=self._manifest,
             state=planner.state,
             planner=planner,

@@ -1,20 +1,17 @@
 """The GET of a photo's presigned storage URL, as both transfers make it (:mod:`.fetch` into a
-file, :mod:`.upload` into a bucket object): what each failure of the exchange means."""
+file, :mod:`.upload` into a bucket object): what each failure of the exchange means. What
+aiohttp's own errors mean is in :mod:`.aiohttp_get`, loaded only when a GET goes through it."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
-import aiohttp
 import yarl
 
-from .._exceptions import DownloadError, StorageStatusError, URLExpiredError
-from .._network import Network
+from .._exceptions import StorageStatusError, URLExpiredError
 from .._retry import should_retry_status
-from .._transport import TIMEOUT_ERRORS
-from .integrity import content_range_total
+from .._timeouts import TIMEOUT_ERRORS
 from .policy import FilePolicy
 from .socket_get import SocketCertificateError, SocketGetError
 from .sources import Job
@@ -26,16 +23,17 @@ __all__ = [
     "NETWORK_ERRORS",
     "Failed",
     "Transient",
+    "certificate_refused",
     "exchange_errors",
-    "probe_size",
     "refused",
     "usable_url",
 ]
 
 ERROR_BODY_BYTES = 16 * 1024
 """How much of a refusal's body is read for its error text."""
-NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, SocketGetError, *TIMEOUT_ERRORS)
-"""A failed exchange with the store: worth another attempt."""
+NETWORK_ERRORS: tuple[type[Exception], ...] = (SocketGetError, *TIMEOUT_ERRORS)
+"""A failed exchange with the store on a socket of :mod:`.socket_get`: worth another attempt
+(:data:`.aiohttp_get.NETWORK_ERRORS` adds aiohttp's)."""
 MAX_RELOCATIONS = 5
 """How often a photo whose name turned out taken moves to the next free name before it fails."""
 
@@ -58,9 +56,9 @@ def refused(status: int, body: bytes, reason: str | None) -> Exception:
     return StorageStatusError(status, text)
 
 
-def _certificate_refused(target: yarl.URL, reason: str) -> str:
+def certificate_refused(target: yarl.URL, reason: str) -> Failed:
     """What a refused storage certificate means for the photo, and what to do about it."""
-    return (
+    return Failed(
         f"the TLS certificate of the storage host {target.host} was refused ({reason}); not "
         "retried. If a private CA signed it, pass that CA's certificate as ca_bundle (--ca-bundle)"
     )
@@ -68,50 +66,15 @@ def _certificate_refused(target: yarl.URL, reason: str) -> str:
 
 @contextlib.contextmanager
 def exchange_errors(target: yarl.URL) -> Iterator[None]:
-    """Turn the client errors of an exchange with ``target`` (through aiohttp or on a socket of
-    :mod:`.socket_get`) into what they mean for the photo:
-    a refused TLS certificate or proxy is :class:`Failed`, any other connection error :class:`Transient`."""
+    """Turn the errors of an exchange with ``target`` on a socket of :mod:`.socket_get` into
+    what they mean for the photo: a refused TLS certificate is :class:`Failed`, any other
+    connection error :class:`Transient`."""
     try:
         yield
-    except aiohttp.InvalidURL as exc:
-        raise DownloadError(f"invalid storage URL: {exc}") from exc
-    except aiohttp.ClientConnectorCertificateError as exc:
-        cause = exc.certificate_error
-        reason = getattr(cause, "verify_message", None) or str(cause)
-        raise Failed(_certificate_refused(target, reason)) from exc
     except SocketCertificateError as exc:
-        raise Failed(_certificate_refused(target, exc.reason)) from exc
-    except aiohttp.ClientHttpProxyError as exc:
-        raise Failed(
-            f"the proxy refused to connect to the storage host {target.host} (HTTP {exc.status} "
-            f"{exc.message}); not retried"
-        ) from exc
+        raise certificate_refused(target, exc.reason) from exc
     except NETWORK_ERRORS as exc:
         raise Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
-
-
-async def probe_size(
-    session: aiohttp.ClientSession,
-    network: Network,
-    url: str,
-    etag: str | None,
-    timeout: aiohttp.ClientTimeout | None = None,
-) -> int | None:
-    """The object's size from a ``Range: bytes=0-0`` answer (of the object ``etag`` names, when
-    given), or None when it gives none."""
-    target = yarl.URL(url, encoded=True)
-    options: dict[str, Any] = {"proxy": network.proxy_for(target), "ssl": network.ssl}
-    if timeout is not None:
-        options["timeout"] = timeout
-    try:
-        async with session.get(
-            target, headers={"Accept-Encoding": "identity", "Range": "bytes=0-0"}, **options
-        ) as resp:
-            if resp.status != 206 or (etag is not None and resp.headers.get("ETag", etag) != etag):
-                return None
-            return content_range_total(resp.headers.get("Content-Range", ""))
-    except NETWORK_ERRORS:
-        return None
 
 
 async def usable_url(

@@ -34,6 +34,7 @@ from .._exceptions import (
     URLExpiredError,
 )
 from .._network import Network
+from .aiohttp_get import NETWORK_ERRORS, exchange_errors, probe_size
 from .bandwidth import TokenBucket
 from .bucket import Bucket, BucketManifest, _describe, _errors
 from .events import BytesReceived, FileStarted
@@ -45,11 +46,8 @@ from .sources import Job, Planner
 from .storage_get import (
     ERROR_BODY_BYTES,
     MAX_RELOCATIONS,
-    NETWORK_ERRORS,
     Failed,
     Transient,
-    exchange_errors,
-    probe_size,
     refused,
     usable_url,
 )

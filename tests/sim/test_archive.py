@@ -4,11 +4,11 @@ one event's failure leaving the others alone, hostile event names, argument chec
 from __future__ import annotations
 
 import os
+import ssl
 import warnings
 from datetime import date
 from pathlib import Path
 
-import aiohttp
 import pytest
 from helpers.clients import new_client
 from helpers.sim import SimFactory, outcome
@@ -23,7 +23,6 @@ from ninepic_async import (
     event_folder_name,
 )
 from ninepic_async._constants import MANIFEST_NAME
-from ninepic_async._network import Network
 from ninepic_async.download import (
     ArchivePlanned,
     EventArchiveFinished,
@@ -31,7 +30,7 @@ from ninepic_async.download import (
     FileFinished,
 )
 from ninepic_async.download import run as run_module
-from ninepic_async.download.run import make_storage_session
+from ninepic_async.download.socket_get import SocketGets
 from ninepic_async.testing import Simulator
 
 
@@ -212,22 +211,22 @@ async def test_a_refused_events_listing_stops_the_archive(sim: Simulator, tmp_pa
     assert os.listdir(tmp_path) == []
 
 
-async def test_the_archives_storage_session_goes_the_clients_network_way(
+async def test_the_archives_storage_gets_go_the_clients_network_way(
     sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = await sim_factory(photo_count=2, extra_events=0)
     made: list[object] = []
 
-    def spy(concurrency: int, network: Network | None = None) -> aiohttp.ClientSession:
-        made.append(network)
-        return make_storage_session(concurrency, network)
+    def spy(*, ssl_setting: bool | ssl.SSLContext, connect_timeout_s: float | None) -> SocketGets:
+        made.append(ssl_setting)
+        return SocketGets(ssl_setting=ssl_setting, connect_timeout_s=connect_timeout_s)
 
-    monkeypatch.setattr(run_module, "make_storage_session", spy)
+    monkeypatch.setattr(run_module, "SocketGets", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # verify_ssl=False warns, on purpose
         async with new_client(sim, verify_ssl=False) as client:
             report = await archive_events(client, tmp_path, all_events=True)
     assert report.complete
-    # one storage session per event's run, each made with the client's network settings
+    # one pool of storage connections per event's run, each with the client's TLS setting
     assert len(made) == len(report.events) >= 1
-    assert all(isinstance(network, Network) and network.ssl is False for network in made)
+    assert made == [False] * len(made)

@@ -40,6 +40,7 @@ from ninepic_async.download import (
     DownloadOptions,
     FileFinished,
     UrlJob,
+    aiohttp_get,
     download_originals,
     download_url_list,
 )
@@ -175,7 +176,7 @@ async def test_a_body_ending_on_a_full_batch_is_written_and_completed_in_one_thr
 
 def test_the_storage_session_has_idle_timeouts_and_a_pool_of_concurrency() -> None:
     async def make() -> None:
-        session = run_module.make_storage_session(7)
+        session = aiohttp_get.make_storage_session(7)
         try:
             assert isinstance(session.connector, aiohttp.TCPConnector)
             assert session.connector.limit == 7
@@ -190,13 +191,13 @@ def test_the_storage_session_has_idle_timeouts_and_a_pool_of_concurrency() -> No
 
 
 @pytest.mark.parametrize("cancel", [False, True], ids=["completed", "cancelled"])
-async def test_one_storage_session_per_run_sized_to_concurrency_and_closed(
+async def test_a_run_whose_gets_need_aiohttp_makes_one_storage_session_sized_to_concurrency_and_closes_it(
     sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cancel: bool
 ) -> None:
     sim = await sim_factory(photo_count=40, photo_size=(20_000, 40_000), seed=43)
     sim.faults.storage_latency_s = 0.01
     made: list[tuple[int, int | None, aiohttp.ClientSession]] = []
-    real_make = run_module.make_storage_session
+    real_make = aiohttp_get.make_storage_session
 
     def make(concurrency: int = DEFAULT_CONCURRENCY, network: Network | None = None) -> aiohttp.ClientSession:
         session = real_make(concurrency, network)
@@ -205,7 +206,8 @@ async def test_one_storage_session_per_run_sized_to_concurrency_and_closed(
         made.append((concurrency, limit, session))
         return session
 
-    monkeypatch.setattr(run_module, "make_storage_session", make)
+    monkeypatch.setattr(aiohttp_get, "make_storage_session", make)
+    monkeypatch.setattr(run_module, "loop_can_watch_sockets", lambda loop: False)  # as on Proactor
     finished = 0
     with anyio.CancelScope() as scope:
 
@@ -227,6 +229,23 @@ async def test_one_storage_session_per_run_sized_to_concurrency_and_closed(
     assert session.closed
     if not cancel:
         check_dest(sim, tmp_path)
+
+
+async def test_a_run_whose_gets_all_go_over_sockets_makes_no_storage_session(
+    sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = await sim_factory(photo_count=12, seed=44)
+    made: list[int] = []
+
+    def make(concurrency: int = DEFAULT_CONCURRENCY, network: Network | None = None) -> aiohttp.ClientSession:
+        made.append(concurrency)
+        raise AssertionError("no GET of this run needs aiohttp")
+
+    monkeypatch.setattr(aiohttp_get, "make_storage_session", make)
+    async with new_client(sim) as client:
+        report = await download_originals(client, sim.event_id, tmp_path, whole_event=True)
+    assert (report.downloaded, report.failed, made) == (12, 0, [])
+    check_dest(sim, tmp_path)
 
 
 # -- idle timeouts in action ----------------------------------------------------------------
