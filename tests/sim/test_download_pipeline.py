@@ -330,6 +330,26 @@ async def test_a_stalled_body_is_cut_by_the_idle_timeout_and_resumed_with_range(
     assert (tmp_path / "stall-photo.jpg").read_bytes() == BODY
 
 
+@pytest.mark.parametrize("through", ["sockets", "aiohttp"])
+@pytest.mark.usefixtures("no_backoff_sleep")
+async def test_a_stalled_body_is_cut_after_the_low_speed_window_when_it_is_shorter_than_the_idle_timeout(
+    tmp_path: Path, through: str
+) -> None:
+    async with StallingStore(stall_s=30.0) as store, idle_session(60.0) as session:
+        with anyio.fail_after(10):  # never the 30 s stall, nor the 60 s idle timeout
+            report = await download_url_list(
+                [UrlJob(url=store.url, image_id="stall-photo")],
+                tmp_path,
+                concurrency=1,
+                low_speed_limit_bps=1.0,
+                low_speed_time_s=0.3,
+                storage_session=session if through == "aiohttp" else None,
+            )
+    assert (report.downloaded, report.failed) == (1, 0)
+    assert store.requests == [None, f"bytes={len(BODY) // 2}-"]  # resumed after what had arrived
+    assert (tmp_path / "stall-photo.jpg").read_bytes() == BODY
+
+
 async def test_a_slow_steady_body_longer_than_the_idle_timeout_completes_in_one_request(
     tmp_path: Path,
 ) -> None:
