@@ -23,7 +23,7 @@ from .._network import Network
 from . import storage_get
 from .files import Chunk
 from .integrity import content_range_total
-from .storage_get import Failed, Transient, certificate_refused
+from .storage_get import Failed, certificate_refused, connection_failed
 
 __all__ = ["NETWORK_ERRORS", "exchange_errors", "make_storage_session", "probe_size", "received_chunks"]
 
@@ -67,7 +67,7 @@ def exchange_errors(target: yarl.URL) -> Iterator[None]:
             f"{exc.message}); not retried"
         ) from exc
     except aiohttp.ClientError as exc:
-        raise Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
+        raise connection_failed(exc) from exc
 
 
 async def received_chunks(content: aiohttp.StreamReader, chunk_size: int) -> AsyncGenerator[Chunk, None]:

@@ -207,21 +207,25 @@ class Fetcher:
         ):
             read_timeout_s = options.low_speed_time_s
         self._read_timeout_s = read_timeout_s
+        self._aiohttp: tuple[aiohttp.ClientSession, aiohttp.ClientTimeout] | None = None
 
     def _aiohttp_session(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientTimeout]:
-        """The run's aiohttp session (made on first use) and its GETs' timeout, read timeout as above."""
-        session = self._session()
-        timeout = session.timeout
-        if timeout.sock_read != self._read_timeout_s:
-            import aiohttp
+        """The run's aiohttp session and its GETs' timeout (read timeout as above), both made on
+        the first GET that needs them."""
+        if self._aiohttp is None:
+            session = self._session()
+            timeout = session.timeout
+            if timeout.sock_read != self._read_timeout_s:
+                import aiohttp
 
-            timeout = aiohttp.ClientTimeout(
-                total=timeout.total,
-                connect=timeout.connect,
-                sock_connect=timeout.sock_connect,
-                sock_read=self._read_timeout_s,
-            )
-        return session, timeout
+                timeout = aiohttp.ClientTimeout(
+                    total=timeout.total,
+                    connect=timeout.connect,
+                    sock_connect=timeout.sock_connect,
+                    sock_read=self._read_timeout_s,
+                )
+            self._aiohttp = (session, timeout)
+        return self._aiohttp
 
     def _path(self, name: str) -> str:
         """``dest/name`` as a string: no ``Path`` per file (pathlib interns every name it parses)."""

@@ -24,6 +24,7 @@ __all__ = [
     "Failed",
     "Transient",
     "certificate_refused",
+    "connection_failed",
     "exchange_errors",
     "refused",
     "usable_url",
@@ -74,7 +75,12 @@ def exchange_errors(target: yarl.URL) -> Iterator[None]:
     except SocketCertificateError as exc:
         raise certificate_refused(target, exc.reason) from exc
     except NETWORK_ERRORS as exc:
-        raise Transient(f"storage connection failed: {type(exc).__name__}: {exc}") from exc
+        raise connection_failed(exc) from exc
+
+
+def connection_failed(exc: Exception) -> Transient:
+    """A failed exchange with the store, whichever client raised ``exc``: worth another attempt."""
+    return Transient(f"storage connection failed: {type(exc).__name__}: {exc}")
 
 
 async def usable_url(
